@@ -1,0 +1,62 @@
+"""Every exit status, and the one function that maps an exception to one."""
+
+from __future__ import annotations
+
+import enum
+
+
+class ExitStatus(enum.IntEnum):
+    OK = 0  # every page complete
+    ERROR = 1  # unexpected error
+    USAGE = 2  # usage or configuration error
+    PAGES_FAILED = 3  # finished, but some pages failed (or verify found differences)
+    CHECKPOINT = 4  # checkpoint invalid, locked, or made for another configuration
+    INTERRUPTED = 130  # SIGINT/SIGTERM; the checkpoint was saved
+
+
+class MigrateError(Exception):
+    """Base of the errors this package raises on purpose."""
+
+    exit_status = ExitStatus.ERROR
+
+
+class ConfigError(MigrateError):
+    """The configuration file is missing, malformed or names something unusable."""
+
+    exit_status = ExitStatus.USAGE
+
+
+class SourceError(MigrateError):
+    """The source cannot be read at all (not one page: the whole source)."""
+
+
+class TargetError(MigrateError):
+    """The target cannot be used at all."""
+
+
+class UnsupportedOperation(MigrateError):
+    """The target cannot do what was asked (rollback on a target that cannot delete)."""
+
+    exit_status = ExitStatus.USAGE
+
+
+class ConfigChanged(MigrateError):
+    """The checkpoint belongs to a migration with another source or target."""
+
+    exit_status = ExitStatus.CHECKPOINT
+
+
+class Interrupted(MigrateError):
+    exit_status = ExitStatus.INTERRUPTED
+
+
+def exit_status_for(error: BaseException) -> ExitStatus:
+    from utils.checkpoint_manager import CheckpointError  # utils never imports migrate
+
+    if isinstance(error, MigrateError):
+        return error.exit_status
+    if isinstance(error, CheckpointError):
+        return ExitStatus.CHECKPOINT
+    if isinstance(error, KeyboardInterrupt):
+        return ExitStatus.INTERRUPTED
+    return ExitStatus.ERROR

@@ -1,0 +1,181 @@
+"""Source-neutral data model: what a comment is, wherever it came from or goes to.
+
+This module imports nothing of the project, so sources, targets and the orchestrator can all
+depend on it without depending on each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol, runtime_checkable
+
+DELETED_TEXT = "[deleted]"
+
+
+@dataclass(frozen=True)
+class Author:
+    name: str
+    source_id: str
+    avatar_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of the site: a Cactus section, i.e. one Matrix room."""
+
+    id: str  # the Cactus section id
+    uri: str  # the page's path on the site, e.g. "/blog/post1/"
+    title: str | None = None
+    room_id: str | None = None
+    alias: str | None = None
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: str  # source id (a Matrix event id)
+    page_id: str
+    parent_id: str | None  # source id of the comment this one answers
+    author: Author
+    text: str  # Markdown/plain, reply fallback stripped, latest edit applied
+    created_at: datetime  # timezone-aware, UTC
+    html: str | None = None  # sanitized HTML, when the source had formatted content
+    edited_at: datetime | None = None
+    deleted: bool = False  # tombstone: kept only because it has replies
+
+
+@dataclass(frozen=True)
+class SkippedEvent:
+    """A source event that did not become a comment, and why."""
+
+    event_id: str
+    page_id: str
+    reason: str
+
+
+@dataclass
+class PageComments:
+    """Everything extracted from one page."""
+
+    page: Page
+    comments: list[Comment]  # oldest first
+    skipped: list[SkippedEvent] = field(default_factory=list)
+    orphans: list[str] = field(default_factory=list)  # comment ids whose parent was not found
+
+
+@runtime_checkable
+class Source(Protocol):
+    """Where comments come from (`migrate/sources/`)."""
+
+    system: str  # short name used in idempotency keys, e.g. "matrix"
+
+    def pages(self) -> Iterator[Page]: ...
+
+    def comments(self, page: Page) -> PageComments: ...
+
+    def identity(self) -> Mapping[str, str]:
+        """What identifies this source in a checkpoint's config digest."""
+        ...
+
+    def close(self) -> None: ...
+
+
+Idempotency = Literal["key", "lookup", "none"]
+ContentKind = Literal["markdown", "html", "both"]
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    max_depth: int | None  # None: any depth; 0: no replies; 1: replies to top level only
+    keeps_timestamps: bool
+    idempotency: Idempotency  # how the gap "accepted but not yet mapped" is closed
+    can_delete: bool
+    content: ContentKind
+    min_text_length: int = 0
+    page_atomic: bool = False  # file targets: a page is written whole or not at all
+
+
+@dataclass(frozen=True)
+class OutgoingComment:
+    """A comment ready for one target: parent resolved, content chosen."""
+
+    source: Comment
+    page: Page
+    parent_target_id: str | None  # target id of the parent, resolved through the mapping
+    parent_source_id: str | None  # source id of the comment it attaches to (after flattening)
+    text: str
+    html: str | None
+    idempotency_key: str
+
+
+@dataclass(frozen=True)
+class Created:
+    target_id: str
+    parent_target_id: str | None = None  # the parent the target actually stored
+    already_existed: bool = False
+
+
+@dataclass(frozen=True)
+class TargetComment:
+    """A comment as a target holds it (for reconciliation, verify and rollback backups)."""
+
+    target_id: str
+    parent_target_id: str | None
+    author_name: str
+    text: str
+    created_at: datetime | None = None
+    source_id: str | None = None  # when the target remembers where it came from
+    raw: Mapping[str, object] = field(default_factory=dict)
+
+
+class CommentRefused(Exception):
+    """The target refuses this comment by rule (not retryable): skip it, record why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@runtime_checkable
+class Target(Protocol):
+    """Where comments go (`migrate/targets/`)."""
+
+    name: str
+    capabilities: Capabilities
+
+    def identity(self) -> Mapping[str, str]: ...
+
+    def check(self, outgoing: OutgoingComment) -> str | None:
+        """Reason this comment would be refused by rule, or None. Sends nothing."""
+        ...
+
+    def begin_page(self, page: Page) -> None: ...
+
+    def create(self, outgoing: OutgoingComment) -> Created:
+        """Create one comment. Raises CommentRefused, or utils.http.HttpError."""
+        ...
+
+    def reconcile(
+        self, page: Page, pending: Sequence[OutgoingComment]
+    ) -> dict[str, str]:
+        """Before resending on an interrupted page: source id -> target id already there."""
+        ...
+
+    def finish_page(self, page: Page) -> None:
+        """The page's comments are all sent; file targets commit the page here."""
+        ...
+
+    def abort_page(self, page: Page) -> None:
+        """The page failed; file targets discard what they buffered for it."""
+        ...
+
+    def list_page(self, page: Page) -> list[TargetComment]:
+        """The page's comments as the target holds them (verify, reconcile)."""
+        ...
+
+    def delete(self, target_id: str, page: Page) -> bool:
+        """Delete one comment; False if it was already gone."""
+        ...
+
+    def close(self) -> None: ...

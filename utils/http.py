@@ -1,0 +1,199 @@
+"""The one HTTP client, shared by the Matrix source and every HTTP target.
+
+It wraps requests with the retry policy of utils/retry.py, a per-thread session (workers
+share a client, not a connection), an optional bearer token that is never logged, and an
+optional cookie-less mode (Isso sets cookies on every POST and answers 431 once a session
+has collected a few hundred of them).
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import json
+import logging
+import threading
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
+
+import requests
+
+from utils.retry import RetryableError, RetryPolicy, is_retryable_status, parse_retry_after
+
+log = logging.getLogger("comment_migrate.http")  # child of utils.logger.LOGGER_NAME
+
+USER_AGENT = "comment-migrate/0.1"
+
+
+class HttpError(Exception):
+    """A request that failed for good: after retries, or with a non-retryable status."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        url: str = "",
+        retryable: bool = False,
+        body: Any = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.url = url
+        self.retryable = retryable
+        self.body = body
+
+    @property
+    def errcode(self) -> str | None:
+        """Matrix's machine-readable error code, when the body has one."""
+        if isinstance(self.body, dict):
+            code = self.body.get("errcode")
+            return code if isinstance(code, str) else None
+        return None
+
+
+def server_message(response: requests.Response) -> tuple[str, Any]:
+    """The server's own words for an error: a JSON `error`/`message` field, else the text."""
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        for key in ("error", "message", "detail"):
+            value = body.get(key)
+            if isinstance(value, str) and value:
+                return value, body
+    text = response.text.strip()
+    return (text[:500] if text else response.reason or "no message"), body
+
+
+def _retry_after(response: requests.Response, body: Any) -> float | None:
+    header = parse_retry_after(response.headers.get("Retry-After"))
+    if header is not None:
+        return header
+    if isinstance(body, dict) and isinstance(body.get("retry_after_ms"), int | float):
+        return float(body["retry_after_ms"]) / 1000.0
+    return None
+
+
+class _RetryableHttp(RetryableError):
+    def __init__(self, error: HttpError, retry_after: float | None = None) -> None:
+        super().__init__(str(error), retry_after)
+        self.error = error
+
+
+class HttpClient:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        timeout: float = 30.0,
+        policy: RetryPolicy | None = None,
+        keep_cookies: bool = True,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+        self.policy = policy or RetryPolicy()
+        self.keep_cookies = keep_cookies
+        self.headers = {"User-Agent": USER_AGENT, **(headers or {})}
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+        self._lock = threading.Lock()
+        self.requests_sent = 0
+
+    def __repr__(self) -> str:  # never show the token
+        return f"HttpClient({self.base_url!r})"
+
+    def session(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            if not self.keep_cookies:
+                session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+            self._local.session = session
+            with self._lock:
+                self._sessions.append(session)
+        return session
+
+    def url(self, path: str) -> str:
+        return path if path.startswith(("http://", "https://")) else self.base_url + path
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        data: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+        ok: Collection[int] = (200, 201, 204),
+        retry: bool = True,
+        on_retry: Callable[[int, BaseException], None] | None = None,
+    ) -> requests.Response:
+        """Send one request, retried by the policy. Statuses in `ok` are returned;
+        anything else raises HttpError with the server's message."""
+        url = self.url(path)
+        all_headers = dict(self.headers)
+        if self.token:
+            all_headers["Authorization"] = f"Bearer {self.token}"
+        if headers:
+            all_headers.update(headers)
+        body_bytes = data
+        if json_body is not None:
+            body_bytes = json.dumps(json_body, ensure_ascii=False).encode("utf-8")
+            all_headers.setdefault("Content-Type", "application/json")
+
+        def attempt() -> requests.Response:
+            try:
+                with self._lock:
+                    self.requests_sent += 1
+                response = self.session().request(
+                    method, url, params=params, data=body_bytes, headers=all_headers,
+                    timeout=self.timeout,
+                )
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                error = HttpError(
+                    f"{method} {url}: {type(exc).__name__}: {exc}", url=url, retryable=True
+                )
+                raise _RetryableHttp(error) from exc
+            if response.status_code in ok:
+                return response
+            message, body = server_message(response)
+            retryable = is_retryable_status(response.status_code)
+            error = HttpError(
+                f"{method} {url} -> {response.status_code}: {message}",
+                status=response.status_code, url=url, retryable=retryable, body=body,
+            )
+            if retryable:
+                raise _RetryableHttp(error, _retry_after(response, body))
+            raise error
+
+        def log_retry(attempt_number: int, error: BaseException) -> None:
+            log.debug("retrying after attempt %d: %s", attempt_number, error)
+            if on_retry is not None:
+                on_retry(attempt_number, error)
+
+        try:
+            if not retry:
+                return attempt()
+            return self.policy.call(attempt, on_retry=log_retry)
+        except _RetryableHttp as exc:
+            raise exc.error from exc
+
+    def get_json(self, path: str, **kwargs: Any) -> Any:
+        return self.request("GET", path, **kwargs).json()
+
+    def post_json(self, path: str, body: Any, **kwargs: Any) -> Any:
+        response = self.request("POST", path, json_body=body, **kwargs)
+        return response.json() if response.content else None
+
+    def close(self) -> None:
+        with self._lock:
+            for session in self._sessions:
+                session.close()
+            self._sessions.clear()
+        self._local = threading.local()

@@ -1,0 +1,34 @@
+"""Logging to stderr, with the level set by -v/-q."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+LOGGER_NAME = "comment_migrate"
+
+
+def setup_logger(verbosity: int = 0, stream: object = None) -> logging.Logger:
+    """verbosity: -1 (quiet: warnings and errors), 0 (info), 1+ (debug)."""
+    if verbosity < 0:
+        level = logging.WARNING
+    elif verbosity == 0:
+        level = logging.INFO
+    else:
+        level = logging.DEBUG
+    logger = logging.getLogger(LOGGER_NAME)
+    logger.setLevel(level)
+    for handler in list(logger.handlers):
+        if getattr(handler, "_comment_migrate", False):
+            logger.removeHandler(handler)
+    handler = logging.StreamHandler(stream or sys.stderr)  # type: ignore[arg-type]
+    handler._comment_migrate = True  # type: ignore[attr-defined]
+    fmt = "%(levelname)s %(name)s: %(message)s" if verbosity > 0 else "%(levelname)s: %(message)s"
+    handler.setFormatter(logging.Formatter(fmt))
+    logger.addHandler(handler)
+    logger.propagate = False
+    return logger
+
+
+def get_logger(name: str = "") -> logging.Logger:
+    return logging.getLogger(f"{LOGGER_NAME}.{name}" if name else LOGGER_NAME)

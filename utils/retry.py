@@ -1,0 +1,91 @@
+"""The one retry policy: which failures are worth another try, and how long to wait.
+
+Connection errors, timeouts, 429 and 5xx are retried with exponential backoff and full
+jitter, honouring a server's Retry-After (header, or Matrix's `retry_after_ms`). Anything
+else fails at once. The sleep function is injected so tests never really wait.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import TypeVar
+
+import tenacity
+
+T = TypeVar("T")
+
+RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
+
+
+class RetryableError(Exception):
+    """A failure worth another attempt; `retry_after` is the server's requested wait."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def is_retryable_status(status: int) -> bool:
+    return status in RETRYABLE_STATUSES or 500 <= status <= 599
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+@dataclass
+class RetryPolicy:
+    max_attempts: int = 6
+    base_wait: float = 0.5
+    max_wait: float = 30.0
+    # a server asking for more than this is treated as this (a stuck Retry-After must not hang us)
+    max_retry_after: float = 120.0
+    sleep: Callable[[float], None] = time.sleep
+    rng: random.Random = field(default_factory=random.Random)
+
+    def wait_for(self, attempt: int, error: BaseException | None) -> float:
+        """Full-jitter exponential backoff, but never shorter than the server asked."""
+        ceiling = min(self.max_wait, self.base_wait * (2 ** max(0, attempt - 1)))
+        wait = self.rng.uniform(0, ceiling)
+        if isinstance(error, RetryableError) and error.retry_after is not None:
+            wait = max(wait, min(error.retry_after, self.max_retry_after))
+        return wait
+
+    def call(self, fn: Callable[[], T], on_retry: Callable[[int, BaseException], None] | None = None) -> T:
+        """Run fn, retrying RetryableError up to max_attempts; the last error is re-raised."""
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            error = state.outcome.exception() if state.outcome else None
+            return self.wait_for(state.attempt_number, error)
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            if on_retry is not None and state.outcome is not None:
+                error = state.outcome.exception()
+                if error is not None:
+                    on_retry(state.attempt_number, error)
+
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(max(1, self.max_attempts)),
+            wait=wait,
+            retry=tenacity.retry_if_exception_type(RetryableError),
+            sleep=self.sleep,
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        return retrying(fn)
