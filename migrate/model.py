@@ -129,6 +129,17 @@ class TargetComment:
     raw: Mapping[str, object] = field(default_factory=dict)
 
 
+class PageError(Exception):
+    """One page cannot be read or written (room not found, forbidden, a target's refusal).
+
+    The page is marked failed with this message; the other pages go on."""
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+
+
 class CommentRefused(Exception):
     """The target refuses this comment by rule (not retryable): skip it, record why."""
 

@@ -1,0 +1,1 @@
+"""Placeholder: fixtures arrive with the module owner."""
