@@ -67,7 +67,9 @@ class RetryPolicy:
             wait = max(wait, min(error.retry_after, self.max_retry_after))
         return wait
 
-    def call(self, fn: Callable[[], T], on_retry: Callable[[int, BaseException], None] | None = None) -> T:
+    def call(
+        self, fn: Callable[[], T], on_retry: Callable[[int, BaseException], None] | None = None
+    ) -> T:
         """Run fn, retrying RetryableError up to max_attempts; the last error is re-raised."""
 
         def wait(state: tenacity.RetryCallState) -> float:

@@ -1,0 +1,289 @@
+"""The command line: parse options, call the library, map its errors to exit statuses.
+
+Nothing below does migration work itself; every command is a few lines over the library.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+from utils.checkpoint_manager import CheckpointError
+
+from migrate import __version__
+from migrate.config import DEFAULT_CHECKPOINT, DEFAULT_CONFIG, TEMPLATE, Config, load_config
+from migrate.errors import ExitStatus, MigrateError, exit_status_for
+from migrate.reporter import Reporter, print_json
+from utils.logger import setup_logger
+
+log = logging.getLogger("comment_migrate")
+
+
+class MigrateGroup(click.Group):
+    """Turns the library's errors into `Error: ...` on stderr and the documented exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            ctx.exit(ExitStatus.INTERRUPTED)
+        except (MigrateError, CheckpointError) as exc:
+            click.echo(f"Error: {exc}", err=True)
+            ctx.exit(exit_status_for(exc))
+        except Exception as exc:
+            log.debug("unexpected error", exc_info=True)
+            click.echo(f"Error: unexpected {type(exc).__name__}: {exc} (run with -v for details)",
+                       err=True)
+            ctx.exit(ExitStatus.ERROR)
+
+
+def fail(message: str, status: ExitStatus = ExitStatus.USAGE) -> NoReturn:
+    click.echo(f"Error: {message}", err=True)
+    raise click.exceptions.Exit(status)
+
+
+config_option = click.option(
+    "-c", "--config", "config_path", type=click.Path(path_type=Path), default=DEFAULT_CONFIG,
+    show_default=True, help="Configuration file.",
+)
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print a JSON summary on stdout."
+)
+
+
+@click.group(cls=MigrateGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="comment-migrate")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for HTTP details).")
+@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors; no progress bars.")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
+    """Move a site's comments out of Cactus Comments into another comment system.
+
+    \b
+    Example:
+      comment-migrate init
+      comment-migrate run --dry-run
+      comment-migrate run
+    """
+    setup_logger(-1 if quiet else verbose)
+    ctx.obj = {"quiet": quiet, "verbose": verbose}
+
+
+def _quiet(ctx: click.Context) -> bool:
+    return bool((ctx.find_root().obj or {}).get("quiet"))
+
+
+@cli.command()
+@click.argument("path", type=click.Path(path_type=Path), default=DEFAULT_CONFIG)
+def init(path: Path) -> None:
+    """Write a commented configuration template (never overwrites).
+
+    \b
+    Example:
+      comment-migrate init migration.toml
+    """
+    if path.exists():
+        fail(f"{path} already exists; not overwriting it")
+    from utils.fileio import atomic_write_text
+
+    atomic_write_text(path, TEMPLATE, mode=0o644)
+    click.echo(f"Wrote {path}. Edit it, then try `comment-migrate run --dry-run -c {path}`.")
+
+
+@cli.command()
+@config_option
+@click.option("--dry-run", is_flag=True, help="Send nothing: write what would be sent as JSONL.")
+@click.option("--dry-run-output", type=click.Path(path_type=Path), default=None,
+              help="Where --dry-run writes [default: comment-migrate-dry-run.jsonl].")
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Pages in parallel.")
+@click.option("--checkpoint", type=click.Path(path_type=Path), default=None,
+              help="Checkpoint file [default: from the config].")
+@click.option("--page", "page_ids", multiple=True, metavar="SECTION_ID",
+              help="Only this page (repeatable).")
+@click.option("--only-failed", is_flag=True, help="Only pages that failed before.")
+@click.option("--reset", is_flag=True,
+              help="Start over: move the old checkpoint aside (it is never deleted).")
+@json_option
+@click.pass_context
+def run(
+    ctx: click.Context, config_path: Path, dry_run: bool, dry_run_output: Path | None,
+    workers: int | None, checkpoint: Path | None, page_ids: tuple[str, ...], only_failed: bool,
+    reset: bool, as_json: bool,
+) -> None:
+    """Migrate: extract, transform and import every page not yet complete.
+
+    Rerun after fixing a failure: complete pages are skipped and only what is
+    missing is imported. Exit 0 when every page is complete, 3 when some failed,
+    4 for a checkpoint problem, 130 when interrupted.
+
+    \b
+    Example:
+      comment-migrate run -c migration.toml --dry-run
+      comment-migrate run -c migration.toml --workers 8
+      comment-migrate run --only-failed
+    """
+    from migrate.orchestrator import RunOptions, run_from_config
+    from utils.signals import GracefulInterrupt
+
+    config = load_config(config_path)
+    options = RunOptions(
+        workers=workers, checkpoint=checkpoint, page_ids=page_ids, only_failed=only_failed,
+        reset=reset, dry_run=dry_run, dry_run_output=dry_run_output, quiet=_quiet(ctx),
+    )
+    with GracefulInterrupt(log) as interrupt:
+        summary = run_from_config(config, options, stop=interrupt.stop)
+    Reporter(quiet=_quiet(ctx)).summary(summary)
+    if as_json:
+        print_json(summary.to_dict())
+    if summary.interrupted:
+        ctx.exit(ExitStatus.INTERRUPTED)
+    ctx.exit(ExitStatus.PAGES_FAILED if summary.failed_pages else ExitStatus.OK)
+
+
+def _checkpoint_for(config_path: Path, checkpoint: Path | None) -> Path:
+    if checkpoint is not None:
+        return checkpoint
+    if config_path.exists():
+        return load_config(config_path).run.checkpoint
+    if config_path != Path(DEFAULT_CONFIG):
+        fail(f"{config_path}: no such configuration file")
+    return Path(DEFAULT_CHECKPOINT)
+
+
+@cli.command()
+@config_option
+@click.option("--checkpoint", type=click.Path(path_type=Path), default=None,
+              help="Checkpoint file [default: from the config].")
+@json_option
+@click.pass_context
+def status(ctx: click.Context, config_path: Path, checkpoint: Path | None, as_json: bool) -> None:
+    """Show progress and the failed pages with their errors (works during a run).
+
+    \b
+    Example:
+      comment-migrate status -c migration.toml
+      comment-migrate status --json
+    """
+    from migrate.status import describe_status, load_status
+
+    path = _checkpoint_for(config_path, checkpoint)
+    report = load_status(path)
+    if as_json:
+        print_json(report)
+    else:
+        click.echo(describe_status(report, path))
+    ctx.exit(ExitStatus.PAGES_FAILED if report["failed_pages"] else ExitStatus.OK)
+
+
+@cli.command()
+@config_option
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="Archive to write (JSON Lines).")
+@json_option
+@click.pass_context
+def extract(ctx: click.Context, config_path: Path, output: Path, as_json: bool) -> None:
+    """Snapshot the source into an archive file, to migrate later or offline.
+
+    \b
+    Example:
+      comment-migrate extract -c migration.toml --output site.archive.jsonl
+    """
+    from migrate.plugins import build_source
+    from migrate.sources.archive import write_archive
+
+    config: Config = load_config(config_path)
+    source = build_source(config.source, config.run)
+    try:
+        summary = write_archive(output, source)
+    finally:
+        source.close()
+    failed = summary.get("failed_pages") or []
+    click.echo(
+        f"Wrote {output}: {summary.get('pages', 0)} pages, {summary.get('comments', 0)} comments, "
+        f"{summary.get('skipped', 0)} events skipped, {len(failed)} pages failed.",
+        err=True,
+    )
+    for page in failed:
+        click.echo(f"  FAILED {page.get('page_id')}: {page.get('error')}", err=True)
+    if as_json:
+        print_json(summary)
+    ctx.exit(ExitStatus.PAGES_FAILED if failed else ExitStatus.OK)
+
+
+@cli.group()
+def checkpoint() -> None:
+    """Inspect and maintain a checkpoint file.
+
+    \b
+    Example:
+      comment-migrate checkpoint validate .migration_checkpoint.json
+    """
+
+
+checkpoint_arg = click.argument(
+    "path", type=click.Path(path_type=Path), default=DEFAULT_CHECKPOINT
+)
+
+
+@checkpoint.command("validate")
+@checkpoint_arg
+@click.pass_context
+def checkpoint_validate(ctx: click.Context, path: Path) -> None:
+    """Check a checkpoint against its schema (exit 0 valid, 4 invalid).
+
+    \b
+    Example:
+      comment-migrate checkpoint validate .migration_checkpoint.json
+    """
+    from utils.checkpoint_manager import validate_checkpoint_file
+
+    summary = validate_checkpoint_file(path)
+    click.echo(f"{path}: valid (version {summary.get('version')}, "
+               f"{summary.get('pages', 0)} pages, {summary.get('mappings', 0)} mappings)")
+
+
+@checkpoint.command("show")
+@checkpoint_arg
+@click.option("--mappings", is_flag=True, help="Include the full source -> target id mapping.")
+def checkpoint_show(path: Path, mappings: bool) -> None:
+    """Print a checkpoint as JSON (with the journal applied).
+
+    \b
+    Example:
+      comment-migrate checkpoint show .migration_checkpoint.json --mappings
+    """
+    from migrate.status import checkpoint_document
+
+    click.echo(json.dumps(checkpoint_document(path, mappings=mappings), indent=2,
+                          ensure_ascii=False, sort_keys=True))
+
+
+@checkpoint.command("compact")
+@checkpoint_arg
+def checkpoint_compact(path: Path) -> None:
+    """Fold the journal into a new snapshot (takes the checkpoint's lock).
+
+    \b
+    Example:
+      comment-migrate checkpoint compact .migration_checkpoint.json
+    """
+    from utils.checkpoint_manager import CheckpointManager
+
+    if not path.exists():
+        fail(f"{path}: no such checkpoint", ExitStatus.CHECKPOINT)
+    with CheckpointManager(checkpoint_file=path) as cp:
+        cp.compact()
+    click.echo(f"{path}: compacted")
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    # standalone mode: click turns our Exit into the process's exit status
+    cli.main(args=argv, prog_name="comment-migrate")
+    sys.exit(0)  # pragma: no cover  (click exits itself)

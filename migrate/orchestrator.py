@@ -1,0 +1,401 @@
+"""The migration: for each page, extract, transform, import, checkpoint.
+
+The only module that knows both a source and a target. Its core promise, kept even under
+SIGKILL at any instant: no comment twice, none lost, every reply under its parent.
+
+1. A source comment with a mapping (or a recorded skip) is never sent again.
+2. The mapping is journaled right after the target accepts the comment (file targets: right
+   after the page is committed, since nothing of an uncommitted page exists).
+3. The gap between "accepted" and "journaled" is closed per target: an idempotency key
+   (http), or, before resending anything on a page that was in_progress or failed, a
+   reconciliation that adopts what the target already holds (isso, file targets).
+4. A page is complete only when every comment of it is mapped or skipped with a reason.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from utils.checkpoint_manager import CheckpointManager
+
+from migrate.config import Config, describe_identity_change
+from migrate.errors import ConfigChanged, ExitStatus, MigrateError
+from migrate.model import (
+    Comment,
+    CommentRefused,
+    Page,
+    PageError,
+    Source,
+    Target,
+)
+from migrate.plugins import build_source, build_target
+from migrate.reporter import Reporter, RunSummary
+from migrate.transform import CommentTransformer, PagePlan
+from utils.http import HttpError
+
+log = logging.getLogger("comment_migrate.orchestrator")
+
+
+@dataclass
+class PageResult:
+    page_id: str
+    status: str  # complete | failed | interrupted | skipped
+    extracted: int = 0
+    imported: int = 0  # sent during this run
+    adopted: int = 0
+    skipped: int = 0
+    error: str | None = None
+    unfinished: int = 0  # comments of a failed page neither mapped nor skipped
+    skipped_comments: list[dict[str, str]] = field(default_factory=list)
+
+
+class _PageInterrupted(Exception):
+    pass
+
+
+class Orchestrator:
+    def __init__(
+        self,
+        source: Source,
+        target: Target,
+        checkpoint: CheckpointManager,
+        *,
+        workers: int = 4,
+        mention_parent: bool = True,
+        reporter: Reporter | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.source = source
+        self.target = target
+        self.checkpoint = checkpoint
+        self.workers = max(1, workers)
+        self.transformer = CommentTransformer(
+            target.capabilities, system=source.system, mention_parent=mention_parent
+        )
+        self.reporter = reporter or Reporter(quiet=True)
+        self.stop = stop or threading.Event()
+
+    # -- one page ------------------------------------------------------------------------
+
+    def migrate_page(self, page: Page) -> PageResult:
+        cp = self.checkpoint
+        prior = cp.get_page_status(page.id)
+        cp.mark_page_in_progress(page.id)
+        try:
+            extracted = self.source.comments(page)
+        except (PageError, HttpError) as exc:
+            cp.mark_page_failed(
+                page.id, exc.message, retryable=exc.retryable, error_type=type(exc).__name__
+            )
+            return PageResult(page.id, "failed", error=exc.message)
+
+        comments = extracted.comments
+        self.reporter.page_extracted(len(comments))
+        for event in extracted.skipped:
+            if cp.get_skipped_reason(event.event_id) is None:
+                cp.add_skipped(event.event_id, page.id, event.reason)
+        result = PageResult(page.id, "complete", extracted=len(comments))
+        result.skipped_comments = [
+            {"page_id": page.id, "source_id": e.event_id, "reason": e.reason}
+            for e in extracted.skipped
+        ]
+        atomic = self.target.capabilities.page_atomic
+        # file targets: mappings wait until the page is committed, or they would point at
+        # comments that a crash before the commit throws away
+        buffered: dict[str, str] = {}
+
+        def lookup(source_id: str) -> str | None:
+            return buffered.get(source_id) or cp.get_new_comment_id(source_id)
+
+        def record(source_id: str, target_id: str) -> None:
+            if atomic:
+                buffered[source_id] = target_id
+            else:
+                cp.add_id_mapping(source_id, target_id, page.id)
+
+        def skip(comment: Comment, reason: str) -> None:
+            cp.add_skipped(comment.id, page.id, reason)
+            result.skipped_comments.append(
+                {"page_id": page.id, "source_id": comment.id, "reason": reason}
+            )
+
+        plan = PagePlan(self.transformer, page, comments)
+        try:
+            self.target.begin_page(page)
+            pending = [
+                c for c in plan.order
+                if not cp.has_id_mapping(c.id) and cp.get_skipped_reason(c.id) is None
+            ]
+            if pending and prior in ("in_progress", "failed"):
+                outgoing = [plan.outgoing(c, lookup, cp.get_skipped_reason) for c in pending]
+                adopted = self.target.reconcile(page, outgoing)
+                for source_id, target_id in adopted.items():
+                    cp.add_id_mapping(source_id, target_id, page.id)
+                result.adopted = len(adopted)
+                if adopted:
+                    log.info("%s: %d comments were already in the target", page.id, len(adopted))
+                    self.reporter.comment_done(len(adopted))
+
+            for comment in plan.order:
+                if lookup(comment.id) is not None or cp.get_skipped_reason(comment.id) is not None:
+                    continue
+                if self.stop.is_set():
+                    raise _PageInterrupted
+                out = plan.outgoing(comment, lookup, cp.get_skipped_reason)
+                if out.parent_source_id is not None and out.parent_target_id is None:
+                    # parents are sent first and a failure stops the page, so this is a bug
+                    raise PageError(f"parent {out.parent_source_id} of {comment.id} was not sent")
+                reason = self.target.check(out)
+                if reason is not None:
+                    skip(comment, reason)
+                    continue
+                try:
+                    created = self.target.create(out)
+                except CommentRefused as refused:
+                    skip(comment, refused.reason)
+                    continue
+                record(comment.id, created.target_id)
+                result.imported += 1
+                self.reporter.comment_done()
+
+            self.target.finish_page(page)
+        except _PageInterrupted:
+            self._abort(page)
+            result.status = "interrupted"
+            return result
+        except (HttpError, PageError) as exc:
+            self._abort(page)
+            message = exc.message
+            cp.mark_page_failed(
+                page.id, message, retryable=exc.retryable, error_type=type(exc).__name__,
+                extracted=len(comments), imported=self._mapped(comments),
+                skipped=self._skipped(page),
+            )
+            result.status, result.error = "failed", message
+            result.unfinished = self._unfinished(comments)
+            return result
+        except Exception as exc:  # a bug or a local fault must fail this page, not the run
+            log.debug("page %s failed", page.id, exc_info=True)
+            self._abort(page)
+            message = f"{type(exc).__name__}: {exc}"
+            cp.mark_page_failed(page.id, message, retryable=False, error_type=type(exc).__name__)
+            result.status, result.error = "failed", message
+            result.unfinished = self._unfinished(comments)
+            return result
+
+        for source_id, target_id in buffered.items():
+            cp.add_id_mapping(source_id, target_id, page.id)
+        result.skipped = self._skipped(page)
+        cp.mark_page_complete(
+            page.id, extracted=len(comments), imported=self._mapped(comments),
+            skipped=result.skipped,
+        )
+        return result
+
+    def _abort(self, page: Page) -> None:
+        with contextlib.suppress(Exception):
+            self.target.abort_page(page)
+
+    def _mapped(self, comments: Sequence[Comment]) -> int:
+        return sum(1 for c in comments if self.checkpoint.has_id_mapping(c.id))
+
+    def _unfinished(self, comments: Sequence[Comment]) -> int:
+        cp = self.checkpoint
+        return sum(
+            1 for c in comments
+            if not cp.has_id_mapping(c.id) and cp.get_skipped_reason(c.id) is None
+        )
+
+    def _skipped(self, page: Page) -> int:
+        return len(self.checkpoint.get_page_skipped(page.id))
+
+    # -- all pages -----------------------------------------------------------------------
+
+    def select_pages(
+        self, pages: Sequence[Page], *, page_ids: Sequence[str] = (), only_failed: bool = False
+    ) -> list[Page]:
+        selected = list(pages)
+        if page_ids:
+            wanted = set(page_ids)
+            selected = [p for p in selected if p.id in wanted]
+            missing = wanted - {p.id for p in selected}
+            if missing:
+                raise PageSelectionError(
+                    f"no such page in the source: {', '.join(sorted(missing))}"
+                )
+        if only_failed:
+            selected = [p for p in selected if self.checkpoint.is_page_failed(p.id)]
+        return selected
+
+    def run(
+        self, pages: Sequence[Page], *, page_ids: Sequence[str] = (), only_failed: bool = False
+    ) -> RunSummary:
+        started = time.monotonic()
+        cp = self.checkpoint
+        summary = RunSummary(pages_total=len(pages), target=self.target.name)
+        cp.start_migration(len(pages))
+        todo = []
+        for page in self.select_pages(pages, page_ids=page_ids, only_failed=only_failed):
+            if cp.should_skip_page(page.id):
+                summary.pages_skipped += 1
+            else:
+                todo.append(page)
+        self.reporter.start(len(todo))
+        results: list[PageResult] = []
+        try:
+            with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="page") as pool:
+                futures: dict[Future[PageResult], Page] = {}
+                queue = iter(todo)
+                self._fill(pool, futures, queue)
+                while futures:
+                    done, _ = wait(futures, timeout=0.2, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        futures.pop(future)
+                        results.append(future.result())
+                        self.reporter.page_done()
+                    if not self.stop.is_set():
+                        self._fill(pool, futures, queue)
+        finally:
+            self.reporter.close()
+            cp.save_checkpoint()
+
+        for result in results:
+            summary.comments_extracted += result.extracted
+            summary.comments_imported += result.imported
+            summary.comments_adopted += result.adopted
+            summary.skipped_comments.extend(result.skipped_comments)
+            if result.status == "failed":
+                summary.failed_pages.append({"page_id": result.page_id, "error": result.error})
+            elif result.status == "interrupted":
+                summary.pages_interrupted += 1
+        summary.comments_skipped = len(summary.skipped_comments)
+        summary.comments_failed = sum(r.unfinished for r in results)
+        known = {p.id for p in pages}
+        summary.pages_complete = sum(1 for pid in cp.get_completed_page_ids() if pid in known)
+        summary.pages_failed = sum(1 for pid in cp.get_failed_page_ids() if pid in known)
+        summary.interrupted = self.stop.is_set()
+        summary.elapsed_seconds = time.monotonic() - started
+        if not self.target.capabilities.keeps_timestamps:
+            summary.notes.append(
+                f"{self.target.name} cannot keep original timestamps: imported comments carry "
+                "the time of the import. For full fidelity use the wxr target and import the "
+                "file (e.g. `isso import -t wordpress`)."
+            )
+        return summary
+
+    def _fill(
+        self, pool: ThreadPoolExecutor, futures: dict[Future[PageResult], Page],
+        queue: Iterator[Page],
+    ) -> None:
+        # keep only `workers` pages in flight, so an interrupt leaves the rest untouched
+        while len(futures) < self.workers:
+            page = next(queue, None)
+            if page is None:
+                return
+            futures[pool.submit(self.migrate_page, page)] = page
+
+
+class PageSelectionError(MigrateError):
+    exit_status = ExitStatus.USAGE
+
+
+# -- from a configuration ------------------------------------------------------------------
+
+
+@dataclass
+class RunOptions:
+    workers: int | None = None
+    checkpoint: Path | None = None
+    page_ids: Sequence[str] = ()
+    only_failed: bool = False
+    reset: bool = False
+    dry_run: bool = False
+    dry_run_output: Path | None = None
+    quiet: bool = False
+
+
+def checkpoint_path(config: Config, options: RunOptions) -> Path:
+    return options.checkpoint or config.run.checkpoint
+
+
+def move_aside(path: Path) -> list[Path]:
+    """--reset: keep the old checkpoint (and journal) under a timestamped name."""
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    moved = []
+    for candidate in (path, path.with_name(path.name + ".journal")):
+        if candidate.exists():
+            dest = candidate.with_name(f"{candidate.name}.{stamp}.bak")
+            candidate.replace(dest)
+            moved.append(dest)
+    return moved
+
+
+def check_identity(cp: CheckpointManager, config: Config) -> None:
+    digest = config.digest()
+    if cp.config_digest is None:
+        cp.set_config(digest, config.identity())
+    elif cp.config_digest != digest:
+        what = describe_identity_change(cp.config_identity or {}, config.identity())
+        raise ConfigChanged(
+            f"checkpoint {cp.checkpoint_file} was made for another migration ({what}). "
+            "Use the matching configuration, another --checkpoint, or --reset to start over "
+            "(the old checkpoint is moved aside, not deleted)."
+        )
+
+
+def run_from_config(
+    config: Config, options: RunOptions, stop: threading.Event | None = None
+) -> RunSummary:
+    source = build_source(config.source, config.run)
+    target = build_target(config.target, config.run)
+    tmpdir: str | None = None
+    path = checkpoint_path(config, options)
+    try:
+        if options.dry_run:
+            from migrate.targets.jsonl import JsonlTarget
+
+            # plan for the real target's rules, but write JSONL and keep no state
+            capabilities = target.capabilities
+            target.close()
+            tmpdir = tempfile.mkdtemp(prefix="comment-migrate-dry-run-")
+            output = options.dry_run_output or Path("comment-migrate-dry-run.jsonl")
+            if output.exists():
+                output.unlink()
+            target = JsonlTarget(output, capabilities=capabilities)
+            path = Path(tmpdir) / "checkpoint.json"
+        elif options.reset:
+            for moved in move_aside(path):
+                log.warning("moved the old checkpoint aside to %s", moved)
+        with CheckpointManager(checkpoint_file=path) as cp:
+            check_identity(cp, config)
+            pages = list(source.pages())
+            orchestrator = Orchestrator(
+                source, target, cp,
+                workers=options.workers or config.run.workers,
+                mention_parent=config.target.mention_parent,
+                reporter=Reporter(quiet=options.quiet),
+                stop=stop,
+            )
+            summary = orchestrator.run(
+                pages, page_ids=options.page_ids, only_failed=options.only_failed
+            )
+            summary.dry_run = options.dry_run
+            if options.dry_run:
+                summary.output = str(getattr(target, "output", ""))
+            elif config.target.output is not None:
+                summary.output = str(config.target.output)
+            return summary
+    finally:
+        target.close()
+        source.close()
+        if tmpdir is not None:
+            shutil.rmtree(tmpdir, ignore_errors=True)

@@ -1,0 +1,202 @@
+"""From source comments to what one target receives.
+
+Three decisions are made here and nowhere else:
+- send order: parents before their replies, otherwise oldest first;
+- where a reply hangs: its nearest ancestor that the target holds, within the target's depth
+  (a reply deeper than the target allows attaches to its deepest allowed ancestor and keeps
+  whom it answered as "@Name: ..."); an ancestor that was refused or skipped is passed over;
+- content: Markdown/plain text for Markdown targets, sanitized HTML for HTML targets, both for
+  targets that take both.
+"""
+
+from __future__ import annotations
+
+import heapq
+import html as html_lib
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from migrate.model import Capabilities, Comment, OutgoingComment, Page
+
+# source id -> target id (or None when not yet sent)
+MappingLookup = Callable[[str], str | None]
+# source id -> reason it was skipped (or None)
+SkippedLookup = Callable[[str], str | None]
+
+
+def send_order(comments: Sequence[Comment]) -> list[Comment]:
+    """Parents before replies; among what is ready, oldest first (stable for equal times).
+
+    A parent that is not on the page counts as absent (the reply goes out as top level),
+    and a cycle cannot hold anything back: what is left is sent oldest first."""
+    by_id = {c.id: c for c in comments}
+    position = {c.id: i for i, c in enumerate(comments)}
+    children: dict[str, list[Comment]] = {}
+    roots: list[Comment] = []
+    for comment in comments:
+        parent = comment.parent_id
+        if parent is not None and parent in by_id and parent != comment.id:
+            children.setdefault(parent, []).append(comment)
+        else:
+            roots.append(comment)
+
+    def key(c: Comment) -> tuple[object, int]:
+        return (c.created_at, position[c.id])
+
+    ready: list[tuple[object, int, str]] = [(c.created_at, position[c.id], c.id) for c in roots]
+    heapq.heapify(ready)
+    ordered: list[Comment] = []
+    emitted: set[str] = set()
+    while len(ordered) < len(comments):
+        if not ready:  # only cycles are left: break them oldest first
+            rest = sorted((c for c in comments if c.id not in emitted), key=key)
+            first = rest[0]
+            heapq.heappush(ready, (first.created_at, position[first.id], first.id))
+        _, _, cid = heapq.heappop(ready)
+        if cid in emitted:
+            continue
+        emitted.add(cid)
+        ordered.append(by_id[cid])
+        for child in children.get(cid, ()):
+            if child.id not in emitted:
+                heapq.heappush(ready, (child.created_at, position[child.id], child.id))
+    return ordered
+
+
+def depths(comments: Iterable[Comment]) -> dict[str, int]:
+    """Depth of each comment in its page's thread (top level = 0); cycles count as top level."""
+    by_id = {c.id: c for c in comments}
+    result: dict[str, int] = {}
+
+    def depth_of(cid: str) -> int:
+        chain: list[str] = []
+        seen: set[str] = set()
+        current: str | None = cid
+        while current is not None and current in by_id and current not in result:
+            if current in seen:  # a cycle: its members are treated as top level
+                break
+            seen.add(current)
+            chain.append(current)
+            parent = by_id[current].parent_id
+            current = parent if parent in by_id else None
+        base = result[current] + 1 if current is not None and current in result else 0
+        for offset, member in enumerate(reversed(chain)):
+            result[member] = base + offset
+        return result[cid]
+
+    for cid in by_id:
+        if cid not in result:
+            depth_of(cid)
+    return result
+
+
+_MARKDOWN_BREAK = re.compile(r"\n{2,}")
+
+
+def plain_to_html(text: str) -> str:
+    """Plain/Markdown text as safe HTML paragraphs (no Markdown rendering, nothing unescaped)."""
+    paragraphs = [p for p in _MARKDOWN_BREAK.split(text.strip()) if p]
+    return "".join(
+        "<p>" + html_lib.escape(p).replace("\n", "<br>\n") + "</p>" for p in paragraphs
+    ) or "<p></p>"
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a comment goes in a target that allows `max_depth` levels."""
+
+    parent_source_id: str | None  # the ancestor it attaches to (None: top level)
+    mention: str | None  # author it answered, when it no longer hangs under them
+
+
+class CommentTransformer:
+    def __init__(
+        self, capabilities: Capabilities, *, system: str, mention_parent: bool = True
+    ) -> None:
+        self.capabilities = capabilities
+        self.system = system
+        self.mention_parent = mention_parent
+
+    def placement(
+        self, comment: Comment, by_id: dict[str, Comment], depth: dict[str, int],
+        is_gone: SkippedLookup,
+    ) -> Placement:
+        """The nearest ancestor that is not skipped and sits within the depth limit."""
+        max_depth = self.capabilities.max_depth
+        direct = comment.parent_id if comment.parent_id in by_id else None
+        if direct == comment.id:
+            direct = None
+        candidate = direct
+        seen: set[str] = {comment.id}
+        while candidate is not None:
+            if candidate in seen:  # a cycle above us: top level
+                candidate = None
+                break
+            seen.add(candidate)
+            allowed = max_depth is None or depth.get(candidate, 0) <= max_depth - 1
+            if allowed and is_gone(candidate) is None:
+                break
+            parent = by_id[candidate].parent_id
+            candidate = parent if parent in by_id else None
+        mention = None
+        if (
+            self.mention_parent
+            and direct is not None
+            and candidate != direct
+            and is_gone(direct) is None
+            and not by_id[direct].deleted
+        ):
+            mention = by_id[direct].author.name
+        return Placement(candidate, mention)
+
+    def outgoing(
+        self, comment: Comment, page: Page, placement: Placement, lookup: MappingLookup
+    ) -> OutgoingComment:
+        parent_target = lookup(placement.parent_source_id) if placement.parent_source_id else None
+        text = comment.text
+        html = comment.html
+        if placement.mention:
+            text = f"@{placement.mention}: {text}"
+            if html is not None:
+                html = f"<p>@{html_lib.escape(placement.mention)}:</p>{html}"
+        content = self.capabilities.content
+        out_html: str | None
+        if content == "markdown":
+            out_html = None
+        elif content == "html":
+            out_html = html if html is not None else plain_to_html(text)
+        else:
+            out_html = html
+        return OutgoingComment(
+            source=comment,
+            page=page,
+            parent_target_id=parent_target,
+            parent_source_id=placement.parent_source_id,
+            text=text,
+            html=out_html,
+            idempotency_key=f"{self.system}:{comment.id}",
+        )
+
+
+class PagePlan:
+    """One page's comments, ready to be placed and sent one by one."""
+
+    def __init__(self, transformer: CommentTransformer, page: Page, comments: Sequence[Comment]):
+        self.transformer = transformer
+        self.page = page
+        self.by_id = {c.id: c for c in comments}
+        self.depth = depths(comments)
+        self.order = send_order(comments)
+
+    def outgoing(
+        self, comment: Comment, lookup: MappingLookup, is_gone: SkippedLookup
+    ) -> OutgoingComment:
+        placement = self.transformer.placement(comment, self.by_id, self.depth, is_gone)
+        return self.transformer.outgoing(comment, self.page, placement, lookup)
+
+    def threads(self) -> int:
+        return sum(1 for c in self.order if self.depth.get(c.id, 0) == 0)
+
+    def max_depth(self) -> int:
+        return max(self.depth.values(), default=-1)

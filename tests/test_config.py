@@ -1,0 +1,105 @@
+"""migration.toml: validation errors name the file and the key; secrets only from env."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from migrate.config import TEMPLATE, Config, load_config
+from migrate.errors import ConfigError
+
+GOOD = """
+[source]
+type = "matrix"
+homeserver = "https://matrix.example.org/"
+site = "myblog"
+pages_file = "pages.csv"
+
+[target]
+type = "http"
+url = "https://comments.example.org"
+
+[run]
+workers = 2
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "migration.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_good_config_with_defaults(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, GOOD))
+    assert config.source.homeserver == "https://matrix.example.org"
+    assert config.source.server_name == "matrix.example.org"  # default: the homeserver host
+    assert config.source.prefix == "comments_"
+    assert config.source.pages_file == tmp_path / "pages.csv"  # relative to the config file
+    assert config.run.workers == 2
+    assert config.run.checkpoint == tmp_path / ".migration_checkpoint.json"
+
+
+def test_template_is_a_valid_config(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, TEMPLATE))
+    assert isinstance(config, Config)
+    assert config.target.type == "http"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (GOOD.replace('type = "http"', 'type = "ftp"'), "target.type must be one of"),
+        (GOOD.replace('site = "myblog"\n', ""), "key source.site is required"),
+        (GOOD.replace('site = "myblog"', 'site = "my_blog"'), "key source.site 'my_blog'"),
+        (GOOD.replace("workers = 2", "workers = 0"), "key run.workers"),
+        (GOOD.replace("workers = 2", "wrokers = 2"), "key run.wrokers is not a known key"),
+        (GOOD.replace('url = "https://comments.example.org"', ""), "key target.url is required"),
+        (GOOD + "\n[extra]\n", "key extra is not a known key"),
+        (GOOD.replace('pages_file = "pages.csv"\n', ""), "source.pages_file is required"),
+        ("[source\n", "invalid TOML"),
+    ],
+)
+def test_errors_name_the_file_and_the_key(tmp_path: Path, text: str, expected: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(path) in str(info.value)
+    assert expected in str(info.value)
+
+
+def test_missing_file_says_how_to_make_one(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="comment-migrate init"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_tokens_come_only_from_the_named_environment_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = load_config(write(tmp_path, GOOD.replace(
+        'site = "myblog"', 'site = "myblog"\ntoken_env = "MY_MATRIX_TOKEN"')))
+    monkeypatch.delenv("MY_MATRIX_TOKEN", raising=False)
+    assert config.source.token() is None
+    monkeypatch.setenv("MY_MATRIX_TOKEN", "")  # empty means "read as a guest"
+    assert config.source.token() is None
+    monkeypatch.setenv("MY_MATRIX_TOKEN", "syt_secret")
+    assert config.source.token() == "syt_secret"
+    # the secret is in no part of what identifies the migration
+    assert "syt_secret" not in repr(config.identity()) + config.digest()
+
+
+def test_a_token_in_the_file_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="source.token is not a known key"):
+        load_config(write(tmp_path, GOOD.replace('site = "myblog"',
+                                                 'site = "myblog"\ntoken = "syt_x"')))
+
+
+def test_digest_covers_identity_not_tuning(tmp_path: Path) -> None:
+    base = load_config(write(tmp_path, GOOD)).digest()
+    tuned = load_config(write(tmp_path, GOOD.replace("workers = 2", "workers = 8\ntimeout = 5")))
+    assert tuned.digest() == base
+    other_site = load_config(write(tmp_path, GOOD.replace('"myblog"', '"otherblog"')))
+    assert other_site.digest() != base
+    other_target = load_config(write(tmp_path, GOOD.replace("comments.example", "new.example")))
+    assert other_target.digest() != base

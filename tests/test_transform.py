@@ -1,0 +1,172 @@
+"""Send order, depth flattening, nearest-sent-ancestor and content per target."""
+
+from __future__ import annotations
+
+import pytest
+
+from migrate.model import Capabilities, Comment
+from migrate.transform import CommentTransformer, PagePlan, depths, plain_to_html, send_order
+from tests.factories import comment, page
+
+
+def caps(max_depth: int | None = None, content: str = "both") -> Capabilities:
+    return Capabilities(
+        max_depth=max_depth, keeps_timestamps=True, idempotency="key", can_delete=True,
+        content=content,  # type: ignore[arg-type]
+    )
+
+
+def ids(comments: list[Comment]) -> list[str]:
+    return [c.id for c in comments]
+
+
+def test_send_order_is_oldest_first_when_parents_come_first() -> None:
+    cs = [comment("a", minute=0), comment("b", "a", minute=1), comment("c", minute=2)]
+    assert ids(send_order(cs)) == ["a", "b", "c"]
+
+
+def test_send_order_puts_a_parent_before_an_older_reply() -> None:
+    # clocks lie: the reply carries an earlier timestamp than the comment it answers
+    cs = [comment("reply", "parent", minute=0), comment("other", minute=1),
+          comment("parent", minute=5)]
+    order = ids(send_order(cs))
+    assert order.index("parent") < order.index("reply")
+    assert order == ["other", "parent", "reply"]
+
+
+def test_send_order_survives_a_cycle_and_keeps_every_comment() -> None:
+    cs = [comment("x", "y", minute=0), comment("y", "x", minute=1), comment("z", minute=2)]
+    assert sorted(ids(send_order(cs))) == ["x", "y", "z"]
+
+
+def test_depths_of_a_thread() -> None:
+    cs = [comment("a"), comment("b", "a"), comment("c", "b"), comment("d", "c"),
+          comment("e", "missing")]
+    assert depths(cs) == {"a": 0, "b": 1, "c": 2, "d": 3, "e": 0}
+
+
+def never_gone(_: str) -> str | None:
+    return None
+
+
+def plan_parents(max_depth: int | None, cs: list[Comment]) -> dict[str, tuple[str | None, str]]:
+    """Where each comment lands, with its text, when everything before it was sent."""
+    plan = PagePlan(CommentTransformer(caps(max_depth), system="matrix"), page(), cs)
+    mapping: dict[str, str] = {}
+    landed = {}
+    for c in plan.order:
+        out = plan.outgoing(c, mapping.get, never_gone)
+        landed[c.id] = (out.parent_source_id, out.text)
+        mapping[c.id] = f"t-{c.id}"
+    return landed
+
+
+THREAD = [
+    comment("a", author="ann", text="top"),
+    comment("b", "a", author="bob", text="reply 1", minute=1),
+    comment("c", "b", author="cat", text="reply 2", minute=2),
+    comment("d", "c", author="dan", text="reply 3", minute=3),
+]
+
+
+def test_any_depth_keeps_the_thread_as_it_is() -> None:
+    landed = plan_parents(None, THREAD)
+    assert landed == {
+        "a": (None, "top"), "b": ("a", "reply 1"), "c": ("b", "reply 2"), "d": ("c", "reply 3"),
+    }
+
+
+def test_two_levels_attach_deeper_replies_to_the_top_comment_with_a_mention() -> None:
+    landed = plan_parents(1, THREAD)
+    assert landed == {
+        "a": (None, "top"),
+        "b": ("a", "reply 1"),
+        "c": ("a", "@bob: reply 2"),
+        "d": ("a", "@cat: reply 3"),
+    }
+
+
+def test_three_levels_attach_to_the_deepest_allowed_ancestor() -> None:
+    landed = plan_parents(2, THREAD)
+    assert landed["c"] == ("b", "reply 2")
+    assert landed["d"] == ("b", "@cat: reply 3")
+
+
+def test_flat_target_makes_everything_top_level() -> None:
+    landed = plan_parents(0, THREAD)
+    assert all(parent is None for parent, _ in landed.values())
+    assert landed["b"] == (None, "@ann: reply 1")
+
+
+def test_mention_can_be_switched_off() -> None:
+    transformer = CommentTransformer(caps(1), system="matrix", mention_parent=False)
+    plan = PagePlan(transformer, page(), THREAD)
+    mapping = {"a": "1", "b": "2"}
+    out = plan.outgoing(THREAD[2], mapping.get, never_gone)
+    assert (out.parent_source_id, out.parent_target_id, out.text) == ("a", "1", "reply 2")
+
+
+def test_reply_to_a_skipped_comment_attaches_to_the_nearest_sent_ancestor() -> None:
+    plan = PagePlan(CommentTransformer(caps(None), system="matrix"), page(), THREAD)
+    gone = {"b": "text too short", "c": "refused"}
+    out = plan.outgoing(THREAD[3], {"a": "10"}.get, gone.get)
+    assert (out.parent_source_id, out.parent_target_id) == ("a", "10")
+    # whom it answered is gone: no mention of a comment nobody can see
+    assert out.text == "reply 3"
+
+
+def test_reply_to_a_missing_parent_is_top_level() -> None:
+    orphan = comment("o", "not-on-this-page")
+    plan = PagePlan(CommentTransformer(caps(None), system="matrix"), page(), [orphan])
+    out = plan.outgoing(orphan, {}.get, never_gone)
+    assert out.parent_source_id is None and out.parent_target_id is None
+
+
+def test_mention_is_not_made_for_a_deleted_parent() -> None:
+    cs = [comment("a"), comment("b", "a", deleted=True, text="[deleted]"), comment("c", "b")]
+    plan = PagePlan(CommentTransformer(caps(1), system="matrix"), page(), cs)
+    out = plan.outgoing(cs[2], {"a": "1", "b": "2"}.get, never_gone)
+    assert out.parent_source_id == "a" and not out.text.startswith("@")
+
+
+@pytest.mark.parametrize(
+    ("content", "expect_html"),
+    [("markdown", None), ("both", "<p>hi <b>there</b></p>"), ("html", "<p>hi <b>there</b></p>")],
+)
+def test_content_per_target(content: str, expect_html: str | None) -> None:
+    c = comment("a", text="hi **there**", html="<p>hi <b>there</b></p>")
+    plan = PagePlan(CommentTransformer(caps(None, content), system="matrix"), page(), [c])
+    out = plan.outgoing(c, {}.get, never_gone)
+    assert out.text == "hi **there**"
+    assert out.html == expect_html
+
+
+def test_html_target_gets_escaped_paragraphs_from_plain_text() -> None:
+    c = comment("a", text="a <script>x</script>\n\nsecond & last")
+    plan = PagePlan(CommentTransformer(caps(None, "html"), system="matrix"), page(), [c])
+    out = plan.outgoing(c, {}.get, never_gone)
+    assert out.html == "<p>a &lt;script&gt;x&lt;/script&gt;</p><p>second &amp; last</p>"
+
+
+def test_mention_on_html_content_is_escaped() -> None:
+    cs = [comment("a"), comment("b", "a"), comment("c", "b", html="<p>x</p>")]
+    cs[1] = comment("b", "a", author="<img src=x onerror=alert(1)>")
+    plan = PagePlan(CommentTransformer(caps(1, "html"), system="matrix"), page(), cs)
+    out = plan.outgoing(cs[2], {"a": "1", "b": "2"}.get, never_gone)
+    assert out.html is not None and "<img" not in out.html and "&lt;img" in out.html
+
+
+def test_idempotency_key_names_the_source_system_and_id() -> None:
+    c = comment("$event:localhost")
+    plan = PagePlan(CommentTransformer(caps(), system="matrix"), page(), [c])
+    assert plan.outgoing(c, {}.get, never_gone).idempotency_key == "matrix:$event:localhost"
+
+
+def test_plain_to_html_keeps_line_breaks() -> None:
+    assert plain_to_html("one\ntwo") == "<p>one<br>\ntwo</p>"
+
+
+def test_plan_counts_threads_and_depth() -> None:
+    plan = PagePlan(CommentTransformer(caps(), system="matrix"), page(), THREAD)
+    assert plan.threads() == 1
+    assert plan.max_depth() == 3
