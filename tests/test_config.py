@@ -90,7 +90,7 @@ def test_tokens_come_only_from_the_named_environment_variable(
 
 
 def test_a_token_in_the_file_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="source.token is not a known key"):
+    with pytest.raises(ConfigError, match=r"source\.token is not a known key"):
         load_config(write(tmp_path, GOOD.replace('site = "myblog"',
                                                  'site = "myblog"\ntoken = "syt_x"')))
 
