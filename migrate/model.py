@@ -6,7 +6,7 @@ depend on it without depending on each other.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol, runtime_checkable
@@ -168,9 +168,15 @@ class Target(Protocol):
         ...
 
     def reconcile(
-        self, page: Page, pending: Sequence[OutgoingComment]
+        self,
+        page: Page,
+        pending: Sequence[OutgoingComment],
+        known_target_ids: Collection[str] = (),
     ) -> dict[str, str]:
-        """Before resending on an interrupted page: source id -> target id already there."""
+        """Before resending on an interrupted page: source id -> target id already there.
+
+        `known_target_ids`: target ids already mapped (on this page), which must not be
+        adopted again (Isso matches by author and text, and those can repeat)."""
         ...
 
     def finish_page(self, page: Page) -> None:

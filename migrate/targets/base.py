@@ -1,0 +1,310 @@
+"""Pieces the targets share: timestamps, the source system of a comment, and the page-atomic
+store behind the file targets (wxr, jsonl).
+
+A file target buffers a page's comments in memory and commits them in `finish_page` with one
+append + fsync to a JSON Lines store. Each append is one *batch* (a sequence number and its
+number of lines), so a load can tell a complete page from a torn tail: a crash (SIGKILL, power
+cut) mid-append leaves at most an incomplete last batch, which the next load cuts off with a
+warning. Anything invalid before the tail is an error naming the file, never a silent reset.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from migrate.errors import TargetError
+from migrate.model import Capabilities, Created, OutgoingComment, Page, TargetComment
+from utils.fileio import atomic_writer, fsync_dir, open_append
+
+log = logging.getLogger("comment_migrate.targets")
+
+Record = dict[str, Any]
+
+
+def rfc3339(moment: datetime) -> str:
+    """RFC 3339 in UTC with a Z, e.g. 2021-03-04T05:06:07Z (microseconds kept when present)."""
+    if moment.tzinfo is None:  # the model promises aware datetimes; naive ones are UTC
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse_rfc3339(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def source_system(outgoing: OutgoingComment) -> str:
+    """The source system named in the idempotency key `<system>:<source id>`."""
+    key = outgoing.idempotency_key
+    suffix = ":" + outgoing.source.id
+    if key.endswith(suffix) and len(key) > len(suffix):
+        return key[: -len(suffix)]
+    return key.split(":", 1)[0] if ":" in key else "unknown"
+
+
+def page_record(page: Page) -> Record:
+    return {"id": page.id, "uri": page.uri, "title": page.title}
+
+
+def comment_record(target_id: str, outgoing: OutgoingComment) -> Record:
+    """What a file target keeps of one comment (the JSONL record without its page)."""
+    source = outgoing.source
+    return {
+        "id": target_id,
+        "parent_id": outgoing.parent_target_id,
+        "author": {
+            "name": source.author.name,
+            "source_id": source.author.source_id,
+            "avatar_url": source.author.avatar_url,
+        },
+        "text": outgoing.text,
+        "html": outgoing.html,
+        "created_at": rfc3339(source.created_at),
+        "source": {
+            "system": source_system(outgoing),
+            "id": source.id,
+            "parent_id": outgoing.parent_source_id,
+        },
+    }
+
+
+def target_comment(record: Mapping[str, Any]) -> TargetComment:
+    author = record.get("author") or {}
+    source = record.get("source") or {}
+    return TargetComment(
+        target_id=str(record["id"]),
+        parent_target_id=record.get("parent_id"),
+        author_name=str(author.get("name") or ""),
+        text=str(record.get("text") or ""),
+        created_at=parse_rfc3339(record.get("created_at")),
+        source_id=source.get("id"),
+        raw=dict(record),
+    )
+
+
+@dataclass
+class Batch:
+    """One committed append: a page's comments, as decoded from the store."""
+
+    seq: int
+    size: int  # lines this batch spans in the store
+    page: Record
+    comments: list[Record] = field(default_factory=list)
+    lines: int = 0
+
+
+@dataclass
+class StoredPage:
+    page: Record
+    comments: list[Record] = field(default_factory=list)
+
+
+class PageAtomicFileTarget:
+    """Shared machinery of the file targets: buffer per page, commit per page, read back.
+
+    Subclasses say how a batch looks in the store (`encode_batch`, `decode_line`) and may
+    rebuild a derived file after each change (`after_change`). Thread-safe: workers share one
+    instance and each works on its own pages."""
+
+    capabilities: Capabilities
+
+    def __init__(self, store: Path) -> None:
+        self.store = Path(store)
+        self._lock = threading.RLock()
+        self._pages: dict[str, StoredPage] = {}  # committed, in commit order
+        self._buffers: dict[str, tuple[Page, list[Record]]] = {}  # uncommitted, by page id
+        self._next_id = 1
+        self._seq = 0  # last batch number in the store
+        self._load()
+
+    # -- the store format (subclasses) --------------------------------------------------
+
+    def encode_batch(self, seq: int, page: Record, comments: Sequence[Record]) -> list[str]:
+        """The lines (JSON, no newline) that commit `comments` of `page` as batch `seq`."""
+        raise NotImplementedError
+
+    def decode_line(self, obj: Mapping[str, Any]) -> tuple[int, int, Record, list[Record]]:
+        """(batch seq, batch size in lines, page, comments) of one stored line."""
+        raise NotImplementedError
+
+    def after_change(self, *, force: bool) -> None:
+        """Called (under the lock) after a commit or a delete; `force` on close."""
+
+    # -- loading ------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        try:
+            data = self.store.read_bytes()
+        except FileNotFoundError:
+            return
+        good_end = 0  # byte offset just past the last complete batch
+        offset = 0
+        current: Batch | None = None
+        broken: str | None = None
+        broken_at = 0
+        for raw_line in data.splitlines(keepends=True):
+            line_start, offset = offset, offset + len(raw_line)
+            if broken is not None:
+                raise TargetError(
+                    f"{self.store}: invalid line at byte {broken_at} ({broken}) "
+                    "followed by more data; restore a backup or remove the damaged lines"
+                )
+            broken_at = line_start
+            if not raw_line.endswith(b"\n"):
+                broken = "no newline: a torn write"
+                continue
+            try:
+                obj = json.loads(raw_line)
+                seq, size, page, comments = self.decode_line(obj)
+            except (ValueError, KeyError, TypeError) as exc:
+                broken = f"{type(exc).__name__}: {exc}"
+                continue
+            if current is not None and current.seq != seq:
+                broken = f"batch {current.seq} has {current.lines} of {current.size} lines"
+                continue
+            if current is None:
+                current = Batch(seq, size, page)
+            current.comments.extend(comments)
+            current.lines += 1
+            if current.lines == current.size:
+                self._apply(current)
+                current, good_end = None, offset
+        if good_end < len(data):
+            # only the tail can be torn: appends are serialized and each is one batch
+            log.warning(
+                "%s: dropping an incomplete last page (%d bytes) left by an interrupted write",
+                self.store, len(data) - good_end,
+            )
+            with self.store.open("r+b") as handle:
+                handle.truncate(good_end)
+                handle.flush()
+                os.fsync(handle.fileno())
+
+    def _apply(self, batch: Batch) -> None:
+        self._seq = max(self._seq, batch.seq)
+        stored = self._pages.setdefault(str(batch.page["id"]), StoredPage(batch.page))
+        stored.page = batch.page
+        stored.comments.extend(batch.comments)
+        for comment in batch.comments:
+            number = str(comment["id"])
+            if number.isdigit():
+                self._next_id = max(self._next_id, int(number) + 1)
+
+    # -- the Target protocol ------------------------------------------------------------
+
+    def check(self, outgoing: OutgoingComment) -> str | None:
+        # a dry run planned for another target refuses what that target would refuse
+        minimum = self.capabilities.min_text_length
+        if minimum and len(outgoing.text.rstrip()) < minimum:
+            return f"text is too short (minimum length: {minimum})"
+        return None
+
+    def begin_page(self, page: Page) -> None:
+        with self._lock:
+            self._buffers[page.id] = (page, [])
+
+    def create(self, outgoing: OutgoingComment) -> Created:
+        with self._lock:
+            page = outgoing.page
+            if page.id not in self._buffers:  # create without begin_page: start the buffer
+                self._buffers[page.id] = (page, [])
+            target_id = str(self._next_id)
+            self._next_id += 1
+            self._buffers[page.id][1].append(comment_record(target_id, outgoing))
+        return Created(target_id=target_id, parent_target_id=outgoing.parent_target_id)
+
+    def reconcile(
+        self,
+        page: Page,
+        pending: Sequence[OutgoingComment],
+        known_target_ids: Collection[str] = (),
+    ) -> dict[str, str]:
+        with self._lock:
+            stored = self._pages.get(page.id)
+            if stored is None:
+                return {}
+            by_source = {
+                c["source"]["id"]: str(c["id"]) for c in stored.comments if c.get("source")
+            }
+        return {o.source.id: by_source[o.source.id] for o in pending if o.source.id in by_source}
+
+    def finish_page(self, page: Page) -> None:
+        with self._lock:
+            _, comments = self._buffers.pop(page.id, (page, []))
+            if not comments:
+                return
+            record = page_record(page)
+            seq = self._seq + 1
+            lines = self.encode_batch(seq, record, comments)
+            created = not self.store.exists()
+            with open_append(self.store) as handle:
+                handle.write("".join(line + "\n" for line in lines))  # one write: the commit
+                handle.flush()
+                os.fsync(handle.fileno())
+            if created:
+                fsync_dir(self.store.parent)
+            self._apply(Batch(seq, len(lines), record, list(comments), len(lines)))
+            self.after_change(force=False)
+
+    def abort_page(self, page: Page) -> None:
+        with self._lock:
+            self._buffers.pop(page.id, None)
+
+    def list_page(self, page: Page) -> list[TargetComment]:
+        with self._lock:
+            stored = self._pages.get(page.id)
+            return [target_comment(c) for c in stored.comments] if stored else []
+
+    def delete(self, target_id: str, page: Page) -> bool:
+        """Remove one comment and rewrite the store atomically (durable when this returns)."""
+        with self._lock:
+            stored = self._pages.get(page.id)
+            if stored is None:
+                return False
+            kept = [c for c in stored.comments if str(c["id"]) != target_id]
+            if len(kept) == len(stored.comments):
+                return False
+            stored.comments = kept
+            if not kept:
+                del self._pages[page.id]
+            self._rewrite()
+            self.after_change(force=False)
+            return True
+
+    def close(self) -> None:
+        with self._lock:
+            self.after_change(force=True)
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def committed_pages(self) -> Iterator[StoredPage]:
+        """Every committed page with its comments, in first-commit order (call under lock)."""
+        yield from self._pages.values()
+
+    def _rewrite(self) -> None:
+        """Replace the store by one batch per page (after a delete)."""
+        seq = 0
+        with atomic_writer(self.store) as handle:
+            for stored in self._pages.values():
+                seq += 1
+                for line in self.encode_batch(seq, stored.page, stored.comments):
+                    handle.write(line + "\n")
+        self._seq = seq
+
+
+def dumps(obj: object) -> str:
+    """One compact JSON line (non-ASCII kept readable)."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))

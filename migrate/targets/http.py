@@ -1,0 +1,259 @@
+"""HTTP target: the comment API contract of DESIGN.md, for a Cloudflare Worker or any
+custom comment service. Every request carries `Authorization: Bearer <token>` when a token is
+configured (the token is never logged or shown in `identity()`).
+
+    POST {url}/comments                  Idempotency-Key: <source system>:<source id>
+      {"page": {"id", "uri", "title"}, "parent_id": <target id or null>,
+       "author": {"name", "source_id", "avatar_url"}, "text", "html",
+       "created_at": RFC 3339 UTC, "source": {"system", "id", "parent_id"}}
+      -> 200/201 {"id": ...}; 409 {"id": ...} means "already there" and counts as success
+    GET {url}/comments?source_id=...     -> 200 {"id": ...} | 404   (optional: reconciliation)
+    DELETE {url}/comments/{id}           -> 204 | 404 (already gone) (optional: rollback)
+
+Extension for `verify`, `rollback` backups and cheaper reconciliation (optional too):
+
+    GET {url}/comments?page_id=...[&cursor=...]
+      -> 200 {"comments": [{"id", "parent_id", "author": {"name"}, "text", "created_at",
+                            "source": {"id"}}, ...],
+              "next": <opaque cursor, or null/absent on the last batch>}
+
+DELETE also forgets the comment's Idempotency-Key, so migrating again after a rollback
+creates the comment anew instead of answering 409 with the id of a deleted comment.
+
+How "optional" is told apart from "not found": a lookup's 404 for a missing comment carries
+a JSON object body (e.g. {"error": "not found"}); a 404 without a JSON body, a 405 or a 501
+means the endpoint is not implemented. Reconciliation then falls back from the page listing
+to per-comment lookups to nothing at all, which is still safe: a resent comment carries the
+same Idempotency-Key, and the server answers 409 with the id it already has.
+
+Retries (connection errors, timeouts, 429, 5xx, honouring Retry-After) are utils.http's;
+any other 4xx fails the comment, and so its page, with the server's message.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+from migrate.errors import UnsupportedOperation
+from migrate.model import (
+    Capabilities,
+    Created,
+    OutgoingComment,
+    Page,
+    TargetComment,
+)
+from migrate.targets.base import parse_rfc3339, rfc3339, source_system
+from utils.http import HttpClient, HttpError
+from utils.retry import RetryPolicy
+
+log = logging.getLogger("comment_migrate.targets.http")
+
+NOT_IMPLEMENTED = (404, 405, 501)
+
+
+def comment_body(outgoing: OutgoingComment) -> dict[str, Any]:
+    """The POST body of the contract, exactly."""
+    source, page = outgoing.source, outgoing.page
+    return {
+        "page": {"id": page.id, "uri": page.uri, "title": page.title},
+        "parent_id": outgoing.parent_target_id,
+        "author": {
+            "name": source.author.name,
+            "source_id": source.author.source_id,
+            "avatar_url": source.author.avatar_url,
+        },
+        "text": outgoing.text,
+        "html": outgoing.html,
+        "created_at": rfc3339(source.created_at),
+        "source": {
+            "system": source_system(outgoing),
+            "id": source.id,
+            "parent_id": outgoing.parent_source_id,
+        },
+    }
+
+
+def _json(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _is_not_found(response: requests.Response) -> bool:
+    """A 404 that says "no such comment" rather than "no such endpoint"."""
+    return response.status_code == 404 and isinstance(_json(response), dict)
+
+
+class HttpTarget:
+    name = "http"
+    capabilities = Capabilities(
+        max_depth=None,
+        keeps_timestamps=True,
+        idempotency="key",
+        can_delete=True,
+        content="both",
+    )
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str | None = None,
+        timeout: float = 30.0,
+        policy: RetryPolicy | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.client = HttpClient(self.url, token=token, timeout=timeout, policy=policy)
+        self._has_listing: bool | None = None  # None: not known yet
+        self._has_lookup: bool | None = None
+
+    def __repr__(self) -> str:  # never show the token
+        return f"HttpTarget({self.url!r})"
+
+    def identity(self) -> Mapping[str, str]:
+        return {"type": self.name, "url": self.url}
+
+    def check(self, outgoing: OutgoingComment) -> str | None:
+        return None  # the contract has no rule known in advance
+
+    def begin_page(self, page: Page) -> None:
+        pass
+
+    def create(self, outgoing: OutgoingComment) -> Created:
+        response = self.client.request(
+            "POST", "/comments",
+            json_body=comment_body(outgoing),
+            headers={"Idempotency-Key": outgoing.idempotency_key},
+            ok=(200, 201, 409),
+        )
+        body = _json(response)
+        existed = response.status_code == 409
+        target_id = body.get("id") if isinstance(body, dict) else None
+        if target_id is None and existed:
+            # "already there" without saying where: ask by source id
+            target_id = self.lookup(outgoing.source.id)
+        if target_id is None:
+            raise HttpError(
+                f"POST {self.client.url('/comments')} -> {response.status_code} without an id",
+                status=response.status_code, url=self.client.url("/comments"), body=body,
+            )
+        parent = body.get("parent_id", outgoing.parent_target_id) if isinstance(body, dict) \
+            else outgoing.parent_target_id
+        return Created(
+            target_id=str(target_id),
+            parent_target_id=None if parent is None else str(parent),
+            already_existed=existed,
+        )
+
+    def lookup(self, source_id: str) -> str | None:
+        """The target id of the comment made from `source_id`, or None (also when the
+        server has no lookup endpoint)."""
+        if self._has_lookup is False:
+            return None
+        response = self.client.request(
+            "GET", "/comments", params={"source_id": source_id}, ok=(200, *NOT_IMPLEMENTED)
+        )
+        if response.status_code == 200:
+            self._has_lookup = True
+            body = _json(response)
+            found = body.get("id") if isinstance(body, dict) else None
+            return None if found is None else str(found)
+        if _is_not_found(response):
+            self._has_lookup = True
+            return None
+        self._has_lookup = False
+        log.info("%s has no lookup by source id; relying on the Idempotency-Key", self.url)
+        return None
+
+    def reconcile(
+        self,
+        page: Page,
+        pending: Sequence[OutgoingComment],
+        known_target_ids: Collection[str] = (),
+    ) -> dict[str, str]:
+        if not pending:
+            return {}
+        listed = self._list(page)
+        if listed is not None:
+            by_source = {c.source_id: c.target_id for c in listed if c.source_id}
+            return {o.source.id: by_source[o.source.id] for o in pending
+                    if o.source.id in by_source}
+        adopted: dict[str, str] = {}
+        for outgoing in pending:
+            found = self.lookup(outgoing.source.id)
+            if self._has_lookup is False:
+                break  # no lookup at all: resending is safe with the same Idempotency-Key
+            if found is not None:
+                adopted[outgoing.source.id] = found
+        return adopted
+
+    def finish_page(self, page: Page) -> None:
+        pass
+
+    def abort_page(self, page: Page) -> None:
+        pass
+
+    def list_page(self, page: Page) -> list[TargetComment]:
+        listed = self._list(page)
+        if listed is None:
+            raise UnsupportedOperation(
+                f"{self.url} does not implement GET /comments?page_id=..., "
+                "so its comments cannot be listed"
+            )
+        return listed
+
+    def _list(self, page: Page) -> list[TargetComment] | None:
+        """The page's comments, or None when the server has no listing endpoint."""
+        if self._has_listing is False:
+            return None
+        comments: list[TargetComment] = []
+        params: dict[str, str] = {"page_id": page.id}
+        while True:
+            response = self.client.request(
+                "GET", "/comments", params=params, ok=(200, *NOT_IMPLEMENTED)
+            )
+            body = _json(response)
+            if response.status_code != 200 or not isinstance(body, dict) \
+                    or not isinstance(body.get("comments"), list):
+                self._has_listing = False
+                log.info("%s has no page listing (GET /comments?page_id=...)", self.url)
+                return None
+            self._has_listing = True
+            comments.extend(_target_comment(item) for item in body["comments"])
+            cursor = body.get("next")
+            if not cursor:
+                return comments
+            params = {"page_id": page.id, "cursor": str(cursor)}
+
+    def delete(self, target_id: str, page: Page) -> bool:
+        response = self.client.request(
+            "DELETE", f"/comments/{quote(target_id, safe='')}", ok=(200, 204, *NOT_IMPLEMENTED)
+        )
+        if response.status_code in (405, 501):
+            raise UnsupportedOperation(f"{self.url} does not implement DELETE /comments/{{id}}")
+        return response.status_code != 404
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _target_comment(item: Mapping[str, Any]) -> TargetComment:
+    author = item.get("author") or {}
+    source = item.get("source") or {}
+    parent = item.get("parent_id")
+    source_id = source.get("id") if isinstance(source, dict) else None
+    return TargetComment(
+        target_id=str(item["id"]),
+        parent_target_id=None if parent is None else str(parent),
+        author_name=str(author.get("name") or "") if isinstance(author, dict) else "",
+        text=str(item.get("text") or ""),
+        created_at=parse_rfc3339(item.get("created_at")),
+        source_id=None if source_id is None else str(source_id),
+        raw=dict(item),
+    )

@@ -1,0 +1,286 @@
+"""Isso target (https://isso-comments.de), through its public HTTP API.
+
+- `POST /new?uri=<page uri>` as JSON (anything else is refused as CSRF), without a cookie
+  jar: Isso sets cookies on every POST and a session that keeps them fails with 431 after
+  ~600 posts. `title` is sent with every post so Isso never fetches the page for one; it only
+  reads it when a thread is created.
+- Isso keeps two levels (a reply to a reply is stored under the top-level comment: the
+  `parent` it returns is recorded), cannot set `created`, and refuses text whose
+  `rstrip()` is under 3 or whose length is over 65535 characters: `check()` refuses those
+  up front, and such a 400 from the server becomes `CommentRefused`. Any other 4xx (the
+  guard's 403, a CSRF 403, ...) is an `HttpError` with Isso's message: the page fails.
+- Idempotency by lookup: `reconcile()` reads the thread (`GET /?uri=...&plain=1`) and adopts,
+  in send order, Isso comments whose author and raw text match a pending comment, each at
+  most once and never one whose id is in `known_target_ids` (already mapped).
+  Comments held for moderation (mode 2) are invisible to that read: run with moderation off.
+- Deletion (rollback): Isso's own `DELETE /id/<id>` needs the author's edit cookie, which
+  expires after `max-age` (15 minutes by default) and which we never keep. The one path that
+  works for a comment of any age is the moderation endpoint `POST /id/<id>/delete/<key>`,
+  whose key is the comment id signed with the server's session key (itsdangerous,
+  accepted for 2**32 seconds). That key lives in Isso's database (`preferences` table), so
+  deletion needs `db_path` (read-only access to the live database); without it
+  `capabilities.can_delete` is False and `delete()` raises UnsupportedOperation. Isso itself
+  performs the deletion (a comment with replies becomes a tombstone, mode 4, removed with its
+  last reply), so its caches and invariants stay its own. (The admin interface would need a
+  password and HTML scraping; writing the SQLite file directly would bypass Isso's logic.)
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import html
+import json
+import logging
+import re
+import sqlite3
+import time
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from migrate.errors import TargetError, UnsupportedOperation
+from migrate.model import (
+    Capabilities,
+    CommentRefused,
+    Created,
+    OutgoingComment,
+    Page,
+    PageError,
+    TargetComment,
+)
+from utils.http import HttpClient, HttpError
+from utils.retry import RetryPolicy
+
+log = logging.getLogger("comment_migrate.targets.isso")
+
+MIN_TEXT = 3
+MAX_TEXT = 65535
+MODE_DELETED = 4  # deleted but kept because replies point at it
+_RULE_REFUSALS = ("text is too short", "text is too long")
+_WERKZEUG_MESSAGE = re.compile(r"<p>(.*?)</p>", re.DOTALL)
+
+
+def isso_text_problem(text: str) -> str | None:
+    """Isso's own rule (isso.views.comments.API.verify), applied before sending."""
+    if len(text.rstrip()) < MIN_TEXT:
+        return f"text is too short for Isso (minimum length: {MIN_TEXT})"
+    if len(text) > MAX_TEXT:
+        return f"text is too long for Isso (maximum length: {MAX_TEXT})"
+    return None
+
+
+def sign_for_isso(secret: str, value: object, now: float | None = None) -> str:
+    """What Isso's `isso.sign(value)` returns: itsdangerous URLSafeTimedSerializer with the
+    default salt, SHA-1 HMAC and django-concat key derivation (kept here so the package does
+    not depend on Isso's libraries)."""
+
+    def b64(data: bytes) -> bytes:
+        return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+    payload = b64(json.dumps(value, separators=(",", ":")).encode("utf-8"))
+    stamp = int(time.time() if now is None else now)
+    signed = payload + b"." + b64(stamp.to_bytes((stamp.bit_length() + 7) // 8, "big"))
+    # SHA-1 because that is what Isso verifies with, not a choice of ours
+    key = hashlib.sha1(b"itsdangerous" + b"signer" + secret.encode("utf-8")).digest()  # noqa: S324
+    signature = hmac.new(key, signed, hashlib.sha1).digest()
+    return (signed + b"." + b64(signature)).decode("ascii")
+
+
+def _plain_error(error: HttpError) -> HttpError:
+    """Isso answers errors with a Werkzeug HTML page; keep only its sentence."""
+    found = _WERKZEUG_MESSAGE.search(error.message)
+    if not found:
+        return error
+    message = html.unescape(found.group(1)).strip()
+    prefix = error.message.split(": <", 1)[0] if ": <" in error.message else error.message
+    return HttpError(
+        f"{prefix}: {message}", status=error.status, url=error.url,
+        retryable=error.retryable, body=message,
+    )
+
+
+def _flatten(thread: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+    for comment in thread.get("replies") or ():
+        yield comment
+        yield from _flatten(comment)
+
+
+class IssoTarget:
+    name = "isso"
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float = 30.0,
+        policy: RetryPolicy | None = None,
+        db_path: Path | str | None = None,
+    ) -> None:
+        self.url = url.rstrip("/")
+        self.client = HttpClient(self.url, timeout=timeout, policy=policy, keep_cookies=False)
+        self.db_path = Path(db_path) if db_path else None
+        self.capabilities = Capabilities(
+            max_depth=1,
+            keeps_timestamps=False,
+            idempotency="lookup",
+            can_delete=self.db_path is not None,
+            content="markdown",
+            min_text_length=MIN_TEXT,
+        )
+        self._warned_moderation = False
+
+    def __repr__(self) -> str:
+        return f"IssoTarget({self.url!r})"
+
+    def identity(self) -> Mapping[str, str]:
+        return {"type": self.name, "url": self.url}
+
+    def check(self, outgoing: OutgoingComment) -> str | None:
+        return isso_text_problem(outgoing.text)
+
+    def begin_page(self, page: Page) -> None:
+        pass
+
+    def create(self, outgoing: OutgoingComment) -> Created:
+        page = outgoing.page
+        parent = outgoing.parent_target_id
+        if parent is not None and not parent.isdigit():
+            raise PageError(f"parent id {parent!r} of {outgoing.source.id} is not an Isso id")
+        body = {
+            "text": outgoing.text,
+            "author": outgoing.source.author.name or None,
+            "website": None,
+            "email": None,
+            "parent": int(parent) if parent is not None else None,
+            "title": page.title or page.uri,
+        }
+        try:
+            response = self.client.request(
+                "POST", "/new", params={"uri": page.uri}, json_body=body, ok=(201, 202)
+            )
+        except HttpError as exc:
+            error = _plain_error(exc)
+            if error.status == 400 and isinstance(error.body, str) \
+                    and error.body.startswith(_RULE_REFUSALS):
+                raise CommentRefused(f"Isso refused it: {error.body}") from exc
+            raise error from exc
+        data = response.json()
+        if response.status_code == 202 and not self._warned_moderation:
+            self._warned_moderation = True
+            log.warning(
+                "%s holds new comments for moderation: they stay hidden until approved, "
+                "and reconciliation after a crash cannot see them", self.url,
+            )
+        stored_parent = data.get("parent")
+        if parent is not None and stored_parent is None:
+            log.warning(
+                "%s stored %s as a top-level comment: its parent %s is not in thread %s",
+                self.url, outgoing.source.id, parent, page.uri,
+            )
+        return Created(
+            target_id=str(data["id"]),
+            parent_target_id=None if stored_parent is None else str(stored_parent),
+        )
+
+    def thread(self, page: Page) -> list[Mapping[str, Any]]:
+        """The thread's visible comments, flattened, in creation order (raw text)."""
+        response = self.client.request(
+            "GET", "/", params={"uri": page.uri, "plain": "1"}, ok=(200, 404)
+        )
+        if response.status_code == 404:
+            return []
+        comments = list(_flatten(response.json()))
+        comments.sort(key=lambda c: int(c["id"]))
+        return comments
+
+    def reconcile(
+        self,
+        page: Page,
+        pending: Sequence[OutgoingComment],
+        known_target_ids: Collection[str] = (),
+    ) -> dict[str, str]:
+        if not pending:
+            return {}
+        known = {str(k) for k in known_target_ids}
+        candidates = [
+            c for c in self.thread(page)
+            if str(c["id"]) not in known and c.get("mode") != MODE_DELETED
+        ]
+        adopted: dict[str, str] = {}
+        start = 0  # comments reached Isso in send order, so matches never go backwards
+        for outgoing in pending:
+            name = outgoing.source.author.name or ""
+            for index in range(start, len(candidates)):
+                comment = candidates[index]
+                if comment.get("text") == outgoing.text \
+                        and html.unescape(comment.get("author") or "") == name:
+                    adopted[outgoing.source.id] = str(comment["id"])
+                    start = index + 1
+                    break
+        return adopted
+
+    def finish_page(self, page: Page) -> None:
+        pass
+
+    def abort_page(self, page: Page) -> None:
+        pass
+
+    def list_page(self, page: Page) -> list[TargetComment]:
+        """The thread as Isso shows it (tombstones of deleted comments left out)."""
+        return [
+            TargetComment(
+                target_id=str(c["id"]),
+                parent_target_id=None if c.get("parent") is None else str(c["parent"]),
+                author_name=html.unescape(c.get("author") or ""),
+                text=str(c.get("text") or ""),
+                created_at=datetime.fromtimestamp(float(c["created"]), UTC)
+                if c.get("created") is not None else None,
+                raw=dict(c),
+            )
+            for c in self.thread(page)
+            if c.get("mode") != MODE_DELETED
+        ]
+
+    def delete(self, target_id: str, page: Page) -> bool:
+        if self.db_path is None:
+            raise UnsupportedOperation(
+                "deleting Isso comments needs the path of Isso's database (db_path): "
+                "its moderation key is signed with the session key stored there"
+            )
+        if not target_id.isdigit():
+            return False
+        secret, mode = self._read_db(int(target_id))
+        if mode is None or mode == MODE_DELETED:
+            return False
+        key = sign_for_isso(secret, int(target_id))
+        response = self.client.request(
+            "POST", f"/id/{target_id}/delete/{quote(key, safe='')}", ok=(200, 404)
+        )
+        return response.status_code == 200
+
+    def _read_db(self, comment_id: int) -> tuple[str, int | None]:
+        """Isso's session key and the comment's mode (None: no such comment)."""
+        assert self.db_path is not None
+        if not self.db_path.exists():
+            raise TargetError(f"Isso database {self.db_path} does not exist")
+        uri = f"file:{quote(str(self.db_path.resolve()))}?mode=ro"
+        try:
+            with sqlite3.connect(uri, uri=True, timeout=30) as db:
+                row = db.execute(
+                    "SELECT value FROM preferences WHERE key = 'session-key'"
+                ).fetchone()
+                mode = db.execute(
+                    "SELECT mode FROM comments WHERE id = ?", (comment_id,)
+                ).fetchone()
+        except sqlite3.Error as exc:
+            raise TargetError(f"cannot read Isso database {self.db_path}: {exc}") from exc
+        if row is None:
+            raise TargetError(f"{self.db_path} has no session key: is it Isso's database?")
+        return str(row[0]), None if mode is None else int(mode[0])
+
+    def close(self) -> None:
+        self.client.close()
