@@ -52,7 +52,9 @@ def test_is_a_target(target: HttpTarget) -> None:
     assert target.identity() == {"type": "http", "url": target.url}
 
 
-def test_create_sends_the_contract_body(contract_server: ContractServer, target: HttpTarget) -> None:
+def test_create_sends_the_contract_body(
+    contract_server: ContractServer, target: HttpTarget
+) -> None:
     created = target.create(outgoing("$a"))
     stored = contract_server.comments[0]
     assert created.target_id == stored["id"] and not created.already_existed
@@ -139,7 +141,7 @@ def test_random_faults_lose_and_duplicate_nothing() -> None:
     server = ContractServer(fault_rate=0.3, accept_then_fail=0.5, seed=7).start()
     try:
         target = HttpTarget(server.url, policy=fast_policy(attempts=12))
-        ids = {}
+        ids: dict[str, str] = {}
         for n in range(60):
             parent = ("$0", ids["$0"]) if n and n % 3 == 0 else None
             ids[f"${n}"] = target.create(outgoing(f"${n}", f"comment {n}", parent=parent)).target_id

@@ -250,6 +250,8 @@ class PageAtomicFileTarget:
             seq = self._seq + 1
             lines = self.encode_batch(seq, record, comments)
             created = not self.store.exists()
+            if created:
+                self.store.parent.mkdir(parents=True, exist_ok=True)
             with open_append(self.store) as handle:
                 handle.write("".join(line + "\n" for line in lines))  # one write: the commit
                 handle.flush()

@@ -167,6 +167,13 @@ class IssoTarget:
             if error.status == 400 and isinstance(error.body, str) \
                     and error.body.startswith(_RULE_REFUSALS):
                 raise CommentRefused(f"Isso refused it: {error.body}") from exc
+            if error.status == 403 and isinstance(error.body, str) and "CSRF" not in error.body:
+                # Isso's guard (rate limit, replies per thread) stops any bulk import
+                error = HttpError(
+                    f"{error.message} (Isso's guard refused it: set [guard] enabled = false "
+                    "in Isso's configuration for the migration)",
+                    status=error.status, url=error.url, body=error.body,
+                )
             raise error from exc
         data = response.json()
         if response.status_code == 202 and not self._warned_moderation:

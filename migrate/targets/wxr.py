@@ -82,7 +82,7 @@ class WxrTarget(PageAtomicFileTarget):
         self.output = Path(output)
         self.site_url = site_url.rstrip("/")
         self.rebuild_interval = rebuild_interval
-        self._last_rebuild = 0.0
+        self._last_rebuild = float("-inf")  # the first page is written at once
         self._stale = False  # the WXR lags behind the sidecar
         sidecar = self.output.with_name(self.output.name + ".pages.jsonl")
         if self.output.exists() and not sidecar.exists():
@@ -93,7 +93,7 @@ class WxrTarget(PageAtomicFileTarget):
         super().__init__(sidecar)
         if sidecar.exists() and (
             not self.output.exists()
-            or self.output.stat().st_mtime_ns < sidecar.stat().st_mtime_ns
+            or self.output.stat().st_mtime_ns <= sidecar.stat().st_mtime_ns  # coarse clocks tie
         ):
             self._rebuild()
 

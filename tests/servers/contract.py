@@ -110,11 +110,10 @@ class ContractServer:
         return f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
     def start(self) -> Self:
-        owner = self
-
         class Handler(_Handler):
-            server_owner = owner
+            pass
 
+        Handler.server_owner = self
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(

@@ -223,7 +223,7 @@ def isso_factory(tmp_path: Path) -> Iterator[Callable[..., IssoServer]]:
     servers: list[IssoServer] = []
 
     def start(**config: str) -> IssoServer:
-        server = IssoServer(tmp_path / f"isso-{len(servers)}", **config).start()
+        server = IssoServer(tmp_path / f"isso-{len(servers)}", port=None, **config).start()
         servers.append(server)
         return server
 
