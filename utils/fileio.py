@@ -65,3 +65,36 @@ def open_append(path: Path, mode: int = PRIVATE_MODE) -> IO[str]:
     if created:
         fsync_dir(path.parent if str(path.parent) else Path())
     return os.fdopen(fd, "a", encoding="utf-8", newline="\n")
+
+
+def open_append_fd(path: Path, mode: int = PRIVATE_MODE) -> int:
+    """Open `path` for appending as a raw descriptor (no Python buffering), created with `mode`.
+
+    Appending through a raw descriptor lets a caller put one record in one write() call, so a
+    process killed right after that call returns has its record in the kernel already.
+    """
+    path = Path(path)
+    created = not path.exists()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, mode)
+    if created:
+        fsync_dir(path.parent if str(path.parent) else Path())
+    return fd
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write all of `data` with as few write() calls as the kernel allows (normally one)."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def remove_durably(*paths: Path) -> None:
+    """Delete files (missing ones are fine) and make the deletions survive a power cut."""
+    folders: set[Path] = set()
+    for path in map(Path, paths):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            folders.add(path.parent if str(path.parent) else Path())
+    for folder in folders:
+        fsync_dir(folder)
