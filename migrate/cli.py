@@ -204,7 +204,7 @@ def extract(ctx: click.Context, config_path: Path, output: Path, as_json: bool) 
         summary = write_archive(output, source)
     finally:
         source.close()
-    failed = summary.get("failed_pages") or []
+    failed = summary.get("failed") or []
     click.echo(
         f"Wrote {output}: {summary.get('pages', 0)} pages, {summary.get('comments', 0)} comments, "
         f"{summary.get('skipped', 0)} events skipped, {len(failed)} pages failed.",

@@ -39,6 +39,7 @@ from migrate.model import (
 )
 from migrate.plugins import build_source, build_target
 from migrate.reporter import Reporter, RunSummary
+from migrate.rollback import ROLLBACK_KEY
 from migrate.transform import CommentTransformer, PagePlan
 from utils.http import HttpError
 
@@ -137,7 +138,8 @@ class Orchestrator:
             ]
             if pending and prior in ("in_progress", "failed"):
                 outgoing = [plan.outgoing(c, lookup, cp.get_skipped_reason) for c in pending]
-                adopted = self.target.reconcile(page, outgoing)
+                known = {tid for _, tid in cp.get_page_mappings(page.id)}
+                adopted = self.target.reconcile(page, outgoing, known_target_ids=known)
                 for source_id, target_id in adopted.items():
                     cp.add_id_mapping(source_id, target_id, page.id)
                 result.adopted = len(adopted)
@@ -308,6 +310,10 @@ class PageSelectionError(MigrateError):
     exit_status = ExitStatus.USAGE
 
 
+class RollbackUnfinished(MigrateError):
+    exit_status = ExitStatus.CHECKPOINT
+
+
 # -- from a configuration ------------------------------------------------------------------
 
 
@@ -377,6 +383,11 @@ def run_from_config(
                 log.warning("moved the old checkpoint aside to %s", moved)
         with CheckpointManager(checkpoint_file=path) as cp:
             check_identity(cp, config)
+            if cp.get_metadata(ROLLBACK_KEY):
+                raise RollbackUnfinished(
+                    f"a rollback of {path} is unfinished; finish it with "
+                    "`comment-migrate rollback` before running again"
+                )
             pages = list(source.pages())
             orchestrator = Orchestrator(
                 source, target, cp,

@@ -1,0 +1,65 @@
+"""What `status` and `checkpoint show` print, read from the checkpoint without taking its lock
+(so both work while a run is going on)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from utils.checkpoint_manager import read_checkpoint
+
+
+def load_status(path: Path) -> dict[str, Any]:
+    state = read_checkpoint(path)
+    summary = dict(state.get_progress_summary())
+    failed = []
+    for page_id in sorted(state.get_failed_page_ids()):
+        page = state.get_page(page_id) or {}
+        error = page.get("error") or {}
+        failed.append({
+            "page_id": page_id,
+            "attempts": page.get("attempts", 0),
+            "error": error.get("message"),
+            "error_type": error.get("type"),
+            "retryable": error.get("retryable"),
+            "at": error.get("time"),
+        })
+    summary["failed_pages"] = failed
+    summary["in_progress_pages"] = sorted(state.get_in_progress_page_ids())
+    summary["checkpoint"] = str(path)
+    summary["config_identity"] = state.config_identity
+    return summary
+
+
+def describe_status(report: dict[str, Any], path: Path) -> str:
+    lines = [
+        f"Checkpoint {path}",
+        f"  pages:    {report['completed']}/{report['total_pages']} complete "
+        f"({report['percent_complete']}%), {report['failed']} failed, "
+        f"{report['in_progress']} in progress, {report['pending']} pending",
+        f"  comments: {report['comments_imported']} imported, "
+        f"{report['comments_skipped']} skipped, {report['mappings']} id mappings",
+        f"  started:  {report.get('started_at') or '-'}   updated: "
+        f"{report.get('updated_at') or '-'}",
+    ]
+    if report["failed_pages"]:
+        lines.append("  failed pages:")
+        width = max(len(p["page_id"]) for p in report["failed_pages"])
+        for page in report["failed_pages"]:
+            kind = "retryable" if page["retryable"] else "needs a fix"
+            lines.append(f"    {page['page_id']:<{width}}  attempts {page['attempts']}  "
+                         f"[{kind}] {page['error']}")
+        lines.append("  Fix the cause, then `comment-migrate run` again "
+                     "(or `run --only-failed`).")
+    if report["in_progress_pages"]:
+        lines.append("  in progress (or interrupted): " + ", ".join(report["in_progress_pages"]))
+    return "\n".join(lines)
+
+
+def checkpoint_document(path: Path, *, mappings: bool = False) -> dict[str, Any]:
+    state = read_checkpoint(path)
+    doc = dict(state.to_document())
+    if not mappings:
+        doc = {k: v for k, v in doc.items() if k not in ("mappings", "id_mapping")}
+        doc["mapping_count"] = state.mapping_count()
+    return doc

@@ -1,0 +1,105 @@
+"""A forwarding proxy that kills the migration at the worst moment.
+
+It relays every request to an upstream target (Isso, the contract server). When armed with
+`kill_after_post=N` and a PID, it forwards the Nth POST, lets the upstream accept and store
+the comment, then SIGKILLs the migration process before relaying the answer: the comment is
+in the target, and the migration never learned its id. That is the window the
+no-duplicates protocol must close. Bound to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "host", "content-length"}
+
+
+class KillProxy:
+    def __init__(self, upstream: str) -> None:
+        parts = urlsplit(upstream)
+        self.upstream_host = parts.hostname or "127.0.0.1"
+        self.upstream_port = parts.port or 80
+        self.upstream_path = parts.path.rstrip("/")
+        self.lock = threading.Lock()
+        self.posts = 0
+        self.kill_after_post: int | None = None
+        self.pid: int | None = None
+        self.kills = 0
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: object) -> None:  # quiet
+                pass
+
+            def _relay(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_HEADERS}
+                conn = http.client.HTTPConnection(proxy.upstream_host, proxy.upstream_port,
+                                                  timeout=30)
+                try:
+                    conn.request(self.command, proxy.upstream_path + self.path, body, headers)
+                    response = conn.getresponse()
+                    payload = response.read()
+                finally:
+                    conn.close()
+                if self.command == "POST" and proxy._should_kill():
+                    # accepted upstream; the client dies before it hears the id
+                    self.close_connection = True
+                    return
+                self.send_response(response.status, response.reason)
+                for key, value in response.getheaders():
+                    if key.lower() not in HOP_HEADERS and key.lower() != "set-cookie":
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_DELETE = do_PUT = _relay
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def _should_kill(self) -> bool:
+        with self.lock:
+            self.posts += 1
+            if self.kill_after_post is None or self.pid is None:
+                return False
+            if self.posts < self.kill_after_post:
+                return False
+            pid, self.pid, self.kill_after_post = self.pid, None, None
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return False
+        self.kills += 1
+        return True
+
+    def arm(self, pid: int, after_posts: int) -> None:
+        """Kill `pid` right after the upstream accepts the `after_posts`-th POST from now."""
+        with self.lock:
+            self.pid = pid
+            self.kill_after_post = self.posts + after_posts
+
+    def disarm(self) -> None:
+        with self.lock:
+            self.pid = None
+            self.kill_after_post = None
+
+    def start(self) -> KillProxy:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
