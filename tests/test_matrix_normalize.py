@@ -55,7 +55,8 @@ def edit(target: str, body: str) -> dict[str, Any]:
 
 
 def redacted(event_id: str, sender: str = "@alice:hs", ts: int = T0) -> dict[str, Any]:
-    return msg(event_id, {}, sender, ts, unsigned={"redacted_because": {"type": "m.room.redaction"}})
+    because = {"redacted_because": {"type": "m.room.redaction"}}
+    return msg(event_id, {}, sender, ts, unsigned=because)
 
 
 def run(*events: Any) -> Any:

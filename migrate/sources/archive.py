@@ -274,13 +274,7 @@ class ArchiveSource:
     def _check_end(
         self, line_no: int, record: Mapping[str, Any], counts: Mapping[str, int]
     ) -> None:
-        expected = {"pages": len(self._pages), **counts}
-        for key, value in expected.items():
-            if record[key] != value:
-                raise self._error(
-                    line_no, f"end record says {record[key]} {key}, the archive holds {value}"
-                )
-        # per page too: a hand-edited archive must not lose one page's comments quietly
+        # per page first: a hand-edited archive must not lose one page's comments quietly
         for archived in self._pages.values():
             held = (len(archived.comments), len(archived.skipped))
             if held != archived.expected:
@@ -288,6 +282,12 @@ class ArchiveSource:
                     archived.line_no, f"page {archived.page.id!r} says {archived.expected[0]} "
                     f"comments and {archived.expected[1]} skipped events, the archive holds "
                     f"{held[0]} and {held[1]}",
+                )
+        expected = {"pages": len(self._pages), **counts}
+        for key, value in expected.items():
+            if record[key] != value:
+                raise self._error(
+                    line_no, f"end record says {record[key]} {key}, the archive holds {value}"
                 )
 
     def pages(self) -> Iterator[Page]:
