@@ -450,3 +450,13 @@ def test_more_than_2500_events_in_one_room(synapse: SynapseServer,
     assert [c.id for c in result.comments] == ids  # every one, in timestamp order
     assert result.comments[-1].text == f"comment {BIG_COUNT - 1}"
     assert not result.skipped and not result.orphans
+
+
+def test_transient_failure_on_a_page_is_a_retryable_page_error(site: Site) -> None:
+    from tests.servers.synapse import free_port
+
+    extractor = site.extractor(homeserver=f"http://127.0.0.1:{free_port()}", token="t")
+    extractor._checked = True  # the server went away after the run started
+    with pytest.raises(PageError, match="gave up after retries") as error:
+        extractor.comments(extractor.page_for("post1"))
+    assert error.value.retryable is True
