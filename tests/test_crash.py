@@ -1,0 +1,162 @@
+"""SIGKILL at any instant: a rerun finishes with no comment twice, none lost, every reply
+under its parent.
+
+The migration runs in a child process. A forwarding proxy in front of the real target kills
+it right after the target accepted the Nth comment and before the answer comes back: the
+comment is stored but its id was never journaled. Other rounds kill on a timer, at random
+instants (start-up, extraction, a checkpoint write, between two comments). We rerun until the
+run exits 0, then read the target.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import threading
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from migrate.model import Comment, Page
+from tests.factories import make_archive, threaded_site
+from tests.migration_helpers import (
+    assert_http_target_holds,
+    expected_parents,
+    invoke,
+    start_run,
+    write_config,
+)
+from tests.servers.contract import ContractServer
+from tests.servers.isso import IssoServer
+from tests.servers.killproxy import KillProxy
+
+MIN_KILLS = 20
+
+
+def kill_later(pid: int, delay: float) -> threading.Timer:
+    def kill() -> None:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    timer = threading.Timer(delay, kill)
+    timer.start()
+    return timer
+
+
+def crash_until_done(config: Path, proxy: KillProxy, rng: random.Random) -> int:
+    """Run, killing each run at a new moment, until MIN_KILLS kills happened and a run ends
+    by itself with 0. Returns the number of kills."""
+    kills = 0
+    for round_no in range(200):
+        proc = start_run(config)
+        timer = None
+        if kills < MIN_KILLS:
+            if round_no % 3 == 2:
+                timer = kill_later(proc.pid, rng.uniform(0.2, 0.8))  # any instant
+            else:
+                proxy.arm(proc.pid, rng.randint(1, 4))  # after the target accepted
+        _, stderr = proc.communicate(timeout=120)
+        proxy.disarm()
+        if timer is not None:
+            timer.cancel()
+        if proc.returncode == -signal.SIGKILL:
+            kills += 1
+            continue
+        assert proc.returncode == 0, f"round {round_no}: exit {proc.returncode}\n{stderr}"
+        assert kills >= MIN_KILLS, f"finished after only {kills} kills: the site is too small"
+        return kills
+    raise AssertionError("the migration never finished")
+
+
+@pytest.fixture
+def big_site() -> dict[Page, list[Comment]]:
+    # enough comments that 20+ kills after a handful of posts each still leave work to do
+    return threaded_site(pages=6, per_page=50, depth=4)
+
+
+def test_http_target_survives_sigkill_at_20_moments(
+    tmp_path: Path, big_site: dict[Page, list[Comment]]
+) -> None:
+    archive = make_archive(tmp_path / "site.archive.jsonl", big_site)
+    with ContractServer() as server:
+        proxy = KillProxy(server.url).start()
+        try:
+            config = write_config(tmp_path, archive=archive,
+                                  target={"type": "http", "url": proxy.url})
+            kills = crash_until_done(config, proxy, random.Random(1))
+        finally:
+            proxy.stop()
+        assert kills >= MIN_KILLS and proxy.kills >= MIN_KILLS // 2
+        assert_http_target_holds(server, big_site)
+    assert invoke("checkpoint", "validate", str(tmp_path / "checkpoint.json")).exit_code == 0
+
+
+def isso_shape(isso: IssoServer, pages: list[Page]) -> Counter[tuple[str, str, str, str | None]]:
+    """(page, author, text, parent text) of every comment Isso holds."""
+    shape: Counter[tuple[str, str, str, str | None]] = Counter()
+    for page in pages:
+        flat = isso.comments(page.uri)
+        by_id = {c["id"]: c for c in flat}
+        for c in flat:
+            parent = by_id[c["parent"]]["text"] if c.get("parent") else None
+            shape[(page.id, c["author"], c["text"], parent)] += 1
+    return shape
+
+
+def expected_isso_shape(
+    site: dict[Page, list[Comment]]
+) -> Counter[tuple[str, str, str, str | None]]:
+    """What Isso must hold: two levels, deeper replies under their top-level ancestor with
+    "@whom they answered: " in front."""
+    shape: Counter[tuple[str, str, str, str | None]] = Counter()
+    for page, comments in site.items():
+        by_id = {c.id: c for c in comments}
+        parents = expected_parents(comments, max_depth=1)
+
+        def text(c: Comment) -> str:
+            attached = parents[c.id]
+            if c.parent_id is not None and c.parent_id != attached and c.parent_id in by_id:
+                return f"@{by_id[c.parent_id].author.name}: {c.text}"
+            return c.text
+
+        for c in comments:
+            attached = parents[c.id]
+            shape[(page.id, c.author.name, text(c), text(by_id[attached]) if attached else None)] += 1
+    return shape
+
+
+@pytest.mark.isso
+def test_isso_target_survives_sigkill_at_20_moments(
+    tmp_path: Path, big_site: dict[Page, list[Comment]], isso: IssoServer
+) -> None:
+    archive = make_archive(tmp_path / "site.archive.jsonl", big_site)
+    proxy = KillProxy(isso.url).start()
+    try:
+        config = write_config(tmp_path, archive=archive,
+                              target={"type": "isso", "url": proxy.url})
+        kills = crash_until_done(config, proxy, random.Random(2))
+    finally:
+        proxy.stop()
+    assert kills >= MIN_KILLS and proxy.kills >= MIN_KILLS // 2
+    assert isso_shape(isso, list(big_site)) == expected_isso_shape(big_site)
+
+
+def test_a_kill_during_the_very_first_checkpoint_write_is_recoverable(
+    tmp_path: Path, big_site: dict[Page, list[Comment]]
+) -> None:
+    archive = make_archive(tmp_path / "site.archive.jsonl", big_site)
+    with ContractServer(delay=0.002) as server:
+        config = write_config(tmp_path, archive=archive,
+                              target={"type": "http", "url": server.url})
+        for delay in (0.05, 0.15, 0.3, 0.45):
+            proc = start_run(config)
+            kill_later(proc.pid, delay)
+            proc.communicate(timeout=60)
+        proc = start_run(config)
+        _, stderr = proc.communicate(timeout=60)
+        assert proc.returncode == 0, stderr
+        assert_http_target_holds(server, big_site)
