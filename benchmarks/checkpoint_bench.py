@@ -87,7 +87,7 @@ from utils.checkpoint_manager import CheckpointManager
 imported = time.perf_counter()
 checkpoint = CheckpointManager(sys.argv[1])
 loaded = time.perf_counter()
-count = checkpoint.mapping_count
+count = checkpoint.mapping_count()
 checkpoint.close()
 hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:"))
 print(json.dumps({"import": imported - started, "load": loaded - imported, "mappings": count,

@@ -101,7 +101,7 @@ def test_records_and_queries(path: Path) -> None:
         assert m.get_page_mappings("p1") == [("$p1-0", "t0"), ("$p1-1", "t1"), ("$p1-3", "t3"),
                                              ("$p1-4", "t4")]
         assert m.get_page_mappings(None) == [("$loose", "v0")]
-        assert m.mapping_count == 6 == len(m.get_id_mappings())
+        assert m.mapping_count() == 6 == len(m.get_id_mappings())
         assert m.get_skipped_reason("$p1-x") == "empty after sanitizing"
         assert m.get_skipped_reason("$p1-0") is None
         assert m.get_page_skipped("p1") == {"$p1-x": "empty after sanitizing"}
@@ -297,7 +297,7 @@ def test_save_reload_and_clear(path: Path) -> None:
         m.add_id_mapping("$b", "2")
         m.clear_checkpoint()
         assert not path.exists() and not m.journal_file.exists()
-        assert m.mapping_count == 0 and m.get_progress_summary()["mappings"] == 0
+        assert m.mapping_count() == 0 and m.get_progress_summary()["mappings"] == 0
         m.add_id_mapping("$c", "3")
     with CheckpointManager(path) as m:
         assert m.get_id_mappings() == {"$c": "3"}

@@ -203,7 +203,7 @@ def test_sigkilled_writer_loses_no_acknowledged_record(tmp_path: Path) -> None:
         missing = [i for i in acked_maps if state.get_new_comment_id(f"$s{i}") != f"t{i}"]
         assert not missing, f"acknowledged mappings lost after a kill ({mode}, {moment})"
         assert all(state.is_page_completed(p) for p in acked_pages)
-        assert state.mapping_count - 20_000 <= max(acked_maps) + 2  # at most one unacknowledged
+        assert state.mapping_count() - 20_000 <= max(acked_maps) + 2  # at most one unacknowledged
         assert state.get_new_comment_id("$pre19999") == "p19999"
     with CheckpointManager(path) as m:
         for i in sorted(acked_maps)[-5:]:
@@ -325,7 +325,7 @@ def test_threads_share_one_manager(path: Path) -> None:
         for thread in threads:
             thread.join()
         assert not errors
-        assert m.mapping_count == 8 * 10 * 20
+        assert m.mapping_count() == 8 * 10 * 20
         assert len(m.get_completed_page_ids()) == 80
         assert m.get_page_mappings("w3-p7")[:2] == [("$w3-7-0", "t3.7.0"), ("$w3-7-1", "t3.7.1")]
         live = fingerprint(m)

@@ -551,7 +551,6 @@ class CheckpointState:
         targets = self.targets
         return [(source, targets[source]) for source in self.page_sources.get(page_id, ())]
 
-    @property
     def mapping_count(self) -> int:
         return len(self.targets)
 
@@ -1215,10 +1214,9 @@ class CheckpointManager:
         with self._lock:
             return self._state.get_page_mappings(page_id)
 
-    @property
     def mapping_count(self) -> int:
         with self._lock:
-            return self._state.mapping_count
+            return self._state.mapping_count()
 
     def get_skipped_reason(self, source_id: str) -> str | None:
         with self._lock:
@@ -1389,6 +1387,7 @@ def validate_checkpoint_file(path: str | os.PathLike[str]) -> JSONDoc:
         "journal_records_replayed": loaded.replayed,
         "torn_tail_dropped": loaded.torn,
         "journal_seq": loaded.state.journal_seq,
+        "pages": len(loaded.state.pages),
         "skipped_comments": len(loaded.state.skipped),
         "config_digest": loaded.state.config_digest,
         **loaded.state.get_progress_summary(),
