@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import click
-from utils.checkpoint_manager import CheckpointError
 
 from migrate import __version__
 from migrate.config import DEFAULT_CHECKPOINT, DEFAULT_CONFIG, TEMPLATE, Config, load_config
 from migrate.errors import ExitStatus, MigrateError, exit_status_for
 from migrate.reporter import Reporter, print_json
+from utils.checkpoint_manager import CheckpointError
 from utils.logger import setup_logger
 
 log = logging.getLogger("comment_migrate")
@@ -215,6 +215,133 @@ def extract(ctx: click.Context, config_path: Path, output: Path, as_json: bool) 
     if as_json:
         print_json(summary)
     ctx.exit(ExitStatus.PAGES_FAILED if failed else ExitStatus.OK)
+
+
+@cli.command()
+@config_option
+@click.option("--checkpoint", type=click.Path(path_type=Path), default=None,
+              help="Checkpoint file [default: from the config].")
+@json_option
+@click.pass_context
+def verify(ctx: click.Context, config_path: Path, checkpoint: Path | None, as_json: bool) -> None:
+    """Read source and target again; report per page what is missing, extra, under
+    another parent than the target's depth rules predict, or with other text.
+    Exit 0 when everything matches, 3 otherwise.
+
+    \b
+    Example:
+      comment-migrate verify -c migration.toml
+      comment-migrate verify --json
+    """
+    from migrate.plugins import build_source, build_target
+    from migrate.verify import describe, verify_pages
+    from utils.checkpoint_manager import read_checkpoint
+
+    config = load_config(config_path)
+    state = read_checkpoint(checkpoint or config.run.checkpoint)
+    source = build_source(config.source, config.run)
+    target = build_target(config.target, config.run)
+    try:
+        report = verify_pages(list(source.pages()), source, target, state,
+                              mention_parent=config.target.mention_parent)
+    finally:
+        target.close()
+        source.close()
+    if as_json:
+        print_json(report.to_dict())
+    else:
+        click.echo(describe(report))
+    ctx.exit(ExitStatus.OK if report.ok else ExitStatus.PAGES_FAILED)
+
+
+@cli.command()
+@config_option
+@click.option("--checkpoint", type=click.Path(path_type=Path), default=None,
+              help="Checkpoint file [default: from the config].")
+@click.option("--backup", type=click.Path(path_type=Path), default=None,
+              help="Where to save what will be deleted [default: beside the checkpoint].")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def rollback(
+    ctx: click.Context, config_path: Path, checkpoint: Path | None, backup: Path | None,
+    yes: bool,
+) -> None:
+    """Delete from the target every comment this migration created (replies first),
+    after writing a backup of them. An interrupted rollback resumes when run again.
+
+    \b
+    Example:
+      comment-migrate rollback -c migration.toml --backup before-rollback.jsonl
+    """
+    import time
+
+    from migrate.orchestrator import check_identity, move_aside
+    from migrate.plugins import build_source, build_target
+    from migrate.rollback import ROLLBACK_KEY, execute_rollback, plan_rollback, write_backup
+    from utils.checkpoint_manager import CheckpointManager
+    from utils.signals import GracefulInterrupt
+
+    config = load_config(config_path)
+    path = checkpoint or config.run.checkpoint
+    if not path.exists():
+        fail(f"{path}: no checkpoint, so nothing is known to roll back", ExitStatus.CHECKPOINT)
+    source = build_source(config.source, config.run)
+    target = build_target(config.target, config.run)
+    try:
+        with CheckpointManager(checkpoint_file=path) as cp:
+            check_identity(cp, config)
+            plan = plan_rollback(target, cp, list(source.pages()))
+            if plan.total == 0:
+                cp.set_metadata(ROLLBACK_KEY, False)
+                click.echo("Nothing to roll back: this migration created no comments.")
+                finished = True
+            else:
+                backup = backup or path.with_name(
+                    f"{path.name}.rollback-{time.strftime('%Y%m%dT%H%M%S')}.jsonl")
+                saved = write_backup(backup, target, plan)
+                click.echo(f"Saved the {saved} comments to be deleted to {backup}", err=True)
+                if not yes:
+                    click.confirm(
+                        f"Delete {plan.total} comments from the {target.name} target "
+                        f"on {len(plan.pages)} pages?", abort=True, err=True)
+                with GracefulInterrupt(log) as interrupt:
+                    summary = execute_rollback(target, cp, plan, stop=interrupt.stop)
+                click.echo(
+                    f"Deleted {summary.deleted} comments ({summary.already_gone} were already "
+                    f"gone), {len(summary.failed)} could not be deleted.", err=True)
+                for item in summary.failed[:20]:
+                    click.echo(f"  FAILED {item['target_id']}: {item['error']}", err=True)
+                if summary.interrupted:
+                    click.echo("Interrupted: run `comment-migrate rollback` again to finish.",
+                               err=True)
+                    ctx.exit(ExitStatus.INTERRUPTED)
+                finished = not summary.failed
+    finally:
+        target.close()
+        source.close()
+    if not finished:
+        click.echo("Some comments are left; fix the cause and run rollback again.", err=True)
+        ctx.exit(ExitStatus.PAGES_FAILED)
+    for moved in move_aside(path):
+        click.echo(f"Rolled back. The checkpoint was moved aside to {moved}; "
+                   "a new `run` starts from scratch.", err=True)
+
+
+@cli.command()
+@click.option("--output", type=click.Path(path_type=Path), default=Path("comment-migrate-demo"),
+              show_default=True, help="Folder for the demo's files.")
+@click.pass_context
+def demo(ctx: click.Context, output: Path) -> None:
+    """Migrate the bundled sample site, offline, into a WXR file and a JSONL file.
+
+    \b
+    Example:
+      comment-migrate demo --output /tmp/demo
+    """
+    from migrate.demo import run_demo
+
+    code = run_demo(output, quiet=_quiet(ctx), echo=click.echo)
+    ctx.exit(code)
 
 
 @cli.group()

@@ -140,7 +140,7 @@ def _explain(error: jsonschema.ValidationError) -> str:
         return f"must be one of {', '.join(map(repr, error.validator_value))}"
     if error.validator == "pattern" and isinstance(error.instance, str):
         return f"{error.instance!r} does not have the expected form"
-    return error.message
+    return str(error.message)
 
 
 def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:

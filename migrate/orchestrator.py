@@ -25,8 +25,6 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from utils.checkpoint_manager import CheckpointManager
-
 from migrate.config import Config, describe_identity_change
 from migrate.errors import ConfigChanged, ExitStatus, MigrateError
 from migrate.model import (
@@ -41,6 +39,7 @@ from migrate.plugins import build_source, build_target
 from migrate.reporter import Reporter, RunSummary
 from migrate.rollback import ROLLBACK_KEY
 from migrate.transform import CommentTransformer, PagePlan
+from utils.checkpoint_manager import CheckpointManager
 from utils.http import HttpError
 
 log = logging.getLogger("comment_migrate.orchestrator")

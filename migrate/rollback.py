@@ -25,7 +25,8 @@ ROLLBACK_KEY = "rollback_in_progress"
 
 @dataclass
 class RollbackPlan:
-    pages: list[tuple[Page, list[tuple[str, str]]]]  # (page, [(source id, target id)] replies first)
+    # per page, its (source id, target id) pairs, replies before their parents
+    pages: list[tuple[Page, list[tuple[str, str]]]]
 
     @property
     def total(self) -> int:

@@ -108,7 +108,7 @@ def verify_page(
     return result
 
 
-def verify(
+def verify_pages(
     pages: Iterable[Page], source: Source, target: Target, mapping: MappingView,
     *, mention_parent: bool = True,
 ) -> VerifyReport:
@@ -142,9 +142,9 @@ def describe(report: VerifyReport) -> str:
             lines.append(f"    missing {sid}")
         for tid in page.extra[:5]:
             lines.append(f"    extra   target id {tid}")
-        for item in page.wrong_parent[:5]:
-            lines.append(f"    parent  {item['source_id']}: expected {item['expected_parent']}, "
-                         f"found {item['actual_parent']}")
+        for wrong in page.wrong_parent[:5]:
+            lines.append(f"    parent  {wrong['source_id']}: expected "
+                         f"{wrong['expected_parent']}, found {wrong['actual_parent']}")
         for item in page.changed_text[:5]:
             lines.append(f"    text    {item['source_id']}: expected {item['expected']!r}, "
                          f"found {item['actual']!r}")

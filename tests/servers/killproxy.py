@@ -30,6 +30,7 @@ class KillProxy:
         self.kill_after_post: int | None = None
         self.pid: int | None = None
         self.kills = 0
+        self.log: list[tuple[str, str]] = []  # (method, path) of every request, in order
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -39,6 +40,8 @@ class KillProxy:
                 pass
 
             def _relay(self) -> None:
+                with proxy.lock:
+                    proxy.log.append((self.command, self.path))
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_HEADERS}
