@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -33,6 +34,25 @@ def run_demo(*command: str, timeout: float = 120) -> str:
     output = done.stdout + done.stderr
     assert done.returncode == 0, f"{command} exited {done.returncode}:\n{output}"
     return done.stdout
+
+
+def test_the_sample_generator_plans_the_same_site_every_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    spec = importlib.util.spec_from_file_location("make_sample_site",
+                                                  DEMOS / "make_sample_site.py")
+    assert spec is not None and spec.loader is not None
+    generator = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, generator)  # dataclasses look it up there
+    spec.loader.exec_module(generator)
+
+    def contents() -> list[tuple[str, int, str, int | None]]:
+        return [(c.person.localpart, c.ts, c.content["body"], c.parent)
+                for plan in generator.plan_site() for c in plan.comments]
+
+    first = contents()
+    assert first == contents()
+    assert len(first) >= 300 + 15  # deletions without replies leave the archive
 
 
 def sample() -> ArchiveSource:
@@ -80,6 +100,8 @@ def test_resume_after_failure_fails_two_pages_then_completes_them_without_duplic
     assert "no duplicates, none missing, every reply under its parent" in out
 
 
+@pytest.mark.synapse
+@pytest.mark.isso
 def test_end_to_end_with_real_synapse_and_isso_prints_the_threads() -> None:
     out = run_demo("bash", str(DEMOS / "end_to_end_local.sh"), timeout=150)
     assert "Synapse is running on http://127.0.0.1:" in out
