@@ -201,3 +201,31 @@ def test_round_trip_from_real_synapse(synapse: SynapseServer, tmp_path: Path) ->
     assert comments[0].created_at == datetime(2011, 3, 13, 7, 6, 40, 123000, tzinfo=UTC)
     with pytest.raises(PageError, match="not found"):
         archive.comments(live_pages[2])
+
+
+def test_compiled_record_checks_agree_with_jsonschema(tmp_path: Path) -> None:
+    import jsonschema
+
+    from migrate.sources.archive import _checks, archive_schema
+    from tests.factories import make_archive, threaded_site
+
+    path = make_archive(tmp_path / "a.jsonl", threaded_site(pages=2, per_page=5))
+    validator = jsonschema.Draft202012Validator(archive_schema())
+    checks = _checks()
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    comment = next(r for r in records if r["record"] == "comment")
+    broken = [
+        {k: v for k, v in comment.items() if k != "text"},
+        {**comment, "text": 7},
+        {**comment, "created_at": "2021-03-14 15:09:26"},
+        {**comment, "edited_at": "yesterday"},
+        {**comment, "author": {"name": "x"}},
+        {**comment, "extra": 1},
+        {**comment, "deleted": "no"},
+        {**comment, "id": ""},
+    ]
+    for record in records:
+        assert validator.is_valid(record) and checks[record["record"]](record), record
+    for record in broken:
+        assert not validator.is_valid(record), record
+        assert not checks["comment"](record), record

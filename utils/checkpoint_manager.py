@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import itertools
 import json
 import logging
 import os
@@ -48,6 +47,7 @@ from utils.fileio import (
 )
 from utils.filelock import FileLock, LockHeld
 from utils.logger import get_logger
+from utils.schema_check import Check, SchemaCompiler, explain, is_integer
 
 SCHEMA_VERSION = 1
 FORMAT = "comment-migrate-checkpoint"
@@ -146,160 +146,13 @@ def load_schema() -> JSONDoc:
     return cast(JSONDoc, json.loads(text))
 
 
-Check = Callable[[Any], bool]
-
-_ANNOTATIONS = frozenset(
-    {"$schema", "$id", "$defs", "title", "description", "$comment", "default", "examples"}
-)
-_KEYWORDS = frozenset(
-    {"$ref", "type", "const", "enum", "minimum", "minLength", "anyOf", "required", "properties",
-     "additionalProperties", "items"}
-)
-
-
-def _is_integer(value: Any) -> bool:
-    if isinstance(value, bool):
-        return False
-    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-_TYPES: dict[str, Check] = {
-    "string": lambda v: isinstance(v, str),
-    "integer": _is_integer,
-    "number": _is_number,
-    "boolean": lambda v: isinstance(v, bool),
-    "null": lambda v: v is None,
-    "object": lambda v: isinstance(v, dict),
-    "array": lambda v: isinstance(v, list),
-}
-
-
-def _all_of(checks: list[Check]) -> Check:
-    if not checks:
-        return lambda v: True
-    if len(checks) == 1:
-        return checks[0]
-    if len(checks) == 2:
-        first, second = checks
-        return lambda v: first(v) and second(v)
-    return lambda v: all(check(v) for check in checks)
-
-
-class _SchemaCompiler:
-    """Turns the subset of JSON Schema our schema uses into plain predicates.
-
-    jsonschema needs ~30 us per journal record and minutes for a million mappings; these
-    predicates need about a microsecond. They are compiled from the shipped schema, so it stays
-    the only definition; an unsupported keyword is an error rather than ignored, and tests
-    check that both agree. jsonschema itself explains a failure.
-    """
-
-    def __init__(self, root: JSONDoc) -> None:
-        self._defs: JSONDoc = root.get("$defs", {})
-        self._compiled: dict[str, Check] = {}
-
-    def definition(self, name: str) -> Check:
-        if name not in self._compiled:
-            self._compiled[name] = lambda v: False  # our schema has no recursion; never used
-            self._compiled[name] = self.compile(self._defs[name])
-        return self._compiled[name]
-
-    def compile(self, schema: JSONDoc) -> Check:
-        unknown = set(schema) - _KEYWORDS - _ANNOTATIONS
-        if unknown:
-            raise ValueError(f"schema keyword(s) {sorted(unknown)} not supported by the checker")
-        checks: list[Check] = []
-        if "$ref" in schema:
-            ref: str = schema["$ref"]
-            if not ref.startswith("#/$defs/"):
-                raise ValueError(f"only local $defs references are supported, not {ref}")
-            checks.append(self.definition(ref.removeprefix("#/$defs/")))
-        if schema.get("type") == "string" and "minLength" in schema:
-            # the shape of every id: fused, because it runs once per mapping
-            least: int = schema["minLength"]
-            checks.append(lambda v: isinstance(v, str) and len(v) >= least)
-        else:
-            checks.extend(self._type_keywords(schema))
-        checks.extend(self._value_keywords(schema))
-        if "anyOf" in schema:
-            options = [self.compile(option) for option in schema["anyOf"]]
-            checks.append(lambda v: any(option(v) for option in options))
-        if {"required", "properties", "additionalProperties"} & schema.keys():
-            checks.append(self._object(schema))
-        if "items" in schema:
-            item = self.compile(schema["items"])
-            checks.append(lambda v: not isinstance(v, list) or all(map(item, v)))
-        return _all_of(checks)
-
-    def _type_keywords(self, schema: JSONDoc) -> list[Check]:
-        checks: list[Check] = []
-        if "type" in schema:
-            names = [schema["type"]] if isinstance(schema["type"], str) else schema["type"]
-            types = [_TYPES[name] for name in names]
-            checks.append(types[0] if len(types) == 1 else lambda v: any(t(v) for t in types))
-        if "minLength" in schema:
-            least: int = schema["minLength"]
-            checks.append(lambda v: not isinstance(v, str) or len(v) >= least)
-        return checks
-
-    def _value_keywords(self, schema: JSONDoc) -> list[Check]:
-        checks: list[Check] = []
-        if "const" in schema:
-            checks.append(self._const(schema["const"]))
-        if "enum" in schema:
-            values = schema["enum"]
-            if not all(isinstance(value, str) for value in values):
-                raise ValueError("the checker supports string enums only")
-            allowed = frozenset(values)
-            checks.append(lambda v: isinstance(v, str) and v in allowed)
-        if "minimum" in schema:
-            low = schema["minimum"]
-            checks.append(lambda v: not _is_number(v) or v >= low)
-        return checks
-
-    @staticmethod
-    def _const(expected: Any) -> Check:
-        if isinstance(expected, str):
-            return lambda v: isinstance(v, str) and v == expected
-        if _is_integer(expected):
-            return lambda v: _is_number(v) and v == expected
-        raise ValueError("the checker supports string and integer constants only")
-
-    def _object(self, schema: JSONDoc) -> Check:
-        required = frozenset(schema.get("required", ()))
-        properties = {key: self.compile(sub) for key, sub in schema.get("properties", {}).items()}
-        extra = schema.get("additionalProperties", True)
-        closed = extra is False
-        extra_check = None if isinstance(extra, bool) else self.compile(extra)
-
-        def check(value: Any) -> bool:
-            if not isinstance(value, dict):
-                return True
-            if not value.keys() >= required:
-                return False
-            for key, item in value.items():
-                prop = properties.get(key)
-                if prop is not None:
-                    if not prop(item):
-                        return False
-                elif closed or (extra_check is not None and not extra_check(item)):
-                    return False
-            return True
-
-        return check
-
-
 RECORD_KINDS = ("start", "page", "map", "unmap", "skip", "config", "meta")
 
 
 @functools.cache
 def _checkers() -> tuple[Check, Check]:
     """(snapshot check, journal record check), compiled once from the shipped schema."""
-    compiler = _SchemaCompiler(load_schema())
+    compiler = SchemaCompiler(load_schema())
     by_kind = {kind: compiler.definition(f"record_{kind}") for kind in RECORD_KINDS}
 
     def record_ok(record: Any) -> bool:
@@ -314,18 +167,7 @@ def _checkers() -> tuple[Check, Check]:
 
 def _explain(instance: Any, definition: str) -> tuple[str, list[str | int]]:
     """jsonschema's account of why `instance` fails `#/$defs/<definition>`: (message, path)."""
-    import jsonschema  # slow to import, and only needed once something is wrong
-
-    schema = load_schema()
-    validator = jsonschema.Draft202012Validator(
-        {"$defs": schema["$defs"], "$ref": f"#/$defs/{definition}"}
-    )
-    # a few errors are enough to pick the most relevant one, and stopping early stays fast
-    errors = list(itertools.islice(validator.iter_errors(instance), 20))
-    if not errors:
-        return "does not match the schema", []
-    best = jsonschema.exceptions.best_match(errors)
-    return best.message, list(best.absolute_path)
+    return explain(load_schema(), instance, definition)
 
 
 def _format_path(path: Iterable[str | int]) -> str:
@@ -654,7 +496,7 @@ def _upgrade_0_to_1(doc: JSONDoc) -> JSONDoc:
         "journal_seq": 0,
         "started_at": started,
         "updated_at": updated,
-        "total_pages": int(total) if _is_integer(total) and total >= 0 else None,
+        "total_pages": int(total) if is_integer(total) and total >= 0 else None,
         "config": None,
         "metadata": {},
         "pages": pages,
@@ -711,7 +553,7 @@ def _stored_version(doc: JSONDoc, file: Path, checkpoint: Path) -> int:
         raise _corrupt(file, "no `version` field: this is not a comment-migrate checkpoint",
                        checkpoint=checkpoint, line=1)
     version = doc["version"]
-    if not _is_integer(version) or version < 0:
+    if not is_integer(version) or version < 0:
         raise _corrupt(file, f"`version` must be a whole number, not {version!r}",
                        checkpoint=checkpoint, line=_locate(file, ["version"]))
     return int(version)
@@ -911,7 +753,7 @@ def _require_id(name: str, value: object) -> str:
 
 
 def _require_count(name: str, value: object) -> int:
-    if not _is_integer(value) or cast(int, value) < 0:
+    if not is_integer(value) or cast(int, value) < 0:
         raise ValueError(f"{name} must be a whole number >= 0, not {value!r}")
     return int(cast(int, value))
 

@@ -71,19 +71,29 @@ class RetryPolicy:
         self, fn: Callable[[], T], on_retry: Callable[[int, BaseException], None] | None = None
     ) -> T:
         """Run fn, retrying RetryableError up to max_attempts; the last error is re-raised."""
+        # the first attempt runs bare: nearly every call succeeds at once, and building a
+        # tenacity loop for each one costs more than the rest of a loopback request's overhead
+        try:
+            return fn()
+        except RetryableError as first:
+            if self.max_attempts <= 1:
+                raise
+            if on_retry is not None:
+                on_retry(1, first)
+            self.sleep(self.wait_for(1, first))
 
         def wait(state: tenacity.RetryCallState) -> float:
             error = state.outcome.exception() if state.outcome else None
-            return self.wait_for(state.attempt_number, error)
+            return self.wait_for(state.attempt_number + 1, error)
 
         def before_sleep(state: tenacity.RetryCallState) -> None:
             if on_retry is not None and state.outcome is not None:
                 error = state.outcome.exception()
                 if error is not None:
-                    on_retry(state.attempt_number, error)
+                    on_retry(state.attempt_number + 1, error)
 
         retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(max(1, self.max_attempts)),
+            stop=tenacity.stop_after_attempt(self.max_attempts - 1),
             wait=wait,
             retry=tenacity.retry_if_exception_type(RetryableError),
             sleep=self.sleep,
