@@ -242,11 +242,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="dry-run-demo-") as tmp:
             summary = cli_dry_run(path, args.target, Path(tmp))
         agrees = (summary.get("comments_imported") == sent
-                  and summary.get("comments_skipped") == refused + skipped_events)
+                  and summary.get("comments_skipped") == refused
+                  and len(summary.get("skipped_events", [])) == skipped_events)
         print(f"comment-migrate {'agrees' if agrees else 'DISAGREES'}: "
               f"{summary.get('comments_imported')} would be sent, "
-              f"{summary.get('comments_skipped')} skipped "
-              f"({refused} refused + {skipped_events} skipped at extraction)")
+              f"{summary.get('comments_skipped')} refused, "
+              f"{len(summary.get('skipped_events', []))} source events skipped at extraction")
         return 0 if agrees else 1
 
 

@@ -55,7 +55,8 @@ class PageResult:
     skipped: int = 0
     error: str | None = None
     unfinished: int = 0  # comments of a failed page neither mapped nor skipped
-    skipped_comments: list[dict[str, str]] = field(default_factory=list)
+    skipped_comments: list[dict[str, str]] = field(default_factory=list)  # refused by rule
+    skipped_events: list[dict[str, str]] = field(default_factory=list)  # not comments, or bad
 
 
 class _PageInterrupted(Exception):
@@ -104,7 +105,7 @@ class Orchestrator:
             if cp.get_skipped_reason(event.event_id) is None:
                 cp.add_skipped(event.event_id, page.id, event.reason)
         result = PageResult(page.id, "complete", extracted=len(comments))
-        result.skipped_comments = [
+        result.skipped_events = [
             {"page_id": page.id, "source_id": e.event_id, "reason": e.reason}
             for e in extracted.skipped
         ]
@@ -274,6 +275,7 @@ class Orchestrator:
             summary.comments_imported += result.imported
             summary.comments_adopted += result.adopted
             summary.skipped_comments.extend(result.skipped_comments)
+            summary.skipped_events.extend(result.skipped_events)
             if result.status == "failed":
                 summary.failed_pages.append({"page_id": result.page_id, "error": result.error})
             elif result.status == "interrupted":

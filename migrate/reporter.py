@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import IO, Any
 
@@ -21,7 +22,7 @@ class RunSummary:
     comments_extracted: int = 0
     comments_imported: int = 0  # sent and accepted during this run
     comments_adopted: int = 0  # found already in the target by reconciliation
-    comments_skipped: int = 0  # refused by rule or malformed, with a recorded reason
+    comments_skipped: int = 0  # refused by the target's rules, with a recorded reason
     comments_failed: int = 0
     elapsed_seconds: float = 0.0
     interrupted: bool = False
@@ -31,6 +32,8 @@ class RunSummary:
     notes: list[str] = field(default_factory=list)
     failed_pages: list[dict[str, Any]] = field(default_factory=list)
     skipped_comments: list[dict[str, str]] = field(default_factory=list)
+    # source events that are not comments (reactions) or could not be read, with reasons
+    skipped_events: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def rate(self) -> float:
@@ -89,7 +92,7 @@ class Reporter:
         write = self.stream.write
         title = "Dry run" if summary.dry_run else "Migration"
         state = "interrupted" if summary.interrupted else "finished"
-        write(f"{title} {state} in {summary.elapsed_seconds:.1f}s (target: {summary.target})\n")
+        write(f"{title} {state} in {summary.elapsed_seconds:.2f}s (target: {summary.target})\n")
         write(
             f"  pages:    {summary.pages_complete}/{summary.pages_total} complete, "
             f"{summary.pages_failed} failed"
@@ -100,17 +103,24 @@ class Reporter:
         write(
             f"  comments: {summary.comments_imported} imported, "
             f"{summary.comments_adopted} found already there, "
-            f"{summary.comments_skipped} skipped, {summary.comments_failed} failed "
+            f"{summary.comments_skipped} refused by the target, "
+            f"{summary.comments_failed} failed "
             f"({summary.rate:.1f}/s)\n"
         )
+        if summary.skipped_events:
+            reasons = Counter(e["reason"] for e in summary.skipped_events)
+            grouped = ", ".join(f"{n} x {reason}" for reason, n in reasons.most_common(5))
+            more = f", {len(reasons) - 5} other reasons" if len(reasons) > 5 else ""
+            write(f"  source events skipped: {len(summary.skipped_events)} ({grouped}{more})\n")
         if summary.output:
             write(f"  written:  {summary.output}\n")
         for page in summary.failed_pages:
             write(f"  FAILED {page['page_id']}: {page['error']}\n")
-        for skipped in summary.skipped_comments[:20]:
-            write(f"  skipped {skipped['page_id']}/{skipped['source_id']}: {skipped['reason']}\n")
-        if len(summary.skipped_comments) > 20:
-            write(f"  ... and {len(summary.skipped_comments) - 20} more skipped\n")
+        for skipped in summary.skipped_comments[:10]:
+            write(f"  refused {skipped['page_id']}/{skipped['source_id']}: {skipped['reason']}\n")
+        if len(summary.skipped_comments) > 10:
+            write(f"  ... and {len(summary.skipped_comments) - 10} more refused "
+                  "(`--json` lists them all)\n")
         for note in summary.notes:
             write(f"  note: {note}\n")
         if summary.pages_failed or summary.interrupted:

@@ -38,7 +38,7 @@ def describe_status(report: dict[str, Any], path: Path) -> str:
         f"({report['percent_complete']}%), {report['failed']} failed, "
         f"{report['in_progress']} in progress, {report['pending']} pending",
         f"  comments: {report['comments_imported']} imported, "
-        f"{report['comments_skipped']} skipped, {report['mappings']} id mappings",
+        f"{report['comments_skipped']} skipped with a reason, {report['mappings']} id mappings",
         f"  started:  {report.get('started_at') or '-'}   updated: "
         f"{report.get('updated_at') or '-'}",
     ]
