@@ -39,7 +39,7 @@ from migrate.plugins import build_source, build_target
 from migrate.reporter import Reporter, RunSummary
 from migrate.rollback import ROLLBACK_KEY
 from migrate.transform import CommentTransformer, PagePlan
-from utils.checkpoint_manager import CheckpointManager
+from utils.checkpoint_manager import CheckpointManager, journal_path
 from utils.http import HttpError
 
 log = logging.getLogger("comment_migrate.orchestrator")
@@ -338,7 +338,7 @@ def move_aside(path: Path) -> list[Path]:
     """--reset: keep the old checkpoint (and journal) under a timestamped name."""
     stamp = time.strftime("%Y%m%dT%H%M%S")
     moved = []
-    for candidate in (path, path.with_name(path.name + ".journal")):
+    for candidate in (path, journal_path(path)):
         if candidate.exists():
             dest = candidate.with_name(f"{candidate.name}.{stamp}.bak")
             candidate.replace(dest)
@@ -370,15 +370,20 @@ def run_from_config(
         if options.dry_run:
             from migrate.targets.jsonl import JsonlTarget
 
-            # plan for the real target's rules, but write JSONL and keep no state
-            capabilities = target.capabilities
+            # plan for the real target's rules, but write JSONL and keep no state; start from
+            # a copy of the real checkpoint, so the plan is what the next real run would do
+            capabilities, real_name = target.capabilities, target.name
             target.close()
             tmpdir = tempfile.mkdtemp(prefix="comment-migrate-dry-run-")
             output = options.dry_run_output or Path("comment-migrate-dry-run.jsonl")
             if output.exists():
                 output.unlink()
             target = JsonlTarget(output, capabilities=capabilities)
-            path = Path(tmpdir) / "checkpoint.json"
+            copy = Path(tmpdir) / "checkpoint.json"
+            for original, duplicate in ((path, copy), (journal_path(path), journal_path(copy))):
+                if original.exists():
+                    shutil.copyfile(original, duplicate)
+            path = copy
         elif options.reset:
             for moved in move_aside(path):
                 log.warning("moved the old checkpoint aside to %s", moved)
@@ -402,7 +407,8 @@ def run_from_config(
             )
             summary.dry_run = options.dry_run
             if options.dry_run:
-                summary.output = str(getattr(target, "output", ""))
+                summary.target = real_name
+                summary.output = str(output)
             elif config.target.output is not None:
                 summary.output = str(config.target.output)
             return summary

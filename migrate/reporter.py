@@ -90,9 +90,14 @@ class Reporter:
 
     def summary(self, summary: RunSummary) -> None:
         write = self.stream.write
-        title = "Dry run" if summary.dry_run else "Migration"
         state = "interrupted" if summary.interrupted else "finished"
-        write(f"{title} {state} in {summary.elapsed_seconds:.2f}s (target: {summary.target})\n")
+        if summary.dry_run:
+            write(f"Dry run {state} in {summary.elapsed_seconds:.2f}s: nothing was sent to the "
+                  f"{summary.target} target; this is what a run would do now\n")
+        else:
+            write(f"Migration {state} in {summary.elapsed_seconds:.2f}s "
+                  f"(target: {summary.target})\n")
+        would = "would be " if summary.dry_run else ""
         write(
             f"  pages:    {summary.pages_complete}/{summary.pages_total} complete, "
             f"{summary.pages_failed} failed"
@@ -101,9 +106,10 @@ class Reporter:
             + "\n"
         )
         write(
-            f"  comments: {summary.comments_imported} imported, "
+            f"  comments: {summary.comments_imported} {would or ''}"
+            f"{'sent' if would else 'imported'}, "
             f"{summary.comments_adopted} found already there, "
-            f"{summary.comments_skipped} refused by the target, "
+            f"{summary.comments_skipped} {would}refused by the target, "
             f"{summary.comments_failed} failed "
             f"({summary.rate:.1f}/s)\n"
         )

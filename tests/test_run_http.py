@@ -211,8 +211,9 @@ def test_a_target_token_comes_from_the_environment_and_is_never_printed(
         assert "401" in result.stderr and "bearer token" in result.stderr
 
 
-def test_sigint_finishes_in_flight_saves_and_exits_130_then_the_rerun_completes(
-    tmp_path: Path, archive: Path, site: dict[Page, list[Comment]],
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_finishes_in_flight_saves_and_exits_130_then_the_rerun_completes(
+    tmp_path: Path, archive: Path, site: dict[Page, list[Comment]], sig: signal.Signals,
 ) -> None:
     with ContractServer(delay=0.05) as server:
         config = http_config(tmp_path, archive, server, workers=1)
@@ -220,7 +221,7 @@ def test_sigint_finishes_in_flight_saves_and_exits_130_then_the_rerun_completes(
         deadline = time.monotonic() + 30
         while server.posts < 5 and time.monotonic() < deadline:
             time.sleep(0.01)
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         _, stderr = proc.communicate(timeout=30)
         assert proc.returncode == 130, stderr
         sent = len(server.comments)
@@ -233,3 +234,42 @@ def test_sigint_finishes_in_flight_saves_and_exits_130_then_the_rerun_completes(
         code, summary, _ = run_json(config)
         assert code == 0 and summary["comments_imported"] == 36 - sent
         assert_http_target_holds(server, site)
+
+
+def test_a_second_interrupt_exits_130_at_once_and_the_checkpoint_stays_consistent(
+    tmp_path: Path, archive: Path, site: dict[Page, list[Comment]],
+) -> None:
+    # a slow target: the graceful stop would wait for the comment in flight (2 s)
+    with ContractServer(delay=2.0) as server:
+        config = http_config(tmp_path, archive, server, workers=2)
+        proc = start_run(config)
+        deadline = time.monotonic() + 30
+        while server.requests < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.2)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=30)
+        assert proc.returncode == 130, stderr
+        assert time.monotonic() - started < 1.5, "the second interrupt did not stop at once"
+        assert "second interrupt" in stderr
+        assert invoke("checkpoint", "validate", str(tmp_path / "checkpoint.json")).exit_code == 0
+        server.delay = 0
+        code, _, _ = run_json(config)
+        assert code == 0
+        assert_http_target_holds(server, site)
+
+
+def test_a_dry_run_after_a_partial_run_plans_only_what_is_missing(
+    tmp_path: Path, archive: Path, site: dict[Page, list[Comment]],
+) -> None:
+    with ContractServer(refuse_if=lambda b: "no" if b["page"]["id"] == "post2" else None) as srv:
+        config = http_config(tmp_path, archive, srv)
+        assert run_json(config)[0] == 3
+        posts, before = srv.posts, (tmp_path / "checkpoint.json").read_bytes()
+        code, summary, stderr = run_json(config, "--dry-run")
+        assert code == 0 and summary["comments_imported"] == 12 and summary["pages_skipped"] == 2
+        assert "nothing was sent to the http target" in stderr and "12 would be sent" in stderr
+        assert srv.posts == posts  # nothing sent
+        assert (tmp_path / "checkpoint.json").read_bytes() == before  # nothing recorded

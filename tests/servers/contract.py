@@ -24,6 +24,7 @@ Constructor (all keyword-only, all optional):
 - `lookup`, `listing`, `deletion` (default True): switch off GET ?source_id=, GET ?page_id=
   (both then answer a plain-text 404, like a server without the endpoint) or DELETE (405).
 - `page_size`: comments per GET ?page_id= answer (the rest through the `next` cursor).
+- `port`: the port on 127.0.0.1 (default 0: any free port).
 
 Inspect: `url`, `comments` (stored POST bodies plus "id" and "idempotency_key", in order),
 `posts` (POST requests received), `requests` (all requests), `faults_injected`, `reset()`
@@ -75,6 +76,7 @@ class ContractServer:
         listing: bool = True,
         deletion: bool = True,
         page_size: int = 100,
+        port: int = 0,
     ) -> None:
         self.token = token
         self.fault_rate = fault_rate
@@ -88,6 +90,7 @@ class ContractServer:
         self.listing = listing
         self.deletion = deletion
         self.page_size = page_size
+        self.port = port  # 0: any free port
         self._lock = threading.Lock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -114,7 +117,7 @@ class ContractServer:
             pass
 
         Handler.server_owner = self
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
