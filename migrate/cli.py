@@ -60,7 +60,7 @@ json_option = click.option(
 
 @click.group(cls=MigrateGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="comment-migrate")
-@click.option("-v", "--verbose", count=True, help="More log output (-vv for HTTP details).")
+@click.option("-v", "--verbose", count=True, help="More log output (debug).")
 @click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors; no progress bars.")
 @click.pass_context
 def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
@@ -322,9 +322,9 @@ def rollback(
     if not finished:
         click.echo("Some comments are left; fix the cause and run rollback again.", err=True)
         ctx.exit(ExitStatus.PAGES_FAILED)
-    for moved in move_aside(path):
-        click.echo(f"Rolled back. The checkpoint was moved aside to {moved}; "
-                   "a new `run` starts from scratch.", err=True)
+    moved = move_aside(path)
+    click.echo(f"Rolled back. The checkpoint was moved aside ({', '.join(map(str, moved))}); "
+               "a new `run` starts from scratch.", err=True)
 
 
 @cli.command()
