@@ -53,6 +53,10 @@ config_option = click.option(
     "-c", "--config", "config_path", type=click.Path(path_type=Path), default=DEFAULT_CONFIG,
     show_default=True, help="Configuration file.",
 )
+checkpoint_option = click.option(
+    "--checkpoint", type=click.Path(path_type=Path), default=None,
+    help="Checkpoint file [default: from the config].",
+)
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print a JSON summary on stdout."
 )
@@ -103,8 +107,7 @@ def init(path: Path) -> None:
 @click.option("--dry-run-output", type=click.Path(path_type=Path), default=None,
               help="Where --dry-run writes [default: comment-migrate-dry-run.jsonl].")
 @click.option("--workers", type=click.IntRange(1, 64), default=None, help="Pages in parallel.")
-@click.option("--checkpoint", type=click.Path(path_type=Path), default=None,
-              help="Checkpoint file [default: from the config].")
+@checkpoint_option
 @click.option("--page", "page_ids", multiple=True, metavar="SECTION_ID",
               help="Only this page (repeatable).")
 @click.option("--only-failed", is_flag=True, help="Only pages that failed before.")
@@ -159,8 +162,7 @@ def _checkpoint_for(config_path: Path, checkpoint: Path | None) -> Path:
 
 @cli.command()
 @config_option
-@click.option("--checkpoint", type=click.Path(path_type=Path), default=None,
-              help="Checkpoint file [default: from the config].")
+@checkpoint_option
 @json_option
 @click.pass_context
 def status(ctx: click.Context, config_path: Path, checkpoint: Path | None, as_json: bool) -> None:
@@ -219,8 +221,7 @@ def extract(ctx: click.Context, config_path: Path, output: Path, as_json: bool) 
 
 @cli.command()
 @config_option
-@click.option("--checkpoint", type=click.Path(path_type=Path), default=None,
-              help="Checkpoint file [default: from the config].")
+@checkpoint_option
 @json_option
 @click.pass_context
 def verify(ctx: click.Context, config_path: Path, checkpoint: Path | None, as_json: bool) -> None:
@@ -256,8 +257,7 @@ def verify(ctx: click.Context, config_path: Path, checkpoint: Path | None, as_js
 
 @cli.command()
 @config_option
-@click.option("--checkpoint", type=click.Path(path_type=Path), default=None,
-              help="Checkpoint file [default: from the config].")
+@checkpoint_option
 @click.option("--backup", type=click.Path(path_type=Path), default=None,
               help="Where to save what will be deleted [default: beside the checkpoint].")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")

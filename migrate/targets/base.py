@@ -61,9 +61,13 @@ def page_record(page: Page) -> Record:
 
 def comment_record(target_id: str, outgoing: OutgoingComment) -> Record:
     """What a file target keeps of one comment (the JSONL record without its page)."""
+    return {"id": target_id, **comment_fields(outgoing)}
+
+
+def comment_fields(outgoing: OutgoingComment) -> Record:
+    """A comment as every target describes it: the HTTP contract's body without its page."""
     source = outgoing.source
     return {
-        "id": target_id,
         "parent_id": outgoing.parent_target_id,
         "author": {
             "name": source.author.name,

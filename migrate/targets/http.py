@@ -47,7 +47,7 @@ from migrate.model import (
     Page,
     TargetComment,
 )
-from migrate.targets.base import parse_rfc3339, rfc3339, source_system
+from migrate.targets.base import comment_fields, page_record, parse_rfc3339
 from utils.http import HttpClient, HttpError
 from utils.retry import RetryPolicy
 
@@ -58,24 +58,7 @@ NOT_IMPLEMENTED = (404, 405, 501)
 
 def comment_body(outgoing: OutgoingComment) -> dict[str, Any]:
     """The POST body of the contract, exactly."""
-    source, page = outgoing.source, outgoing.page
-    return {
-        "page": {"id": page.id, "uri": page.uri, "title": page.title},
-        "parent_id": outgoing.parent_target_id,
-        "author": {
-            "name": source.author.name,
-            "source_id": source.author.source_id,
-            "avatar_url": source.author.avatar_url,
-        },
-        "text": outgoing.text,
-        "html": outgoing.html,
-        "created_at": rfc3339(source.created_at),
-        "source": {
-            "system": source_system(outgoing),
-            "id": source.id,
-            "parent_id": outgoing.parent_source_id,
-        },
-    }
+    return {"page": page_record(outgoing.page), **comment_fields(outgoing)}
 
 
 def _json(response: requests.Response) -> Any:
