@@ -25,6 +25,7 @@ from tests.migration_helpers import (
     assert_http_target_holds,
     expected_parents,
     invoke,
+    run_json,
     start_run,
     write_config,
 )
@@ -160,3 +161,25 @@ def test_a_kill_during_the_very_first_checkpoint_write_is_recoverable(
         _, stderr = proc.communicate(timeout=60)
         assert proc.returncode == 0, stderr
         assert_http_target_holds(server, big_site)
+
+
+@pytest.mark.isso
+def test_isso_answer_lost_in_transit_is_not_posted_twice(
+    tmp_path: Path, isso: IssoServer
+) -> None:
+    """POST /new is not idempotent: when Isso stored a comment but its answer was lost, the
+    retry must find that comment instead of posting it again (all within one run)."""
+    site = threaded_site(pages=2, per_page=12, depth=3)
+    archive = make_archive(tmp_path / "site.archive.jsonl", site)
+    proxy = KillProxy(isso.url).start()
+    proxy.drop_posts = {1, 2, 5, 9, 13, 14, 20}
+    try:
+        config = write_config(tmp_path, archive=archive,
+                              target={"type": "isso", "url": proxy.url}, run={"workers": 1})
+        code, summary, stderr = run_json(config)
+    finally:
+        proxy.stop()
+    assert code == 0, stderr
+    assert proxy.dropped == 7
+    assert summary["comments_imported"] == 24
+    assert isso_shape(isso, list(site)) == expected_isso_shape(site)

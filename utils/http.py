@@ -142,9 +142,14 @@ class HttpClient:
         ok: Collection[int] = (200, 201, 204),
         retry: bool = True,
         on_retry: Callable[[int, BaseException], None] | None = None,
+        before_resend: Callable[[], None] | None = None,
     ) -> requests.Response:
         """Send one request, retried by the policy. Statuses in `ok` are returned;
-        anything else raises HttpError with the server's message."""
+        anything else raises HttpError with the server's message.
+
+        `before_resend` runs before every attempt after the first: for a request that is not
+        idempotent, it can look whether the server acted on the lost attempt after all, and
+        raise to stop the resend."""
         url = self.url(path)
         all_headers = dict(self.headers)
         if self.token:
@@ -156,7 +161,13 @@ class HttpClient:
             body_bytes = json.dumps(json_body, ensure_ascii=False).encode("utf-8")
             all_headers.setdefault("Content-Type", "application/json")
 
+        attempts = 0
+
         def attempt() -> requests.Response:
+            nonlocal attempts
+            attempts += 1
+            if attempts > 1 and before_resend is not None:
+                before_resend()
             try:
                 self.requests_sent += 1  # a statistic: a rare lost update under threads is fine
                 response = self.session().request(

@@ -35,6 +35,7 @@ import json
 import logging
 import re
 import sqlite3
+import threading
 import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -90,6 +91,15 @@ def sign_for_isso(secret: str, value: object, now: float | None = None) -> str:
     return (signed + b"." + b64(signature)).decode("ascii")
 
 
+class _AlreadyStored(Exception):
+    """A lost attempt was stored after all: this is its id."""
+
+    def __init__(self, target_id: str, parent: str | None) -> None:
+        super().__init__(target_id)
+        self.target_id = target_id
+        self.parent = parent
+
+
 def _plain_error(error: HttpError) -> HttpError:
     """Isso answers errors with a Werkzeug HTML page; keep only its sentence."""
     found = _WERKZEUG_MESSAGE.search(error.message)
@@ -101,6 +111,12 @@ def _plain_error(error: HttpError) -> HttpError:
         f"{prefix}: {message}", status=error.status, url=error.url,
         retryable=error.retryable, body=message,
     )
+
+
+def _same_comment(held: Mapping[str, Any], outgoing: OutgoingComment) -> bool:
+    """Isso keeps no source id: author and raw text are how one of ours is recognised."""
+    return held.get("text") == outgoing.text \
+        and html.unescape(held.get("author") or "") == (outgoing.source.author.name or "")
 
 
 def _flatten(thread: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
@@ -132,6 +148,9 @@ class IssoTarget:
             min_text_length=MIN_TEXT,
         )
         self._warned_moderation = False
+        # target ids that are ours (created, adopted, or mapped before): never adopted again
+        self._known: set[str] = set()
+        self._known_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"IssoTarget({self.url!r})"
@@ -158,10 +177,24 @@ class IssoTarget:
             "parent": int(parent) if parent is not None else None,
             "title": page.title or page.uri,
         }
+        def look_before_resending() -> None:
+            # POST /new is not idempotent: an attempt whose answer was lost (a timeout, a
+            # reset, a 5xx from a proxy) may have been stored, and a resend would duplicate it
+            found = self._find_stored(outgoing)
+            if found is not None:
+                raise found
+
         try:
             response = self.client.request(
-                "POST", "/new", params={"uri": page.uri}, json_body=body, ok=(201, 202)
+                "POST", "/new", params={"uri": page.uri}, json_body=body, ok=(201, 202),
+                before_resend=look_before_resending,
             )
+        except _AlreadyStored as stored:
+            log.info("%s: Isso had stored %s after all (id %s); not sending it again",
+                     page.uri, outgoing.source.id, stored.target_id)
+            self._remember(stored.target_id)
+            return Created(target_id=stored.target_id, parent_target_id=stored.parent,
+                           already_existed=True)
         except HttpError as exc:
             error = _plain_error(exc)
             if error.status == 400 and isinstance(error.body, str) \
@@ -188,10 +221,28 @@ class IssoTarget:
                 "%s stored %s as a top-level comment: its parent %s is not in thread %s",
                 self.url, outgoing.source.id, parent, page.uri,
             )
+        self._remember(str(data["id"]))
         return Created(
             target_id=str(data["id"]),
             parent_target_id=None if stored_parent is None else str(stored_parent),
         )
+
+    def _remember(self, *target_ids: str) -> None:
+        with self._known_lock:
+            self._known.update(target_ids)
+
+    def _find_stored(self, outgoing: OutgoingComment) -> _AlreadyStored | None:
+        """The newest comment of the thread with this author and text that is not already
+        one of ours: what a lost attempt to post `outgoing` would have left."""
+        with self._known_lock:
+            known = set(self._known)
+        for comment in reversed(self.thread(outgoing.page)):
+            if str(comment["id"]) in known or comment.get("mode") == MODE_DELETED:
+                continue
+            if _same_comment(comment, outgoing):
+                parent = comment.get("parent")
+                return _AlreadyStored(str(comment["id"]), None if parent is None else str(parent))
+        return None
 
     def thread(self, page: Page) -> list[Mapping[str, Any]]:
         """The thread's visible comments, flattened, in creation order (raw text)."""
@@ -213,6 +264,7 @@ class IssoTarget:
         if not pending:
             return {}
         known = {str(k) for k in known_target_ids}
+        self._remember(*known)
         candidates = [
             c for c in self.thread(page)
             if str(c["id"]) not in known and c.get("mode") != MODE_DELETED
@@ -220,14 +272,12 @@ class IssoTarget:
         adopted: dict[str, str] = {}
         start = 0  # comments reached Isso in send order, so matches never go backwards
         for outgoing in pending:
-            name = outgoing.source.author.name or ""
             for index in range(start, len(candidates)):
-                comment = candidates[index]
-                if comment.get("text") == outgoing.text \
-                        and html.unescape(comment.get("author") or "") == name:
-                    adopted[outgoing.source.id] = str(comment["id"])
+                if _same_comment(candidates[index], outgoing):
+                    adopted[outgoing.source.id] = str(candidates[index]["id"])
                     start = index + 1
                     break
+        self._remember(*adopted.values())
         return adopted
 
     def finish_page(self, page: Page) -> None:

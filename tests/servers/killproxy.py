@@ -1,6 +1,8 @@
 """A forwarding proxy that kills the migration at the worst moment.
 
-It relays every request to an upstream target (Isso, the contract server). When armed with
+It relays every request to an upstream target (Isso, the contract server). With
+`drop_posts`, it lets the upstream store chosen POSTs and then drops their answers, so the
+client retries a request that already took effect. When armed with
 `kill_after_post=N` and a PID, it forwards the Nth POST, lets the upstream accept and store
 the comment, then SIGKILLs the migration process before relaying the answer: the comment is
 in the target, and the migration never learned its id. That is the window the
@@ -30,6 +32,10 @@ class KillProxy:
         self.kill_after_post: int | None = None
         self.pid: int | None = None
         self.kills = 0
+        # POST numbers (1 = the first POST) whose answer is dropped after the upstream stored
+        # it: the client sees a reset connection and retries, with no process killed
+        self.drop_posts: set[int] = set()
+        self.dropped = 0
         self.log: list[tuple[str, str]] = []  # (method, path) of every request, in order
         proxy = self
 
@@ -53,7 +59,7 @@ class KillProxy:
                     payload = response.read()
                 finally:
                     conn.close()
-                if self.command == "POST" and proxy._should_kill():
+                if self.command == "POST" and proxy._should_drop():
                     # accepted upstream; the client dies before it hears the id
                     self.close_connection = True
                     return
@@ -77,9 +83,16 @@ class KillProxy:
         self.url = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def _should_kill(self) -> bool:
+    def _should_drop(self) -> bool:
         with self.lock:
             self.posts += 1
+            if self.posts in self.drop_posts:
+                self.dropped += 1
+                return True
+        return self._should_kill()
+
+    def _should_kill(self) -> bool:
+        with self.lock:
             if self.kill_after_post is None or self.pid is None:
                 return False
             if self.posts < self.kill_after_post:
