@@ -8,7 +8,7 @@ Loading: a checkpoint with 1,000,000 mappings (10,000 pages x 100) is opened in 
 process; its load time and peak RSS are measured there. The last stdout line is a JSON object:
 {"flat_ratio", "speedup_vs_rewrite", "load_1m_seconds", "load_1m_rss_mb", ...}.
 
-    /work/venv/bin/python benchmarks/checkpoint_bench.py [--rounds 3]
+    python benchmarks/checkpoint_bench.py [--rounds 3]
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ The two are alternated several times in the same run and the medians compared; s
 not timed. The last stdout line is a JSON object:
 {"ratio_vs_raw": ours/raw (events per second), "events_per_second": ours, ...}.
 
-    /work/venv/bin/python benchmarks/extract_bench.py [--comments 5000] [--rounds 5]
+    python benchmarks/extract_bench.py [--comments 5000] [--rounds 5]
 """
 
 from __future__ import annotations

@@ -234,20 +234,10 @@ def verify(ctx: click.Context, config_path: Path, checkpoint: Path | None, as_js
       comment-migrate verify -c migration.toml
       comment-migrate verify --json
     """
-    from migrate.plugins import build_source, build_target
-    from migrate.verify import describe, verify_pages
-    from utils.checkpoint_manager import read_checkpoint
+    from migrate.orchestrator import verify_from_config
+    from migrate.verify import describe
 
-    config = load_config(config_path)
-    state = read_checkpoint(checkpoint or config.run.checkpoint)
-    source = build_source(config.source, config.run)
-    target = build_target(config.target, config.run)
-    try:
-        report = verify_pages(list(source.pages()), source, target, state,
-                              mention_parent=config.target.mention_parent)
-    finally:
-        target.close()
-        source.close()
+    report = verify_from_config(load_config(config_path), checkpoint)
     if as_json:
         print_json(report.to_dict())
     else:
@@ -273,58 +263,36 @@ def rollback(
     Example:
       comment-migrate rollback -c migration.toml --backup before-rollback.jsonl
     """
-    import time
-
-    from migrate.orchestrator import check_identity, move_aside
-    from migrate.plugins import build_source, build_target
-    from migrate.rollback import ROLLBACK_KEY, execute_rollback, plan_rollback, write_backup
-    from utils.checkpoint_manager import CheckpointManager
+    from migrate.orchestrator import RollbackOutcome, rollback_from_config
     from utils.signals import GracefulInterrupt
 
-    config = load_config(config_path)
-    path = checkpoint or config.run.checkpoint
-    if not path.exists():
-        fail(f"{path}: no checkpoint, so nothing is known to roll back", ExitStatus.CHECKPOINT)
-    source = build_source(config.source, config.run)
-    target = build_target(config.target, config.run)
-    try:
-        with CheckpointManager(checkpoint_file=path) as cp:
-            check_identity(cp, config)
-            plan = plan_rollback(target, cp, list(source.pages()))
-            if plan.total == 0:
-                cp.set_metadata(ROLLBACK_KEY, False)
-                click.echo("Nothing to roll back: this migration created no comments.")
-                finished = True
-            else:
-                backup = backup or path.with_name(
-                    f"{path.name}.rollback-{time.strftime('%Y%m%dT%H%M%S')}.jsonl")
-                saved = write_backup(backup, target, plan)
-                click.echo(f"Saved the {saved} comments to be deleted to {backup}", err=True)
-                if not yes:
-                    click.confirm(
-                        f"Delete {plan.total} comments from the {target.name} target "
-                        f"on {len(plan.pages)} pages?", abort=True, err=True)
-                with GracefulInterrupt(log) as interrupt:
-                    summary = execute_rollback(target, cp, plan, stop=interrupt.stop)
-                click.echo(
-                    f"Deleted {summary.deleted} comments ({summary.already_gone} were already "
-                    f"gone), {len(summary.failed)} could not be deleted.", err=True)
-                for item in summary.failed[:20]:
-                    click.echo(f"  FAILED {item['target_id']}: {item['error']}", err=True)
-                if summary.interrupted:
-                    click.echo("Interrupted: run `comment-migrate rollback` again to finish.",
-                               err=True)
-                    ctx.exit(ExitStatus.INTERRUPTED)
-                finished = not summary.failed
-    finally:
-        target.close()
-        source.close()
-    if not finished:
+    def confirm(outcome: RollbackOutcome) -> bool:
+        click.echo(f"Saved the comments to be deleted to {outcome.backup} "
+                   f"({outcome.backed_up} in all)", err=True)
+        return yes or click.confirm(
+            f"Delete {outcome.planned} comments from the {outcome.target} target "
+            f"on {outcome.pages} pages?", err=True)
+
+    with GracefulInterrupt(log) as interrupt:
+        outcome = rollback_from_config(load_config(config_path), checkpoint=checkpoint,
+                                       backup=backup, confirm=confirm, stop=interrupt.stop)
+    summary = outcome.summary
+    if summary is None:
+        click.echo("Nothing to roll back: this migration created no comments.", err=True)
+        return
+    click.echo(f"Deleted {summary.deleted} comments ({summary.already_gone} were already "
+               f"gone), {len(summary.failed)} could not be deleted.", err=True)
+    for item in summary.failed[:20]:
+        click.echo(f"  FAILED {item['target_id']}: {item['error']}", err=True)
+    if summary.interrupted:
+        click.echo("Interrupted: run `comment-migrate rollback` again to finish.", err=True)
+        ctx.exit(ExitStatus.INTERRUPTED)
+    if summary.failed:
         click.echo("Some comments are left; fix the cause and run rollback again.", err=True)
         ctx.exit(ExitStatus.PAGES_FAILED)
-    moved = move_aside(path)
-    click.echo(f"Rolled back. The checkpoint was moved aside ({', '.join(map(str, moved))}); "
-               "a new `run` starts from scratch.", err=True)
+    click.echo(f"Rolled back. The checkpoint was moved aside "
+               f"({', '.join(map(str, outcome.moved_aside))}); a new `run` starts from scratch.",
+               err=True)
 
 
 @cli.command()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import enum
 
+from utils.signals import EXIT_INTERRUPTED  # the second Ctrl-C exits from utils, with this
+
 
 class ExitStatus(enum.IntEnum):
     OK = 0  # every page complete
@@ -11,7 +13,7 @@ class ExitStatus(enum.IntEnum):
     USAGE = 2  # usage or configuration error
     PAGES_FAILED = 3  # finished, but some pages failed (or verify found differences)
     CHECKPOINT = 4  # checkpoint invalid, locked, or made for another configuration
-    INTERRUPTED = 130  # SIGINT/SIGTERM; the checkpoint was saved
+    INTERRUPTED = EXIT_INTERRUPTED  # SIGINT/SIGTERM; the checkpoint was saved
 
 
 class MigrateError(Exception):

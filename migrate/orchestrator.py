@@ -20,7 +20,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,14 +32,22 @@ from migrate.model import (
     CommentRefused,
     Page,
     PageError,
+    SkippedEvent,
     Source,
     Target,
 )
-from migrate.plugins import build_source, build_target
+from migrate.plugins import build_source, build_target, target_capabilities
 from migrate.reporter import Reporter, RunSummary
-from migrate.rollback import ROLLBACK_KEY
+from migrate.rollback import (
+    ROLLBACK_KEY,
+    RollbackSummary,
+    execute_rollback,
+    plan_rollback,
+    write_backup,
+)
 from migrate.transform import CommentTransformer, PagePlan
-from utils.checkpoint_manager import CheckpointManager, journal_path
+from migrate.verify import VerifyReport, verify_pages
+from utils.checkpoint_manager import CheckpointManager, journal_path, read_checkpoint
 from utils.http import HttpError
 
 log = logging.getLogger("comment_migrate.orchestrator")
@@ -91,24 +99,8 @@ class Orchestrator:
         cp = self.checkpoint
         prior = cp.get_page_status(page.id)
         cp.mark_page_in_progress(page.id)
-        try:
-            extracted = self.source.comments(page)
-        except (PageError, HttpError) as exc:
-            cp.mark_page_failed(
-                page.id, exc.message, retryable=exc.retryable, error_type=type(exc).__name__
-            )
-            return PageResult(page.id, "failed", error=exc.message)
-
-        comments = extracted.comments
-        self.reporter.page_extracted(len(comments))
-        for event in extracted.skipped:
-            if cp.get_skipped_reason(event.event_id) is None:
-                cp.add_skipped(event.event_id, page.id, event.reason)
-        result = PageResult(page.id, "complete", extracted=len(comments))
-        result.skipped_events = [
-            {"page_id": page.id, "source_id": e.event_id, "reason": e.reason}
-            for e in extracted.skipped
-        ]
+        result = PageResult(page.id, "complete")
+        comments: list[Comment] = []
         atomic = self.target.capabilities.page_atomic
         # file targets: mappings wait until the page is committed, or they would point at
         # comments that a crash before the commit throws away
@@ -123,20 +115,27 @@ class Orchestrator:
             else:
                 cp.add_id_mapping(source_id, target_id, page.id)
 
-        def skip(comment: Comment, reason: str) -> None:
-            cp.add_skipped(comment.id, page.id, reason)
-            result.skipped_comments.append(
-                {"page_id": page.id, "source_id": comment.id, "reason": reason}
-            )
+        def done(comment: Comment) -> bool:
+            return lookup(comment.id) is not None or cp.get_skipped_reason(comment.id) is not None
 
-        plan = PagePlan(self.transformer, page, comments)
         try:
+            extracted = self.source.comments(page)
+            comments = extracted.comments
+            result.extracted = len(comments)
+            self.reporter.page_extracted(len(comments))
+            self._record_source_skips(page, extracted.skipped, result)
+            plan = PagePlan(self.transformer, page, comments)
+
+            def skip(comment: Comment, reason: str) -> None:
+                cp.add_skipped(comment.id, page.id, reason)
+                plan.forget_placements()  # its replies now hang elsewhere
+                result.skipped_comments.append(
+                    {"page_id": page.id, "source_id": comment.id, "reason": reason}
+                )
+
             self.target.begin_page(page)
-            pending = [
-                c for c in plan.order
-                if not cp.has_id_mapping(c.id) and cp.get_skipped_reason(c.id) is None
-            ]
-            if pending and prior in ("in_progress", "failed"):
+            pending = [c for c in plan.order if not done(c)]
+            if pending and self._must_reconcile(prior):
                 outgoing = [plan.outgoing(c, lookup, cp.get_skipped_reason) for c in pending]
                 known = {tid for _, tid in cp.get_page_mappings(page.id)}
                 adopted = self.target.reconcile(page, outgoing, known_target_ids=known)
@@ -148,7 +147,7 @@ class Orchestrator:
                     self.reporter.comment_done(len(adopted))
 
             for comment in plan.order:
-                if lookup(comment.id) is not None or cp.get_skipped_reason(comment.id) is not None:
+                if done(comment):
                     continue
                 if self.stop.is_set():
                     raise _PageInterrupted
@@ -175,32 +174,58 @@ class Orchestrator:
             result.status = "interrupted"
             return result
         except (HttpError, PageError) as exc:
-            self._abort(page)
-            message = exc.message
-            cp.mark_page_failed(
-                page.id, message, retryable=exc.retryable, error_type=type(exc).__name__,
-                extracted=len(comments), imported=self._mapped(comments),
-                skipped=self._skipped(page),
-            )
-            result.status, result.error = "failed", message
-            result.unfinished = self._unfinished(comments)
-            return result
+            return self._fail(page, result, comments, exc.message, exc.retryable,
+                              type(exc).__name__)
         except Exception as exc:  # a bug or a local fault must fail this page, not the run
             log.debug("page %s failed", page.id, exc_info=True)
-            self._abort(page)
-            message = f"{type(exc).__name__}: {exc}"
-            cp.mark_page_failed(page.id, message, retryable=False, error_type=type(exc).__name__)
-            result.status, result.error = "failed", message
-            result.unfinished = self._unfinished(comments)
-            return result
+            return self._fail(page, result, comments, f"{type(exc).__name__}: {exc}", False,
+                              type(exc).__name__)
 
         for source_id, target_id in buffered.items():
             cp.add_id_mapping(source_id, target_id, page.id)
-        result.skipped = self._skipped(page)
+        result.skipped = self._skipped(comments, result)
         cp.mark_page_complete(
             page.id, extracted=len(comments), imported=self._mapped(comments),
             skipped=result.skipped,
         )
+        return result
+
+    def _must_reconcile(self, prior: str | None) -> bool:
+        """Look in the target before sending? Where an Idempotency-Key makes a resend
+        harmless, only for pages a crash or a failure interrupted. Elsewhere, always: a page
+        without a status may still be in the target (a new checkpoint after --reset, or a
+        status lost with a power cut), and one read per page costs little."""
+        if self.target.capabilities.idempotency == "key":
+            return prior in ("in_progress", "failed")
+        return True
+
+    def _record_source_skips(
+        self, page: Page, skipped: Sequence[SkippedEvent], result: PageResult
+    ) -> None:
+        cp = self.checkpoint
+        for event in skipped:
+            entry = {"page_id": page.id, "source_id": event.event_id, "reason": event.reason}
+            if cp.has_id_mapping(event.event_id):
+                # deleted in the source after it was imported: the target keeps it
+                log.info("%s: %s was imported, then %s in the source; left in the target",
+                         page.id, event.event_id, event.reason)
+                continue
+            if cp.get_skipped_reason(event.event_id) is None:
+                cp.add_skipped(event.event_id, page.id, event.reason)
+            result.skipped_events.append(entry)
+
+    def _fail(
+        self, page: Page, result: PageResult, comments: Sequence[Comment], message: str,
+        retryable: bool, error_type: str,
+    ) -> PageResult:
+        self._abort(page)
+        result.skipped = self._skipped(comments, result)
+        self.checkpoint.mark_page_failed(
+            page.id, message, retryable=retryable, error_type=error_type,
+            extracted=len(comments), imported=self._mapped(comments), skipped=result.skipped,
+        )
+        result.status, result.error = "failed", message
+        result.unfinished = self._unfinished(comments)
         return result
 
     def _abort(self, page: Page) -> None:
@@ -217,8 +242,10 @@ class Orchestrator:
             if not cp.has_id_mapping(c.id) and cp.get_skipped_reason(c.id) is None
         )
 
-    def _skipped(self, page: Page) -> int:
-        return len(self.checkpoint.get_page_skipped(page.id))
+    def _skipped(self, comments: Sequence[Comment], result: PageResult) -> int:
+        cp = self.checkpoint
+        refused = sum(1 for c in comments if cp.get_skipped_reason(c.id) is not None)
+        return refused + len(result.skipped_events)
 
     # -- all pages -----------------------------------------------------------------------
 
@@ -234,8 +261,9 @@ class Orchestrator:
                 raise PageSelectionError(
                     f"no such page in the source: {', '.join(sorted(missing))}"
                 )
-        if only_failed:
-            selected = [p for p in selected if self.checkpoint.is_page_failed(p.id)]
+        if only_failed:  # failed, or interrupted by a crash or Ctrl-C
+            selected = [p for p in selected
+                        if self.checkpoint.get_page_status(p.id) in ("failed", "in_progress")]
         return selected
 
     def run(
@@ -363,7 +391,7 @@ def run_from_config(
     config: Config, options: RunOptions, stop: threading.Event | None = None
 ) -> RunSummary:
     source = build_source(config.source, config.run)
-    target = build_target(config.target, config.run)
+    target: Target | None = None
     tmpdir: str | None = None
     path = checkpoint_path(config, options)
     try:
@@ -372,8 +400,7 @@ def run_from_config(
 
             # plan for the real target's rules, but write JSONL and keep no state; start from
             # a copy of the real checkpoint, so the plan is what the next real run would do
-            capabilities, real_name = target.capabilities, target.name
-            target.close()
+            real_name, capabilities = target_capabilities(config.target, config.run)
             tmpdir = tempfile.mkdtemp(prefix="comment-migrate-dry-run-")
             output = options.dry_run_output or Path("comment-migrate-dry-run.jsonl")
             if output.exists():
@@ -384,9 +411,11 @@ def run_from_config(
                 if original.exists():
                     shutil.copyfile(original, duplicate)
             path = copy
-        elif options.reset:
-            for moved in move_aside(path):
-                log.warning("moved the old checkpoint aside to %s", moved)
+        else:
+            target = build_target(config.target, config.run)
+            if options.reset:
+                for moved in move_aside(path):
+                    log.warning("moved the old checkpoint aside to %s", moved)
         with CheckpointManager(checkpoint_file=path) as cp:
             check_identity(cp, config)
             if cp.get_metadata(ROLLBACK_KEY):
@@ -413,7 +442,83 @@ def run_from_config(
                 summary.output = str(config.target.output)
             return summary
     finally:
-        target.close()
+        if target is not None:
+            target.close()
         source.close()
         if tmpdir is not None:
             shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def verify_from_config(config: Config, checkpoint: Path | None = None) -> VerifyReport:
+    """`verify`: source and target read again, compared through the checkpoint's mapping."""
+    state = read_checkpoint(checkpoint or config.run.checkpoint)
+    source = build_source(config.source, config.run)
+    target = build_target(config.target, config.run)
+    try:
+        return verify_pages(list(source.pages()), source, target, state,
+                            mention_parent=config.target.mention_parent)
+    finally:
+        target.close()
+        source.close()
+
+
+@dataclass
+class RollbackOutcome:
+    planned: int = 0
+    pages: int = 0
+    target: str = ""
+    backup: Path | None = None
+    backed_up: int = 0
+    summary: RollbackSummary | None = None
+    moved_aside: list[Path] = field(default_factory=list)
+
+    @property
+    def finished(self) -> bool:
+        return self.summary is None or not (self.summary.failed or self.summary.interrupted)
+
+
+def rollback_from_config(
+    config: Config, *, checkpoint: Path | None = None, backup: Path | None = None,
+    confirm: Callable[[RollbackOutcome], bool] = lambda outcome: True,
+    stop: threading.Event | None = None,
+) -> RollbackOutcome:
+    """`rollback`: plan from the checkpoint, back up, confirm, delete; when every comment is
+    gone, move the checkpoint aside so a new `run` starts from scratch."""
+    path = checkpoint or config.run.checkpoint
+    if not path.exists():
+        raise NothingToRollBack(f"{path}: no checkpoint, so nothing is known to roll back")
+    source = build_source(config.source, config.run)
+    target = build_target(config.target, config.run)
+    outcome = RollbackOutcome(target=target.name)
+
+    def page_for(page_id: str) -> Page:
+        return Page(id=page_id, uri=config.source.uri_template.format(section_id=page_id))
+
+    try:
+        with CheckpointManager(checkpoint_file=path) as cp:
+            check_identity(cp, config)
+            plan = plan_rollback(target, cp, list(source.pages()), page_for)
+            outcome.planned, outcome.pages = plan.total, len(plan.pages)
+            if plan.total == 0:
+                cp.set_metadata(ROLLBACK_KEY, False)
+            else:
+                outcome.backup = backup or path.with_name(
+                    f"{path.name}.rollback-{time.strftime('%Y%m%dT%H%M%S')}.jsonl")
+                outcome.backed_up = write_backup(outcome.backup, target, plan)
+                if not confirm(outcome):
+                    raise RollbackDeclined("nothing was deleted")
+                outcome.summary = execute_rollback(target, cp, plan, stop=stop)
+    finally:
+        target.close()
+        source.close()
+    if outcome.summary is not None and outcome.finished:
+        outcome.moved_aside = move_aside(path)
+    return outcome
+
+
+class NothingToRollBack(MigrateError):
+    exit_status = ExitStatus.CHECKPOINT
+
+
+class RollbackDeclined(MigrateError):
+    pass

@@ -13,7 +13,7 @@ from typing import Any
 
 from migrate.config import RunConfig, SourceConfig, TargetConfig
 from migrate.errors import ConfigError
-from migrate.model import Source, Target
+from migrate.model import Capabilities, Source, Target
 from utils.retry import RetryPolicy
 
 SOURCE_GROUP = "comment_migrate.sources"
@@ -112,6 +112,24 @@ def _resolve(kind: str, name: str, builtin: dict[str, Any], group: str) -> Calla
 
 def build_source(config: SourceConfig, run: RunConfig) -> Source:
     return _resolve("source", config.type, _BUILTIN_SOURCES, SOURCE_GROUP)(config, run)  # type: ignore[no-any-return]
+
+
+def target_capabilities(config: TargetConfig, run: RunConfig) -> tuple[str, Capabilities]:
+    """A target's name and rules without opening its files (a dry run must not touch
+    them); network targets open nothing until they are used."""
+    if config.type == "wxr":
+        from migrate.targets.wxr import WxrTarget
+
+        return WxrTarget.name, WxrTarget.capabilities
+    if config.type == "jsonl":
+        from migrate.targets.jsonl import DEFAULT_CAPABILITIES
+
+        return "jsonl", DEFAULT_CAPABILITIES
+    target = build_target(config, run)
+    try:
+        return target.name, target.capabilities
+    finally:
+        target.close()
 
 
 def build_target(config: TargetConfig, run: RunConfig) -> Target:

@@ -1,26 +1,36 @@
 """Undo a migration: delete from the target every comment this migration created.
 
-The checkpoint's mapping says what was created. Replies go before their parents (the reverse
-of the order they were sent in). Before anything is deleted, a backup of what will be deleted
-is written as the target holds it; if that fails, nothing is deleted. Each deletion removes
-its mapping from the journal at once, so an interrupted rollback resumes where it stopped.
-While a rollback is unfinished the checkpoint says so, and `run` refuses to start.
+The checkpoint's mapping says what was created, for every page it knows (also pages the
+source no longer lists). Replies go before their parents (the reverse of the order they
+were sent in). Before anything is deleted, a backup of what will be deleted is written as
+the target holds it; if that fails, nothing is deleted, and a backup file that exists
+already (an earlier, interrupted rollback's) is kept and added to, never replaced. Each
+deletion removes its mapping from the journal at once, so an interrupted rollback resumes
+where it stopped. While a rollback is unfinished the checkpoint says so, and `run` refuses
+to start.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from migrate.errors import UnsupportedOperation
+from migrate.errors import MigrateError, UnsupportedOperation
 from migrate.model import Page, Target
 from utils.checkpoint_manager import CheckpointManager
 from utils.fileio import atomic_writer
 
+log = logging.getLogger("comment_migrate.rollback")
+
 ROLLBACK_KEY = "rollback_in_progress"
+
+
+class BackupFailed(MigrateError):
+    """The backup could not be written, so nothing was deleted."""
 
 
 @dataclass
@@ -43,46 +53,73 @@ class RollbackSummary:
     failed: list[dict[str, str]] = field(default_factory=list)
 
 
-def plan_rollback(target: Target, cp: CheckpointManager, pages: Iterable[Page]) -> RollbackPlan:
+def plan_rollback(
+    target: Target, cp: CheckpointManager, pages: Iterable[Page],
+    page_for: Callable[[str], Page],
+) -> RollbackPlan:
+    """Every page the checkpoint has mappings for; `page_for` stands in for a page the
+    source no longer lists (its id is enough to delete by, the uri helps the backup)."""
     if not target.capabilities.can_delete:
         raise UnsupportedOperation(
             f"the {target.name} target cannot delete comments, so this migration cannot be "
             "rolled back through it"
         )
+    known = {page.id: page for page in pages}
+    page_ids = [*known]
+    for page_id in (*cp.get_completed_page_ids(), *cp.get_failed_page_ids(),
+                    *cp.get_in_progress_page_ids()):
+        if page_id not in known:
+            log.warning("page %s is no longer in the source; its comments are deleted too",
+                        page_id)
+            known[page_id] = page_for(page_id)
+            page_ids.append(page_id)
     planned = []
-    for page in pages:
-        items = list(reversed(cp.get_page_mappings(page.id)))
+    for page_id in page_ids:
+        items = list(reversed(cp.get_page_mappings(page_id)))
         if items:
-            planned.append((page, items))
+            planned.append((known[page_id], items))
     return RollbackPlan(planned)
 
 
 def write_backup(path: Path, target: Target, plan: RollbackPlan) -> int:
-    """JSONL of every comment about to be deleted, as the target holds it now."""
-    written = 0
-    with atomic_writer(path) as out:
-        for page, items in plan.pages:
-            held = {c.target_id: c for c in target.list_page(page)}
-            for source_id, target_id in items:
-                comment = held.get(target_id)
-                record = {
-                    "page": {"id": page.id, "uri": page.uri, "title": page.title},
-                    "source_id": source_id,
-                    "target_id": target_id,
-                    "present": comment is not None,
-                }
-                if comment is not None:
-                    record.update({
-                        "parent_target_id": comment.parent_target_id,
-                        "author": comment.author_name,
-                        "text": comment.text,
-                        "created_at": comment.created_at.isoformat()
-                        if comment.created_at else None,
-                        "raw": dict(comment.raw),
-                    })
-                out.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
-                written += 1
-    return written
+    """JSONL of every comment about to be deleted, as the target holds it now, added to
+    what an earlier backup at `path` holds. Returns how many comments it holds in all."""
+    try:
+        earlier = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    except OSError as exc:
+        raise BackupFailed(f"cannot read the existing backup {path}: {exc.strerror}; "
+                           "nothing was deleted") from exc
+    saved = {json.loads(line)["target_id"] for line in earlier if line.strip()}
+    lines = list(earlier)
+    for page, items in plan.pages:
+        held = {c.target_id: c for c in target.list_page(page)}
+        for source_id, target_id in items:
+            if target_id in saved:
+                continue
+            comment = held.get(target_id)
+            record: dict[str, object] = {
+                "page": {"id": page.id, "uri": page.uri, "title": page.title},
+                "source_id": source_id,
+                "target_id": target_id,
+                "present": comment is not None,
+            }
+            if comment is not None:
+                record.update({
+                    "parent_target_id": comment.parent_target_id,
+                    "author": comment.author_name,
+                    "text": comment.text,
+                    "created_at": comment.created_at.isoformat() if comment.created_at else None,
+                    "raw": dict(comment.raw),
+                })
+            lines.append(json.dumps(record, ensure_ascii=False, default=str))
+            saved.add(target_id)
+    try:
+        with atomic_writer(path) as out:
+            out.write("".join(line + "\n" for line in lines))
+    except OSError as exc:
+        raise BackupFailed(f"cannot write the backup {path}: {exc.strerror or exc}; "
+                           "nothing was deleted") from exc
+    return len(lines)
 
 
 def execute_rollback(

@@ -119,36 +119,54 @@ class CommentTransformer:
         self.mention_parent = mention_parent
 
     def placement(
-        self, comment: Comment, by_id: dict[str, Comment], depth: dict[str, int],
-        is_gone: SkippedLookup,
+        self, comment: Comment, by_id: dict[str, Comment], is_gone: SkippedLookup,
+        placed: dict[str, tuple[str | None, int]] | None = None,
     ) -> Placement:
-        """The nearest ancestor that is not skipped and sits within the depth limit."""
-        max_depth = self.capabilities.max_depth
-        direct = comment.parent_id if comment.parent_id in by_id else None
-        if direct == comment.id:
-            direct = None
-        candidate = direct
-        seen: set[str] = {comment.id}
-        while candidate is not None:
-            if candidate in seen:  # a cycle above us: top level
-                candidate = None
-                break
-            seen.add(candidate)
-            allowed = max_depth is None or depth.get(candidate, 0) <= max_depth - 1
-            if allowed and is_gone(candidate) is None:
-                break
-            parent = by_id[candidate].parent_id
-            candidate = parent if parent in by_id else None
+        """The nearest ancestor that was not skipped and sits, *where it was placed*, above
+        the target's depth limit. `placed` memoises (parent, depth) per comment."""
+        memo = placed if placed is not None else {}
+        chain = self._ancestors(comment, by_id)
+        # place the ancestors top-down, each from its own ancestors (a suffix of the chain)
+        for index in range(len(chain) - 1, -1, -1):
+            if chain[index] not in memo:
+                memo[chain[index]] = self._place(chain[index + 1:], memo, is_gone)
+        parent, _ = memo.setdefault(comment.id, self._place(chain, memo, is_gone))
+        direct = chain[0] if chain else None
         mention = None
         if (
             self.mention_parent
             and direct is not None
-            and candidate != direct
+            and parent != direct
             and is_gone(direct) is None
             and not by_id[direct].deleted
         ):
             mention = by_id[direct].author.name
-        return Placement(candidate, mention)
+        return Placement(parent, mention)
+
+    @staticmethod
+    def _ancestors(comment: Comment, by_id: dict[str, Comment]) -> list[str]:
+        """Source ancestors, nearest first; stops at a missing parent or a cycle."""
+        chain: list[str] = []
+        seen = {comment.id}
+        current = comment.parent_id
+        while current is not None and current in by_id and current not in seen:
+            chain.append(current)
+            seen.add(current)
+            current = by_id[current].parent_id
+        return chain
+
+    def _place(
+        self, ancestors: list[str], memo: dict[str, tuple[str | None, int]],
+        is_gone: SkippedLookup,
+    ) -> tuple[str | None, int]:
+        max_depth = self.capabilities.max_depth
+        for ancestor in ancestors:
+            if is_gone(ancestor) is not None:
+                continue
+            depth = memo[ancestor][1]
+            if max_depth is None or depth < max_depth:
+                return ancestor, depth + 1
+        return None, 0
 
     def outgoing(
         self, comment: Comment, page: Page, placement: Placement, lookup: MappingLookup
@@ -188,12 +206,17 @@ class PagePlan:
         self.by_id = {c.id: c for c in comments}
         self.depth = depths(comments)
         self.order = send_order(comments)
+        self._placed: dict[str, tuple[str | None, int]] = {}
 
     def outgoing(
         self, comment: Comment, lookup: MappingLookup, is_gone: SkippedLookup
     ) -> OutgoingComment:
-        placement = self.transformer.placement(comment, self.by_id, self.depth, is_gone)
+        placement = self.transformer.placement(comment, self.by_id, is_gone, self._placed)
         return self.transformer.outgoing(comment, self.page, placement, lookup)
+
+    def forget_placements(self) -> None:
+        """A comment was refused: where its replies hang must be worked out again."""
+        self._placed.clear()
 
     def threads(self) -> int:
         return sum(1 for c in self.order if self.depth.get(c.id, 0) == 0)

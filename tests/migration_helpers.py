@@ -57,7 +57,9 @@ def subprocess_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def start_run(config: Path, *extra: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+def start_run(
+    config: Path, *extra: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
     """`comment-migrate run` in a child process (for signals and SIGKILL)."""
     return subprocess.Popen(
         [sys.executable, "-m", "migrate", "-q", "run", "-c", str(config), *extra],

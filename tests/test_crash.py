@@ -10,6 +10,7 @@ run exits 0, then read the target.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -38,10 +39,8 @@ MIN_KILLS = 20
 
 def kill_later(pid: int, delay: float) -> threading.Timer:
     def kill() -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
     timer = threading.Timer(delay, kill)
     timer.start()
@@ -117,16 +116,15 @@ def expected_isso_shape(
     for page, comments in site.items():
         by_id = {c.id: c for c in comments}
         parents = expected_parents(comments, max_depth=1)
-
-        def text(c: Comment) -> str:
-            attached = parents[c.id]
-            if c.parent_id is not None and c.parent_id != attached and c.parent_id in by_id:
-                return f"@{by_id[c.parent_id].author.name}: {c.text}"
-            return c.text
-
+        texts = {}
         for c in comments:
             attached = parents[c.id]
-            shape[(page.id, c.author.name, text(c), text(by_id[attached]) if attached else None)] += 1
+            moved = c.parent_id is not None and c.parent_id != attached and c.parent_id in by_id
+            texts[c.id] = f"@{by_id[c.parent_id].author.name}: {c.text}" if moved else c.text
+        for c in comments:
+            attached = parents[c.id]
+            parent_text = texts[attached] if attached else None
+            shape[(page.id, c.author.name, texts[c.id], parent_text)] += 1
     return shape
 
 
@@ -146,17 +144,20 @@ def test_isso_target_survives_sigkill_at_20_moments(
     assert isso_shape(isso, list(big_site)) == expected_isso_shape(big_site)
 
 
-def test_a_kill_during_the_very_first_checkpoint_write_is_recoverable(
+def test_kills_early_in_a_run_at_start_up_and_first_checkpoint_writes_are_recoverable(
     tmp_path: Path, big_site: dict[Page, list[Comment]]
 ) -> None:
     archive = make_archive(tmp_path / "site.archive.jsonl", big_site)
     with ContractServer(delay=0.002) as server:
         config = write_config(tmp_path, archive=archive,
                               target={"type": "http", "url": server.url})
+        killed = 0
         for delay in (0.05, 0.15, 0.3, 0.45):
             proc = start_run(config)
             kill_later(proc.pid, delay)
             proc.communicate(timeout=60)
+            killed += proc.returncode == -signal.SIGKILL
+        assert killed == 4, "each early run was killed before it could finish"
         proc = start_run(config)
         _, stderr = proc.communicate(timeout=60)
         assert proc.returncode == 0, stderr

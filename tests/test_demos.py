@@ -116,7 +116,7 @@ def test_end_to_end_with_real_synapse_and_isso_prints_the_threads() -> None:
                        "/2024/01/paella-valenciana/"]
     assert f"\n{imported} comments in Isso\n" in out
     assert re.search(r"^ {8}#\d+ [^:]+: @[^:]+: ", out, re.M), "a flattened reply with @Name"
-    if "$ comment-migrate verify" in out:  # when this version has the command
-        verify = out.split("$ comment-migrate verify", 1)[1]
-        assert verify.split("(exit status ", 1)[1].startswith("0)"), verify
+    assert "$ comment-migrate verify" in out
+    verify = out.split("$ comment-migrate verify", 1)[1]
+    assert verify.split("(exit status ", 1)[1].startswith("0)"), verify
     assert "stopped isso" in out and "stopped synapse" in out

@@ -17,6 +17,7 @@ import pytest
 
 from migrate.model import DELETED_TEXT, Page, PageComments, PageError, Source
 from migrate.sources.matrix import MatrixCommentExtractor, SourceUnavailable
+from tests.servers.killproxy import KillProxy
 from tests.servers.synapse import SynapseError, SynapseServer
 from utils.retry import RetryPolicy
 
@@ -341,19 +342,16 @@ def test_admin_discovery(site: Site) -> None:
 def test_admin_discovery_pages_through_next_batch(site: Site, synapse: SynapseServer) -> None:
     for n in range(3):
         synapse.create_comment_room("pagedsite", f"p{n}")
-    extractor = site.extractor(token=site.server.admin_token, discover="admin", site="pagedsite")
-    calls: list[Any] = []
-    original = extractor._get
-
-    def spy(path: str, params: Any = None) -> Any:
-        calls.append(dict(params or {}))
-        if "admin/v1/rooms" in path:
-            params = {**params, "limit": 1}
-        return original(path, params)
-
-    extractor._get = spy  # type: ignore[method-assign]
-    assert [p.id for p in extractor.pages()] == ["p0", "p1", "p2"]
-    assert sum("from" in c for c in calls if "search_term" in c) == 2
+    # one room per answer: only following next_batch finds all three
+    proxy = KillProxy(synapse.url).start()
+    try:
+        extractor = site.extractor(homeserver=proxy.url, token=site.server.admin_token,
+                                   discover="admin", site="pagedsite", page_size=1)
+        assert [p.id for p in extractor.pages()] == ["p0", "p1", "p2"]
+    finally:
+        proxy.stop()
+    listings = [path for method, path in proxy.log if "/_synapse/admin/v1/rooms" in path]
+    assert len(listings) >= 3 and sum("from=" in path for path in listings) >= 2
 
 
 def test_admin_discovery_needs_an_admin(site: Site) -> None:
@@ -453,10 +451,14 @@ def test_more_than_2500_events_in_one_room(synapse: SynapseServer,
 
 
 def test_transient_failure_on_a_page_is_a_retryable_page_error(site: Site) -> None:
-    from tests.servers.synapse import free_port
-
-    extractor = site.extractor(homeserver=f"http://127.0.0.1:{free_port()}", token="t")
-    extractor._checked = True  # the server went away after the run started
-    with pytest.raises(PageError, match="gave up after retries") as error:
-        extractor.comments(extractor.page_for("post1"))
+    # the homeserver answers everything but /messages, which keeps failing with 503
+    proxy = KillProxy(site.server.url).start()
+    proxy.fail_paths = {"/messages": 503}
+    try:
+        extractor = site.extractor(homeserver=proxy.url)
+        with pytest.raises(PageError, match="gave up after retries") as error:
+            extractor.comments(extractor.page_for("post1"))
+    finally:
+        proxy.stop()
     assert error.value.retryable is True
+    assert sum("/messages" in path for _, path in proxy.log) == fast_policy().max_attempts

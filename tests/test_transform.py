@@ -170,3 +170,24 @@ def test_plan_counts_threads_and_depth() -> None:
     plan = PagePlan(CommentTransformer(caps(), system="matrix"), page(), THREAD)
     assert plan.threads() == 1
     assert plan.max_depth() == 3
+
+
+def test_depth_counts_where_ancestors_were_placed_not_their_source_depth() -> None:
+    # a (refused) <- b <- c: with two levels, b becomes top level, so c can hang under b
+    cs = [comment("a", text="ok"), comment("b", "a", author="bob"),
+          comment("c", "b", author="carol")]
+    plan = PagePlan(CommentTransformer(caps(1), system="matrix"), page(), cs)
+    gone = {"a": "too short"}
+    out_b = plan.outgoing(cs[1], {}.get, gone.get)
+    out_c = plan.outgoing(cs[2], {"b": "2"}.get, gone.get)
+    assert out_b.parent_source_id is None
+    assert (out_c.parent_source_id, out_c.parent_target_id, out_c.text) == ("b", "2", cs[2].text)
+
+
+def test_a_refusal_during_the_page_moves_the_replies_placed_before_it() -> None:
+    plan = PagePlan(CommentTransformer(caps(1), system="matrix"), page(), THREAD)
+    assert plan.outgoing(THREAD[2], {"a": "1"}.get, never_gone).parent_source_id == "a"
+    plan.forget_placements()  # "a" was refused meanwhile
+    gone = {"a": "refused"}
+    assert plan.outgoing(THREAD[1], {}.get, gone.get).parent_source_id is None
+    assert plan.outgoing(THREAD[2], {"b": "2"}.get, gone.get).parent_source_id == "b"

@@ -144,10 +144,12 @@ def test_a_failed_backup_prevents_any_deletion(
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     result = invoke("rollback", "-c", str(config), "--backup", str(blocker / "b.jsonl"), "--yes")
-    assert result.exit_code != 0
+    assert result.exit_code == 1
+    assert "cannot write the backup" in result.stderr and "nothing was deleted" in result.stderr
     assert len(contract_server.comments) == 20
 
 
+@pytest.mark.isso
 def test_a_target_that_cannot_delete_says_so_with_exit_2(
     tmp_path: Path, archive: Path, isso: IssoServer,
 ) -> None:

@@ -8,6 +8,7 @@ consistent at any instant anyway.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import signal
@@ -21,20 +22,23 @@ EXIT_INTERRUPTED = 130
 class GracefulInterrupt:
     def __init__(self, logger: logging.Logger | None = None) -> None:
         self.stop = threading.Event()
+        self._received = itertools.count()
         self.logger = logger or logging.getLogger("comment_migrate")
         self._previous: dict[int, Any] = {}
         self.signal_name: str | None = None
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        if self.stop.is_set():
+        # counted before anything else: a second signal can run this handler again while
+        # the first one is still inside it (logging), and must still see it as the second
+        if next(self._received) > 0:
             self.logger.warning("second interrupt: stopping now (the checkpoint is consistent)")
             os._exit(EXIT_INTERRUPTED)
+        self.stop.set()
         self.signal_name = signal.Signals(signum).name
         self.logger.warning(
             "%s: finishing the comments in flight and saving; press Ctrl-C again to stop at once",
             self.signal_name,
         )
-        self.stop.set()
 
     def __enter__(self) -> GracefulInterrupt:
         if threading.current_thread() is threading.main_thread():

@@ -565,7 +565,9 @@ class MatrixCommentExtractor:
     def _pages_from_admin(self) -> Iterator[Page]:
         if self._guest:
             raise SourceUnavailable('discover = "admin" needs a server admin\'s access token')
-        params: dict[str, Any] = {"search_term": f"{self.prefix}{self.site}_", "limit": 500}
+        # the room list pages like /messages does: page_size rooms at a time (at most 500)
+        params: dict[str, Any] = {"search_term": f"{self.prefix}{self.site}_",
+                                  "limit": min(self.page_size, 500)}
         while True:
             try:
                 data = self._get("/_synapse/admin/v1/rooms", params)

@@ -9,7 +9,7 @@ Importable without pytest::
     server.import_wxr(Path("comments.wxr"))       # isso import -t wordpress, TZ=UTC
     server.stop()
 
-Configuration follows /work/shared/recipes/real-servers.md: guard off (it would answer 403
+Configuration follows the team recipe for real servers in tests: guard off (it would answer 403
 after two posts a minute), moderation off, gravatar off, ISSO_SETTINGS removed from the
 child's environment (it overrides -c). Override any option with `section__option=value`
 keyword arguments (underscores in the option become hyphens), e.g.

@@ -36,6 +36,8 @@ class KillProxy:
         # it: the client sees a reset connection and retries, with no process killed
         self.drop_posts: set[int] = set()
         self.dropped = 0
+        # path substring -> status answered instead of forwarding (a failing upstream)
+        self.fail_paths: dict[str, int] = {}
         self.log: list[tuple[str, str]] = []  # (method, path) of every request, in order
         proxy = self
 
@@ -48,6 +50,18 @@ class KillProxy:
             def _relay(self) -> None:
                 with proxy.lock:
                     proxy.log.append((self.command, self.path))
+                failing = [s for part, s in proxy.fail_paths.items() if part in self.path]
+                if failing:
+                    length = int(self.headers.get("Content-Length") or 0)
+                    if length:
+                        self.rfile.read(length)
+                    body = b'{"errcode": "M_UNKNOWN", "error": "injected failure"}'
+                    self.send_response(failing[0])
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                    return
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_HEADERS}
