@@ -203,3 +203,18 @@ def test_an_interrupted_rollback_resumes(
     assert result.exit_code == 0, result.stderr
     assert contract_server.comments == []
     assert len((tmp_path / "b2.jsonl").read_text().splitlines()) == left
+
+
+def test_without_the_listing_endpoint_verify_and_rollback_say_so_and_delete_nothing(
+    tmp_path: Path, archive: Path,
+) -> None:
+    with ContractServer(listing=False) as server:
+        config = write_config(tmp_path, archive=archive,
+                              target={"type": "http", "url": server.url})
+        assert run_json(config)[0] == 0
+        result = invoke("verify", "-c", str(config))
+        assert result.exit_code == 2 and "page_id" in result.stderr
+        result = invoke("rollback", "-c", str(config), "--yes",
+                        "--backup", str(tmp_path / "b.jsonl"))
+        assert result.exit_code == 2 and "page_id" in result.stderr
+        assert len(server.comments) == 20
