@@ -462,3 +462,24 @@ def test_transient_failure_on_a_page_is_a_retryable_page_error(site: Site) -> No
         proxy.stop()
     assert error.value.retryable is True
     assert sum("/messages" in path for _, path in proxy.log) == fast_policy().max_attempts
+
+
+def test_rate_limited_reads_wait_as_the_homeserver_asks_and_then_succeed(site: Site) -> None:
+    # Synapse does not rate-limit /messages itself: a proxy in front of it answers 429
+    # (M_LIMIT_EXCEEDED, retry_after_ms 1500, no Retry-After header) twice
+    proxy = KillProxy(site.server.url).start()
+    proxy.fail_paths, proxy.fail_times = {"/messages": 429}, {"/messages": 2}
+    slept: list[float] = []
+    try:
+        direct = site.extractor().comments(site.extractor().page_for("post1")).comments
+        extractor = site.extractor(homeserver=proxy.url, policy=RetryPolicy(
+            max_attempts=4, base_wait=0.001, sleep=slept.append))
+        limited = extractor.comments(extractor.page_for("post1")).comments
+    finally:
+        proxy.stop()
+    def shape(comments: list[Any], homeserver: str) -> list[tuple[str, str | None, str]]:
+        # media links name the homeserver the extractor read from
+        return [(c.id, c.parent_id, c.text.replace(homeserver, "HS")) for c in comments]
+
+    assert shape(limited, proxy.url) == shape(direct, site.server.url) and limited
+    assert slept == [1.5, 1.5]

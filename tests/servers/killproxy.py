@@ -36,8 +36,10 @@ class KillProxy:
         # it: the client sees a reset connection and retries, with no process killed
         self.drop_posts: set[int] = set()
         self.dropped = 0
-        # path substring -> status answered instead of forwarding (a failing upstream)
+        # path substring -> status answered instead of forwarding (a failing upstream), as
+        # often as fail_times says for that substring (always when it is not there)
         self.fail_paths: dict[str, int] = {}
+        self.fail_times: dict[str, int] = {}
         self.log: list[tuple[str, str]] = []  # (method, path) of every request, in order
         proxy = self
 
@@ -50,12 +52,14 @@ class KillProxy:
             def _relay(self) -> None:
                 with proxy.lock:
                     proxy.log.append((self.command, self.path))
-                failing = [s for part, s in proxy.fail_paths.items() if part in self.path]
+                failing = proxy._failure_for(self.path)
                 if failing:
                     length = int(self.headers.get("Content-Length") or 0)
                     if length:
                         self.rfile.read(length)
-                    body = b'{"errcode": "M_UNKNOWN", "error": "injected failure"}'
+                    body = (b'{"errcode": "M_LIMIT_EXCEEDED", "error": "Too Many Requests", '
+                            b'"retry_after_ms": 1500}' if failing[0] == 429 else
+                            b'{"errcode": "M_UNKNOWN", "error": "injected failure"}')
                     self.send_response(failing[0])
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(body)))
@@ -96,6 +100,19 @@ class KillProxy:
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def _failure_for(self, path: str) -> list[int]:
+        with self.lock:
+            for part, status in self.fail_paths.items():
+                if part not in path:
+                    continue
+                left = self.fail_times.get(part)
+                if left is None:
+                    return [status]
+                if left > 0:
+                    self.fail_times[part] = left - 1
+                    return [status]
+        return []
 
     def _should_drop(self) -> bool:
         with self.lock:
