@@ -7,6 +7,7 @@ is asserted here as refused and tested on raw dicts in tests/test_matrix_normali
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -483,3 +484,27 @@ def test_rate_limited_reads_wait_as_the_homeserver_asks_and_then_succeed(site: S
 
     assert shape(limited, proxy.url) == shape(direct, site.server.url) and limited
     assert slept == [1.5, 1.5]
+
+
+def test_an_empty_chunk_with_an_end_token_is_not_the_end(site: Site) -> None:
+    # Synapse fills each page after filtering, so a proxy makes the first answer an empty
+    # chunk whose `end` is Synapse's own start token: only carrying on finds the comments
+    rewritten: list[str] = []
+
+    def empty_first_page(method: str, path: str, body: bytes) -> bytes | None:
+        if "/messages" not in path or "from=" in path or rewritten:
+            return None
+        start = json.loads(body)["start"]
+        rewritten.append(start)
+        return json.dumps({"chunk": [], "start": start, "end": start}).encode()
+
+    proxy = KillProxy(site.server.url).start()
+    proxy.rewrite = empty_first_page
+    try:
+        direct = site.extractor().comments(site.extractor().page_for("post1")).comments
+        extractor = site.extractor(homeserver=proxy.url)
+        through = extractor.comments(extractor.page_for("post1")).comments
+    finally:
+        proxy.stop()
+    assert rewritten, "the first page was emptied"
+    assert [c.id for c in through] == [c.id for c in direct] and through

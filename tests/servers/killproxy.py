@@ -15,6 +15,7 @@ import http.client
 import os
 import signal
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -40,6 +41,8 @@ class KillProxy:
         # often as fail_times says for that substring (always when it is not there)
         self.fail_paths: dict[str, int] = {}
         self.fail_times: dict[str, int] = {}
+        # (method, path, upstream body) -> the body to answer instead, or None to relay it
+        self.rewrite: Callable[[str, str, bytes], bytes | None] | None = None
         self.log: list[tuple[str, str]] = []  # (method, path) of every request, in order
         proxy = self
 
@@ -77,6 +80,8 @@ class KillProxy:
                     payload = response.read()
                 finally:
                     conn.close()
+                if proxy.rewrite is not None:
+                    payload = proxy.rewrite(self.command, self.path, payload) or payload
                 if self.command == "POST" and proxy._should_drop():
                     # accepted upstream; the client dies before it hears the id
                     self.close_connection = True
