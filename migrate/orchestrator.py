@@ -7,8 +7,9 @@ SIGKILL at any instant: no comment twice, none lost, every reply under its paren
 2. The mapping is journaled right after the target accepts the comment (file targets: right
    after the page is committed, since nothing of an uncommitted page exists).
 3. The gap between "accepted" and "journaled" is closed per target: an idempotency key
-   (http), or, before resending anything on a page that was in_progress or failed, a
-   reconciliation that adopts what the target already holds (isso, file targets).
+   (http, reconciled only on pages found in_progress or failed), or, before anything of a
+   page is sent, a reconciliation that adopts what the target already holds (isso, file
+   targets: every page, since a page without a status may be there already).
 4. A page is complete only when every comment of it is mapped or skipped with a reason.
 """
 
@@ -283,13 +284,13 @@ class Orchestrator:
         results: list[PageResult] = []
         try:
             with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="page") as pool:
-                futures: dict[Future[PageResult], Page] = {}
+                futures: set[Future[PageResult]] = set()
                 queue = iter(todo)
                 self._fill(pool, futures, queue)
                 while futures:
                     done, _ = wait(futures, timeout=0.2, return_when=FIRST_COMPLETED)
                     for future in done:
-                        futures.pop(future)
+                        futures.remove(future)
                         results.append(future.result())
                         self.reporter.page_done()
                     if not self.stop.is_set():
@@ -324,7 +325,7 @@ class Orchestrator:
         return summary
 
     def _fill(
-        self, pool: ThreadPoolExecutor, futures: dict[Future[PageResult], Page],
+        self, pool: ThreadPoolExecutor, futures: set[Future[PageResult]],
         queue: Iterator[Page],
     ) -> None:
         # keep only `workers` pages in flight, so an interrupt leaves the rest untouched
@@ -332,7 +333,7 @@ class Orchestrator:
             page = next(queue, None)
             if page is None:
                 return
-            futures[pool.submit(self.migrate_page, page)] = page
+            futures.add(pool.submit(self.migrate_page, page))
 
 
 class PageSelectionError(MigrateError):
@@ -363,7 +364,7 @@ def checkpoint_path(config: Config, options: RunOptions) -> Path:
 
 
 def move_aside(path: Path) -> list[Path]:
-    """--reset: keep the old checkpoint (and journal) under a timestamped name."""
+    """Keep the old checkpoint (and journal) under a timestamped name (--reset, rollback)."""
     stamp = time.strftime("%Y%m%dT%H%M%S")
     moved = []
     for candidate in (path, journal_path(path)):

@@ -41,18 +41,17 @@ def send_order(comments: Sequence[Comment]) -> list[Comment]:
         else:
             roots.append(comment)
 
-    def key(c: Comment) -> tuple[object, int]:
-        return (c.created_at, position[c.id])
+    def entry(c: Comment) -> tuple[object, int, str]:
+        # oldest first; the position keeps equal times stable and makes entries unique
+        return (c.created_at, position[c.id], c.id)
 
-    ready: list[tuple[object, int, str]] = [(c.created_at, position[c.id], c.id) for c in roots]
+    ready = [entry(c) for c in roots]
     heapq.heapify(ready)
     ordered: list[Comment] = []
     emitted: set[str] = set()
     while len(ordered) < len(comments):
         if not ready:  # only cycles are left: break them oldest first
-            rest = sorted((c for c in comments if c.id not in emitted), key=key)
-            first = rest[0]
-            heapq.heappush(ready, (first.created_at, position[first.id], first.id))
+            heapq.heappush(ready, min(entry(c) for c in comments if c.id not in emitted))
         _, _, cid = heapq.heappop(ready)
         if cid in emitted:
             continue
@@ -60,7 +59,7 @@ def send_order(comments: Sequence[Comment]) -> list[Comment]:
         ordered.append(by_id[cid])
         for child in children.get(cid, ()):
             if child.id not in emitted:
-                heapq.heappush(ready, (child.created_at, position[child.id], child.id))
+                heapq.heappush(ready, entry(child))
     return ordered
 
 

@@ -103,7 +103,6 @@ class HttpClient:
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
         self._lock = threading.Lock()
-        self.requests_sent = 0
 
     def __repr__(self) -> str:  # never show the token
         return f"HttpClient({self.base_url!r})"
@@ -169,7 +168,6 @@ class HttpClient:
             if attempts > 1 and before_resend is not None:
                 before_resend()
             try:
-                self.requests_sent += 1  # a statistic: a rare lost update under threads is fine
                 response = self.session().request(
                     method, url, params=params, data=body_bytes, headers=all_headers,
                     timeout=self.timeout,
