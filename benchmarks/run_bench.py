@@ -30,8 +30,7 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from migrate.config import Config, RunConfig, SourceConfig, TargetConfig  # noqa: E402
-from migrate.orchestrator import RunOptions, run_from_config  # noqa: E402
+from migrate import ArchiveSource, HttpTarget, JsonlTarget, Migration, RunOptions  # noqa: E402
 from tests.factories import make_archive, threaded_site  # noqa: E402
 
 PAGES, PER_PAGE, ROUNDS = 20, 250, 3
@@ -64,13 +63,12 @@ class ServerProcess:
 
 def run_ours(archive: Path, workers: int, folder: Path) -> tuple[float, int]:
     with ServerProcess() as server:
-        config = Config(
-            source=SourceConfig(type="archive", path=archive),
-            target=TargetConfig(type="http", url=server.url),
-            run=RunConfig(checkpoint=folder / f"cp-{time.monotonic_ns()}.json", workers=workers),
+        migration = Migration(
+            ArchiveSource(archive), HttpTarget(server.url),
+            checkpoint=folder / f"cp-{time.monotonic_ns()}.json", workers=workers,
         )
         started = time.perf_counter()
-        summary = run_from_config(config, RunOptions(quiet=True))
+        summary = migration.run(RunOptions(quiet=True))
         elapsed = time.perf_counter() - started
         assert not summary.failed_pages, summary.failed_pages
         return elapsed, summary.comments_imported
@@ -79,12 +77,10 @@ def run_ours(archive: Path, workers: int, folder: Path) -> tuple[float, int]:
 def payloads(archive: Path, folder: Path) -> dict[str, list[dict[str, Any]]]:
     """The bodies the migration sends, per page in its order, parents as source ids."""
     out = folder / "payloads.jsonl"
-    config = Config(
-        source=SourceConfig(type="archive", path=archive),
-        target=TargetConfig(type="jsonl", output=out),
-        run=RunConfig(checkpoint=folder / "payloads.json", workers=1),
+    migration = Migration(
+        ArchiveSource(archive), JsonlTarget(out), checkpoint=folder / "payloads.json", workers=1
     )
-    run_from_config(config, RunOptions(quiet=True))
+    migration.run(RunOptions(quiet=True))
     pages: dict[str, list[dict[str, Any]]] = {}
     for line in out.read_text().splitlines():
         record = json.loads(line)

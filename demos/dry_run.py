@@ -31,7 +31,7 @@ if str(REPO) not in sys.path:
 
 from migrate.model import Capabilities, OutgoingComment, Page  # noqa: E402
 from migrate.sources.archive import ArchiveSource  # noqa: E402
-from migrate.transform import CommentTransformer, PagePlan  # noqa: E402
+from migrate.pipeline.transform import CommentTransformer, PagePlan  # noqa: E402
 
 TARGETS = ("isso", "http", "wxr", "jsonl")
 Check = Callable[[OutgoingComment], str | None]

@@ -42,7 +42,7 @@ if str(REPO) not in sys.path:
 
 from migrate.sources.archive import ArchiveSource, write_archive  # noqa: E402
 from migrate.sources.matrix import MatrixCommentExtractor  # noqa: E402
-from migrate.transform import depths  # noqa: E402
+from migrate.pipeline.transform import depths  # noqa: E402
 from tests.servers.synapse import SynapseServer, running_synapse  # noqa: E402
 from utils.fileio import atomic_writer  # noqa: E402
 

@@ -14,17 +14,26 @@ from typing import Any, NoReturn
 import click
 
 from migrate import __version__
-from migrate.config import DEFAULT_CHECKPOINT, DEFAULT_CONFIG, TEMPLATE, Config, load_config
+from migrate.config import DEFAULT_CHECKPOINT, DEFAULT_CONFIG, TEMPLATE, load_config
 from migrate.errors import ExitStatus, MigrateError, exit_status_for
+from migrate.migration import Migration
 from migrate.reporter import Reporter, print_json
-from utils.checkpoint_manager import CheckpointError
+from utils.errors import ToolError
 from utils.logger import setup_logger
 
-log = logging.getLogger("comment_migrate")
+log = logging.getLogger(__name__)
 
 
 class MigrateGroup(click.Group):
-    """Turns the library's errors into `Error: ...` on stderr and the documented exit code."""
+    """Turns the library's errors into `Error: ...` on stderr and the documented exit code;
+    every command takes -v and -q."""
+
+    group_class = type  # subgroups (`checkpoint`, `worker`) are MigrateGroups too
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        if not isinstance(cmd, click.Group):
+            verbosity_options(cmd)
+        super().add_command(cmd, name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -34,7 +43,7 @@ class MigrateGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             ctx.exit(ExitStatus.INTERRUPTED)
-        except (MigrateError, CheckpointError) as exc:
+        except (MigrateError, ToolError) as exc:
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(exit_status_for(exc))
         except Exception as exc:
@@ -62,12 +71,36 @@ json_option = click.option(
 )
 
 
+def _verbosity(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """-v/-q may stand before or after the command name (`comment-migrate run -q`)."""
+    obj = ctx.find_root().ensure_object(dict)
+    if param.name == "verbose" and value:
+        obj["verbose"] = obj.get("verbose", 0) + value
+    elif param.name == "quiet" and value:
+        obj["quiet"] = True
+    setup_logger(-1 if obj.get("quiet") else obj.get("verbose", 0))
+
+
+def verbosity_options(command: Any) -> Any:
+    command = click.option("-q", "--quiet", is_flag=True, expose_value=False,
+                           callback=_verbosity,
+                           help="Only warnings and errors; no progress bars.")(command)
+    return click.option("-v", "--verbose", count=True, expose_value=False, callback=_verbosity,
+                        help="More log output (debug); twice for more.")(command)
+
+
+def _open(config_path: Path, checkpoint: Path | None = None) -> Migration:
+    migration = Migration.from_config(load_config(config_path))
+    if checkpoint is not None:
+        migration.checkpoint = checkpoint
+    return migration
+
+
 @click.group(cls=MigrateGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="comment-migrate")
-@click.option("-v", "--verbose", count=True, help="More log output (debug).")
-@click.option("-q", "--quiet", is_flag=True, help="Only warnings and errors; no progress bars.")
+@verbosity_options
 @click.pass_context
-def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
+def cli(ctx: click.Context) -> None:
     """Move a site's comments out of Cactus Comments into another comment system.
 
     \b
@@ -76,8 +109,7 @@ def cli(ctx: click.Context, verbose: int, quiet: bool) -> None:
       comment-migrate run --dry-run
       comment-migrate run
     """
-    setup_logger(-1 if quiet else verbose)
-    ctx.obj = {"quiet": quiet, "verbose": verbose}
+    ctx.ensure_object(dict)
 
 
 def _quiet(ctx: click.Context) -> bool:
@@ -132,16 +164,15 @@ def run(
       comment-migrate run -c migration.toml --workers 8
       comment-migrate run --only-failed
     """
-    from migrate.orchestrator import RunOptions, run_from_config
+    from migrate.commands.run import RunOptions
     from utils.signals import GracefulInterrupt
 
-    config = load_config(config_path)
     options = RunOptions(
-        workers=workers, checkpoint=checkpoint, page_ids=page_ids, only_failed=only_failed,
-        reset=reset, dry_run=dry_run, dry_run_output=dry_run_output, quiet=_quiet(ctx),
+        workers=workers, page_ids=page_ids, only_failed=only_failed, reset=reset,
+        dry_run=dry_run, dry_run_output=dry_run_output, quiet=_quiet(ctx),
     )
-    with GracefulInterrupt(log) as interrupt:
-        summary = run_from_config(config, options, stop=interrupt.stop)
+    with _open(config_path, checkpoint) as migration, GracefulInterrupt(log) as interrupt:
+        summary = migration.run(options, stop=interrupt.stop)
     Reporter(quiet=_quiet(ctx)).summary(summary)
     if as_json:
         print_json(summary.to_dict())
@@ -173,7 +204,7 @@ def status(ctx: click.Context, config_path: Path, checkpoint: Path | None, as_js
       comment-migrate status -c migration.toml
       comment-migrate status --json
     """
-    from migrate.status import describe_status, load_status
+    from migrate.commands.status import describe_status, load_status
 
     path = _checkpoint_for(config_path, checkpoint)
     report = load_status(path)
@@ -197,15 +228,9 @@ def extract(ctx: click.Context, config_path: Path, output: Path, as_json: bool) 
     Example:
       comment-migrate extract -c migration.toml --output site.archive.jsonl
     """
-    from migrate.plugins import build_source
-    from migrate.sources.archive import write_archive
+    from migrate.commands.extract import extract
 
-    config: Config = load_config(config_path)
-    source = build_source(config.source, config.run)
-    try:
-        summary = write_archive(output, source)
-    finally:
-        source.close()
+    summary = extract(load_config(config_path), output)
     failed = summary.get("failed") or []
     click.echo(
         f"Wrote {output}: {summary.get('pages', 0)} pages, {summary.get('comments', 0)} comments, "
@@ -234,10 +259,10 @@ def verify(ctx: click.Context, config_path: Path, checkpoint: Path | None, as_js
       comment-migrate verify -c migration.toml
       comment-migrate verify --json
     """
-    from migrate.orchestrator import verify_from_config
-    from migrate.verify import describe
+    from migrate.commands.verify import describe
 
-    report = verify_from_config(load_config(config_path), checkpoint)
+    with _open(config_path, checkpoint) as migration:
+        report = migration.verify()
     if as_json:
         print_json(report.to_dict())
     else:
@@ -263,7 +288,7 @@ def rollback(
     Example:
       comment-migrate rollback -c migration.toml --backup before-rollback.jsonl
     """
-    from migrate.orchestrator import RollbackOutcome, rollback_from_config
+    from migrate.commands.rollback import RollbackOutcome
     from utils.signals import GracefulInterrupt
 
     def confirm(outcome: RollbackOutcome) -> bool:
@@ -273,9 +298,8 @@ def rollback(
             f"Delete {outcome.planned} comments from the {outcome.target} target "
             f"on {outcome.pages} pages?", err=True)
 
-    with GracefulInterrupt(log) as interrupt:
-        outcome = rollback_from_config(load_config(config_path), checkpoint=checkpoint,
-                                       backup=backup, confirm=confirm, stop=interrupt.stop)
+    with _open(config_path, checkpoint) as migration, GracefulInterrupt(log) as interrupt:
+        outcome = migration.rollback(backup=backup, confirm=confirm, stop=interrupt.stop)
     summary = outcome.summary
     if summary is None:
         click.echo("Nothing to roll back: this migration created no comments.", err=True)
@@ -306,7 +330,7 @@ def demo(ctx: click.Context, output: Path) -> None:
     Example:
       comment-migrate demo --output /tmp/demo
     """
-    from migrate.demo import run_demo
+    from migrate.commands.demo import run_demo
 
     code = run_demo(output, quiet=_quiet(ctx), echo=click.echo)
     ctx.exit(code)
@@ -354,7 +378,7 @@ def checkpoint_show(path: Path, mappings: bool) -> None:
     Example:
       comment-migrate checkpoint show .migration_checkpoint.json --mappings
     """
-    from migrate.status import checkpoint_document
+    from migrate.commands.status import checkpoint_document
 
     click.echo(json.dumps(checkpoint_document(path, mappings=mappings), indent=2,
                           ensure_ascii=False, sort_keys=True))
@@ -369,12 +393,9 @@ def checkpoint_compact(path: Path) -> None:
     Example:
       comment-migrate checkpoint compact .migration_checkpoint.json
     """
-    from utils.checkpoint_manager import CheckpointManager
+    from migrate.commands.status import compact_checkpoint
 
-    if not path.exists():
-        fail(f"{path}: no such checkpoint", ExitStatus.CHECKPOINT)
-    with CheckpointManager(checkpoint_file=path) as cp:
-        cp.compact()
+    compact_checkpoint(path)
     click.echo(f"{path}: compacted")
 
 

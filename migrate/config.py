@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
@@ -24,6 +25,7 @@ from migrate.errors import ConfigError
 
 DEFAULT_CONFIG = "migration.toml"
 DEFAULT_CHECKPOINT = ".migration_checkpoint.json"
+DEFAULT_URI = "/{section_id}/"
 
 
 @cache
@@ -34,35 +36,32 @@ def config_schema() -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class SourceConfig:
+class SectionConfig:
+    """One plugin's table ([source] or [target]): its type and its own keys, validated by
+    the plugin's schema, paths already resolved against the configuration file's folder."""
+
     type: str
-    homeserver: str = ""
-    server_name: str = ""
-    site: str = ""
-    prefix: str = "comments_"
-    token_env: str = "MATRIX_ACCESS_TOKEN"  # noqa: S105  (a variable name, not a secret)
-    discover: str = "pages_file"
-    pages_file: Path | None = None
-    uri_template: str = "/{section_id}/"
-    path: Path | None = None  # archive
+    values: Mapping[str, Any] = field(default_factory=dict)
 
-    def token(self) -> str | None:
-        """The access token, or None: an unset or empty variable means 'read as a guest'."""
-        return os.environ.get(self.token_env) or None
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+    def text(self, key: str, default: str = "") -> str:
+        value = self.values.get(key)
+        return default if value is None else str(value)
+
+    def path(self, key: str) -> Path | None:
+        value = self.values.get(key)
+        return None if value is None else Path(value)
+
+    def token(self, default_env: str) -> str | None:
+        """The secret named by `token_env` (or `default_env`), or None when the variable is
+        unset or empty. Secrets never live in the file."""
+        return read_token(self.text("token_env", default_env))
 
 
-@dataclass(frozen=True)
-class TargetConfig:
-    type: str
-    url: str = ""
-    token_env: str = "TARGET_TOKEN"  # noqa: S105  (a variable name, not a secret)
-    output: Path | None = None
-    site_url: str = ""
-    db_path: Path | None = None
-    mention_parent: bool = True
-
-    def token(self) -> str | None:
-        return os.environ.get(self.token_env) or None
+def read_token(variable: str) -> str | None:
+    return os.environ.get(variable) or None
 
 
 @dataclass(frozen=True)
@@ -75,28 +74,33 @@ class RunConfig:
 
 @dataclass(frozen=True)
 class Config:
-    source: SourceConfig
-    target: TargetConfig
+    source: SectionConfig
+    target: SectionConfig
     run: RunConfig = field(default_factory=RunConfig)
     path: Path | None = None
 
+    @property
+    def uri_template(self) -> str:
+        """A page's URI on the site when the source gives none."""
+        return str(
+            self.source.get("uri_template") or self.target.get("uri_template") or DEFAULT_URI
+        )
+
+    @property
+    def mention_parent(self) -> bool:
+        return bool(self.target.get("mention_parent", True))
+
     def identity(self) -> dict[str, str]:
-        """What makes this migration this migration (compared against the checkpoint)."""
-        s, t = self.source, self.target
-        ident = {"source.type": s.type, "target.type": t.type}
-        if s.type == "matrix":
-            ident.update({
-                "source.homeserver": s.homeserver.rstrip("/"),
-                "source.server_name": s.server_name,
-                "source.site": s.site,
-                "source.prefix": s.prefix,
-            })
-        else:
-            ident["source.path"] = str(s.path)
-        if t.type in ("http", "isso"):
-            ident["target.url"] = t.url.rstrip("/")
-        else:
-            ident["target.output"] = str(t.output)
+        """What makes this migration this migration (compared against the checkpoint): each
+        plugin names what identifies it, never how fast it runs."""
+        from migrate.plugins import source_plugin, target_plugin
+
+        ident = {"source.type": self.source.type, "target.type": self.target.type}
+        for side, section, plugin in (
+            ("source", self.source, source_plugin(self.source.type)),
+            ("target", self.target, target_plugin(self.target.type)),
+        ):
+            ident.update({f"{side}.{k}": v for k, v in plugin.identity(section).items()})
         return ident
 
     def digest(self) -> str:
@@ -143,66 +147,74 @@ def _explain(error: jsonschema.ValidationError) -> str:
     return str(error.message)
 
 
-def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
-    where = str(path) if path else "configuration"
-    validator = jsonschema.Draft202012Validator(config_schema())
-    errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), e.path))
+SHARED_KEYS: dict[str, dict[str, Any]] = {
+    "source": {
+        "type": {"type": "string"},
+        "uri_template": {"type": "string", "pattern": "\\{section_id\\}"},
+    },
+    "target": {
+        "type": {"type": "string"},
+        "uri_template": {"type": "string", "pattern": "\\{section_id\\}"},
+        "mention_parent": {"type": "boolean"},
+        "site_url": {"type": "string", "pattern": "^https?://[^\\s]+$"},
+    },
+}
+
+
+def _validate(where: str, data: Any, schema: Mapping[str, Any], prefix: str = "") -> None:
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = list(validator.iter_errors(data))
     if errors:
         # the deepest specific error says most; if/then branches report "required" on a table
         error = max(errors, key=lambda e: len(list(e.absolute_path)))
-        raise ConfigError(f"{where}: key {_key_path(error)} {_explain(error)}")
+        raise ConfigError(f"{where}: key {prefix}{_key_path(error)} {_explain(error)}")
 
+
+def _section(
+    where: str, side: str, table: Mapping[str, Any], plugin_schema: Mapping[str, Any],
+    path_keys: tuple[str, ...], base: Path,
+) -> SectionConfig:
+    schema = {
+        "type": "object",
+        "additionalProperties": False,
+        **{k: v for k, v in plugin_schema.items() if k != "properties"},
+        "properties": {**SHARED_KEYS[side], **plugin_schema.get("properties", {})},
+    }
+    _validate(where, dict(table), schema, prefix=f"{side}.")
+    values = dict(table)
+    for key in path_keys:
+        if values.get(key) is not None:
+            p = Path(values[key]).expanduser()
+            values[key] = p if p.is_absolute() else base / p
+    return SectionConfig(type=str(table["type"]), values=values)
+
+
+def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
+    from migrate.plugins import source_plugin, target_plugin
+
+    where = str(path) if path else "configuration"
+    _validate(where, data, config_schema())
     base = path.parent if path else Path()
-
-    def rel(value: str | None) -> Path | None:
-        if value is None:
-            return None
-        p = Path(value).expanduser()
-        return p if p.is_absolute() else base / p
-
-    src: dict[str, Any] = dict(data["source"])
-    tgt: dict[str, Any] = dict(data["target"])
-    homeserver = str(src.get("homeserver", "")).rstrip("/")
-    server_name = src.get("server_name") or _host_of(homeserver)
-    source = SourceConfig(
-        type=src["type"],
-        homeserver=homeserver,
-        server_name=server_name,
-        site=src.get("site", ""),
-        prefix=src.get("prefix", "comments_"),
-        token_env=src.get("token_env", "MATRIX_ACCESS_TOKEN"),
-        discover=src.get("discover", "pages_file"),
-        pages_file=rel(src.get("pages_file")),
-        uri_template=src.get("uri_template") or tgt.get("uri_template") or "/{section_id}/",
-        path=rel(src.get("path")),
-    )
-    if source.type == "matrix" and source.discover == "pages_file" and source.pages_file is None:
-        raise ConfigError(
-            f"{where}: key source.pages_file is required when discover = 'pages_file'"
-        )
-    target = TargetConfig(
-        type=tgt["type"],
-        url=str(tgt.get("url", "")).rstrip("/"),
-        token_env=tgt.get("token_env", "TARGET_TOKEN"),
-        output=rel(tgt.get("output")),
-        site_url=tgt.get("site_url", ""),
-        db_path=rel(tgt.get("db_path")),
-        mention_parent=tgt.get("mention_parent", True),
-    )
+    source_table, target_table = data["source"], data["target"]
+    try:
+        splugin = source_plugin(source_table["type"])
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: key source.type {exc}") from None
+    try:
+        tplugin = target_plugin(target_table["type"])
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: key target.type {exc}") from None
+    source = _section(where, "source", source_table, splugin.schema, splugin.path_keys, base)
+    target = _section(where, "target", target_table, tplugin.schema, tplugin.path_keys, base)
     run_data: dict[str, Any] = dict(data.get("run", {}))
+    checkpoint = Path(run_data.get("checkpoint") or DEFAULT_CHECKPOINT).expanduser()
     run = RunConfig(
-        checkpoint=rel(run_data.get("checkpoint")) or base / DEFAULT_CHECKPOINT,
+        checkpoint=checkpoint if checkpoint.is_absolute() else base / checkpoint,
         workers=run_data.get("workers", 4),
         max_attempts=run_data.get("max_attempts", 6),
         timeout=float(run_data.get("timeout", 30.0)),
     )
     return Config(source=source, target=target, run=run, path=path)
-
-
-def _host_of(url: str) -> str:
-    from urllib.parse import urlsplit
-
-    return urlsplit(url).hostname or ""
 
 
 def load_config(path: Path | str = DEFAULT_CONFIG) -> Config:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 
+from utils.errors import ToolError
 from utils.signals import EXIT_INTERRUPTED  # the second Ctrl-C exits from utils, with this
 
 
@@ -16,8 +17,8 @@ class ExitStatus(enum.IntEnum):
     INTERRUPTED = EXIT_INTERRUPTED  # SIGINT/SIGTERM; the checkpoint was saved
 
 
-class MigrateError(Exception):
-    """Base of the errors this package raises on purpose."""
+class MigrateError(ToolError):
+    """Base of the errors this package raises on purpose (utils' errors share the root)."""
 
     exit_status = ExitStatus.ERROR
 

@@ -1,136 +1,110 @@
-"""Sources and targets by name, built from the configuration.
+"""Sources and targets as plugins: cheap factories found by name.
 
-The built-in ones are registered through the same entry-point groups a third party uses
-(`comment_migrate.sources`, `comment_migrate.targets` in pyproject.toml): a factory takes the
-section's config and the run config and returns a Source or a Target.
+A plugin says who it is without opening anything: its `name`, the JSON Schema of its own
+configuration keys, what identifies a migration through it (for the checkpoint), and, for a
+target, its `capabilities` (no network, no credentials, no files). Only `build` makes the
+object that does the work. The built-in ones are registered through the same entry-point
+groups a third party uses (`comment_migrate.sources`, `comment_migrate.targets`), each
+declared in its own module as `PLUGIN`.
+
+A target needs only `create`, `begin_page`, `finish_page`, `abort_page`, `check` and
+`close` (migrate.model.Target); reading back (`list_page`), reconciling, deleting and batches
+are abilities it may have, asked of the object, never of its name.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
 from importlib.metadata import entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from migrate.config import RunConfig, SourceConfig, TargetConfig
 from migrate.errors import ConfigError
 from migrate.model import Capabilities, Source, Target
 from utils.retry import RetryPolicy
 
+if TYPE_CHECKING:
+    from migrate.config import RunConfig, SectionConfig
+
 SOURCE_GROUP = "comment_migrate.sources"
 TARGET_GROUP = "comment_migrate.targets"
+
+Schema = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class SourcePlugin:
+    name: str
+    build: Callable[[SectionConfig, RunConfig], Source]
+    # JSON Schema of the plugin's own keys in [source]: {"properties": ..., "required": [...]}
+    schema: Schema = field(default_factory=dict)
+    identity: Callable[[SectionConfig], dict[str, str]] = lambda section: {}
+    path_keys: tuple[str, ...] = ()  # resolved relative to the configuration file
+
+
+@dataclass(frozen=True)
+class TargetPlugin:
+    name: str
+    build: Callable[[SectionConfig, RunConfig], Target]
+    capabilities: Callable[[SectionConfig], Capabilities]
+    schema: Schema = field(default_factory=dict)
+    identity: Callable[[SectionConfig], dict[str, str]] = lambda section: {}
+    path_keys: tuple[str, ...] = ()
+    # where its output goes, for the summary (file targets)
+    output: Callable[[SectionConfig], str | None] = lambda section: None
 
 
 def retry_policy(run: RunConfig) -> RetryPolicy:
     return RetryPolicy(max_attempts=run.max_attempts)
 
 
-def matrix_source(config: SourceConfig, run: RunConfig) -> Source:
-    from migrate.sources.matrix import MatrixCommentExtractor
-
-    return MatrixCommentExtractor(
-        homeserver=config.homeserver,
-        site=config.site,
-        server_name=config.server_name or None,
-        prefix=config.prefix,
-        token=config.token(),
-        discover=config.discover,
-        pages_file=config.pages_file,
-        uri_template=config.uri_template,
-        timeout=run.timeout,
-        policy=retry_policy(run),
-    )
+@cache
+def _registered(group: str) -> dict[str, Any]:
+    return {ep.name: ep for ep in entry_points(group=group)}
 
 
-def archive_source(config: SourceConfig, run: RunConfig) -> Source:
-    from migrate.sources.archive import ArchiveSource
-
-    assert config.path is not None  # the schema requires it for type = "archive"
-    return ArchiveSource(config.path)
-
-
-def http_target(config: TargetConfig, run: RunConfig) -> Target:
-    from migrate.targets.http import HttpTarget
-
-    return HttpTarget(
-        config.url, token=config.token(), timeout=run.timeout, policy=retry_policy(run)
-    )
-
-
-def isso_target(config: TargetConfig, run: RunConfig) -> Target:
-    from migrate.targets.isso import IssoTarget
-
-    return IssoTarget(
-        config.url, timeout=run.timeout, policy=retry_policy(run), db_path=config.db_path
-    )
-
-
-def wxr_target(config: TargetConfig, run: RunConfig) -> Target:
-    from migrate.targets.wxr import WxrTarget
-
-    assert config.output is not None  # the schema requires it for file targets
-    return WxrTarget(config.output, site_url=config.site_url)
-
-
-def jsonl_target(config: TargetConfig, run: RunConfig) -> Target:
-    from migrate.targets.jsonl import JsonlTarget
-
-    assert config.output is not None
-    return JsonlTarget(config.output)
-
-
-def _factories(group: str) -> dict[str, Callable[..., Any]]:
-    found: dict[str, Callable[..., Any]] = {}
-    for ep in entry_points(group=group):
-        found[ep.name] = ep.load
-    return found
-
-
-_BUILTIN_SOURCES: dict[str, Callable[[SourceConfig, RunConfig], Source]] = {
-    "matrix": matrix_source,
-    "archive": archive_source,
-}
-_BUILTIN_TARGETS: dict[str, Callable[[TargetConfig, RunConfig], Target]] = {
-    "http": http_target,
-    "isso": isso_target,
-    "wxr": wxr_target,
-    "jsonl": jsonl_target,
-}
-
-
-def _resolve(kind: str, name: str, builtin: dict[str, Any], group: str) -> Callable[..., Any]:
-    if name in builtin:
-        return builtin[name]  # type: ignore[no-any-return]
-    loaders = _factories(group)
-    if name not in loaders:
-        known = ", ".join(sorted(set(builtin) | set(loaders)))
-        raise ConfigError(f"unknown {kind} type {name!r} (known: {known})")
-    factory = loaders[name]()
-    if not callable(factory):
-        raise ConfigError(f"{kind} plugin {name!r} ({group}) is not callable")
-    return factory  # type: ignore[no-any-return]
-
-
-def build_source(config: SourceConfig, run: RunConfig) -> Source:
-    return _resolve("source", config.type, _BUILTIN_SOURCES, SOURCE_GROUP)(config, run)  # type: ignore[no-any-return]
-
-
-def target_capabilities(config: TargetConfig, run: RunConfig) -> tuple[str, Capabilities]:
-    """A target's name and rules without opening its files (a dry run must not touch
-    them); network targets open nothing until they are used."""
-    if config.type == "wxr":
-        from migrate.targets.wxr import WxrTarget
-
-        return WxrTarget.name, WxrTarget.capabilities
-    if config.type == "jsonl":
-        from migrate.targets.jsonl import DEFAULT_CAPABILITIES
-
-        return "jsonl", DEFAULT_CAPABILITIES
-    target = build_target(config, run)
+def _find(kind: str, group: str, name: str, expected: type) -> Any:
+    found = _registered(group)
+    if name not in found:
+        known = ", ".join(map(repr, sorted(found)))
+        raise ConfigError(
+            f"must be one of {known} ({name!r} is no installed {kind}; a plugin adds one "
+            f"through the {group!r} entry point)"
+        )
     try:
-        return target.name, target.capabilities
-    finally:
-        target.close()
+        plugin = found[name].load()
+    except Exception as exc:  # a broken third-party package must not be a traceback
+        raise ConfigError(f"{kind} plugin {name!r} ({group}) cannot be loaded: {exc}") from exc
+    if not isinstance(plugin, expected):
+        raise ConfigError(
+            f"{kind} plugin {name!r} ({group}) is not a {expected.__name__} "
+            f"(see migrate.plugins)"
+        )
+    return plugin
 
 
-def build_target(config: TargetConfig, run: RunConfig) -> Target:
-    return _resolve("target", config.type, _BUILTIN_TARGETS, TARGET_GROUP)(config, run)  # type: ignore[no-any-return]
+def source_plugin(name: str) -> SourcePlugin:
+    plugin: SourcePlugin = _find("source", SOURCE_GROUP, name, SourcePlugin)
+    return plugin
+
+
+def target_plugin(name: str) -> TargetPlugin:
+    plugin: TargetPlugin = _find("target", TARGET_GROUP, name, TargetPlugin)
+    return plugin
+
+
+def source_types() -> list[str]:
+    return sorted(_registered(SOURCE_GROUP))
+
+
+def target_types() -> list[str]:
+    return sorted(_registered(TARGET_GROUP))
+
+
+def build_source(section: SectionConfig, run: RunConfig) -> Source:
+    return source_plugin(section.type).build(section, run)
+
+
+def build_target(section: SectionConfig, run: RunConfig) -> Target:
+    return target_plugin(section.type).build(section, run)

@@ -14,7 +14,7 @@ from click.testing import CliRunner, Result
 
 from migrate.cli import cli
 from migrate.model import Comment, Page
-from migrate.transform import depths
+from migrate.pipeline.transform import depths
 
 REPO = Path(__file__).resolve().parent.parent
 

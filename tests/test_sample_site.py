@@ -11,7 +11,7 @@ import pytest
 
 from migrate.model import Comment, Page
 from migrate.sources.archive import ArchiveSource
-from migrate.transform import depths
+from migrate.pipeline.transform import depths
 
 
 @pytest.fixture(scope="module")

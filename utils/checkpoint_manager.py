@@ -38,6 +38,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Literal, TypedDict, cast
 
+from utils.errors import ToolError
 from utils.fileio import (
     atomic_write_text,
     atomic_writer,
@@ -68,7 +69,7 @@ RECOVERY = (
 )
 
 
-class CheckpointError(Exception):
+class CheckpointError(ToolError):
     """The checkpoint cannot be used: invalid, unreadable, locked, or asked for something wrong."""
 
     def __init__(self, message: str, *, path: Path | None = None, line: int | None = None) -> None:
@@ -811,6 +812,11 @@ class CheckpointManager:
             self._close_journal()
             self._file_lock.release()
             raise
+
+    @property
+    def state(self) -> CheckpointState:
+        """The in-memory state: every read-only query lives there."""
+        return self._state
 
     # -- lifecycle
 

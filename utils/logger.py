@@ -6,6 +6,8 @@ import logging
 import sys
 
 LOGGER_NAME = "comment_migrate"
+# modules log under their own __name__: the package roots are configured together
+ROOTS = ("migrate", "utils", LOGGER_NAME)
 
 
 def setup_logger(verbosity: int = 0, stream: object = None) -> logging.Logger:
@@ -16,18 +18,19 @@ def setup_logger(verbosity: int = 0, stream: object = None) -> logging.Logger:
         level = logging.INFO
     else:
         level = logging.DEBUG
-    logger = logging.getLogger(LOGGER_NAME)
-    logger.setLevel(level)
-    for handler in list(logger.handlers):
-        if getattr(handler, "_comment_migrate", False):
-            logger.removeHandler(handler)
     handler = logging.StreamHandler(stream or sys.stderr)  # type: ignore[arg-type]
     handler._comment_migrate = True  # type: ignore[attr-defined]
     fmt = "%(levelname)s %(name)s: %(message)s" if verbosity > 0 else "%(levelname)s: %(message)s"
     handler.setFormatter(logging.Formatter(fmt))
-    logger.addHandler(handler)
-    logger.propagate = False
-    return logger
+    for name in ROOTS:
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        for old in list(logger.handlers):
+            if getattr(old, "_comment_migrate", False):
+                logger.removeHandler(old)
+        logger.addHandler(handler)
+        logger.propagate = False
+    return logging.getLogger(LOGGER_NAME)
 
 
 def get_logger(name: str = "") -> logging.Logger:

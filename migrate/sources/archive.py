@@ -38,8 +38,10 @@ from typing import IO, Any
 
 import jsonschema
 
+from migrate.config import RunConfig, SectionConfig
 from migrate.errors import SourceError
 from migrate.model import Author, Comment, Page, PageComments, PageError, SkippedEvent, Source
+from migrate.plugins import SourcePlugin
 from utils.fileio import atomic_writer
 from utils.schema_check import Check, SchemaCompiler
 
@@ -345,3 +347,18 @@ def _comment(record: Mapping[str, Any]) -> Comment:
         edited_at=parse_time(record["edited_at"]) if record["edited_at"] else None,
         deleted=record["deleted"],
     )
+
+
+def _build(section: SectionConfig, run: RunConfig) -> ArchiveSource:
+    path = section.path("path")
+    assert path is not None  # the plugin's schema requires it
+    return ArchiveSource(path)
+
+
+PLUGIN = SourcePlugin(
+    name="archive",
+    build=_build,
+    identity=lambda section: {"path": str(section.path("path"))},
+    path_keys=("path",),
+    schema={"required": ["path"], "properties": {"path": {"type": "string", "minLength": 1}}},
+)

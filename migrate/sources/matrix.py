@@ -43,6 +43,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from migrate.config import DEFAULT_URI, RunConfig, SectionConfig
 from migrate.errors import SourceError
 from migrate.model import (
     DELETED_TEXT,
@@ -53,6 +54,7 @@ from migrate.model import (
     PageError,
     SkippedEvent,
 )
+from migrate.plugins import SourcePlugin, retry_policy
 from migrate.sources.content import (
     HTML_FORMAT,
     clean_text,
@@ -661,3 +663,55 @@ class MatrixCommentExtractor:
     def close(self) -> None:
         self._client.close()
         self._anon.close()
+
+
+def _server_name(section: SectionConfig) -> str:
+    homeserver = section.text("homeserver").rstrip("/")
+    return section.text("server_name") or (urllib.parse.urlsplit(homeserver).hostname or "")
+
+
+def _identity(section: SectionConfig) -> dict[str, str]:
+    return {
+        "homeserver": section.text("homeserver").rstrip("/"),
+        "server_name": _server_name(section),
+        "site": section.text("site"),
+        "prefix": section.text("prefix", "comments_"),
+    }
+
+
+def _build(section: SectionConfig, run: RunConfig) -> MatrixCommentExtractor:
+    return MatrixCommentExtractor(
+        homeserver=section.text("homeserver"),
+        site=section.text("site"),
+        server_name=_server_name(section) or None,
+        prefix=section.text("prefix", "comments_"),
+        token=section.token("MATRIX_ACCESS_TOKEN"),
+        discover=section.text("discover", "pages_file"),
+        pages_file=section.path("pages_file"),
+        uri_template=section.text("uri_template", DEFAULT_URI),
+        timeout=run.timeout,
+        policy=retry_policy(run),
+    )
+
+
+PLUGIN = SourcePlugin(
+    name="matrix",
+    build=_build,
+    identity=_identity,
+    path_keys=("pages_file",),
+    schema={
+        "required": ["homeserver", "site"],
+        "properties": {
+            "homeserver": {"type": "string", "pattern": "^https?://[^\\s]+$"},
+            "server_name": {"type": "string", "minLength": 1},
+            "site": {"type": "string", "pattern": "^[^_\\s]+$"},
+            "prefix": {"type": "string"},
+            "token_env": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+            "discover": {"enum": list(DISCOVERY_MODES)},
+            "pages_file": {"type": "string", "minLength": 1},
+        },
+        # discover defaults to pages_file, which needs the file
+        "if": {"properties": {"discover": {"const": "pages_file"}}},
+        "then": {"required": ["pages_file"]},
+    },
+)

@@ -47,6 +47,7 @@ from migrate.model import (
     Page,
     TargetComment,
 )
+from migrate.plugins import TargetPlugin, retry_policy
 from migrate.targets.base import comment_fields, page_record, parse_rfc3339
 from utils.http import HttpClient, HttpError
 from utils.retry import RetryPolicy
@@ -240,3 +241,23 @@ def _target_comment(item: Mapping[str, Any]) -> TargetComment:
         source_id=None if source_id is None else str(source_id),
         raw=dict(item),
     )
+
+
+PLUGIN = TargetPlugin(
+    name="http",
+    build=lambda section, run: HttpTarget(
+        section.text("url"),
+        token=section.token("TARGET_TOKEN"),
+        timeout=run.timeout,
+        policy=retry_policy(run),
+    ),
+    capabilities=lambda section: HttpTarget.capabilities,
+    identity=lambda section: {"url": section.text("url").rstrip("/")},
+    schema={
+        "required": ["url"],
+        "properties": {
+            "url": {"type": "string", "pattern": "^https?://[^\\s]+$"},
+            "token_env": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+        },
+    },
+)

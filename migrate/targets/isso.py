@@ -53,6 +53,7 @@ from migrate.model import (
     PageError,
     TargetComment,
 )
+from migrate.plugins import TargetPlugin, retry_policy
 from utils.http import HttpClient, HttpError
 from utils.retry import RetryPolicy
 
@@ -125,6 +126,19 @@ def _flatten(thread: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
         yield from _flatten(comment)
 
 
+def isso_capabilities(*, can_delete: bool) -> Capabilities:
+    """Two levels, import-time timestamps, recognition by reading the thread back; deletion
+    only with the server's database (its moderation key)."""
+    return Capabilities(
+        max_depth=1,
+        keeps_timestamps=False,
+        idempotency="lookup",
+        can_delete=can_delete,
+        content="markdown",
+        min_text_length=MIN_TEXT,
+    )
+
+
 class IssoTarget:
     name = "isso"
 
@@ -139,14 +153,7 @@ class IssoTarget:
         self.url = url.rstrip("/")
         self.client = HttpClient(self.url, timeout=timeout, policy=policy, keep_cookies=False)
         self.db_path = Path(db_path) if db_path else None
-        self.capabilities = Capabilities(
-            max_depth=1,
-            keeps_timestamps=False,
-            idempotency="lookup",
-            can_delete=self.db_path is not None,
-            content="markdown",
-            min_text_length=MIN_TEXT,
-        )
+        self.capabilities = isso_capabilities(can_delete=self.db_path is not None)
         self._warned_moderation = False
         # target ids that are ours (created, adopted, or mapped before): never adopted again
         self._known: set[str] = set()
@@ -193,8 +200,8 @@ class IssoTarget:
             log.info("%s: Isso had stored %s after all (id %s); not sending it again",
                      page.uri, outgoing.source.id, stored.target_id)
             self._remember(stored.target_id)
-            return Created(target_id=stored.target_id, parent_target_id=stored.parent,
-                           already_existed=True)
+            # this very request created it (only its answer was lost): imported, not found
+            return Created(target_id=stored.target_id, parent_target_id=stored.parent)
         except HttpError as exc:
             error = _plain_error(exc)
             if error.status == 400 and isinstance(error.body, str) \
@@ -341,3 +348,24 @@ class IssoTarget:
 
     def close(self) -> None:
         self.client.close()
+
+
+PLUGIN = TargetPlugin(
+    name="isso",
+    build=lambda section, run: IssoTarget(
+        section.text("url"),
+        timeout=run.timeout,
+        policy=retry_policy(run),
+        db_path=section.path("db_path"),
+    ),
+    capabilities=lambda section: isso_capabilities(can_delete=section.get("db_path") is not None),
+    identity=lambda section: {"url": section.text("url").rstrip("/")},
+    path_keys=("db_path",),
+    schema={
+        "required": ["url"],
+        "properties": {
+            "url": {"type": "string", "pattern": "^https?://[^\\s]+$"},
+            "db_path": {"type": "string", "minLength": 1},
+        },
+    },
+)

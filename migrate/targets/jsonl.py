@@ -17,7 +17,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from migrate.config import SectionConfig
 from migrate.model import Capabilities
+from migrate.plugins import TargetPlugin
 from migrate.targets.base import PageAtomicFileTarget, Record, dumps
 
 DEFAULT_CAPABILITIES = Capabilities(
@@ -63,3 +65,20 @@ class JsonlTarget(PageAtomicFileTarget):
         page = dict(obj["page"])
         str(comment["id"])  # a record without an id is damage, not a comment
         return int(obj["batch"]), int(obj["batch_size"]), page, [comment]
+
+
+def _output(section: SectionConfig) -> Path:
+    path = section.path("output")
+    assert path is not None  # the plugin's schema requires it
+    return path
+
+
+PLUGIN = TargetPlugin(
+    name="jsonl",
+    build=lambda section, run: JsonlTarget(_output(section)),
+    capabilities=lambda section: DEFAULT_CAPABILITIES,
+    identity=lambda section: {"output": str(_output(section))},
+    output=lambda section: str(_output(section)),
+    path_keys=("output",),
+    schema={"required": ["output"], "properties": {"output": {"type": "string", "minLength": 1}}},
+)

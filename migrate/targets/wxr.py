@@ -20,8 +20,10 @@ from pathlib import Path
 from typing import IO, Any
 from xml.sax.saxutils import escape, quoteattr
 
+from migrate.config import SectionConfig
 from migrate.errors import TargetError
 from migrate.model import Capabilities
+from migrate.plugins import TargetPlugin
 from migrate.targets.base import (
     PageAtomicFileTarget,
     Record,
@@ -114,9 +116,11 @@ class WxrTarget(PageAtomicFileTarget):
         return int(obj["batch"]), 1, dict(obj["page"]), comments
 
     def after_change(self, *, force: bool) -> None:
-        self._stale = True
+        # `force` (on close) writes only what changed: a reader (verify) never rewrites the file
+        if not force:
+            self._stale = True
         due = time.monotonic() - self._last_rebuild >= self.rebuild_interval
-        if force or due:
+        if self._stale and (force or due):
             self._rebuild()
 
     def _rebuild(self) -> None:
@@ -181,3 +185,20 @@ def write_item(handle: IO[str], post_id: int, stored: StoredPage, site_url: str)
         ]
     parts.append("</item>\n")
     handle.write("\n".join(parts))
+
+
+def _output(section: SectionConfig) -> Path:
+    path = section.path("output")
+    assert path is not None  # the plugin's schema requires it
+    return path
+
+
+PLUGIN = TargetPlugin(
+    name="wxr",
+    build=lambda section, run: WxrTarget(_output(section), site_url=section.text("site_url")),
+    capabilities=lambda section: WxrTarget.capabilities,
+    identity=lambda section: {"output": str(_output(section))},
+    output=lambda section: str(_output(section)),
+    path_keys=("output",),
+    schema={"required": ["output"], "properties": {"output": {"type": "string", "minLength": 1}}},
+)

@@ -1,8 +1,8 @@
 """Read the source and the target again and say, per page, whether they agree.
 
 What the target should hold is predicted by the same rules the migration used
-(migrate/transform.py): where each reply hangs under the target's depth limit, which text it
-carries. Differences are reported as missing, extra, wrong parent and changed text.
+(migrate/pipeline/transform.py): where each reply hangs under the target's depth limit, which
+text it carries. Differences are reported as missing, extra, wrong parent and changed text.
 """
 
 from __future__ import annotations
@@ -10,19 +10,18 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from migrate.model import Page, PageError, Source, Target, TargetComment
-from migrate.transform import CommentTransformer, PagePlan
+from migrate.pipeline.ledger import PageLedger
+from migrate.pipeline.transform import CommentTransformer, PagePlan
+from utils.checkpoint_manager import CheckpointManager
 from utils.http import HttpError
 
+if TYPE_CHECKING:
+    from migrate.migration import Migration
+
 _SPACE = re.compile(r"\s+")
-
-
-class MappingView(Protocol):
-    def get_new_comment_id(self, source_id: str) -> str | None: ...
-
-    def get_skipped_reason(self, source_id: str) -> str | None: ...
 
 
 @dataclass
@@ -69,7 +68,7 @@ def _shorten(text: str | None, limit: int = 80) -> str:
 
 
 def verify_page(
-    page: Page, source: Source, target: Target, mapping: MappingView,
+    page: Page, source: Source, target: Target, mapping: PageLedger,
     transformer: CommentTransformer,
 ) -> PageVerification:
     result = PageVerification(page.id)
@@ -83,15 +82,15 @@ def verify_page(
     plan = PagePlan(transformer, page, extracted.comments)
     expected: set[str] = set()
     for comment in plan.order:
-        if mapping.get_skipped_reason(comment.id) is not None:
+        if mapping.skip_reason(comment.id) is not None:
             result.skipped += 1
             continue
-        target_id = mapping.get_new_comment_id(comment.id)
+        target_id = mapping.target_id(comment.id)
         if target_id is None or target_id not in held:
             result.missing.append(comment.id)
             continue
         expected.add(target_id)
-        out = plan.outgoing(comment, mapping.get_new_comment_id, mapping.get_skipped_reason)
+        out = plan.outgoing(comment, mapping.target_id, mapping.skip_reason)
         actual = held[target_id]
         if (out.parent_target_id or None) != (actual.parent_target_id or None):
             result.wrong_parent.append({
@@ -109,13 +108,40 @@ def verify_page(
 
 
 def verify_pages(
-    pages: Iterable[Page], source: Source, target: Target, mapping: MappingView,
+    pages: Iterable[Page], source: Source, target: Target, checkpoint: CheckpointManager,
     *, mention_parent: bool = True,
 ) -> VerifyReport:
     transformer = CommentTransformer(
         target.capabilities, system=source.system, mention_parent=mention_parent
     )
-    return VerifyReport([verify_page(p, source, target, mapping, transformer) for p in pages])
+    return VerifyReport([
+        verify_page(p, source, target, PageLedger.open(checkpoint, p.id, buffered=False),
+                    transformer)
+        for p in pages
+    ])
+
+
+def verify_migration(migration: Migration) -> VerifyReport:
+    """`verify`: source and target read again, compared through the checkpoint's mapping.
+
+    It holds the checkpoint's lock while it reads, so it never reads a file target halfway
+    through a run's append (and could not mistake that for a torn tail); it writes nothing."""
+    from migrate.commands.run import check_identity, require_checkpoint
+
+    require_checkpoint(migration.checkpoint, "to verify against")
+    cp = CheckpointManager(checkpoint_file=migration.checkpoint)
+    try:
+        check_identity(cp, migration, record=False)
+        target = migration.target.build()
+        try:
+            return verify_pages(
+                list(migration.source.pages()), migration.source, target, cp,
+                mention_parent=migration.mention_parent,
+            )
+        finally:
+            target.close()
+    finally:
+        cp.close(compact=False)  # a reader leaves the files as it found them
 
 
 def describe(report: VerifyReport) -> str:

@@ -15,16 +15,21 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from migrate.errors import MigrateError, UnsupportedOperation
 from migrate.model import Page, Target
 from utils.checkpoint_manager import CheckpointManager
 from utils.fileio import atomic_writer
 
-log = logging.getLogger("comment_migrate.rollback")
+log = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    from migrate.migration import Migration
 
 ROLLBACK_KEY = "rollback_in_progress"
 
@@ -66,8 +71,8 @@ def plan_rollback(
         )
     known = {page.id: page for page in pages}
     page_ids = [*known]
-    for page_id in (*cp.get_completed_page_ids(), *cp.get_failed_page_ids(),
-                    *cp.get_in_progress_page_ids()):
+    for page_id in (*cp.state.get_completed_page_ids(), *cp.state.get_failed_page_ids(),
+                    *cp.state.get_in_progress_page_ids()):
         if page_id not in known:
             log.warning("page %s is no longer in the source; its comments are deleted too",
                         page_id)
@@ -75,7 +80,7 @@ def plan_rollback(
             page_ids.append(page_id)
     planned = []
     for page_id in page_ids:
-        items = list(reversed(cp.get_page_mappings(page_id)))
+        items = list(reversed(cp.state.get_page_mappings(page_id)))
         if items:
             planned.append((known[page_id], items))
     return RollbackPlan(planned)
@@ -152,3 +157,56 @@ def execute_rollback(
         cp.set_metadata(ROLLBACK_KEY, False)
     cp.save_checkpoint()
     return summary
+
+
+class RollbackDeclined(MigrateError):
+    pass
+
+
+@dataclass
+class RollbackOutcome:
+    planned: int = 0
+    pages: int = 0
+    target: str = ""
+    backup: Path | None = None
+    backed_up: int = 0
+    summary: RollbackSummary | None = None
+    moved_aside: list[Path] = field(default_factory=list)
+
+    @property
+    def finished(self) -> bool:
+        return self.summary is None or not (self.summary.failed or self.summary.interrupted)
+
+
+def rollback_migration(
+    migration: Migration, *, backup: Path | None = None,
+    confirm: Callable[[RollbackOutcome], bool] = lambda outcome: True,
+    stop: threading.Event | None = None,
+) -> RollbackOutcome:
+    """`rollback`: plan from the checkpoint, back up, confirm, delete; when every comment is
+    gone, move the checkpoint aside (still under its lock) so a new `run` starts afresh."""
+    from migrate.commands.run import check_identity, move_aside_locked, require_checkpoint
+
+    path = migration.checkpoint
+    require_checkpoint(path, "so nothing is known to roll back")
+    outcome = RollbackOutcome(target=migration.target.name)
+    with CheckpointManager(checkpoint_file=path) as cp:
+        check_identity(cp, migration)
+        target = migration.target.build()
+        try:
+            plan = plan_rollback(target, cp, list(migration.source.pages()), migration.page_for)
+            outcome.planned, outcome.pages = plan.total, len(plan.pages)
+            if plan.total == 0:
+                cp.set_metadata(ROLLBACK_KEY, False)
+            else:
+                outcome.backup = backup or path.with_name(
+                    f"{path.name}.rollback-{time.strftime('%Y%m%dT%H%M%S')}.jsonl")
+                outcome.backed_up = write_backup(outcome.backup, target, plan)
+                if not confirm(outcome):
+                    raise RollbackDeclined("nothing was deleted")
+                outcome.summary = execute_rollback(target, cp, plan, stop=stop)
+        finally:
+            target.close()
+    if outcome.summary is not None and outcome.finished:
+        outcome.moved_aside = move_aside_locked(path)
+    return outcome

@@ -6,15 +6,23 @@ from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
-from migrate.config import Config, RunConfig, SourceConfig, TargetConfig
+from migrate.commands.run import RunOptions
+from migrate.commands.status import describe_status, load_status
 from migrate.errors import ExitStatus
-from migrate.orchestrator import RunOptions, run_from_config
+from migrate.migration import Migration
+from migrate.model import Target
 from migrate.reporter import Reporter
-from migrate.status import describe_status, load_status
+from migrate.sources.archive import ArchiveSource
+from migrate.targets.jsonl import JsonlTarget
+from migrate.targets.wxr import WxrTarget
 from utils.signals import GracefulInterrupt
 
 SAMPLE = "sample/site.archive.jsonl"
-OUTPUTS = (("wxr", "comments.wxr"), ("jsonl", "comments.jsonl"))
+SITE_URL = "https://blog.example.org"
+OUTPUTS: tuple[tuple[str, Callable[[Path], Target]], ...] = (
+    ("comments.wxr", lambda path: WxrTarget(path, site_url=SITE_URL)),
+    ("comments.jsonl", JsonlTarget),
+)
 
 
 def _fresh(paths: list[Path]) -> None:
@@ -31,18 +39,15 @@ def run_demo(output: Path, *, quiet: bool = False, echo: Callable[[str], None] =
     sample = resources.files("migrate").joinpath(SAMPLE)
     with resources.as_file(sample) as archive, GracefulInterrupt() as interrupt:
         echo(f"Sample site: {archive.name} (bundled with comment-migrate)")
-        for target_type, filename in OUTPUTS:
+        for filename, make_target in OUTPUTS:
             out_file = output / filename
-            checkpoint = output / f"{target_type}.checkpoint.json"
+            name = out_file.suffix.lstrip(".")
+            checkpoint = output / f"{name}.checkpoint.json"
             _fresh([out_file, checkpoint])
-            config = Config(
-                source=SourceConfig(type="archive", path=archive),
-                target=TargetConfig(type=target_type, output=out_file,
-                                    site_url="https://blog.example.org"),
-                run=RunConfig(checkpoint=checkpoint, workers=4),
-            )
-            echo(f"\n$ comment-migrate run   # {target_type} target -> {out_file}")
-            summary = run_from_config(config, RunOptions(quiet=quiet), stop=interrupt.stop)
+            echo(f"\n$ comment-migrate run   # {name} target -> {out_file}")
+            with Migration(ArchiveSource(archive), make_target(out_file),
+                           checkpoint=checkpoint) as migration:
+                summary = migration.run(RunOptions(quiet=quiet), stop=interrupt.stop)
             Reporter(quiet=quiet).summary(summary)
             echo(f"\n$ comment-migrate status --checkpoint {checkpoint}")
             echo(describe_status(load_status(checkpoint), checkpoint))

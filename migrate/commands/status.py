@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from utils.checkpoint_manager import read_checkpoint
+from utils.checkpoint_manager import CheckpointManager, read_checkpoint
 
 
 def load_status(path: Path) -> dict[str, Any]:
@@ -63,3 +63,14 @@ def checkpoint_document(path: Path, *, mappings: bool = False) -> dict[str, Any]
         doc = {k: v for k, v in doc.items() if k not in ("mappings", "id_mapping")}
         doc["mapping_count"] = state.mapping_count()
     return doc
+
+
+def compact_checkpoint(path: Path) -> None:
+    """`checkpoint compact`: fold the journal into a new snapshot, under the checkpoint's
+    lock. A journal without a snapshot (a crash before the first compaction) is a checkpoint
+    too."""
+    from migrate.commands.run import require_checkpoint
+
+    require_checkpoint(path, "to compact")
+    with CheckpointManager(checkpoint_file=path) as cp:
+        cp.compact()

@@ -1,0 +1,174 @@
+"""`run`: migrate every page not yet complete (or plan it, with a dry run).
+
+Everything that touches the checkpoint's files happens under its lock: `--reset` takes the
+lock before it moves the old checkpoint aside, so a migration that is running keeps its state.
+A dry run plans from a copy of the real checkpoint, writes only a file it creates itself, and
+never opens the real target.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from migrate.commands.rollback import ROLLBACK_KEY
+from migrate.config import describe_identity_change
+from migrate.errors import ConfigChanged, ExitStatus, MigrateError
+from migrate.model import Target
+from migrate.pipeline.orchestrator import Orchestrator
+from migrate.reporter import Reporter, RunSummary
+from migrate.targets.jsonl import JsonlTarget
+from utils.checkpoint_manager import CheckpointManager, journal_path, lock_path
+from utils.filelock import FileLock, LockHeld
+
+if TYPE_CHECKING:
+    from migrate.migration import Migration
+
+log = logging.getLogger(__name__)
+
+DRY_RUN_OUTPUT = Path("comment-migrate-dry-run.jsonl")
+
+
+class RollbackUnfinished(MigrateError):
+    exit_status = ExitStatus.CHECKPOINT
+
+
+class NoCheckpoint(MigrateError):
+    exit_status = ExitStatus.CHECKPOINT
+
+
+class OutputExists(MigrateError):
+    exit_status = ExitStatus.USAGE
+
+
+@dataclass
+class RunOptions:
+    workers: int | None = None
+    page_ids: Sequence[str] = ()
+    only_failed: bool = False
+    reset: bool = False
+    dry_run: bool = False
+    dry_run_output: Path | None = None
+    quiet: bool = False
+
+
+def move_aside(path: Path) -> list[Path]:
+    """Keep the old checkpoint (and journal) under a timestamped name (--reset, rollback).
+    The caller holds the checkpoint's lock."""
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    moved = []
+    for candidate in (path, journal_path(path)):
+        if candidate.exists():
+            dest = candidate.with_name(f"{candidate.name}.{stamp}.bak")
+            candidate.replace(dest)
+            moved.append(dest)
+    return moved
+
+
+def move_aside_locked(path: Path) -> list[Path]:
+    """Take the checkpoint's lock, then move it aside: a running migration keeps its files
+    (this fails, naming the holder, instead)."""
+    from utils.checkpoint_manager import CheckpointLocked
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(lock_path(path))
+    try:
+        lock.acquire()
+    except LockHeld as exc:
+        raise CheckpointLocked(path, exc.pid) from None
+    try:
+        return move_aside(path)
+    finally:
+        lock.release()
+
+
+def require_checkpoint(path: Path, purpose: str) -> None:
+    """Commands that read a migration need its checkpoint (a journal alone is one: a crash
+    before the first compaction leaves no snapshot)."""
+    if not (path.exists() or journal_path(path).exists()):
+        raise NoCheckpoint(f"{path}: no checkpoint {purpose} (has `run` been run?)")
+
+
+def check_identity(cp: CheckpointManager, migration: Migration, *, record: bool = True) -> None:
+    """The checkpoint belongs to this migration; a new one is stamped with it (`record`)."""
+    digest = migration.digest
+    state = cp.state
+    if state.config_digest is None:
+        if record:
+            cp.set_config(digest, dict(migration.identity))
+    elif state.config_digest != digest:
+        what = describe_identity_change(state.config_identity or {}, dict(migration.identity))
+        raise ConfigChanged(
+            f"checkpoint {cp.checkpoint_file} was made for another migration ({what}). "
+            "Use the matching configuration, another --checkpoint, or --reset to start over "
+            "(the old checkpoint is moved aside, not deleted)."
+        )
+
+
+def _dry_run_copy(path: Path, tmpdir: Path) -> Path:
+    copy = tmpdir / "checkpoint.json"
+    for original, duplicate in ((path, copy), (journal_path(path), journal_path(copy))):
+        if original.exists():
+            shutil.copyfile(original, duplicate)
+    return copy
+
+
+def run_migration(
+    migration: Migration, options: RunOptions, *, stop: threading.Event | None = None
+) -> RunSummary:
+    path = migration.checkpoint
+    spec = migration.target
+    tmpdir: str | None = None
+    try:
+        if options.dry_run:
+            # plan for the real target's rules, write JSONL, keep no state; start from a copy
+            # of the real checkpoint, so the plan is what the next real run would do
+            output = options.dry_run_output or DRY_RUN_OUTPUT
+            if output.exists() or output.is_symlink():
+                raise OutputExists(
+                    f"{output} exists; a dry run writes only a new file. Remove it or name "
+                    "another with --dry-run-output."
+                )
+            tmpdir = tempfile.mkdtemp(prefix="comment-migrate-dry-run-")
+            path = _dry_run_copy(path, Path(tmpdir))
+            target: Target = JsonlTarget(output, capabilities=spec.capabilities)
+        else:
+            if options.reset:
+                for moved in move_aside_locked(path):
+                    log.warning("moved the old checkpoint aside to %s", moved)
+            target = spec.build()
+        try:
+            with CheckpointManager(checkpoint_file=path) as cp:
+                check_identity(cp, migration)
+                if cp.state.get_metadata(ROLLBACK_KEY):
+                    raise RollbackUnfinished(
+                        f"a rollback of {path} is unfinished; finish it with "
+                        "`comment-migrate rollback` before running again"
+                    )
+                pages = list(migration.source.pages())
+                orchestrator = Orchestrator(
+                    migration.source, target, cp,
+                    workers=options.workers or migration.workers,
+                    mention_parent=migration.mention_parent,
+                    reporter=Reporter(quiet=options.quiet),
+                    stop=stop,
+                )
+                summary = orchestrator.run(
+                    pages, page_ids=options.page_ids, only_failed=options.only_failed
+                )
+        finally:
+            target.close()
+        summary.target = spec.name
+        summary.dry_run = options.dry_run
+        summary.output = str(output) if options.dry_run else spec.output
+        return summary
+    finally:
+        if tmpdir is not None:
+            shutil.rmtree(tmpdir, ignore_errors=True)

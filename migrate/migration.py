@@ -1,0 +1,159 @@
+"""The Python API: one migration, as objects, with verbs that return info objects.
+
+    from migrate import ArchiveSource, Migration, WxrTarget
+
+    migration = Migration(ArchiveSource("site.archive.jsonl"), WxrTarget("comments.wxr"),
+                          checkpoint="wxr.checkpoint.json")
+    summary = migration.run()
+    assert not summary.failed_pages
+    report = migration.verify()
+
+The command line builds the same object from migration.toml (`Migration.from_config`), so a
+script can do whatever the CLI does without writing a TOML file. Failure is data (a summary
+with failed pages, a report that is not ok); only misuse and broken state raise.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from migrate.config import DEFAULT_CHECKPOINT, DEFAULT_URI, Config, identity_digest
+from migrate.model import Capabilities, Page, Source, Target
+from migrate.plugins import build_source, target_plugin
+
+if TYPE_CHECKING:
+    from migrate.commands.rollback import RollbackOutcome
+    from migrate.commands.run import RunOptions
+    from migrate.commands.verify import VerifyReport
+    from migrate.reporter import RunSummary
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """A target known by its rules before it is opened: a dry run plans with the rules and
+    never opens the real target (a file target would read, and could repair, its file)."""
+
+    name: str
+    capabilities: Capabilities
+    identity: Mapping[str, str]
+    build: Callable[[], Target]
+    output: str | None = None
+
+    @classmethod
+    def of(cls, target: Target) -> TargetSpec:
+        output = getattr(target, "output", None)
+        return cls(
+            name=target.name,
+            capabilities=target.capabilities,
+            identity=dict(target.identity()),
+            build=lambda: target,
+            output=str(output) if output is not None else None,
+        )
+
+
+def _identity(source: Source, target: TargetSpec) -> dict[str, str]:
+    ident = {f"source.{k}": str(v) for k, v in source.identity().items()}
+    ident.update({f"target.{k}": str(v) for k, v in target.identity.items()})
+    ident.setdefault("source.system", source.system)
+    ident.setdefault("target.type", target.name)
+    return ident
+
+
+class Migration:
+    """A source, a target and the checkpoint that remembers what went where."""
+
+    def __init__(
+        self,
+        source: Source,
+        target: Target | TargetSpec,
+        *,
+        checkpoint: str | Path = DEFAULT_CHECKPOINT,
+        workers: int = 4,
+        mention_parent: bool = True,
+        uri_template: str = DEFAULT_URI,
+        identity: Mapping[str, str] | None = None,
+    ) -> None:
+        self.source = source
+        self.target = target if isinstance(target, TargetSpec) else TargetSpec.of(target)
+        self.checkpoint = Path(checkpoint)
+        self.workers = workers
+        self.mention_parent = mention_parent
+        self.uri_template = uri_template
+        self.identity = dict(identity) if identity else _identity(source, self.target)
+
+    @classmethod
+    def from_config(cls, config: Config) -> Migration:
+        """The migration a migration.toml describes (source and target built by their
+        plugins; the target opened only when it is used)."""
+        plugin = target_plugin(config.target.type)
+        section, run = config.target, config.run
+        spec = TargetSpec(
+            name=plugin.name,
+            capabilities=plugin.capabilities(section),
+            identity=plugin.identity(section),
+            build=lambda: plugin.build(section, run),
+            output=plugin.output(section),
+        )
+        return cls(
+            build_source(config.source, config.run),
+            spec,
+            checkpoint=config.run.checkpoint,
+            workers=config.run.workers,
+            mention_parent=config.mention_parent,
+            uri_template=config.uri_template,
+            identity=config.identity(),
+        )
+
+    @property
+    def digest(self) -> str:
+        return identity_digest(dict(self.identity))
+
+    def page_for(self, page_id: str) -> Page:
+        """A page the source no longer lists: its id, and the uri the template gives."""
+        return Page(id=page_id, uri=self.uri_template.format(section_id=page_id))
+
+    # -- verbs ------------------------------------------------------------------------------
+
+    def run(
+        self, options: RunOptions | None = None, *, stop: threading.Event | None = None,
+        **kwargs: Any,
+    ) -> RunSummary:
+        """Migrate every page not yet complete (see RunOptions: dry_run, pages, reset...)."""
+        from migrate.commands.run import RunOptions, run_migration
+
+        return run_migration(self, options or RunOptions(**kwargs), stop=stop)
+
+    def verify(self) -> VerifyReport:
+        """Read source and target again and compare them through the checkpoint."""
+        from migrate.commands.verify import verify_migration
+
+        return verify_migration(self)
+
+    def rollback(
+        self, *, backup: Path | None = None,
+        confirm: Callable[[RollbackOutcome], bool] = lambda outcome: True,
+        stop: threading.Event | None = None,
+    ) -> RollbackOutcome:
+        """Delete from the target what this migration created, after a backup."""
+        from migrate.commands.rollback import rollback_migration
+
+        return rollback_migration(self, backup=backup, confirm=confirm, stop=stop)
+
+    def status(self) -> dict[str, Any]:
+        from migrate.commands.status import load_status
+
+        return load_status(self.checkpoint)
+
+    def close(self) -> None:
+        self.source.close()
+
+    def __enter__(self) -> Migration:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
