@@ -20,6 +20,7 @@ from migrate.migration import Migration
 from migrate.reporter import Reporter, print_json
 from utils.errors import ToolError
 from utils.logger import setup_logger
+from utils.terminal import printable
 
 log = logging.getLogger(__name__)
 
@@ -44,17 +45,17 @@ class MigrateGroup(click.Group):
             click.echo("Interrupted.", err=True)
             ctx.exit(ExitStatus.INTERRUPTED)
         except (MigrateError, ToolError) as exc:
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {printable(str(exc))}", err=True)
             ctx.exit(exit_status_for(exc))
         except Exception as exc:
             log.debug("unexpected error", exc_info=True)
-            click.echo(f"Error: unexpected {type(exc).__name__}: {exc} (run with -v for details)",
-                       err=True)
+            click.echo(f"Error: unexpected {type(exc).__name__}: {printable(str(exc))} "
+                       "(run with -v for details)", err=True)
             ctx.exit(ExitStatus.ERROR)
 
 
 def fail(message: str, status: ExitStatus = ExitStatus.USAGE) -> NoReturn:
-    click.echo(f"Error: {message}", err=True)
+    click.echo(f"Error: {printable(message)}", err=True)
     raise click.exceptions.Exit(status)
 
 
@@ -211,7 +212,7 @@ def status(ctx: click.Context, config_path: Path, checkpoint: Path | None, as_js
     if as_json:
         print_json(report)
     else:
-        click.echo(describe_status(report, path))
+        click.echo(printable(describe_status(report, path)))
     ctx.exit(ExitStatus.PAGES_FAILED if report["failed_pages"] else ExitStatus.OK)
 
 
@@ -238,7 +239,7 @@ def extract(ctx: click.Context, config_path: Path, output: Path, as_json: bool) 
         err=True,
     )
     for page in failed:
-        click.echo(f"  FAILED {page.get('page_id')}: {page.get('error')}", err=True)
+        click.echo(printable(f"  FAILED {page.get('page_id')}: {page.get('error')}"), err=True)
     if as_json:
         print_json(summary)
     ctx.exit(ExitStatus.PAGES_FAILED if failed else ExitStatus.OK)
@@ -266,7 +267,7 @@ def verify(ctx: click.Context, config_path: Path, checkpoint: Path | None, as_js
     if as_json:
         print_json(report.to_dict())
     else:
-        click.echo(describe(report))
+        click.echo(printable(describe(report)))
     ctx.exit(ExitStatus.OK if report.ok else ExitStatus.PAGES_FAILED)
 
 
@@ -307,7 +308,7 @@ def rollback(
     click.echo(f"Deleted {summary.deleted} comments ({summary.already_gone} were already "
                f"gone), {len(summary.failed)} could not be deleted.", err=True)
     for item in summary.failed[:20]:
-        click.echo(f"  FAILED {item['target_id']}: {item['error']}", err=True)
+        click.echo(printable(f"  FAILED {item['target_id']}: {item['error']}"), err=True)
     if summary.interrupted:
         click.echo("Interrupted: run `comment-migrate rollback` again to finish.", err=True)
         ctx.exit(ExitStatus.INTERRUPTED)
