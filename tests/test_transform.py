@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from migrate.model import Capabilities, Comment
-from migrate.pipeline.transform import CommentTransformer, PagePlan, depths, plain_to_html, send_order
+from migrate.pipeline.transform import (
+    CommentTransformer,
+    PagePlan,
+    depths,
+    plain_to_html,
+    send_order,
+)
 from tests.factories import comment, page
 
 
