@@ -32,8 +32,9 @@ NO_TOKEN: dict[str, str | None] = {TOKEN_ENV: None}
 class StaticSite:
     """A site on 127.0.0.1: `pages` maps a path to its HTML; any other path answers 404."""
 
-    def __init__(self, pages: Mapping[str, str]) -> None:
+    def __init__(self, pages: Mapping[str, str], not_found: str = "<h1>Not found</h1>") -> None:
         self.pages = dict(pages)
+        self.not_found = not_found
         self.requests: list[str] = []
         site = self
 
@@ -43,7 +44,7 @@ class StaticSite:
                 site.requests.append(path)
                 body = site.pages.get(path)
                 self.send_response(200 if body is not None else 404)
-                data = (body or "<h1>Not found</h1>").encode("utf-8")
+                data = (body or site.not_found).encode("utf-8")
                 self.send_header("Content-Type", "text/html; charset=utf-8")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -206,19 +207,23 @@ def test_all_well_exits_0(
     assert "All checks passed" in result.stderr
 
 
-def test_text_from_a_page_cannot_reach_the_terminal_raw(
-    synapse: SynapseServer, rooms: dict[str, str], isso: IssoServer, tmp_path: Path
+def test_text_from_pages_and_servers_cannot_reach_the_terminal_raw(
+    synapse: SynapseServer, rooms: dict[str, str], tmp_path: Path
 ) -> None:
-    site = {"/blog/hello/": isso_page(isso.url, "/x/\x1b[2J\x1b]0;pwned\x07")}
-    with StaticSite(site) as web:
+    escapes = "\x1b[2J\x1b]0;pwned\x07"
+    site = {"/blog/hello/": isso_page("http://127.0.0.1:9", f"/x/{escapes}")}
+    # the "Isso" here answers its /config with a page of escape sequences
+    with StaticSite(site, not_found=f"<p>{escapes}</p>") as web:
         config = write_config(
             tmp_path,
             source=matrix_source(synapse, pages_csv(tmp_path, ("hello",))),
-            target={"type": "isso", "url": isso.url, "site_url": web.url},
+            target={"type": "isso", "url": web.url, "site_url": web.url},
         )
         result, document = check(config)
     assert result.exit_code == 3
-    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert failed(document) == {"target", "page hello"}
+    assert "\x1b" not in result.stdout + result.stderr and "\x07" not in result.stdout
+    assert "\\x1b[2J" in items(document)["target"]["detail"]
     assert "\\x1b[2J" in items(document)["page hello"]["detail"]
 
 
@@ -361,6 +366,16 @@ def test_the_http_target_token_is_checked_without_writing(
         assert "wrong" not in result.stdout
 
 
+def test_a_target_without_the_lookup_endpoint_is_not_called_proven(tmp_path: Path) -> None:
+    archive = make_archive(tmp_path / "site.archive.jsonl", threaded_site(pages=1))
+    with ContractServer(token="right", lookup=False) as server:
+        config = write_config(tmp_path, archive=archive, target={"type": "http", "url": server.url})
+        result, document = check(config, env={"TARGET_TOKEN": "right"})
+    assert result.exit_code == 0
+    assert "no lookup by source id" in items(document)["target"]["detail"]
+    assert "not proven" in items(document)["target"]["detail"]
+
+
 def test_an_unreachable_target_is_reported(tmp_path: Path) -> None:
     archive = make_archive(tmp_path / "site.archive.jsonl", threaded_site(pages=1))
     closed = f"http://127.0.0.1:{free_port()}"
@@ -421,8 +436,13 @@ def in_a_read_only_folder(tmp_path: Path) -> Path:
     return folder / "checkpoint.json"
 
 
-@pytest.mark.parametrize("place", [under_a_file, in_a_read_only_folder])
-def test_a_checkpoint_folder_that_cannot_be_written_is_reported(tmp_path: Path, place: Any) -> None:
+@pytest.mark.parametrize(
+    ("place", "why"),
+    [(under_a_file, "is not a folder"), (in_a_read_only_folder, "cannot create files")],
+)
+def test_a_checkpoint_folder_that_cannot_be_written_is_reported(
+    tmp_path: Path, place: Any, why: str
+) -> None:
     archive = make_archive(tmp_path / "site.archive.jsonl", threaded_site(pages=1))
     checkpoint = place(tmp_path)
     try:
@@ -437,6 +457,7 @@ def test_a_checkpoint_folder_that_cannot_be_written_is_reported(tmp_path: Path, 
         checkpoint.parent.chmod(0o755) if checkpoint.parent.is_dir() else None
     assert result.exit_code == 3
     assert failed(document) == {"checkpoint"}
+    assert why in items(document)["checkpoint"]["detail"]
     assert "[run] checkpoint" in items(document)["checkpoint"]["fix"]
 
 
