@@ -650,9 +650,16 @@ def _isso_problem(html: str, path: str, page: Page) -> tuple[str, str] | None:
     shown = embed.thread_id or path
     if shown == page.uri:
         return None
-    why = "data-isso-id" if embed.thread_id else "the page's path (it has no data-isso-id)"
+    # the page's uri is both its address (site_url + uri) and the thread the migration fills
+    if embed.thread_id:
+        return (
+            f"the page shows Isso thread {shown!r} (its data-isso-id), but the migration "
+            f"writes to {page.uri!r}",
+            f'set data-isso-id="{page.uri}" on the page, or remove it (Isso then uses the path)',
+        )
     return (
-        f"the page shows Isso thread {shown!r} ({why}), but the migration writes to {page.uri!r}",
-        f"give the page uri {shown!r} in the pages file (second column), or make the "
-        f"page's thread key {page.uri!r}",
+        f"the page shows Isso thread {shown!r} (its path; it has no data-isso-id), but the "
+        f"migration writes to {page.uri!r}",
+        f"give the page the uri {shown!r} in the pages file (second column) and [target] "
+        "site_url only the scheme and host",
     )

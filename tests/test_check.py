@@ -164,7 +164,7 @@ def test_a_missing_page_and_another_thread_key_are_exactly_what_is_reported(
     assert "/blog/gone/" in found["page gone"]["fix"]
     assert "'/posts/other'" in found["page other"]["detail"]
     assert "'/blog/other/'" in found["page other"]["detail"]
-    assert "'/posts/other'" in found["page other"]["fix"]  # the uri to put in the pages file
+    assert 'data-isso-id="/blog/other/"' in found["page other"]["fix"]
     for section in ("hello", "third"):
         assert f"shows Isso thread /blog/{section}/" in found[f"page {section}"]["detail"]
     assert found["homeserver"]["ok"] and "Synapse/" in found["homeserver"]["detail"]
@@ -175,6 +175,25 @@ def test_a_missing_page_and_another_thread_key_are_exactly_what_is_reported(
     assert " -> fix: " in line_of(result, "page other")
     assert line_of(result, "page hello").startswith("ok   page hello ")
     assert "2 of" in result.stderr and "checks failed" in result.stderr
+
+
+def test_a_site_in_a_subfolder_shows_threads_under_another_path(
+    synapse: SynapseServer, rooms: dict[str, str], isso: IssoServer, tmp_path: Path
+) -> None:
+    # site_url with a path: the page answers, but Isso's thread key is the full path
+    with StaticSite({"/blog/hello/": isso_page(isso.url)}) as web:
+        pages = tmp_path / "pages.csv"
+        pages.write_text("hello,/hello/,Hello\n", encoding="utf-8")
+        config = write_config(
+            tmp_path,
+            source=matrix_source(synapse, pages),
+            target={"type": "isso", "url": isso.url, "site_url": web.url + "/blog"},
+        )
+        result, document = check(config)
+    assert result.exit_code == 3
+    found = items(document)["page hello"]
+    assert "'/blog/hello/' (its path" in found["detail"]
+    assert "uri '/blog/hello/'" in found["fix"] and "site_url" in found["fix"]
 
 
 def test_all_well_exits_0(
