@@ -182,6 +182,41 @@ def run(
     ctx.exit(ExitStatus.PAGES_FAILED if summary.failed_pages else ExitStatus.OK)
 
 
+@cli.command()
+@config_option
+@json_option
+@click.pass_context
+def check(ctx: click.Context, config_path: Path, as_json: bool) -> None:
+    """Preflight, writing nothing: configuration, homeserver and token, every page's room,
+    the target and its token, the checkpoint folder and, with [target] site_url, that each
+    page answers and shows the thread the migration writes to. Exit 0 when all is well,
+    3 with the list of what to fix, 2 for a configuration error.
+
+    \b
+    Example:
+      comment-migrate check -c migration.toml
+      comment-migrate check --json
+    """
+    from migrate.preflight import run_checks
+
+    report = run_checks(load_config(config_path))
+    if as_json:
+        click.echo(report.to_json())
+    else:
+        width = min(24, max(len(item.name) for item in report))
+        for item in report:
+            line = f"{'ok' if item.ok else 'FAIL':<4} {item.name:<{width}}  {item.detail}"
+            click.echo(line + (f" -> fix: {item.fix}" if item.fix else ""))
+        failed = len(report.failures)
+        click.echo(
+            "All checks passed: ready to run."
+            if not failed
+            else f"{failed} of {len(report)} checks failed.",
+            err=True,
+        )
+    ctx.exit(ExitStatus.OK if report.ok else ExitStatus.PAGES_FAILED)
+
+
 def _checkpoint_for(config_path: Path, checkpoint: Path | None) -> Path:
     if checkpoint is not None:
         return checkpoint

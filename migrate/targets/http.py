@@ -55,6 +55,7 @@ from utils.retry import RetryPolicy
 log = logging.getLogger("comment_migrate.targets.http")
 
 NOT_IMPLEMENTED = (404, 405, 501)
+PROBE_SOURCE_ID = "comment-migrate:probe"  # a source id no comment has (`check`)
 
 
 def comment_body(outgoing: OutgoingComment) -> dict[str, Any]:
@@ -222,6 +223,23 @@ class HttpTarget:
         if response.status_code in (405, 501):
             raise UnsupportedOperation(f"{self.url} does not implement DELETE /comments/{{id}}")
         return response.status_code != 404
+
+    def probe(self) -> str:
+        """Writes nothing: looks up a source id nobody has, with the token. Says what
+        answered; raises HttpError (401/403: the token was refused)."""
+        response = self.client.request(
+            "GET",
+            "/comments",
+            params={"source_id": PROBE_SOURCE_ID},
+            ok=(200, *NOT_IMPLEMENTED),
+            retry=False,
+        )
+        if response.status_code == 200 or _is_not_found(response):
+            return f"{self.url} answers and accepts the token (lookup by source id)"
+        return (
+            f"{self.url} answers ({response.status_code}) but has no lookup by source id, "
+            "so the token is not proven until the first comment is sent"
+        )
 
     def close(self) -> None:
         self.client.close()
