@@ -197,7 +197,7 @@ def check(ctx: click.Context, config_path: Path, as_json: bool) -> None:
       comment-migrate check -c migration.toml
       comment-migrate check --json
     """
-    from migrate.preflight import run_checks
+    from migrate.commands.check import run_checks
 
     report = run_checks(load_config(config_path))
     if as_json:
