@@ -7,11 +7,13 @@ instants, verified and rolled back.
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import json
 import os
 import random
 import signal
 import threading
+import tomllib
 import uuid
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from migrate.sources.matrix import MatrixCommentExtractor
 from migrate.targets.base import rfc3339
 from migrate.worker import TEMPLATE_FILES
 from tests.migration_helpers import (
+    REPO,
     expected_parents,
     invoke,
     start_run,
@@ -101,6 +104,21 @@ def test_worker_init_writes_the_project_and_never_overwrites(tmp_path: Path) -> 
     assert f"{other / 'src' / 'index.js'} already exists" in result.stderr
     assert [p.name for p in other.rglob("*") if p.is_file()] == ["index.js"]
     assert (other / "src" / "index.js").read_text() == "// mine\n"
+
+
+def test_every_template_file_ships_in_the_package_data() -> None:
+    """A template file the package-data globs miss would be absent from a pip install."""
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    globs = pyproject["tool"]["setuptools"]["package-data"]["migrate"]
+    template = REPO / "migrate" / "worker" / "template"
+    on_disk = {p.relative_to(template).as_posix() for p in template.rglob("*") if p.is_file()}
+    assert on_disk == set(TEMPLATE_FILES)
+    for name in TEMPLATE_FILES:
+        path = f"worker/template/{name}"
+        # setuptools' "*" stays within one folder, as it does here segment by segment
+        assert any(
+            g.count("/") == path.count("/") and fnmatch.fnmatchcase(path, g) for g in globs
+        ), name
 
 
 def test_the_worker_tests_skip_only_without_node_or_npm(
