@@ -366,6 +366,9 @@ def test_the_public_thread_is_nested_safe_and_shows_no_author_secrets(
     ]
     by_id = worker.call("GET", "/threads", params={"page_id": page}, token=None).json()
     assert by_id == thread
+    preflight = worker.call("OPTIONS", "/threads", token=None)
+    assert preflight.status_code == 204 and preflight.headers["Access-Control-Allow-Origin"] == "*"
+    assert worker.call("POST", "/threads", body={}, token=None).status_code == 405
 
 
 # -- a whole migration from a real Synapse ----------------------------------------------------
