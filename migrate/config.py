@@ -60,6 +60,8 @@ class TargetConfig:
     site_url: str = ""
     db_path: Path | None = None
     mention_parent: bool = True
+    importer: str | None = None  # file targets: the system that will import it (its default)
+    allow_images: bool = False  # importer = "isso": images as images, not links to them
 
     def token(self) -> str | None:
         return os.environ.get(self.token_env) or None
@@ -85,12 +87,14 @@ class Config:
         s, t = self.source, self.target
         ident = {"source.type": s.type, "target.type": t.type}
         if s.type == "matrix":
-            ident.update({
-                "source.homeserver": s.homeserver.rstrip("/"),
-                "source.server_name": s.server_name,
-                "source.site": s.site,
-                "source.prefix": s.prefix,
-            })
+            ident.update(
+                {
+                    "source.homeserver": s.homeserver.rstrip("/"),
+                    "source.server_name": s.server_name,
+                    "source.site": s.site,
+                    "source.prefix": s.prefix,
+                }
+            )
         else:
             ident["source.path"] = str(s.path)
         if t.type in ("http", "isso"):
@@ -188,6 +192,8 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
         site_url=tgt.get("site_url", ""),
         db_path=rel(tgt.get("db_path")),
         mention_parent=tgt.get("mention_parent", True),
+        importer=tgt.get("importer"),
+        allow_images=tgt.get("allow_images", False),
     )
     run_data: dict[str, Any] = dict(data.get("run", {}))
     run = RunConfig(
@@ -241,10 +247,13 @@ pages_file = "pages.csv"            # columns: section_id[,uri[,title]]
 # path = "site.archive.jsonl"       # with type = "archive": made by `comment-migrate extract`
 
 [target]
-type = "http"                       # "http" | "isso" | "wxr" | "jsonl"
+type = "http"                       # "http" | "isso" | "wxr" | "disqus" | "jsonl"
 url = "https://comments.example.org"
 token_env = "TARGET_TOKEN"          # bearer token for the http target
-# output = "comments.wxr"           # for the file targets (wxr, jsonl)
+# output = "comments.wxr"           # for the file targets (wxr, disqus, jsonl)
+# site_url = "https://example.org"  # wxr, disqus: page links are site_url + the page URI
+# importer = "isso"                 # wxr, disqus: "isso" | "wordpress" | "remark42" | "disqus"
+# allow_images = false              # importer "isso": true if Isso allows <img>
 # mention_parent = true             # "@Name: " when a reply is flattened under another comment
 
 [run]

@@ -68,7 +68,24 @@ def wxr_target(config: TargetConfig, run: RunConfig) -> Target:
     from migrate.targets.wxr import WxrTarget
 
     assert config.output is not None  # the schema requires it for file targets
-    return WxrTarget(config.output, site_url=config.site_url)
+    return WxrTarget(
+        config.output,
+        site_url=config.site_url,
+        importer=config.importer,
+        allow_images=config.allow_images,
+    )
+
+
+def disqus_target(config: TargetConfig, run: RunConfig) -> Target:
+    from migrate.targets.disqus import DisqusTarget
+
+    assert config.output is not None  # the schema requires it for file targets
+    return DisqusTarget(
+        config.output,
+        site_url=config.site_url,
+        importer=config.importer,
+        allow_images=config.allow_images,
+    )
 
 
 def jsonl_target(config: TargetConfig, run: RunConfig) -> Target:
@@ -93,6 +110,7 @@ _BUILTIN_TARGETS: dict[str, Callable[[TargetConfig, RunConfig], Target]] = {
     "http": http_target,
     "isso": isso_target,
     "wxr": wxr_target,
+    "disqus": disqus_target,
     "jsonl": jsonl_target,
 }
 
@@ -121,6 +139,10 @@ def target_capabilities(config: TargetConfig, run: RunConfig) -> tuple[str, Capa
         from migrate.targets.wxr import WxrTarget
 
         return WxrTarget.name, WxrTarget.capabilities
+    if config.type == "disqus":
+        from migrate.targets.disqus import DisqusTarget
+
+        return DisqusTarget.name, DisqusTarget.capabilities
     if config.type == "jsonl":
         from migrate.targets.jsonl import DEFAULT_CAPABILITIES
 
