@@ -207,11 +207,16 @@ def text_as_html(text: str) -> str:
     return "".join("<p>" + html.escape(p).replace("\n", "<br>\n") + "</p>" for p in paragraphs)
 
 
-# [label](url "title") and ![alt](url "title"): the forms the sources write
+# [label](url "title") and ![alt](url "title"): the forms the sources write (a URL may hold
+# balanced parentheses, as Markdown allows)
 _MD_LINK = re.compile(
-    r"(?P<bang>!?)\[(?P<label>(?:\\.|[^\]\\])*)\]\((?P<url>[^)\s]*)"
+    r"(?P<bang>!?)\[(?P<label>(?:\\.|[^\]\\])*)\]\((?P<url>(?:[^()\s]|\([^()\s]*\))*)"
     r'(?P<title>\s+"[^"]*")?\)'
 )
+# what an HTML parser reads as the start of a tag, a comment or a declaration ("<3" is not)
+_TAG_OPEN = re.compile(r"<(?=[A-Za-z/!?])")
+# code keeps its characters as typed: Markdown shows them literally there
+_MD_CODE = re.compile(r"(```.*?```|~~~.*?~~~|`[^`\n]*`)", re.DOTALL)
 
 
 def markdown_links(text: str) -> list[tuple[str, str]]:
@@ -226,8 +231,9 @@ def unsafe_links(text: str) -> list[str]:
 
 def isso_markdown(text: str, *, allow_images: bool) -> str:
     """Markdown as a stock Isso renders it as intended: images as links to them unless
-    `allow_images` (Isso drops <img> unless `[markup] allowed-elements = img`), and links
-    only to http(s)/mailto (others keep their label, without the link)."""
+    `allow_images` (Isso drops <img> unless `[markup] allowed-elements = img`), links only
+    to http(s)/mailto (others keep their label, without the link), and no raw HTML tag
+    outside code (Isso would show it escaped, but serves it raw with plain=1)."""
 
     def link(match: re.Match[str]) -> str:
         label, url = match["label"], match["url"]
@@ -238,7 +244,13 @@ def isso_markdown(text: str, *, allow_images: bool) -> str:
             return f"[{label or safe}]({safe})"
         return f"{match['bang']}[{label}]({safe}{match['title'] or ''})"
 
-    return _MD_LINK.sub(link, NOT_XML.sub("", text))
+    parts = _MD_CODE.split(NOT_XML.sub("", text))
+    # Isso stores the text as given and serves it raw with plain=1, and its renderer would
+    # escape an entity's "&": outside code, a "<" that would open a tag becomes U+2039
+    return "".join(
+        part if index % 2 else _TAG_OPEN.sub("\u2039", _MD_LINK.sub(link, part))
+        for index, part in enumerate(parts)
+    )
 
 
 def rendered_content(
