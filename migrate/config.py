@@ -253,10 +253,13 @@ pages_file = "pages.csv"            # columns: section_id[,uri[,title]]
 # path = "site.archive.jsonl"       # with type = "archive": made by `comment-migrate extract`
 
 [target]
-type = "http"                       # "http" | "isso" | "wxr" | "jsonl"
+type = "http"                       # "http" | "isso" | "wxr" | "disqus" | "jsonl"
 url = "https://comments.example.org"
 token_env = "TARGET_TOKEN"          # bearer token for the http target
-# output = "comments.wxr"           # for the file targets (wxr, jsonl)
+# output = "comments.wxr"           # for the file targets (wxr, disqus, jsonl)
+# importer = "isso"                 # wxr, disqus: "isso" | "wordpress" | "remark42" | "disqus"
+# allow_images = false              # importer "isso": true if Isso allows <img>
+# site_url = "https://blog.example.org"   # the site; page links in files, `check` fetches pages
 # mention_parent = true             # "@Name: " when a reply is flattened under another comment
 
 [run]

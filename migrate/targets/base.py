@@ -10,9 +10,11 @@ warning. Anything invalid before the tail is an error naming the file, never a s
 
 from __future__ import annotations
 
+import html as html_lib
 import json
 import logging
 import os
+import re
 import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,12 +23,29 @@ from pathlib import Path
 from typing import Any
 
 from migrate.errors import TargetError
-from migrate.model import Capabilities, Created, OutgoingComment, Page, TargetComment
+from migrate.model import (
+    Capabilities,
+    CommentRefused,
+    Created,
+    OutgoingComment,
+    Page,
+    TargetComment,
+)
+from migrate.targets.formats import (
+    WEB_SCHEMES,
+    sanitize_html,
+    strip_unwritable,
+    unsafe_links,
+    web_url,
+)
 from utils.fileio import atomic_writer, fsync_dir, open_append
 
 log = logging.getLogger("comment_migrate.targets")
 
 Record = dict[str, Any]
+
+AVATAR_SCHEMES = WEB_SCHEMES | {"mxc"}  # mxc: the Matrix media URI, mirrored by [media]
+_TAG = re.compile(r"<[^>]*>")
 
 
 def rfc3339(moment: datetime) -> str:
@@ -60,8 +79,64 @@ def page_record(page: Page) -> Record:
 
 
 def comment_record(target_id: str, outgoing: OutgoingComment) -> Record:
-    """What a file target keeps of one comment (the JSONL record without its page)."""
-    return {"id": target_id, **comment_fields(outgoing)}
+    """What a file target keeps of one comment (the JSONL record without its page).
+
+    Files are read by importers that trust them: characters XML cannot hold are removed, the
+    HTML is sanitized again, and an avatar URL other than http(s)/mxc is dropped, each logged
+    with the comment's id. Raises CommentRefused when the removal leaves the comment empty."""
+    reason = emptied_by_cleaning(outgoing)
+    if reason is not None:
+        raise CommentRefused(reason)
+    record: Record = {"id": target_id, **comment_fields(outgoing)}
+    removed: dict[str, list[str]] = {}
+    author = record["author"]
+    for holder, key, where in (
+        (record, "text", "text"),
+        (record, "html", "html"),
+        (author, "name", "author name"),
+        (author, "source_id", "author id"),
+        (author, "avatar_url", "avatar URL"),
+    ):
+        if isinstance(holder.get(key), str):
+            holder[key], gone = strip_unwritable(holder[key])
+            if gone:
+                removed[where] = gone
+    if record["html"]:
+        record["html"] = sanitize_html(record["html"]) or None
+    avatar = author.get("avatar_url")
+    if avatar and web_url(avatar, AVATAR_SCHEMES) is None:
+        log.warning(
+            "comment %s: avatar URL dropped (not http(s) or mxc): %r", outgoing.source.id, avatar
+        )
+        author["avatar_url"] = None
+    for where, gone in removed.items():
+        log.warning(
+            "comment %s: removed from its %s characters a file cannot hold: %s",
+            outgoing.source.id,
+            where,
+            ", ".join(gone),
+        )
+    for url in unsafe_links(record["text"]):
+        log.warning("comment %s: link dropped (not http(s) or mailto): %r", outgoing.source.id, url)
+    record["deleted"] = outgoing.source.deleted
+    return record
+
+
+def emptied_by_cleaning(outgoing: OutgoingComment) -> str | None:
+    """Why a comment cannot be written to a file: nothing visible is left once the characters
+    XML cannot hold are removed (None when something is, or when nothing was to begin with)."""
+    text, removed = strip_unwritable(outgoing.text)
+    html_content, removed_html = strip_unwritable(outgoing.html or "")
+    if not removed and not removed_html:
+        return None
+    if text.strip() or _visible_html(html_content):
+        return None
+    gone = ", ".join(sorted(set(removed) | set(removed_html)))
+    return f"nothing left once the characters a file cannot hold were removed ({gone})"
+
+
+def _visible_html(value: str) -> bool:
+    return "<img" in value.lower() or bool(html_lib.unescape(_TAG.sub("", value)).strip())
 
 
 def comment_fields(outgoing: OutgoingComment) -> Record:
@@ -190,7 +265,8 @@ class PageAtomicFileTarget:
             # only the tail can be torn: appends are serialized and each is one batch
             log.warning(
                 "%s: dropping an incomplete last page (%d bytes) left by an interrupted write",
-                self.store, len(data) - good_end,
+                self.store,
+                len(data) - good_end,
             )
             with self.store.open("r+b") as handle:
                 handle.truncate(good_end)
@@ -214,7 +290,7 @@ class PageAtomicFileTarget:
         minimum = self.capabilities.min_text_length
         if minimum and len(outgoing.text.rstrip()) < minimum:
             return f"text is too short (minimum length: {minimum})"
-        return None
+        return emptied_by_cleaning(outgoing)
 
     def begin_page(self, page: Page) -> None:
         with self._lock:
