@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import tomllib
 from dataclasses import dataclass, field
 from functools import cache
@@ -21,6 +20,7 @@ from typing import Any
 import jsonschema
 
 from migrate.errors import ConfigError
+from utils.redact import InvalidSecret, read_token
 
 DEFAULT_CONFIG = "migration.toml"
 DEFAULT_CHECKPOINT = ".migration_checkpoint.json"
@@ -31,6 +31,14 @@ def config_schema() -> dict[str, Any]:
     text = resources.files("migrate").joinpath("schemas/config.schema.json").read_text("utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
+
+
+def _token(var_name: str) -> str | None:
+    """A secret from the environment, checked and registered for redaction (utils.redact)."""
+    try:
+        return read_token(var_name)
+    except InvalidSecret as exc:
+        raise ConfigError(str(exc)) from None  # no traceback chain that could hold the value
 
 
 @dataclass(frozen=True)
@@ -48,7 +56,7 @@ class SourceConfig:
 
     def token(self) -> str | None:
         """The access token, or None: an unset or empty variable means 'read as a guest'."""
-        return os.environ.get(self.token_env) or None
+        return _token(self.token_env)
 
 
 @dataclass(frozen=True)
@@ -62,7 +70,8 @@ class TargetConfig:
     mention_parent: bool = True
 
     def token(self) -> str | None:
-        return os.environ.get(self.token_env) or None
+        """The bearer token, or None when the variable is unset or empty."""
+        return _token(self.token_env)
 
 
 @dataclass(frozen=True)
@@ -85,12 +94,14 @@ class Config:
         s, t = self.source, self.target
         ident = {"source.type": s.type, "target.type": t.type}
         if s.type == "matrix":
-            ident.update({
-                "source.homeserver": s.homeserver.rstrip("/"),
-                "source.server_name": s.server_name,
-                "source.site": s.site,
-                "source.prefix": s.prefix,
-            })
+            ident.update(
+                {
+                    "source.homeserver": s.homeserver.rstrip("/"),
+                    "source.server_name": s.server_name,
+                    "source.site": s.site,
+                    "source.prefix": s.prefix,
+                }
+            )
         else:
             ident["source.path"] = str(s.path)
         if t.type in ("http", "isso"):
