@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from datetime import UTC, datetime
 
 import pytest
@@ -37,7 +36,7 @@ def outgoing(
 
 
 def fast_policy(attempts: int = 6) -> RetryPolicy:
-    return RetryPolicy(max_attempts=attempts, sleep=lambda _: None, rng=random.Random(0))
+    return RetryPolicy(max_attempts=attempts, sleep=lambda _: None)
 
 
 @pytest.fixture
