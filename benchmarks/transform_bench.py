@@ -1,0 +1,90 @@
+"""Transform cost per comment against reply-chain depth: placement must be linear.
+
+One page whose comments form a single chain (each answers the one before), planned and
+placed the way a run does it (PagePlan: send order, depths, then each comment's placement
+and outgoing body), for a target of any depth and for a two-level one (Isso). Chains of
+1,000 and 16,000 comments are alternated in the same run and the medians of the time per
+comment compared: a ratio near 1 is linear, the quadratic placement measured ~16.
+The last stdout line is a JSON object:
+{"ratio_per_comment_16000_vs_1000": ..., "linear": ratio <= 2, ...}.
+
+    python benchmarks/transform_bench.py [--rounds 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from migrate.model import Author, Capabilities, Comment, Page
+from migrate.transform import CommentTransformer, PagePlan
+
+PAGE = Page(id="post", uri="/post/", title="A post")
+START = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+def chain(length: int) -> list[Comment]:
+    return [
+        Comment(
+            id=f"$c{i}",
+            page_id=PAGE.id,
+            parent_id=f"$c{i - 1}" if i else None,
+            author=Author(f"user{i % 50}", f"@user{i % 50}:example.org"),
+            text=f"reply number {i}",
+            created_at=START + timedelta(seconds=i),
+        )
+        for i in range(length)
+    ]
+
+
+def seconds_per_comment(comments: list[Comment], max_depth: int | None) -> float:
+    capabilities = Capabilities(
+        max_depth=max_depth,
+        keeps_timestamps=True,
+        idempotency="key",
+        can_delete=True,
+        content="markdown",
+    )
+    transformer = CommentTransformer(capabilities, system="matrix")
+    sent: dict[str, str] = {}
+    started = time.perf_counter()
+    plan = PagePlan(transformer, PAGE, comments)
+    for comment in plan.order:
+        plan.outgoing(comment, sent.get, lambda _cid: None)
+        sent[comment.id] = comment.id
+    return (time.perf_counter() - started) / len(comments)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args()
+    short, deep = chain(1_000), chain(16_000)
+    results: dict[str, float] = {}
+    for label, max_depth in (("any_depth", None), ("two_levels", 1)):
+        per_short: list[float] = []
+        per_deep: list[float] = []
+        for _ in range(args.rounds):  # alternated, so load on the machine hits both alike
+            per_short.append(seconds_per_comment(short, max_depth))
+            per_deep.append(seconds_per_comment(deep, max_depth))
+        ratio = statistics.median(per_deep) / statistics.median(per_short)
+        results[f"ratio_{label}"] = round(ratio, 2)
+        results[f"us_per_comment_1000_{label}"] = round(statistics.median(per_short) * 1e6, 2)
+        results[f"us_per_comment_16000_{label}"] = round(statistics.median(per_deep) * 1e6, 2)
+        print(
+            f"{label}: {results[f'us_per_comment_1000_{label}']} us/comment at depth 1,000, "
+            f"{results[f'us_per_comment_16000_{label}']} at 16,000 (ratio {ratio:.2f})"
+        )
+    worst = max(results["ratio_any_depth"], results["ratio_two_levels"])
+    print(json.dumps({"ratio_per_comment_16000_vs_1000": worst, "linear": worst <= 2, **results}))
+
+
+if __name__ == "__main__":
+    main()
