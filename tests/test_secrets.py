@@ -267,3 +267,10 @@ def test_a_client_given_a_token_directly_still_keeps_it_out_of_its_errors() -> N
         client.request("GET", "/x")
     assert not info.value.retryable
     assert "TOKEN" not in str(info.value) and "InvalidHeader" in str(info.value)
+
+
+def test_a_token_set_later_is_redacted_too() -> None:
+    # the Matrix source sets a guest's token after registering it
+    client = HttpClient("http://127.0.0.1:9")
+    client.token = "guest-token-abc"
+    assert redact("Authorization: Bearer guest-token-abc") == f"Authorization: Bearer {REDACTED}"

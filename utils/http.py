@@ -233,8 +233,6 @@ class HttpClient:
         headers: Mapping[str, str] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        if token:
-            register_secret(token)  # whoever built this client, its token is never shown
         self.token = token
         self.timeout = timeout
         self.policy = policy or RetryPolicy()
@@ -246,6 +244,17 @@ class HttpClient:
 
     def __repr__(self) -> str:  # never show the token
         return f"HttpClient({self.base_url!r})"
+
+    @property
+    def token(self) -> str | None:
+        return self._token
+
+    @token.setter
+    def token(self, value: str | None) -> None:
+        # whoever sets it (a caller, a guest registration), the token is never shown
+        if value:
+            register_secret(value)
+        self._token = value
 
     def session(self) -> requests.Session:
         session: requests.Session | None = getattr(self._local, "session", None)
