@@ -2,12 +2,11 @@
 
 One page whose comments form a single chain (each answers the one before), planned and
 placed the way a run does it (PagePlan: send order, depths, then each comment's placement
-and outgoing body), for a target of any depth and for a two-level one (Isso). Chains of
-1,000 (16 pages of it, so both measure 16,000 comments) and 16,000 comments are
-alternated in the same run and the fastest round of each
-compared (as timeit does: on a shared machine the minimum is the least disturbed), time per
-comment: a ratio near 1 is linear; the quadratic placement it replaced took ~40 s for the
-16,000-deep chain.
+and outgoing body), for a target of any depth and for a two-level one (Isso). The same
+16,000 comments are measured as 16 pages of 1,000-deep chains and as one 16,000-deep chain,
+alternated in one run; the fastest round of each is compared (as timeit does: on a shared
+machine the minimum is the least disturbed), as time per comment. A ratio near 1 is linear;
+the quadratic placement this replaced took ~40 s for the 16,000-deep chain.
 The last stdout line is a JSON object:
 {"ratio_per_comment_16000_vs_1000": ..., "linear": ratio <= 2, ...}.
 
