@@ -20,6 +20,7 @@ from migrate.migration import Migration
 from migrate.reporter import Reporter, print_json
 from utils.errors import ToolError
 from utils.logger import setup_logger
+from utils.redact import redact
 from utils.terminal import printable
 
 log = logging.getLogger(__name__)
@@ -45,17 +46,17 @@ class MigrateGroup(click.Group):
             click.echo("Interrupted.", err=True)
             ctx.exit(ExitStatus.INTERRUPTED)
         except (MigrateError, ToolError) as exc:
-            click.echo(f"Error: {printable(str(exc))}", err=True)
+            click.echo(f"Error: {printable(redact(str(exc)))}", err=True)
             ctx.exit(exit_status_for(exc))
         except Exception as exc:
             log.debug("unexpected error", exc_info=True)
-            click.echo(f"Error: unexpected {type(exc).__name__}: {printable(str(exc))} "
+            click.echo(f"Error: unexpected {type(exc).__name__}: {printable(redact(str(exc)))} "
                        "(run with -v for details)", err=True)
             ctx.exit(ExitStatus.ERROR)
 
 
 def fail(message: str, status: ExitStatus = ExitStatus.USAGE) -> NoReturn:
-    click.echo(f"Error: {printable(message)}", err=True)
+    click.echo(f"Error: {printable(redact(message))}", err=True)
     raise click.exceptions.Exit(status)
 
 

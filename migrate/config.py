@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from typing import Any
 import jsonschema
 
 from migrate.errors import ConfigError
+from utils.redact import InvalidSecret, read_token
 
 DEFAULT_CONFIG = "migration.toml"
 DEFAULT_CHECKPOINT = ".migration_checkpoint.json"
@@ -57,11 +57,11 @@ class SectionConfig:
     def token(self, default_env: str) -> str | None:
         """The secret named by `token_env` (or `default_env`), or None when the variable is
         unset or empty. Secrets never live in the file."""
-        return read_token(self.text("token_env", default_env))
-
-
-def read_token(variable: str) -> str | None:
-    return os.environ.get(variable) or None
+        variable = self.text("token_env", default_env)
+        try:
+            return read_token(variable)
+        except InvalidSecret as exc:
+            raise ConfigError(str(exc)) from None
 
 
 @dataclass(frozen=True)

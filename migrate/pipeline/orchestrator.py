@@ -30,6 +30,7 @@ from migrate.pipeline.transform import CommentTransformer, PagePlan
 from migrate.reporter import Reporter, RunSummary
 from utils.checkpoint_manager import CheckpointManager
 from utils.http import HttpError
+from utils.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +192,7 @@ class Orchestrator:
         message: str, retryable: bool, error_type: str,
     ) -> PageResult:
         self._abort(page, ledger)
+        message = redact(message)  # exception texts may quote a secret (a header, a URL)
         result.skipped_comments = [r.to_dict() for r in ledger.refused]
         result.skipped = ledger.count_skipped(comments) + len(result.skipped_events)
         self.checkpoint.mark_page_failed(
