@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 import pytest
 from click.testing import Result
 
-from migrate.config import load_config
 from migrate.commands.check import run_checks
+from migrate.config import load_config
 from tests.factories import make_archive, threaded_site
 from tests.migration_helpers import invoke, write_config
 from tests.servers.contract import ContractServer
