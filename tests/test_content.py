@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from migrate.sources.content import (
+from migrate.content import (
     clean_text,
     mxc_to_http,
     sanitize_html,

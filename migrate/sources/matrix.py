@@ -43,6 +43,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from migrate.content import (
+    HTML_FORMAT,
+    clean_text,
+    markdown_link_text,
+    mxc_to_http,
+    sanitize_html,
+    strip_html_reply_fallback,
+    strip_reply_fallback,
+)
 from migrate.errors import SourceError
 from migrate.model import (
     DELETED_TEXT,
@@ -52,15 +61,6 @@ from migrate.model import (
     PageComments,
     PageError,
     SkippedEvent,
-)
-from migrate.sources.content import (
-    HTML_FORMAT,
-    clean_text,
-    markdown_link_text,
-    mxc_to_http,
-    sanitize_html,
-    strip_html_reply_fallback,
-    strip_reply_fallback,
 )
 from utils.http import HttpClient, HttpError
 from utils.retry import RetryPolicy
@@ -74,9 +74,18 @@ MAX_PAGE_SIZE = 1000  # Synapse caps /messages at 1000 events
 # Room bookkeeping nobody comments with; leaving it out of /messages saves bytes, not events
 # that matter (membership stays: it carries display names).
 _IGNORED_STATE_TYPES = [
-    "m.room.create", "m.room.power_levels", "m.room.join_rules", "m.room.history_visibility",
-    "m.room.guest_access", "m.room.canonical_alias", "m.room.aliases", "m.room.name",
-    "m.room.topic", "m.room.avatar", "m.room.server_acl", "m.room.encryption",
+    "m.room.create",
+    "m.room.power_levels",
+    "m.room.join_rules",
+    "m.room.history_visibility",
+    "m.room.guest_access",
+    "m.room.canonical_alias",
+    "m.room.aliases",
+    "m.room.name",
+    "m.room.topic",
+    "m.room.avatar",
+    "m.room.server_acl",
+    "m.room.encryption",
 ]
 MESSAGES_FILTER = json.dumps({"not_types": _IGNORED_STATE_TYPES}, separators=(",", ":"))
 _SECTION_ID = re.compile(r"^[^_\s:]+$")
@@ -331,19 +340,33 @@ class _RoomNormalizer:
             created_at = _utc(message.ts)
             if message.redacted:
                 if message.event_id in tombstones:
-                    comments.append(Comment(
-                        id=message.event_id, page_id=self.page.id, parent_id=parent_id,
-                        author=author, text=DELETED_TEXT, created_at=created_at, deleted=True,
-                    ))
+                    comments.append(
+                        Comment(
+                            id=message.event_id,
+                            page_id=self.page.id,
+                            parent_id=parent_id,
+                            author=author,
+                            text=DELETED_TEXT,
+                            created_at=created_at,
+                            deleted=True,
+                        )
+                    )
                 else:
                     self.skip(message.event_id, "redacted")
                 continue
             text, html = self.render(message)
-            comments.append(Comment(
-                id=message.event_id, page_id=self.page.id, parent_id=parent_id, author=author,
-                text=text, html=html, created_at=created_at,
-                edited_at=_utc(message.edit[0]) if message.edit else None,
-            ))
+            comments.append(
+                Comment(
+                    id=message.event_id,
+                    page_id=self.page.id,
+                    parent_id=parent_id,
+                    author=author,
+                    text=text,
+                    html=html,
+                    created_at=created_at,
+                    edited_at=_utc(message.edit[0]) if message.edit else None,
+                )
+            )
         positions = {m.event_id: m.position for m in self.messages.values()}
         return PageComments(
             page=self.page,
@@ -451,8 +474,13 @@ class MatrixCommentExtractor:
     def alias_for(self, section_id: str) -> str:
         return f"#{self.prefix}{self.site}_{section_id}:{self.server_name}"
 
-    def page_for(self, section_id: str, uri: str | None = None, title: str | None = None,
-                 room_id: str | None = None) -> Page:
+    def page_for(
+        self,
+        section_id: str,
+        uri: str | None = None,
+        title: str | None = None,
+        room_id: str | None = None,
+    ) -> Page:
         return Page(
             id=section_id,
             uri=uri or self.uri_template.format(section_id=section_id),
@@ -566,8 +594,10 @@ class MatrixCommentExtractor:
         if self._guest:
             raise SourceUnavailable('discover = "admin" needs a server admin\'s access token')
         # the room list pages like /messages does: page_size rooms at a time (at most 500)
-        params: dict[str, Any] = {"search_term": f"{self.prefix}{self.site}_",
-                                  "limit": min(self.page_size, 500)}
+        params: dict[str, Any] = {
+            "search_term": f"{self.prefix}{self.site}_",
+            "limit": min(self.page_size, 500),
+        }
         while True:
             try:
                 data = self._get("/_synapse/admin/v1/rooms", params)
@@ -654,8 +684,13 @@ class MatrixCommentExtractor:
         page = dataclasses.replace(page, room_id=room_id, alias=alias)
         label = page.alias or room_id
         result = normalize_room(self.room_events(room_id, label), page, self.homeserver)
-        log.debug("%s: %d comments, %d skipped, %d orphans", label,
-                  len(result.comments), len(result.skipped), len(result.orphans))
+        log.debug(
+            "%s: %d comments, %d skipped, %d orphans",
+            label,
+            len(result.comments),
+            len(result.skipped),
+            len(result.orphans),
+        )
         return result
 
     def close(self) -> None:

@@ -14,11 +14,47 @@ import nh3
 
 # Tags the Matrix client-server spec lists for org.matrix.custom.html, minus what a comment
 # system cannot show (mx-reply is stripped before, font/span colours are not kept).
-ALLOWED_TAGS = frozenset({
-    "a", "b", "blockquote", "br", "caption", "code", "del", "details", "div", "em", "h1", "h2",
-    "h3", "h4", "h5", "h6", "hr", "i", "img", "li", "ol", "p", "pre", "s", "strike", "strong",
-    "sub", "summary", "sup", "table", "tbody", "td", "th", "thead", "tr", "u", "ul",
-})
+ALLOWED_TAGS = frozenset(
+    {
+        "a",
+        "b",
+        "blockquote",
+        "br",
+        "caption",
+        "code",
+        "del",
+        "details",
+        "div",
+        "em",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "hr",
+        "i",
+        "img",
+        "li",
+        "ol",
+        "p",
+        "pre",
+        "s",
+        "strike",
+        "strong",
+        "sub",
+        "summary",
+        "sup",
+        "table",
+        "tbody",
+        "td",
+        "th",
+        "thead",
+        "tr",
+        "u",
+        "ul",
+    }
+)
 ALLOWED_ATTRIBUTES: dict[str, set[str]] = {
     "a": {"href", "title"},
     "img": {"src", "alt", "title", "width", "height"},
@@ -80,8 +116,10 @@ def mxc_to_http(mxc: str, homeserver: str) -> str | None:
     if match is None:
         return None
     server, media_id = match.groups()
-    return (f"{homeserver.rstrip('/')}/_matrix/media/v3/download/"
-            f"{urllib.parse.quote(server, safe='')}/{urllib.parse.quote(media_id, safe='')}")
+    return (
+        f"{homeserver.rstrip('/')}/_matrix/media/v3/download/"
+        f"{urllib.parse.quote(server, safe='')}/{urllib.parse.quote(media_id, safe='')}"
+    )
 
 
 def markdown_link_text(label: str) -> str:
