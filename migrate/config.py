@@ -34,6 +34,15 @@ def config_schema() -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class MediaConfig:
+    """`[media]`: copies of the media comments link, served from `base_url`."""
+
+    dir: Path
+    base_url: str
+    max_bytes: int = 50 * 1024 * 1024
+
+
+@dataclass(frozen=True)
 class SourceConfig:
     type: str
     homeserver: str = ""
@@ -45,6 +54,7 @@ class SourceConfig:
     pages_file: Path | None = None
     uri_template: str = "/{section_id}/"
     path: Path | None = None  # archive
+    media: MediaConfig | None = None  # the [media] section, for sources that link media
 
     def token(self) -> str | None:
         """The access token, or None: an unset or empty variable means 'read as a guest'."""
@@ -79,6 +89,7 @@ class Config:
     target: TargetConfig
     run: RunConfig = field(default_factory=RunConfig)
     path: Path | None = None
+    media: MediaConfig | None = None
 
     def identity(self) -> dict[str, str]:
         """What makes this migration this migration (compared against the checkpoint)."""
@@ -162,6 +173,16 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
 
     src: dict[str, Any] = dict(data["source"])
     tgt: dict[str, Any] = dict(data["target"])
+    media_data: dict[str, Any] | None = data.get("media")
+    media = None
+    if media_data is not None:
+        media_dir = rel(media_data["dir"])
+        assert media_dir is not None  # the schema requires it
+        media = MediaConfig(
+            dir=media_dir,
+            base_url=media_data["base_url"],
+            max_bytes=media_data.get("max_bytes", MediaConfig.max_bytes),
+        )
     homeserver = str(src.get("homeserver", "")).rstrip("/")
     server_name = src.get("server_name") or _host_of(homeserver)
     source = SourceConfig(
@@ -175,6 +196,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
         pages_file=rel(src.get("pages_file")),
         uri_template=src.get("uri_template") or tgt.get("uri_template") or "/{section_id}/",
         path=rel(src.get("path")),
+        media=media,
     )
     if source.type == "matrix" and source.discover == "pages_file" and source.pages_file is None:
         raise ConfigError(
@@ -196,7 +218,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
         max_attempts=run_data.get("max_attempts", 6),
         timeout=float(run_data.get("timeout", 30.0)),
     )
-    return Config(source=source, target=target, run=run, path=path)
+    return Config(source=source, target=target, run=run, path=path, media=media)
 
 
 def _host_of(url: str) -> str:
@@ -246,6 +268,11 @@ url = "https://comments.example.org"
 token_env = "TARGET_TOKEN"          # bearer token for the http target
 # output = "comments.wxr"           # for the file targets (wxr, jsonl)
 # mention_parent = true             # "@Name: " when a reply is flattened under another comment
+
+# [media]                           # copy images, files and avatars off the homeserver
+# dir = "media"                     # where the copies go (publish this folder)
+# base_url = "https://example.org/comment-media/"   # where readers will find them
+# max_bytes = 52428800              # larger files keep their homeserver link
 
 [run]
 checkpoint = ".migration_checkpoint.json"

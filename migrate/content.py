@@ -231,6 +231,25 @@ def plain_to_markdown(text: str) -> str:
     return "\n".join(lines)
 
 
+_CODE = re.compile(r"(```.*?```|`[^`\n]*`)", re.DOTALL)
+_BARE_URL_IN_MARKDOWN = re.compile(r"(?<![(<\[\]=\"'/\w])https?://[^\s<>\"'\]]+", re.IGNORECASE)
+
+
+def autolink_markdown(markdown: str) -> str:
+    """Bare URLs of Markdown typed by a visitor as autolinks (`<url>`): the Cactus and
+    Matrix clients linkify them, Isso's renderer does not. Code and links stay as they are."""
+
+    def link(match: re.Match[str]) -> str:
+        url = _url_end(match.group(0))
+        return f"<{url}>{match.group(0)[len(url) :]}"
+
+    parts = _CODE.split(markdown)
+    return "".join(
+        part if index % 2 else _BARE_URL_IN_MARKDOWN.sub(link, part)
+        for index, part in enumerate(parts)
+    )
+
+
 def emote_markdown(name: str, text: str) -> str:
     """`* Name waves` as Markdown: the star escaped, so it is not a bullet list."""
     return f"\\* {escape_markdown(name)} {text}"

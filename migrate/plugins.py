@@ -25,8 +25,19 @@ def retry_policy(run: RunConfig) -> RetryPolicy:
 
 
 def matrix_source(config: SourceConfig, run: RunConfig) -> Source:
+    from migrate.media import MediaMirror
     from migrate.sources.matrix import MatrixCommentExtractor
 
+    mirror = None
+    if config.media is not None:
+        mirror = MediaMirror(
+            config.media.dir,
+            config.media.base_url,
+            homeserver=config.homeserver,
+            max_bytes=config.media.max_bytes,
+            timeout=run.timeout,
+            policy=retry_policy(run),
+        )
     return MatrixCommentExtractor(
         homeserver=config.homeserver,
         site=config.site,
@@ -38,6 +49,7 @@ def matrix_source(config: SourceConfig, run: RunConfig) -> Source:
         uri_template=config.uri_template,
         timeout=run.timeout,
         policy=retry_policy(run),
+        mirror=mirror,
     )
 
 

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from migrate.content import (
+    autolink_markdown,
     clean_text,
     emote_html,
     emote_markdown,
@@ -170,3 +171,13 @@ def test_sanitize_html_maps_inline_mxc_through_the_mirror_or_drops_it() -> None:
     mapped = sanitize_html(html, lambda mxc: "https://cdn.example/abc.png") or ""
     assert mapped.count('"https://cdn.example/abc.png"') == 2
     assert "mxc://" not in (sanitize_html(html) or "")
+
+
+def test_autolink_markdown_links_bare_urls_only() -> None:
+    md = (
+        "see https://a.example/x. [t](https://b.example/y) <https://c.example/> `https://d.example`"
+    )
+    assert autolink_markdown(md) == (
+        "see <https://a.example/x>. [t](https://b.example/y) <https://c.example/> "
+        "`https://d.example`"
+    )

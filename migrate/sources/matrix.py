@@ -44,6 +44,7 @@ from typing import Any
 
 from migrate.content import (
     HTML_FORMAT,
+    autolink_markdown,
     clean_text,
     emote_html,
     emote_markdown,
@@ -321,7 +322,7 @@ class _RoomNormalizer:
             html = sanitize_html(strip_html_reply_fallback(formatted), self.media_url)
         # the body is the Markdown the visitor typed when the client rendered it to HTML
         # (Cactus, Element); without HTML it is plain text and must show as such
-        text = body if html is not None else plain_to_markdown(body)
+        text = autolink_markdown(body) if html is not None else plain_to_markdown(body)
         if html is None:
             html = plain_to_html(body)
         if msgtype == "m.emote":
