@@ -88,8 +88,9 @@ _FALLBACK_FIRST_LINE = re.compile(r"^> (?:\* )?<@[^>\s]+>")
 _BARE_URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
 _TRAILING_PUNCTUATION = ".,;:!?)]}'\""
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n+")
-# characters Markdown gives a meaning to inside a line (backslash-escapable in mistune and misaka)
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]{}()<>#+!|~^])")
+# what gives Markdown meaning inside a line (Isso's mistune: emphasis, code, links, HTML,
+# strikethrough, superscript); line-start markers are _BLOCK_MARKER's
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<~^])")
 _MXC_ATTRIBUTE = re.compile(
     r"""(\s(?:src|href)\s*=\s*)(["']?)\s*(mxc://[^"'\s>]+)\s*\2""", re.IGNORECASE
 )

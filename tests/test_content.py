@@ -142,7 +142,7 @@ def test_plain_to_markdown_shows_the_text_as_it_is() -> None:
         "\\# not a heading",
         "\\- nor a list",
         "1\\. nor this",
-        "\\*x\\* \\<b\\> <https://e.org/a_b>.",
+        "\\*x\\* \\<b> <https://e.org/a_b>.",
     ]
 
 
