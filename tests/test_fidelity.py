@@ -28,8 +28,11 @@ from typing import Any
 import pytest
 import requests
 
+from migrate.config import parse_config
+from migrate.errors import ConfigError
 from migrate.media import InMemoryMediaLedger, MediaMirror
 from migrate.model import Comment, PageComments
+from migrate.plugins import build_source
 from migrate.sources.matrix import MatrixCommentExtractor
 from tests.migration_helpers import REPO, run_json, write_config
 from tests.servers.isso import IssoServer
@@ -514,3 +517,41 @@ def test_isso_readers_see_what_matrix_readers_saw(
     assert "_matrix" not in "".join(texts) and "![" not in page_text
     held = sorted(p.read_bytes() for p in (tmp_path / "media").iterdir())
     assert held == sorted(data for _, data in seeded.media.values())
+
+
+@pytest.mark.parametrize(
+    ("media", "message"),
+    [
+        ({"dir": "media"}, "key media.base_url is required"),
+        ({"dir": "media", "base_url": "ftp://x/"}, "key media.base_url 'ftp://x/' does not"),
+        ({"dir": "media", "base_url": "https://x/", "max_bytes": 0}, "key media.max_bytes"),
+        ({"dir": "m", "base_url": "https://x/", "extra": 1}, "key media.extra is not a known"),
+    ],
+)
+def test_media_config_errors_name_the_key(media: dict[str, Any], message: str) -> None:
+    data = {
+        "source": {"type": "archive", "path": "a.jsonl"},
+        "target": {"type": "jsonl", "output": "o.jsonl"},
+        "media": media,
+    }
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse_config(data, Path("migration.toml"))
+
+
+def test_media_config_reaches_the_matrix_source(tmp_path: Path) -> None:
+    data = {
+        "source": {
+            "type": "matrix",
+            "homeserver": "http://127.0.0.1:9",
+            "site": "s",
+            "discover": "admin",
+        },
+        "target": {"type": "jsonl", "output": "o.jsonl"},
+        "media": {"dir": "media", "base_url": "https://x.example/m", "max_bytes": 10},
+    }
+    config = parse_config(data, tmp_path / "migration.toml")
+    source = build_source(config.source, config.run)
+    assert isinstance(source, MatrixCommentExtractor) and source.mirror is not None
+    assert source.mirror.base_url == "https://x.example/m/"
+    assert source.mirror.directory == tmp_path / "media" and source.mirror.max_bytes == 10
+    source.close()
