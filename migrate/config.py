@@ -65,6 +65,15 @@ class SectionConfig:
 
 
 @dataclass(frozen=True)
+class MediaConfig:
+    """`[media]`: copies of the media comments link, served from `base_url`."""
+
+    dir: Path
+    base_url: str
+    max_bytes: int = 50 * 1024 * 1024
+
+
+@dataclass(frozen=True)
 class RunConfig:
     checkpoint: Path = Path(DEFAULT_CHECKPOINT)
     workers: int = 4
@@ -78,6 +87,7 @@ class Config:
     target: SectionConfig
     run: RunConfig = field(default_factory=RunConfig)
     path: Path | None = None
+    media: MediaConfig | None = None
 
     @property
     def uri_template(self) -> str:
@@ -214,7 +224,15 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
         max_attempts=run_data.get("max_attempts", 6),
         timeout=float(run_data.get("timeout", 30.0)),
     )
-    return Config(source=source, target=target, run=run, path=path)
+    media = None
+    if data.get("media") is not None:
+        media_dir = Path(data["media"]["dir"]).expanduser()
+        media = MediaConfig(
+            dir=media_dir if media_dir.is_absolute() else base / media_dir,
+            base_url=data["media"]["base_url"],
+            max_bytes=data["media"].get("max_bytes", MediaConfig.max_bytes),
+        )
+    return Config(source=source, target=target, run=run, path=path, media=media)
 
 
 def load_config(path: Path | str = DEFAULT_CONFIG) -> Config:
@@ -267,4 +285,8 @@ checkpoint = ".migration_checkpoint.json"
 workers = 4
 max_attempts = 6                    # per request, for connection errors, timeouts, 429 and 5xx
 timeout = 30                        # seconds per request
+
+# [media]                           # copy images, files and avatars off the homeserver
+# dir = "media"                     # where the copies go (publish this folder)
+# base_url = "https://example.org/comment-media/"   # where readers will find them
 """

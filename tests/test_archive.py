@@ -256,7 +256,7 @@ def test_round_trip_from_real_synapse(synapse: SynapseServer, tmp_path: Path) ->
         assert archive.comments(page) == live.comments(page)
     comments = archive.comments(live_pages[0]).comments
     assert [(c.text, c.html, c.parent_id) for c in comments] == [
-        ("first!", None, None),
+        ("first!", "<p>first!</p>", None),
         ("second", "<i>second</i>", first),
     ]
     assert comments[0].created_at == datetime(2011, 3, 13, 7, 6, 40, 123000, tzinfo=UTC)

@@ -8,12 +8,13 @@ never opens the real target.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -112,6 +113,29 @@ def check_identity(cp: CheckpointManager, migration: Migration, *, record: bool 
         )
 
 
+@contextlib.contextmanager
+def _media(
+    migration: Migration, cp: CheckpointManager, options: RunOptions
+) -> Iterator[None]:
+    """A source that copies media records each file in the checkpoint, so a rerun fetches
+    nothing again; a dry run copies nothing (its plan links the homeserver)."""
+    mirror = getattr(migration.source, "mirror", None)
+    if mirror is None:
+        yield
+        return
+    if options.dry_run:
+        migration.source.mirror = None  # type: ignore[attr-defined]
+        log.warning("a dry run copies no media: the plan links the homeserver")
+        try:
+            yield
+        finally:
+            migration.source.mirror = mirror  # type: ignore[attr-defined]
+        return
+    if hasattr(cp, "record_media"):
+        mirror.ledger = cp
+    yield
+
+
 def _dry_run_copy(path: Path, tmpdir: Path) -> Path:
     copy = tmpdir / "checkpoint.json"
     for original, duplicate in ((path, copy), (journal_path(path), journal_path(copy))):
@@ -145,7 +169,7 @@ def run_migration(
                     log.warning("moved the old checkpoint aside to %s", moved)
             target = spec.build()
         try:
-            with CheckpointManager(checkpoint_file=path) as cp:
+            with CheckpointManager(checkpoint_file=path) as cp, _media(migration, cp, options):
                 check_identity(cp, migration)
                 if cp.state.get_metadata(ROLLBACK_KEY):
                     raise RollbackUnfinished(

@@ -45,6 +45,7 @@ class PageResult:
     skipped: int = 0
     error: str | None = None
     unfinished: int = 0  # comments of a failed page neither mapped nor skipped
+    homeserver_media: int = 0  # comments whose media links point at the homeserver
     skipped_comments: list[dict[str, str]] = field(default_factory=list)  # refused by rule
     skipped_events: list[dict[str, str]] = field(default_factory=list)  # not comments, or bad
 
@@ -94,6 +95,7 @@ class Orchestrator:
             extracted = self.source.comments(page)
             comments = extracted.comments
             result.extracted = len(comments)
+            result.homeserver_media = extracted.homeserver_media
             self.reporter.page_extracted(len(comments))
             self._record_source_skips(extracted.skipped, ledger, result)
             plan = PagePlan(self.transformer, page, comments)
@@ -279,6 +281,13 @@ class Orchestrator:
         summary.pages_failed = sum(1 for pid in cp.state.get_failed_page_ids() if pid in known)
         summary.interrupted = self.stop.is_set()
         summary.elapsed_seconds = time.monotonic() - started
+        media = sum(r.homeserver_media for r in results)
+        if media:
+            summary.notes.append(
+                f"{media} comments link media (images, files, avatars) on the homeserver, "
+                "which readers cannot open and which go when it is turned off: add [media] "
+                "(dir, base_url) to copy them, then run `sync` or `run --reset`."
+            )
         if not self.target.capabilities.keeps_timestamps:
             summary.notes.append(
                 f"{self.target.name} cannot keep original timestamps: imported comments carry "
