@@ -369,9 +369,9 @@ def checkpoint_compact(path: Path) -> None:
     Example:
       comment-migrate checkpoint compact .migration_checkpoint.json
     """
-    from utils.checkpoint_manager import CheckpointManager
+    from utils.checkpoint_manager import CheckpointManager, checkpoint_exists
 
-    if not path.exists():
+    if not checkpoint_exists(path):  # a journal alone is a checkpoint too
         fail(f"{path}: no such checkpoint", ExitStatus.CHECKPOINT)
     with CheckpointManager(checkpoint_file=path) as cp:
         cp.compact()

@@ -48,7 +48,12 @@ from migrate.rollback import (
 )
 from migrate.transform import CommentTransformer, PagePlan
 from migrate.verify import VerifyReport, verify_pages
-from utils.checkpoint_manager import CheckpointManager, journal_path, read_checkpoint
+from utils.checkpoint_manager import (
+    CheckpointManager,
+    checkpoint_exists,
+    journal_path,
+    read_checkpoint,
+)
 from utils.http import HttpError
 
 log = logging.getLogger("comment_migrate.orchestrator")
@@ -98,7 +103,7 @@ class Orchestrator:
 
     def migrate_page(self, page: Page) -> PageResult:
         cp = self.checkpoint
-        prior = cp.get_page_status(page.id)
+        prior = cp.state.get_page_status(page.id)
         cp.mark_page_in_progress(page.id)
         result = PageResult(page.id, "complete")
         comments: list[Comment] = []
@@ -117,7 +122,8 @@ class Orchestrator:
                 cp.add_id_mapping(source_id, target_id, page.id)
 
         def done(comment: Comment) -> bool:
-            return lookup(comment.id) is not None or cp.get_skipped_reason(comment.id) is not None
+            return (lookup(comment.id) is not None
+                    or cp.state.get_skipped_reason(comment.id) is not None)
 
         try:
             extracted = self.source.comments(page)
@@ -137,8 +143,8 @@ class Orchestrator:
             self.target.begin_page(page)
             pending = [c for c in plan.order if not done(c)]
             if pending and self._must_reconcile(prior):
-                outgoing = [plan.outgoing(c, lookup, cp.get_skipped_reason) for c in pending]
-                known = {tid for _, tid in cp.get_page_mappings(page.id)}
+                outgoing = [plan.outgoing(c, lookup, cp.state.get_skipped_reason) for c in pending]
+                known = {tid for _, tid in cp.state.get_page_mappings(page.id)}
                 adopted = self.target.reconcile(page, outgoing, known_target_ids=known)
                 for source_id, target_id in adopted.items():
                     cp.add_id_mapping(source_id, target_id, page.id)
@@ -152,7 +158,7 @@ class Orchestrator:
                     continue
                 if self.stop.is_set():
                     raise _PageInterrupted
-                out = plan.outgoing(comment, lookup, cp.get_skipped_reason)
+                out = plan.outgoing(comment, lookup, cp.state.get_skipped_reason)
                 if out.parent_source_id is not None and out.parent_target_id is None:
                     # parents are sent first and a failure stops the page, so this is a bug
                     raise PageError(f"parent {out.parent_source_id} of {comment.id} was not sent")
@@ -211,7 +217,7 @@ class Orchestrator:
                 log.info("%s: %s was imported, then %s in the source; left in the target",
                          page.id, event.event_id, event.reason)
                 continue
-            if cp.get_skipped_reason(event.event_id) is None:
+            if cp.state.get_skipped_reason(event.event_id) is None:
                 cp.add_skipped(event.event_id, page.id, event.reason)
             result.skipped_events.append(entry)
 
@@ -240,12 +246,12 @@ class Orchestrator:
         cp = self.checkpoint
         return sum(
             1 for c in comments
-            if not cp.has_id_mapping(c.id) and cp.get_skipped_reason(c.id) is None
+            if not cp.has_id_mapping(c.id) and cp.state.get_skipped_reason(c.id) is None
         )
 
     def _skipped(self, comments: Sequence[Comment], result: PageResult) -> int:
         cp = self.checkpoint
-        refused = sum(1 for c in comments if cp.get_skipped_reason(c.id) is not None)
+        refused = sum(1 for c in comments if cp.state.get_skipped_reason(c.id) is not None)
         return refused + len(result.skipped_events)
 
     # -- all pages -----------------------------------------------------------------------
@@ -264,7 +270,7 @@ class Orchestrator:
                 )
         if only_failed:  # failed, or interrupted by a crash or Ctrl-C
             selected = [p for p in selected
-                        if self.checkpoint.get_page_status(p.id) in ("failed", "in_progress")]
+                        if self.checkpoint.state.get_page_status(p.id) in ("failed", "in_progress")]
         return selected
 
     def run(
@@ -377,10 +383,10 @@ def move_aside(path: Path) -> list[Path]:
 
 def check_identity(cp: CheckpointManager, config: Config) -> None:
     digest = config.digest()
-    if cp.config_digest is None:
+    if cp.state.config_digest is None:
         cp.set_config(digest, config.identity())
-    elif cp.config_digest != digest:
-        what = describe_identity_change(cp.config_identity or {}, config.identity())
+    elif cp.state.config_digest != digest:
+        what = describe_identity_change(cp.state.config_identity or {}, config.identity())
         raise ConfigChanged(
             f"checkpoint {cp.checkpoint_file} was made for another migration ({what}). "
             "Use the matching configuration, another --checkpoint, or --reset to start over "
@@ -419,7 +425,7 @@ def run_from_config(
                     log.warning("moved the old checkpoint aside to %s", moved)
         with CheckpointManager(checkpoint_file=path) as cp:
             check_identity(cp, config)
-            if cp.get_metadata(ROLLBACK_KEY):
+            if cp.state.get_metadata(ROLLBACK_KEY):
                 raise RollbackUnfinished(
                     f"a rollback of {path} is unfinished; finish it with "
                     "`comment-migrate rollback` before running again"
@@ -486,7 +492,7 @@ def rollback_from_config(
     """`rollback`: plan from the checkpoint, back up, confirm, delete; when every comment is
     gone, move the checkpoint aside so a new `run` starts from scratch."""
     path = checkpoint or config.run.checkpoint
-    if not path.exists():
+    if not checkpoint_exists(path):  # a journal alone is a checkpoint too
         raise NothingToRollBack(f"{path}: no checkpoint, so nothing is known to roll back")
     source = build_source(config.source, config.run)
     target = build_target(config.target, config.run)

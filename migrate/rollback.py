@@ -67,7 +67,7 @@ def plan_rollback(
     known = {page.id: page for page in pages}
     page_ids = [*known]
     for page_id in (*cp.get_completed_page_ids(), *cp.get_failed_page_ids(),
-                    *cp.get_in_progress_page_ids()):
+                    *cp.state.get_in_progress_page_ids()):
         if page_id not in known:
             log.warning("page %s is no longer in the source; its comments are deleted too",
                         page_id)
@@ -75,7 +75,7 @@ def plan_rollback(
             page_ids.append(page_id)
     planned = []
     for page_id in page_ids:
-        items = list(reversed(cp.get_page_mappings(page_id)))
+        items = list(reversed(cp.state.get_page_mappings(page_id)))
         if items:
             planned.append((known[page_id], items))
     return RollbackPlan(planned)

@@ -169,7 +169,11 @@ class HttpClient:
                 before_resend()
             try:
                 response = self.session().request(
-                    method, url, params=params, data=body_bytes, headers=all_headers,
+                    method,
+                    url,
+                    params=params,
+                    data=body_bytes,
+                    headers=all_headers,
                     timeout=self.timeout,
                 )
             except (requests.ConnectionError, requests.Timeout) as exc:
@@ -183,7 +187,10 @@ class HttpClient:
             retryable = is_retryable_status(response.status_code)
             error = HttpError(
                 f"{method} {url} -> {response.status_code}: {message}",
-                status=response.status_code, url=url, retryable=retryable, body=body,
+                status=response.status_code,
+                url=url,
+                retryable=retryable,
+                body=body,
             )
             if retryable:
                 raise _RetryableHttp(error, _retry_after(response, body))
