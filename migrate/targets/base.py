@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from typing import Any
 
 from migrate.errors import TargetError
 from migrate.model import Capabilities, Created, OutgoingComment, Page, TargetComment
-from utils.fileio import atomic_writer, fsync_dir, open_append
+from utils.fileio import append_durably, atomic_writer, read_bytes, truncate_durably
 
 log = logging.getLogger("comment_migrate.targets")
 
@@ -151,7 +150,7 @@ class PageAtomicFileTarget:
 
     def _load(self) -> None:
         try:
-            data = self.store.read_bytes()
+            data = read_bytes(self.store)
         except FileNotFoundError:
             return
         good_end = 0  # byte offset just past the last complete batch
@@ -192,10 +191,7 @@ class PageAtomicFileTarget:
                 "%s: dropping an incomplete last page (%d bytes) left by an interrupted write",
                 self.store, len(data) - good_end,
             )
-            with self.store.open("r+b") as handle:
-                handle.truncate(good_end)
-                handle.flush()
-                os.fsync(handle.fileno())
+            truncate_durably(self.store, good_end)
 
     def _apply(self, batch: Batch) -> None:
         self._seq = max(self._seq, batch.seq)
@@ -253,15 +249,8 @@ class PageAtomicFileTarget:
             record = page_record(page)
             seq = self._seq + 1
             lines = self.encode_batch(seq, record, comments)
-            created = not self.store.exists()
-            if created:
-                self.store.parent.mkdir(parents=True, exist_ok=True)
-            with open_append(self.store) as handle:
-                handle.write("".join(line + "\n" for line in lines))  # one write: the commit
-                handle.flush()
-                os.fsync(handle.fileno())
-            if created:
-                fsync_dir(self.store.parent)
+            # one write is the commit; a failed one is undone, never built upon
+            append_durably(self.store, "".join(line + "\n" for line in lines).encode("utf-8"))
             self._apply(Batch(seq, len(lines), record, list(comments), len(lines)))
             self.after_change(force=False)
 
