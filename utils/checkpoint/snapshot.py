@@ -124,9 +124,6 @@ def read_snapshot(
     if not isinstance(doc, dict):
         raise corrupt(file, "not a JSON object", checkpoint=checkpoint, line=1)
     version = _stored_version(doc, file, checkpoint)
-    if version >= 2 and not sealed:
-        raise corrupt(file, "no checksum (a version-2 snapshot always ends with one): the file "
-                      "was damaged or edited", checkpoint=checkpoint, line=None)  # fmt: skip
     if version > SCHEMA_VERSION:
         line = _locate(file, ["version"])
         raise CheckpointError(
@@ -136,6 +133,9 @@ def read_snapshot(
             path=file,
             line=line,
         )
+    if version >= 2 and not sealed:
+        raise corrupt(file, "no checksum (a version-2 snapshot always ends with one): the file "
+                      "was damaged or edited", checkpoint=checkpoint, line=None)  # fmt: skip
     for step in range(version, SCHEMA_VERSION):
         upgrade = UPGRADES.get(step)
         if upgrade is None:
