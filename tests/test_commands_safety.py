@@ -151,3 +151,28 @@ def test_an_ansi_escape_in_a_page_error_is_shown_not_obeyed(tmp_path: Path) -> N
     result = invoke("run", "-c", str(config))
     assert result.exit_code != 0
     assert "\x1b" not in result.stderr
+
+
+def test_files_holding_comments_are_private_unless_the_configuration_asks(
+    tmp_path: Path,
+) -> None:
+    import os
+    import stat
+
+    archive = make_archive(tmp_path / "site.jsonl", threaded_site(pages=1, per_page=3))
+    old = os.umask(0o022)
+    try:
+        private = write_config(tmp_path, archive=archive, name="private.toml",
+                               target={"type": "wxr", "output": "private.wxr"},
+                               run={"checkpoint": str(tmp_path / "p.json")})
+        shared = write_config(tmp_path, archive=archive, name="shared.toml",
+                              target={"type": "wxr", "output": "shared.wxr",
+                                      "file_mode": "0644"},
+                              run={"checkpoint": str(tmp_path / "s.json")})
+        assert run_json(private)[0] == 0 and run_json(shared)[0] == 0
+    finally:
+        os.umask(old)
+    for name in ("private.wxr", "private.wxr.pages.jsonl", "p.json"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
+    for name in ("shared.wxr", "shared.wxr.pages.jsonl"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644, name

@@ -26,7 +26,12 @@ from migrate.model import Target
 from migrate.pipeline.orchestrator import Orchestrator
 from migrate.reporter import Reporter, RunSummary
 from migrate.targets.jsonl import JsonlTarget
-from utils.checkpoint_manager import CheckpointManager, journal_path, lock_path
+from utils.checkpoint_manager import (
+    CheckpointManager,
+    checkpoint_exists,
+    journal_path,
+    lock_path,
+)
 from utils.filelock import FileLock, LockHeld
 
 if TYPE_CHECKING:
@@ -93,7 +98,7 @@ def move_aside_locked(path: Path) -> list[Path]:
 def require_checkpoint(path: Path, purpose: str) -> None:
     """Commands that read a migration need its checkpoint (a journal alone is one: a crash
     before the first compaction leaves no snapshot)."""
-    if not (path.exists() or journal_path(path).exists()):
+    if not checkpoint_exists(path):
         raise NoCheckpoint(f"{path}: no checkpoint {purpose} (has `run` been run?)")
 
 

@@ -29,6 +29,7 @@ from migrate.pipeline.ledger import PageLedger
 from migrate.pipeline.transform import CommentTransformer, PagePlan
 from migrate.reporter import Reporter, RunSummary
 from utils.checkpoint_manager import CheckpointManager
+from utils.errors import DiskFull
 from utils.http import HttpError
 from utils.redact import redact
 
@@ -118,6 +119,9 @@ class Orchestrator:
         except (HttpError, PageError) as exc:
             return self._fail(page, ledger, result, comments, exc.message, exc.retryable,
                               type(exc).__name__)
+        except DiskFull:  # no page can be written: stop the run, the rerun resumes
+            self._abort(page, ledger)
+            raise
         except Exception as exc:  # a bug or a local fault must fail this page, not the run
             log.debug("page %s failed", page.id, exc_info=True)
             return self._fail(page, ledger, result, comments, f"{type(exc).__name__}: {exc}",

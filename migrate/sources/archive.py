@@ -44,10 +44,10 @@ from typing import IO, Any
 import jsonschema
 
 from migrate.config import RunConfig, SectionConfig
+from migrate.content import clean_text
 from migrate.errors import SourceError
 from migrate.model import Author, Comment, Page, PageComments, PageError, SkippedEvent, Source
 from migrate.plugins import SourcePlugin
-from migrate.content import clean_text
 from utils.fileio import atomic_writer
 from utils.schema_check import Check, SchemaCompiler
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import html as html_lib
 import json
 import logging
-import os
 import re
 import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
@@ -38,7 +37,7 @@ from migrate.targets.formats import (
     unsafe_links,
     web_url,
 )
-from utils.fileio import atomic_writer, fsync_dir, open_append
+from utils.fileio import append_durably, atomic_writer, read_bytes, truncate_durably
 
 log = logging.getLogger("comment_migrate.targets")
 
@@ -200,6 +199,9 @@ class PageAtomicFileTarget:
 
     capabilities: Capabilities
 
+    # files hold comments and authors: private unless the configuration says otherwise
+    file_mode = 0o600
+
     def __init__(self, store: Path) -> None:
         self.store = Path(store)
         self._lock = threading.RLock()
@@ -226,7 +228,7 @@ class PageAtomicFileTarget:
 
     def _load(self) -> None:
         try:
-            data = self.store.read_bytes()
+            data = read_bytes(self.store)
         except FileNotFoundError:
             return
         good_end = 0  # byte offset just past the last complete batch
@@ -268,10 +270,7 @@ class PageAtomicFileTarget:
                 self.store,
                 len(data) - good_end,
             )
-            with self.store.open("r+b") as handle:
-                handle.truncate(good_end)
-                handle.flush()
-                os.fsync(handle.fileno())
+            truncate_durably(self.store, good_end)
 
     def _apply(self, batch: Batch) -> None:
         self._seq = max(self._seq, batch.seq)
@@ -329,15 +328,9 @@ class PageAtomicFileTarget:
             record = page_record(page)
             seq = self._seq + 1
             lines = self.encode_batch(seq, record, comments)
-            created = not self.store.exists()
-            if created:
-                self.store.parent.mkdir(parents=True, exist_ok=True)
-            with open_append(self.store) as handle:
-                handle.write("".join(line + "\n" for line in lines))  # one write: the commit
-                handle.flush()
-                os.fsync(handle.fileno())
-            if created:
-                fsync_dir(self.store.parent)
+            # one write is the commit; a failed one is undone, never built upon
+            data = "".join(line + "\n" for line in lines).encode("utf-8")
+            append_durably(self.store, data, mode=self.file_mode)
             self._apply(Batch(seq, len(lines), record, list(comments), len(lines)))
             self.after_change(force=False)
 
@@ -379,7 +372,7 @@ class PageAtomicFileTarget:
     def _rewrite(self) -> None:
         """Replace the store by one batch per page (after a delete)."""
         seq = 0
-        with atomic_writer(self.store) as handle:
+        with atomic_writer(self.store, mode=self.file_mode) as handle:
             for stored in self._pages.values():
                 seq += 1
                 for line in self.encode_batch(seq, stored.page, stored.comments):

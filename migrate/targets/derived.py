@@ -46,8 +46,11 @@ class DerivedFileTarget(PageAtomicFileTarget):
         rebuild_interval: float = 2.0,
         importer: str | None = None,
         allow_images: bool = False,
+        file_mode: int | None = None,
     ) -> None:
         self.output = Path(output)
+        if file_mode is not None:
+            self.file_mode = file_mode
         self.site_url = site_url.rstrip("/")
         self.reader = reader_of(importer or self.default_importer)
         self.allow_images = allow_images
@@ -105,7 +108,7 @@ class DerivedFileTarget(PageAtomicFileTarget):
         raise NotImplementedError
 
     def _rebuild(self) -> None:
-        with self._lock, atomic_writer(self.output, mode=0o644) as handle:
+        with self._lock, atomic_writer(self.output, mode=self.file_mode) as handle:
             self.write_file(handle)
         self._last_rebuild = time.monotonic()
         self._stale = False
@@ -117,6 +120,16 @@ def _output(section: SectionConfig) -> Path:
     return path
 
 
+FILE_MODE_SCHEMA = {"file_mode": {"type": "string", "pattern": "^0?[0-7]{3}$"}}
+
+
+def file_mode(section: SectionConfig) -> int | None:
+    """`file_mode = "0644"` when the files must be readable by others (an importer running
+    as another user); 0600 otherwise."""
+    value = section.get("file_mode")
+    return None if value is None else int(str(value), 8)
+
+
 def derived_file_plugin(cls: type[DerivedFileTarget]) -> TargetPlugin:
     """The plugin of a derived file target: `output`, `importer` and `allow_images` keys."""
     return TargetPlugin(
@@ -126,6 +139,7 @@ def derived_file_plugin(cls: type[DerivedFileTarget]) -> TargetPlugin:
             site_url=section.text("site_url"),
             importer=section.get("importer"),
             allow_images=bool(section.get("allow_images", False)),
+            file_mode=file_mode(section),
         ),
         capabilities=lambda section: cls.capabilities,
         identity=lambda section: {"output": str(_output(section))},
@@ -137,6 +151,7 @@ def derived_file_plugin(cls: type[DerivedFileTarget]) -> TargetPlugin:
                 "output": {"type": "string", "minLength": 1},
                 "importer": {"enum": sorted(IMPORTERS)},
                 "allow_images": {"type": "boolean"},
+                **FILE_MODE_SCHEMA,
             },
         },
     )
