@@ -99,6 +99,13 @@ class WxrTarget(PageAtomicFileTarget):
         ):
             self._rebuild()
 
+    @staticmethod
+    def recognizes(path: Path) -> bool:
+        """An existing file this target may add to: empty, or XML (without opening it)."""
+        with path.open("rb") as handle:
+            head = handle.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+        return not head or head.startswith((b"<?xml", b"<rss"))
+
     @property
     def sidecar(self) -> Path:
         return self.store
@@ -199,6 +206,7 @@ PLUGIN = TargetPlugin(
     capabilities=lambda section: WxrTarget.capabilities,
     identity=lambda section: {"output": str(_output(section))},
     output=lambda section: str(_output(section)),
+    recognizes=WxrTarget.recognizes,
     path_keys=("output",),
     schema={"required": ["output"], "properties": {"output": {"type": "string", "minLength": 1}}},
 )
