@@ -104,6 +104,8 @@ class Orchestrator:
         # every target request takes a slot: `workers` bounds what is in flight, all pages
         self._slots = threading.BoundedSemaphore(self.workers)
         self._sender: ThreadPoolExecutor | None = None  # the sends' threads, during run()
+        self.pages_sending = 0  # pages between extraction and their last send
+        self._pages_lock = threading.Lock()
 
     # -- one page ------------------------------------------------------------------------
 
@@ -127,7 +129,8 @@ class Orchestrator:
             pending = [c for c in plan.order if not ledger.is_done(c.id)]
             if pending and self._must_reconcile(prior):
                 self._reconcile(page, plan, pending, ledger, result)
-            _PageSender(self, plan, ledger, result).send_all()
+            with self._sending():
+                _PageSender(self, plan, ledger, result).send_all()
             self.target.finish_page(page)
             ledger.commit()
         except _PageInterrupted:
@@ -331,6 +334,16 @@ class Orchestrator:
                 return
             futures.add(pool.submit(self.migrate_page, page))
 
+    @contextlib.contextmanager
+    def _sending(self) -> Iterator[None]:
+        with self._pages_lock:
+            self.pages_sending += 1
+        try:
+            yield
+        finally:
+            with self._pages_lock:
+                self.pages_sending -= 1
+
     def _submit(self, send: Callable[[], None], *, inline: bool) -> None:
         """Run one send on the shared send threads (or here, for one-at-a-time pages)."""
         if inline or self._sender is None:
@@ -438,8 +451,10 @@ class _PageSender:
     def _group_size(self) -> int:
         if self.batches is None:
             return 1
-        free = max(1, self.limit - self.in_flight)
-        # spread what is ready over the free slots rather than fill one request
+        # spread what is ready over this page's share of the slots rather than fill one
+        # request: more requests side by side, fewer when other pages are sending too
+        share = math.ceil(self.limit / max(1, self.owner.pages_sending))
+        free = max(1, share - self.in_flight)
         return max(1, min(self.batches.batch_limit(), math.ceil(len(self.ready) / free)))
 
     def _next_group(self) -> list[Comment]:
