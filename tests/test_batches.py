@@ -179,6 +179,26 @@ def test_a_lost_batch_answer_is_retried_and_the_stored_items_come_back_existing(
         assert_http_target_holds(server, site)
 
 
+def test_faults_on_30_percent_of_batches_give_the_same_result(
+    tmp_path: Path,
+    archive: Path,
+    site: dict[Page, list[Comment]],
+) -> None:
+    # 500/503/429/reset on 30% of POSTs, a third of them after the batch was stored
+    with ContractServer(fault_rate=0.3, accept_then_fail=0.3, seed=7) as server:
+        config = write_config(
+            tmp_path,
+            archive=archive,
+            target={"type": "http", "url": server.url, "batch_size": 4},
+            run={"workers": 4, "max_attempts": 12},
+        )
+        code, summary, stderr = run_json(config)
+        assert code == 0, stderr
+        assert server.faults_injected >= 10 and max(server.batch_sizes) == 4
+        assert summary["comments_imported"] + summary["comments_adopted"] == 180
+        assert_http_target_holds(server, site)
+
+
 def test_a_batch_answer_with_the_wrong_number_of_results_fails_the_page(
     tmp_path: Path,
     archive: Path,
