@@ -97,6 +97,9 @@ class Capabilities:
     content: ContentKind
     min_text_length: int = 0
     page_atomic: bool = False  # file targets: a page is written whole or not at all
+    # readers see a page's comments in the order they arrived (Isso's API stamps the import
+    # time): one request per page at a time, in send order
+    ordered_per_page: bool = False
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,28 @@ class CommentRefused(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class BatchUnsupported(Exception):
+    """The target turned out to have no batch endpoint: send these comments one by one."""
+
+
+@runtime_checkable
+class BatchTarget(Protocol):
+    """An optional ability of a target: many comments in one request, answered per item."""
+
+    def batch_limit(self) -> int:
+        """Most comments one `create_batch` may carry now; 0 or 1: send one by one."""
+        ...
+
+    def create_batch(
+        self, outgoing: Sequence[OutgoingComment]
+    ) -> list[Created | CommentRefused | PageError]:
+        """Create comments whose parents are all mapped already: one result per item, in
+        order. An item's PageError fails its page as a single create's error would; the
+        other items stand. Raises BatchUnsupported (nothing sent), or utils.http.HttpError
+        for the request as a whole."""
+        ...
 
 
 @runtime_checkable

@@ -6,11 +6,15 @@ skips once, when the page starts, and afterwards answers from memory; each comme
 one checkpoint call, the one that records it. For page-atomic targets (files) a mapping is
 held back until the target has committed the page (`commit`), since nothing of an
 uncommitted page exists after a crash.
+
+A page's comments may be in flight on several threads at once: every method is safe to call
+from any of them (one lock per ledger; the checkpoint manager has its own).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from migrate.model import Comment
@@ -54,6 +58,7 @@ class PageLedger:
     skipped: dict[str, str] = field(default_factory=dict)
     _held: dict[str, str] = field(default_factory=dict)
     refused: list[SkipRecord] = field(default_factory=list)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     @classmethod
     def open(cls, checkpoint: CheckpointManager, page_id: str, *, buffered: bool) -> PageLedger:
@@ -69,49 +74,74 @@ class PageLedger:
     # -- queries (memory only) ----------------------------------------------------------
 
     def target_id(self, source_id: str) -> str | None:
-        found = self._held.get(source_id) or self.mapped.get(source_id)
+        with self._lock:
+            found = self._held.get(source_id) or self.mapped.get(source_id)
         if found is None:  # recorded under another page (a comment that moved)
             found = self.checkpoint.state.get_new_comment_id(source_id)
         return found
 
     def skip_reason(self, source_id: str) -> str | None:
-        return self.skipped.get(source_id)
+        with self._lock:
+            return self.skipped.get(source_id)
 
     def is_done(self, source_id: str) -> bool:
-        return self.target_id(source_id) is not None or source_id in self.skipped
+        with self._lock:
+            return self.target_id(source_id) is not None or source_id in self.skipped
 
     def target_ids(self) -> set[str]:
-        return {*self.mapped.values(), *self._held.values()}
+        with self._lock:
+            return {*self.mapped.values(), *self._held.values()}
 
     def count_mapped(self, comments: Iterable[Comment]) -> int:
-        return sum(1 for c in comments if c.id in self.mapped)
+        with self._lock:
+            return sum(1 for c in comments if c.id in self.mapped)
 
     def count_skipped(self, comments: Iterable[Comment]) -> int:
-        return sum(1 for c in comments if c.id in self.skipped)
+        with self._lock:
+            return sum(1 for c in comments if c.id in self.skipped)
 
     def count_unfinished(self, comments: Iterable[Comment]) -> int:
-        return sum(1 for c in comments if not self.is_done(c.id))
+        with self._lock:
+            return sum(1 for c in comments if not self.is_done(c.id))
 
     # -- changes (one checkpoint call each) ------------------------------------------------
 
     def record(self, source_id: str, target_id: str) -> None:
         """The target accepted `source_id` as `target_id`."""
-        if self.buffered:
-            self._held[source_id] = target_id
-        else:
-            self.checkpoint.add_id_mapping(source_id, target_id, self.page_id)
-            self.mapped[source_id] = target_id
+        with self._lock:
+            if self.buffered:
+                self._held[source_id] = target_id
+            else:
+                self.checkpoint.add_id_mapping(source_id, target_id, self.page_id)
+                self.mapped[source_id] = target_id
+
+    def record_many(self, accepted: Sequence[tuple[str, str]]) -> None:
+        """The target accepted a batch: (source id, target id) pairs, in one checkpoint call
+        where the checkpoint can take many at once."""
+        with self._lock:
+            if self.buffered:
+                self._held.update(accepted)
+                return
+            self._write_mappings(accepted)
+            self.mapped.update(accepted)
+
+    def _write_mappings(self, pairs: Sequence[tuple[str, str]]) -> None:
+        self.checkpoint.add_id_mappings(
+            [(source_id, target_id, self.page_id, None) for source_id, target_id in pairs]
+        )
 
     def adopt(self, found: Mapping[str, str]) -> None:
         """Comments the target already held (reconciliation): recorded at once, since they
         are there whatever happens to this run."""
-        for source_id, target_id in found.items():
-            self.checkpoint.add_id_mapping(source_id, target_id, self.page_id)
-            self.mapped[source_id] = target_id
+        with self._lock:
+            for source_id, target_id in found.items():
+                self.checkpoint.add_id_mapping(source_id, target_id, self.page_id)
+                self.mapped[source_id] = target_id
 
     def skip(self, comment: Comment, reason: str) -> SkipRecord:
-        self.checkpoint.add_skipped(comment.id, self.page_id, reason)
-        self.skipped[comment.id] = reason
+        with self._lock:
+            self.checkpoint.add_skipped(comment.id, self.page_id, reason)
+            self.skipped[comment.id] = reason
         record = SkipRecord(
             self.page_id,
             comment.id,
@@ -120,27 +150,28 @@ class PageLedger:
             created_at=comment.created_at.isoformat(timespec="seconds"),
             excerpt=excerpt(comment.text),
         )
-        self.refused.append(record)
+        with self._lock:
+            self.refused.append(record)
         return record
 
     def skip_event(self, source_id: str, reason: str) -> bool:
         """A source event that is no comment; False when it was recorded before."""
-        if source_id in self.skipped:
-            return False
-        self.checkpoint.add_skipped(source_id, self.page_id, reason)
-        self.skipped[source_id] = reason
-        return True
+        with self._lock:
+            if source_id in self.skipped:
+                return False
+            self.checkpoint.add_skipped(source_id, self.page_id, reason)
+            self.skipped[source_id] = reason
+            return True
 
     def commit(self) -> None:
         """The page-atomic target committed the page: its held mappings become durable."""
-        if self._held:  # one journal append for the whole page
-            self.checkpoint.add_id_mappings(
-                [(source_id, target_id, self.page_id, None)
-                 for source_id, target_id in self._held.items()]
-            )
-            self.mapped.update(self._held)
-        self._held.clear()
+        with self._lock:
+            if self._held:  # one journal append for the whole page
+                self._write_mappings(list(self._held.items()))
+                self.mapped.update(self._held)
+            self._held.clear()
 
     def discard(self) -> None:
         """The page failed before its commit: what was held never happened."""
-        self._held.clear()
+        with self._lock:
+            self._held.clear()

@@ -17,6 +17,24 @@ Extension for `verify`, `rollback` backups and cheaper reconciliation (optional 
                             "source": {"id"}}, ...],
               "next": <opaque cursor, or null/absent on the last batch>}
 
+Batches (optional; `batch_size` in [target]: most comments per request, 0 = never batch;
+unset: batches of 50 if the server has the endpoint):
+
+    POST {url}/comments/batch
+      {"comments": [<the POST /comments body> + "idempotency_key": <its Idempotency-Key>, ...]}
+      -> 200 {"results": [{"id": ...} | {"id": ..., "existing": true}
+                          | {"error": "...", "status": <optional: a single POST's status>}]}
+
+One result per item, in order. A batch holds only comments whose parents are mapped already
+(sent in an earlier request), so the server can store the items in any order. {"existing":
+true} is the batch's 409: that Idempotency-Key was stored before. {"error": ...} fails that
+comment, and so its page, with the server's message, as a single POST's 4xx would; the other
+items stand. A 404, 405 or 501 means the server has no batch endpoint (a POST to it names no
+resource that could be missing): the client remembers and posts one by one, which is safe
+even if the server did store something, since every item carries its Idempotency-Key. The
+whole batch is retried like a single POST (5xx, 429, lost answers): items already stored
+come back as "existing".
+
 DELETE also forgets the comment's Idempotency-Key, so migrating again after a rollback
 creates the comment anew instead of answering 409 with the id of a deleted comment.
 
@@ -47,11 +65,14 @@ import requests
 
 from migrate.errors import UnsupportedOperation
 from migrate.model import (
+    BatchUnsupported,
     Capabilities,
     CheckFailed,
+    CommentRefused,
     Created,
     OutgoingComment,
     Page,
+    PageError,
     TargetComment,
 )
 from migrate.plugins import TargetPlugin, retry_policy
@@ -63,6 +84,8 @@ log = logging.getLogger(__name__)
 
 NOT_IMPLEMENTED = (404, 405, 501)
 PROBE_SOURCE_ID = "comment-migrate:probe"  # a source id no comment has (`check`)
+DEFAULT_BATCH_SIZE = 50
+MAX_BATCH_SIZE = 1000
 
 
 def comment_body(outgoing: OutgoingComment) -> dict[str, Any]:
@@ -143,12 +166,16 @@ class HttpTarget:
         token_env: str | None = None,  # the variable the token came from, for messages
         timeout: float = 30.0,
         policy: RetryPolicy | None = None,
+        batch_size: int | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.token_env = token_env
         self.client = HttpClient(self.url, token=token, timeout=timeout, policy=policy)
         self._has_listing: bool | None = None  # None: not known yet
         self._has_lookup: bool | None = None
+        # None: batches of the default size, if the server turns out to take them
+        self.batch_size = DEFAULT_BATCH_SIZE if batch_size is None else batch_size
+        self._has_batch: bool | None = None if self.batch_size > 1 else False
 
     def __repr__(self) -> str:  # never show the token
         return f"HttpTarget({self.url!r})"
@@ -182,6 +209,46 @@ class HttpTarget:
         if isinstance(body, dict) and "parent_id" in body:
             parent = parent_id_of(body, endpoint, response)
         return Created(target_id=target_id, parent_target_id=parent, already_existed=existed)
+
+    def batch_limit(self) -> int:
+        return 0 if self._has_batch is False else self.batch_size
+
+    def create_batch(
+        self, outgoing: Sequence[OutgoingComment]
+    ) -> list[Created | CommentRefused | PageError]:
+        if self._has_batch is False:
+            raise BatchUnsupported
+        items = [{**comment_body(o), "idempotency_key": o.idempotency_key} for o in outgoing]
+        response = self.client.request(
+            "POST",
+            "/comments/batch",
+            json_body={"comments": items},
+            ok=(200, 201, *NOT_IMPLEMENTED),
+        )
+        where = f"POST {self.client.url('/comments/batch')}"
+        if response.status_code in NOT_IMPLEMENTED:
+            self._has_batch = False
+            log.info(
+                "%s -> %d: no batch endpoint; sending comments one by one",
+                where,
+                response.status_code,
+            )
+            raise BatchUnsupported
+        self._has_batch = True
+        body = _json(response)
+        results = body.get("results") if isinstance(body, dict) else None
+        if not isinstance(results, list) or len(results) != len(outgoing):
+            count = len(results) if isinstance(results, list) else "no"
+            raise HttpError(
+                f"{where} -> {response.status_code}: {count} results for {len(outgoing)} comments",
+                status=response.status_code,
+                url=self.client.url("/comments/batch"),
+                body=body,
+            )
+        return [
+            _batch_result(where, index, out, item)
+            for index, (out, item) in enumerate(zip(outgoing, results, strict=True))
+        ]
 
     def lookup(self, source_id: str) -> str | None:
         """The target id of the comment made from `source_id`, or None (also when the
@@ -308,6 +375,29 @@ class HttpTarget:
         self.client.close()
 
 
+def _batch_result(
+    where: str, index: int, outgoing: OutgoingComment, item: Any
+) -> Created | PageError:
+    """One item of a batch answer: created, already there, or the server's refusal."""
+    what = f"{where}: item {index} ({outgoing.source.id})"
+    if not isinstance(item, dict):
+        return PageError(f"{what}: the result is not a JSON object")
+    error = item.get("error")
+    if error is not None:
+        status = item.get("status")  # optional: what a single POST would have answered
+        code = f" -> {status}" if isinstance(status, int) and not isinstance(status, bool) else ""
+        return PageError(f"{what}{code}: {str(error)[:500]}")
+    target_id = item.get("id")
+    if isinstance(target_id, bool) or not isinstance(target_id, str | int) or target_id == "":
+        return PageError(f"{what}: the result has no usable id")
+    parent = item.get("parent_id", outgoing.parent_target_id)
+    return Created(
+        target_id=str(target_id),
+        parent_target_id=None if parent is None else str(parent),
+        already_existed=item.get("existing") is True,
+    )
+
+
 def _target_comment(item: Any, endpoint: str, response: requests.Response) -> TargetComment:
     target_id = target_id_of(item, "id", endpoint, response)  # so item is a dict below
     parent = parent_id_of(item, endpoint, response)
@@ -333,6 +423,7 @@ PLUGIN = TargetPlugin(
         token_env=section.text("token_env", "TARGET_TOKEN"),
         timeout=run.timeout,
         policy=retry_policy(run),
+        batch_size=section.get("batch_size"),
     ),
     capabilities=lambda section: HttpTarget.capabilities,
     identity=lambda section: {"url": section.text("url").rstrip("/")},
@@ -341,6 +432,8 @@ PLUGIN = TargetPlugin(
         "properties": {
             "url": {"type": "string", "pattern": "^https?://[^\\s]+$"},
             "token_env": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+            # comments per POST /comments/batch; 0: never batch; unset: 50 if the server can
+            "batch_size": {"type": "integer", "minimum": 0, "maximum": MAX_BATCH_SIZE},
         },
     },
 )

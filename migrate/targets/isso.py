@@ -138,6 +138,7 @@ def isso_capabilities(*, can_delete: bool) -> Capabilities:
         can_delete=can_delete,
         content="markdown",
         min_text_length=MIN_TEXT,
+        ordered_per_page=True,  # a thread shows its comments in the order Isso stored them
     )
 
 

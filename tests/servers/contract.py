@@ -23,13 +23,20 @@ Constructor (all keyword-only, all optional):
 - `delay`: seconds to wait before answering each request.
 - `lookup`, `listing`, `deletion` (default True): switch off GET ?source_id=, GET ?page_id=
   (both then answer a plain-text 404, like a server without the endpoint) or DELETE (405).
+- `batch` (default True): serve `POST /comments/batch`; False answers a plain-text 404 like
+  a server without the endpoint, an int answers that status (e.g. 405) instead.
 - `page_size`: comments per GET ?page_id= answer (the rest through the `next` cursor).
 - `port`: the port on 127.0.0.1 (default 0: any free port).
 
 Inspect: `url`, `comments` (stored POST bodies plus "id" and "idempotency_key", in order),
-`posts` (POST requests received), `requests` (all requests), `faults_injected`, `reset()`
+`posts` (POST requests received), `requests` (all requests), `faults_injected`,
+`batch_requests` (POSTs that reached /comments/batch), `batch_sizes` (items of each
+batch it served, in order), `max_in_flight` (most requests
+being answered at once), `max_in_flight_per_page` (page id -> most POSTs for it at once),
+`reset()`
 (forget comments and counters, keep the settings). Server-side rules: a POST whose
-`parent_id` is unknown is refused with 400; DELETE forgets the comment's Idempotency-Key.
+`parent_id` is unknown is refused with 400 (in a batch: that item's {"error"}), so a reply
+sent before its parent was stored shows; DELETE forgets the comment's Idempotency-Key.
 
 pytest fixture (registered through tests/conftest.py): `contract_server` (one per test,
 default settings; tests needing others start their own `ContractServer(...)`).
@@ -75,6 +82,7 @@ class ContractServer:
         lookup: bool = True,
         listing: bool = True,
         deletion: bool = True,
+        batch: bool | int = True,
         page_size: int = 100,
         port: int = 0,
     ) -> None:
@@ -89,6 +97,7 @@ class ContractServer:
         self.lookup = lookup
         self.listing = listing
         self.deletion = deletion
+        self.batch = batch
         self.page_size = page_size
         self.port = port  # 0: any free port
         self._lock = threading.Lock()
@@ -104,6 +113,12 @@ class ContractServer:
             self.posts = 0
             self.requests = 0
             self.faults_injected = 0
+            self.batch_requests = 0
+            self.batch_sizes: list[int] = []
+            self.max_in_flight = 0
+            self.max_in_flight_per_page: dict[str, int] = {}
+            self._in_flight = 0
+            self._in_flight_per_page: dict[str, int] = {}
             self._rng = random.Random(self.seed)
 
     @property
@@ -138,7 +153,9 @@ class ContractServer:
         return self.start()
 
     def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None,
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
         self.stop()
@@ -158,8 +175,12 @@ class ContractServer:
                 self.posts += 1
             fault: Fault | None = self.fail_requests.get(number)
             accept = False
-            if fault is None and method == "POST" and self.fault_rate > 0 \
-                    and self._rng.random() < self.fault_rate:
+            if (
+                fault is None
+                and method == "POST"
+                and self.fault_rate > 0
+                and self._rng.random() < self.fault_rate
+            ):
                 fault = self._rng.choice(self.faults)
                 accept = self._rng.random() < self.accept_then_fail
             if isinstance(fault, str) and fault.startswith("accept:"):
@@ -173,8 +194,29 @@ class ContractServer:
         self, method: str, path: str, headers: Mapping[str, str], raw: bytes
     ) -> tuple[int, Body | str | None, dict[str, str]]:
         """One request -> (status, JSON body / plain text / nothing, extra headers)."""
-        if self.delay:
-            time.sleep(self.delay)
+        pages = _pages_of(raw) if method == "POST" else []
+        self._enter(pages, +1)
+        try:
+            if self.delay:
+                time.sleep(self.delay)
+            return self._answer(method, path, headers, raw)
+        finally:
+            self._enter(pages, -1)
+
+    def _enter(self, pages: list[str], step: int) -> None:
+        with self._lock:
+            self._in_flight += step
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
+            for page in pages:
+                now = self._in_flight_per_page.get(page, 0) + step
+                self._in_flight_per_page[page] = now
+                self.max_in_flight_per_page[page] = max(
+                    self.max_in_flight_per_page.get(page, 0), now
+                )
+
+    def _answer(
+        self, method: str, path: str, headers: Mapping[str, str], raw: bytes
+    ) -> tuple[int, Body | str | None, dict[str, str]]:
         _, fault, accept = self._fault_for(method)
         if fault is not None and not accept:
             return _fail(fault)
@@ -192,13 +234,21 @@ class ContractServer:
         query = {k: v[0] for k, v in parse_qs(parts.query).items()}
         if parts.path == "/comments" and method == "POST":
             return self._create(headers.get("Idempotency-Key"), raw)
+        if parts.path == "/comments/batch" and method == "POST":
+            with self._lock:
+                self.batch_requests += 1
+            if self.batch is not True:
+                status = 404 if self.batch is False else int(self.batch)
+                return status, "Not Found" if status == 404 else "Method Not Allowed", {}
+            return self._create_batch(raw)
         if parts.path == "/comments" and method == "GET":
             if "source_id" in query:
                 if not self.lookup:
                     return 404, "Not Found", {}
                 found = self.by_source_id(query["source_id"])
-                return (200, {"id": found["id"]}, {}) if found else \
-                    (404, {"error": "not found"}, {})
+                return (
+                    (200, {"id": found["id"]}, {}) if found else (404, {"error": "not found"}, {})
+                )
             if "page_id" in query:
                 if not self.listing:
                     return 404, "Not Found", {}
@@ -207,45 +257,78 @@ class ContractServer:
         if parts.path.startswith("/comments/") and method == "DELETE":
             if not self.deletion:
                 return 405, {"error": "method not allowed"}, {}
-            return self._delete(unquote(parts.path[len("/comments/"):]))
+            return self._delete(unquote(parts.path[len("/comments/") :]))
         return 404, {"error": f"no endpoint {method} {parts.path}"}, {}
 
-    def _create(
-        self, key: str | None, raw: bytes
-    ) -> tuple[int, Body | str | None, dict[str, str]]:
+    def _create(self, key: str | None, raw: bytes) -> tuple[int, Body | str | None, dict[str, str]]:
         try:
             body = json.loads(raw)
         except ValueError:
             return 400, {"error": "body is not JSON"}, {}
+        status, answer = self._store(key, body)
+        return status, answer, {}
+
+    def _create_batch(self, raw: bytes) -> tuple[int, Body | str | None, dict[str, str]]:
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return 400, {"error": "body is not JSON"}, {}
+        items = body.get("comments") if isinstance(body, dict) else None
+        if not isinstance(items, list):
+            return 400, {"error": "comments must be a list"}, {}
+        with self._lock:
+            self.batch_sizes.append(len(items))
+        results: list[Body] = []
+        for item in items:
+            key = item.get("idempotency_key") if isinstance(item, dict) else None
+            fields = (
+                {k: v for k, v in item.items() if k != "idempotency_key"}
+                if isinstance(item, dict)
+                else item
+            )
+            status, answer = self._store(key if isinstance(key, str) else None, fields)
+            if status == 201:
+                results.append({"id": answer["id"]})
+            elif status == 409:
+                results.append({"id": answer["id"], "existing": True})
+            else:
+                results.append({"error": answer["error"], "status": status})
+        return 200, {"results": results}, {}
+
+    def _store(self, key: str | None, body: Any) -> tuple[int, Body]:
+        """Store one comment: (201 | 409 | 400, answer)."""
         problem = _invalid(body)
         if problem is None and self.refuse_if is not None:
             problem = self.refuse_if(body)
         with self._lock:
             if key is not None and key in self._by_key:
-                return 409, {"id": self._by_key[key]}, {}
+                return 409, {"id": self._by_key[key]}
             if problem is not None:
-                return 400, {"error": problem}, {}
+                return 400, {"error": problem}
             parent = body.get("parent_id")
             if parent is not None and not any(c["id"] == parent for c in self.comments):
-                return 400, {"error": f"unknown parent_id {parent}"}, {}
+                return 400, {"error": f"unknown parent_id {parent}"}
             new_id = f"c{self._next}"
             self._next += 1
             self.comments.append({**body, "id": new_id, "idempotency_key": key})
             if key is not None:
                 self._by_key[key] = new_id
-            return 201, {"id": new_id}, {}
+            return 201, {"id": new_id}
 
     def _list(self, page_id: str, offset: int) -> Body:
         with self._lock:
             on_page = [c for c in self.comments if c["page"]["id"] == page_id]
-        chunk = on_page[offset: offset + self.page_size]
+        chunk = on_page[offset : offset + self.page_size]
         more = offset + self.page_size < len(on_page)
         return {
             "comments": [
                 {
-                    "id": c["id"], "parent_id": c["parent_id"],
-                    "author": {"name": c["author"]["name"]}, "text": c["text"],
-                    "created_at": c["created_at"], "source": {"id": c["source"]["id"]},
+                    "id": c["id"],
+                    "parent_id": c["parent_id"],
+                    "author": {"name": c["author"]["name"]},
+                    "text": c["text"],
+                    "created_at": c["created_at"],
+                    "source": {"id": c["source"]["id"]},
                 }
                 for c in chunk
             ],
@@ -261,6 +344,23 @@ class ContractServer:
                         self._by_key.pop(comment["idempotency_key"], None)
                     return 204, None, {}
         return 404, {"error": "not found"}, {}
+
+
+def _pages_of(raw: bytes) -> list[str]:
+    """Page ids a POST body (one comment or a batch) is about, for the in-flight counts."""
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return []
+    items = body.get("comments", [body]) if isinstance(body, dict) else []
+    pages = {
+        item["page"]["id"]
+        for item in items
+        if isinstance(item, dict)
+        and isinstance(item.get("page"), dict)
+        and isinstance(item["page"].get("id"), str)
+    }
+    return sorted(pages)
 
 
 def _invalid(body: object) -> str | None:
@@ -314,9 +414,7 @@ class _Handler(BaseHTTPRequestHandler):
             )
         except _Reset:
             # SO_LINGER 0: closing sends a RST, the way a crashed proxy drops a request
-            self.connection.setsockopt(
-                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-            )
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.close_connection = True
             return
         if body is None:
