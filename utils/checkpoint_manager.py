@@ -417,6 +417,27 @@ class CheckpointState:
     def get_metadata(self, key: str, default: Any = None) -> Any:
         return self.metadata.get(key, default)
 
+    # -- SYNC SHIM (branch `sync`): stopgap until the `checkpoint` branch lands these names;
+    # kept in metadata under "sync.*" keys. The lead replaces this block at merge.
+
+    def get_page_cursor(self, page_id: str) -> str | None:
+        value = self.metadata.get(f"sync.cursor.{page_id}")
+        return value if isinstance(value, str) else None
+
+    def get_revision(self, source_id: str) -> str | None:
+        value = self.metadata.get(f"sync.revision.{source_id}")
+        return value if isinstance(value, str) else None
+
+    def get_syncs(self) -> list[dict[str, Any]]:
+        return [dict(s) for s in self.metadata.get("sync.history") or []]
+
+    @property
+    def last_sync(self) -> dict[str, Any] | None:
+        syncs = self.get_syncs()
+        return syncs[-1] if syncs else None
+
+    # -- END SYNC SHIM
+
     def get_progress_summary(self) -> JSONDoc:
         counts = self._status_counts
         total = max(self.total_pages or 0, len(self.pages))
@@ -906,6 +927,29 @@ class CheckpointManager:
             if key in self._state.metadata and self._state.metadata[key] == value:
                 return
             self._record("meta", durable=True, key=key, value=value)
+
+    # -- SYNC SHIM (branch `sync`): stopgap until the `checkpoint` branch lands these names;
+    # metadata records under "sync.*" keys, journaled without an fsync of their own (like a
+    # mapping). The lead replaces this block at merge.
+
+    def set_page_cursor(self, page_id: str, cursor: str) -> None:
+        self._set_meta_lazily(f"sync.cursor.{_require_id('page_id', page_id)}", cursor)
+
+    def set_revision(self, source_id: str, revision: str) -> None:
+        self._set_meta_lazily(f"sync.revision.{_require_id('source_id', source_id)}", revision)
+
+    def record_sync(self, info: Mapping[str, Any]) -> None:
+        with self._lock:
+            history = [*self._state.get_syncs(), dict(info)]
+        self.set_metadata("sync.history", history)
+
+    def _set_meta_lazily(self, key: str, value: str) -> None:
+        with self._lock:
+            if self._state.metadata.get(key) == value:
+                return
+            self._record("meta", durable=False, key=key, value=value)
+
+    # -- END SYNC SHIM
 
     def mark_page_in_progress(self, page_id: str) -> None:
         """The page is being worked on; counts one more attempt, keeps its last error."""
