@@ -6,6 +6,13 @@ append + fsync to a JSON Lines store. Each append is one *batch* (a sequence num
 number of lines), so a load can tell a complete page from a torn tail: a crash (SIGKILL, power
 cut) mid-append leaves at most an incomplete last batch, which the next load cuts off with a
 warning. Anything invalid before the tail is an error naming the file, never a silent reset.
+
+Sync (migrate.model.DeltaFileTarget): `delta(label)` is a target of the same kind writing to
+`<stem>.<label><suffix>` beside the output (labels start with `sync-`), so what was imported
+is never rewritten. Its target ids continue after every id of the family (the output and
+all its delta files), so a reply in a delta names its parent in an earlier file
+unambiguously; reconciliation looks at the whole family, so a comment committed to any of
+them before a crash is adopted, never written again.
 """
 
 from __future__ import annotations
@@ -15,10 +22,10 @@ import logging
 import os
 import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from migrate.errors import TargetError
 from migrate.model import Capabilities, Created, OutgoingComment, Page, TargetComment
@@ -27,6 +34,7 @@ from utils.fileio import atomic_writer, fsync_dir, open_append
 log = logging.getLogger("comment_migrate.targets")
 
 Record = dict[str, Any]
+DELTA_PREFIX = "sync-"  # delta files are `<stem>.sync-<...><suffix>`
 
 
 def rfc3339(moment: datetime) -> str:
@@ -124,6 +132,7 @@ class PageAtomicFileTarget:
     instance and each works on its own pages."""
 
     capabilities: Capabilities
+    output: Path
 
     def __init__(self, store: Path) -> None:
         self.store = Path(store)
@@ -132,6 +141,7 @@ class PageAtomicFileTarget:
         self._buffers: dict[str, tuple[Page, list[Record]]] = {}  # uncommitted, by page id
         self._next_id = 1
         self._seq = 0  # last batch number in the store
+        self._family: list[PageAtomicFileTarget] | None = None  # the output and its deltas
         self._load()
 
     # -- the store format (subclasses) --------------------------------------------------
@@ -146,6 +156,10 @@ class PageAtomicFileTarget:
 
     def after_change(self, *, force: bool) -> None:
         """Called (under the lock) after a commit or a delete; `force` on close."""
+
+    def sibling(self, output: Path) -> Self:
+        """The same kind of target, with the same settings, writing to `output`."""
+        raise NotImplementedError
 
     # -- loading ------------------------------------------------------------------------
 
@@ -236,14 +250,43 @@ class PageAtomicFileTarget:
         pending: Sequence[OutgoingComment],
         known_target_ids: Collection[str] = (),
     ) -> dict[str, str]:
+        by_source: dict[str, str] = {}
+        members: list[PageAtomicFileTarget] = [*self.relatives(), self]
+        for member in members:  # this file's own records win
+            by_source.update(member.by_source(page.id))
+        return {o.source.id: by_source[o.source.id] for o in pending if o.source.id in by_source}
+
+    def by_source(self, page_id: str) -> dict[str, str]:
+        """Source id -> target id of the page's committed comments in this file."""
         with self._lock:
-            stored = self._pages.get(page.id)
+            stored = self._pages.get(page_id)
             if stored is None:
                 return {}
-            by_source = {
-                c["source"]["id"]: str(c["id"]) for c in stored.comments if c.get("source")
-            }
-        return {o.source.id: by_source[o.source.id] for o in pending if o.source.id in by_source}
+            return {c["source"]["id"]: str(c["id"]) for c in stored.comments if c.get("source")}
+
+    # -- sync: delta files ---------------------------------------------------------------
+
+    def delta(self, label: str) -> Self:
+        """A target for what a sync brings: a new file beside the output, ids continuing
+        after the family's, never deleting (what was imported is not rewritten)."""
+        path = self.output.with_name(f"{self.output.stem}.{label}{self.output.suffix}")
+        delta = self.sibling(path)
+        delta.capabilities = replace(self.capabilities, can_delete=False)
+        members: list[PageAtomicFileTarget] = [self, *self.relatives()]
+        family = [m for m in members if m.output != path]
+        delta._family = family
+        delta._next_id = max([delta._next_id, *(m._next_id for m in family)])
+        return delta
+
+    def relatives(self) -> list[PageAtomicFileTarget]:
+        """The output and its delta files, this one left out (read once, on first use)."""
+        with self._lock:
+            if self._family is None:
+                pattern = f"{self.output.stem}.{DELTA_PREFIX}*{self.output.suffix}"
+                found = [self.sibling(p) for p in sorted(self.output.parent.glob(pattern))
+                         if p != self.output and p.is_file()]
+                self._family = found
+            return list(self._family)
 
     def finish_page(self, page: Page) -> None:
         with self._lock:

@@ -99,6 +99,9 @@ class WxrTarget(PageAtomicFileTarget):
         ):
             self._rebuild()
 
+    def sibling(self, output: Path) -> WxrTarget:
+        return WxrTarget(output, site_url=self.site_url, rebuild_interval=self.rebuild_interval)
+
     @property
     def sidecar(self) -> Path:
         return self.store
