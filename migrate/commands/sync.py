@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+_KEPT_CHANGES = 200  # unapplied changes listed per history entry (the count is exact)
+
 
 @dataclass
 class SyncOptions:
@@ -65,13 +67,13 @@ def sync_migration(
             # would be sent is thrown away with the copy
             tmpdir = tempfile.mkdtemp(prefix="comment-migrate-sync-dry-run-")
             path = _dry_run_copy(path, Path(tmpdir))
-            target: Target = JsonlTarget(Path(tmpdir) / "would-send.jsonl",
-                                         capabilities=spec.capabilities)
+            target: Target = JsonlTarget(
+                Path(tmpdir) / "would-send.jsonl", capabilities=spec.capabilities
+            )
             work = target
         else:
             target = spec.build()
-            work = target.delta(sync_label(now)) if isinstance(target, DeltaFileTarget) \
-                else target
+            work = target.delta(sync_label(now)) if isinstance(target, DeltaFileTarget) else target
         try:
             with CheckpointManager(checkpoint_file=path) as cp:
                 check_identity(cp, migration)
@@ -82,7 +84,9 @@ def sync_migration(
                     )
                 pages = list(migration.source.pages())
                 orchestrator = Orchestrator(
-                    migration.source, work, cp,
+                    migration.source,
+                    work,
+                    cp,
                     workers=options.workers or migration.workers,
                     mention_parent=migration.mention_parent,
                     reporter=Reporter(quiet=options.quiet),
@@ -127,24 +131,33 @@ def _history_entry(summary: SyncSummary, started: datetime) -> dict[str, Any]:
         "changes_applied": summary.changes_applied,
         "changes_not_applied": summary.changes_not_applied,
         "output": summary.output,
+        # kept for whoever applies them by hand; a page read again later retries them
+        "not_applied": [c for c in summary.changes if not c["applied"]][:_KEPT_CHANGES],
     }
 
 
 def describe_sync(summary: SyncSummary) -> str:
     """The lines a sync adds to the run summary (stderr)."""
-    unchanged = (f"  sync:     {summary.pages_unchanged} of {summary.pages_total} pages "
-                 "unchanged since the last run or sync; ")
+    unchanged = (
+        f"  sync:     {summary.pages_unchanged} of {summary.pages_total} pages "
+        "unchanged since the last run or sync; "
+    )
     if summary.dry_run:
         lines = [unchanged + f"{len(summary.changes)} edits/deletions found (none applied)"]
     else:
-        lines = [unchanged + f"{summary.changes_applied} edits/deletions applied, "
-                 f"{summary.changes_not_applied} that the target cannot apply"]
-    listed = [c for c in summary.changes if not c["applied"]] if not summary.dry_run \
-        else summary.changes
+        lines = [
+            unchanged + f"{summary.changes_applied} edits/deletions applied, "
+            f"{summary.changes_not_applied} that the target cannot apply"
+        ]
+    listed = (
+        [c for c in summary.changes if not c["applied"]] if not summary.dry_run else summary.changes
+    )
     for change in listed[:20]:
         note = f" ({change['note']})" if change["note"] and not summary.dry_run else ""
-        lines.append(f"    {change['kind']} {change['page_id']}/{change['source_id']} "
-                     f"(target id {change['target_id']}){note}")
+        lines.append(
+            f"    {change['kind']} {change['page_id']}/{change['source_id']} "
+            f"(target id {change['target_id']}){note}"
+        )
     if len(listed) > 20:
         lines.append(f"    ... and {len(listed) - 20} more (`--json` lists them all)")
     return "\n".join(lines)

@@ -16,8 +16,9 @@ page is sent, every mapped comment of it is compared:
   applied with `delete()` where `capabilities.can_delete`.
 
 A revision is recorded only after the target applied the change, so a crash in between
-makes the next pass apply it again. A change the target cannot apply is reported and not
-recorded: every later sync lists it again.
+makes the next pass apply it again. A change the target cannot apply is reported (and kept
+in the sync's history entry) but not recorded: a later pass that reads the page again (a
+new event on it) tries it again, e.g. once Isso's `db_path` is configured.
 """
 
 from __future__ import annotations
@@ -93,7 +94,10 @@ class ChangeApplier:
         self.apply = apply
 
     def page(
-        self, plan: PagePlan, comments: Sequence[Comment], ledger: PageLedger,
+        self,
+        plan: PagePlan,
+        comments: Sequence[Comment],
+        ledger: PageLedger,
         fresh: Collection[str],
     ) -> list[Change]:
         """`fresh`: source ids whose current version reached the target in this pass."""
@@ -117,14 +121,23 @@ class ChangeApplier:
                 continue
             changes.append(self._delete(plan.page, source_id, target_id))
         for change in changes:
-            log.info("%s: %s of %s (target %s) %s%s", change.page_id, change.kind,
-                     change.source_id, change.target_id,
-                     "applied" if change.applied else "not applied",
-                     f": {change.note}" if change.note else "")
+            log.info(
+                "%s: %s of %s (target %s) %s%s",
+                change.page_id,
+                change.kind,
+                change.source_id,
+                change.target_id,
+                "applied" if change.applied else "not applied",
+                f": {change.note}" if change.note else "",
+            )
         return changes
 
     def _update(
-        self, plan: PagePlan, comment: Comment, ledger: PageLedger, target_id: str,
+        self,
+        plan: PagePlan,
+        comment: Comment,
+        ledger: PageLedger,
+        target_id: str,
         current: str,
     ) -> Change:
         kind: ChangeKind = "tombstone" if comment.deleted else "edit"
@@ -153,7 +166,7 @@ class ChangeApplier:
             change.note = "dry run: nothing sent"
             return change
         if not self.target.capabilities.can_delete:
-            change.note = f"the {self.target.name} target cannot delete here"
+            change.note = f"the {self.target.name} target, as configured, cannot delete comments"
             return change
         try:
             found = self.target.delete(target_id, page)

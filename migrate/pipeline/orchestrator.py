@@ -253,8 +253,8 @@ class Orchestrator:
     ) -> None:
         for event in skipped:
             if ledger.target_id(event.event_id) is not None:
-                # deleted in the source after it was imported: the target keeps it
-                log.info("%s: %s was imported, then %s in the source; left in the target",
+                # deleted in the source after it was imported: see pipeline.changes
+                log.info("%s: %s was imported, then %s in the source",
                          ledger.page_id, event.event_id, event.reason)
                 continue
             ledger.skip_event(event.event_id, event.reason)
