@@ -5,11 +5,13 @@ A comment's *revision* is a digest of what the source shows of it (text, html, t
 The checkpoint keeps, per mapped comment, the revision the target last received. After a
 page is sent, every mapped comment of it is compared:
 
-- sent (or adopted by a 409) in this very pass: its revision is recorded, nothing to apply;
-- no revision recorded (a checkpoint older than sync, or comments adopted from what the
-  target already held, e.g. an Isso that imported a WXR) and never edited nor deleted in
-  the source: the current revision becomes the baseline;
-- otherwise a revision that differs is an *edit* (or a *tombstone*: deleted in the source but
+- no revision recorded and never edited nor deleted in the source: as it was first sent,
+  nothing to do and nothing recorded (so a plain comment costs no checkpoint call here);
+- edited or a tombstone, and sent (or adopted by a 409) in this very pass: its revision is
+  recorded, nothing to apply;
+- otherwise (no revision recorded for an edited comment, e.g. one adopted from what the
+  target already held, like an Isso that imported a WXR; or a revision that differs) it is
+  an *edit* (or a *tombstone*: deleted in the source but
   kept for its replies), applied with `update()` (migrate.model.UpdatableTarget), which sets
   the same text again when it is already there, so applying twice is harmless;
 - a mapped comment that the source no longer shows (redacted without replies) is a *delete*,
@@ -110,8 +112,9 @@ class ChangeApplier:
             current, stored = revision(comment), state.get_revision(comment.id)
             if stored == current:
                 continue
-            untouched = comment.edited_at is None and not comment.deleted
-            if comment.id in fresh or (stored is None and untouched):
+            if stored is None and comment.edited_at is None and not comment.deleted:
+                continue  # as first sent: nothing to record (a comment costs one call)
+            if comment.id in fresh:
                 self.checkpoint.set_revision(comment.id, current)
                 continue
             changes.append(self._update(plan, comment, ledger, target_id, current))
