@@ -42,9 +42,16 @@ Page = tuple[str, list[tuple[str, str]]]
 def make_pages(count: int, per_page: int, rng: random.Random) -> list[Page]:
     """Matrix-style event ids ($ + 43 characters) mapped to UUIDs, as a real run would."""
     return [
-        (f"blog/post-{number:06d}",
-         [("$" + "".join(rng.choices(ALPHABET, k=43)), str(uuid.UUID(int=rng.getrandbits(128))))
-          for _ in range(per_page)])
+        (
+            f"blog/post-{number:06d}",
+            [
+                (
+                    "$" + "".join(rng.choices(ALPHABET, k=43)),
+                    str(uuid.UUID(int=rng.getrandbits(128))),
+                )
+                for _ in range(per_page)
+            ],
+        )
         for number in range(count)
     ]
 
@@ -70,8 +77,7 @@ def baseline(pages: list[Page], folder: Path, every: int) -> float:
     doc: dict[str, dict[str, object]] = {"pages": {}, "id_mapping": {}}
     timed: list[float] = []
     for number, (page_id, mappings) in enumerate(pages, 1):
-        doc["pages"][page_id] = {"status": "complete", "attempts": 1,
-                                 "imported": len(mappings)}
+        doc["pages"][page_id] = {"status": "complete", "attempts": 1, "imported": len(mappings)}
         doc["id_mapping"].update(mappings)
         if number % every == 0:
             start = time.perf_counter()
@@ -87,7 +93,7 @@ from utils.checkpoint_manager import CheckpointManager
 imported = time.perf_counter()
 checkpoint = CheckpointManager(sys.argv[1])
 loaded = time.perf_counter()
-count = checkpoint.mapping_count()
+count = checkpoint.state.mapping_count()
 checkpoint.close()
 hwm = next(line for line in open("/proc/self/status") if line.startswith("VmHWM:"))
 print(json.dumps({"import": imported - started, "load": loaded - imported, "mappings": count,
@@ -108,18 +114,28 @@ def load_million(folder: Path, rng: random.Random) -> dict[str, float]:
     build = time.perf_counter() - build
     size = path.stat().st_size
     started = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", LOADER, str(path)], capture_output=True,
-                         text=True, check=True, cwd=ROOT,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    out = subprocess.run(
+        [sys.executable, "-c", LOADER, str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     wall = time.perf_counter() - started
     child = json.loads(out.stdout.strip().splitlines()[-1])
     if child["mappings"] != 1_000_000:
         raise SystemExit(f"loaded {child['mappings']} mappings, not 1,000,000")
     # VmHWM, not ru_maxrss of children: the latter counts the forked copy of this (big)
     # process before exec, while VmHWM starts afresh with the loader's own address space
-    return {"build_seconds": build, "snapshot_mb": size / 2**20, "wall_seconds": wall,
-            "import_seconds": child["import"], "load_seconds": child["load"],
-            "rss_mb": child["hwm_kb"] / 1024}
+    return {
+        "build_seconds": build,
+        "snapshot_mb": size / 2**20,
+        "wall_seconds": wall,
+        "import_seconds": child["import"],
+        "load_seconds": child["load"],
+        "rss_mb": child["hwm_kb"] / 1024,
+    }
 
 
 def main() -> None:
@@ -140,7 +156,8 @@ def main() -> None:
                 for fsync in ("page", "never"):
                     run_folder = Path(tempfile.mkdtemp(dir=folder))
                     runs.setdefault((count, fsync), []).append(
-                        ours(pages[count], run_folder, fsync))
+                        ours(pages[count], run_folder, fsync)
+                    )
         for count in sizes:
             every = max(1, count // BASELINE_SAMPLES)
             results[count] = {
@@ -153,24 +170,36 @@ def main() -> None:
         million = load_million(folder, rng)
 
     print("checkpoint recording, per page (1 page record in progress, 10 mappings, 1 complete)")
-    print("ours: CheckpointManager defaults, fsync='page' (one fsync per completed page), "
-          f"median of {args.rounds} runs")
+    print(
+        "ours: CheckpointManager defaults, fsync='page' (one fsync per completed page), "
+        f"median of {args.rounds} runs"
+    )
     print("baseline: whole JSON document rewritten durably (temp, fsync, rename) per page save")
-    print(f"{'pages':>8} {'ours ms/page':>13} {'(fsync=never)':>14} {'final compaction s':>19} "
-          f"{'baseline ms/page':>17} {'speedup':>8}")
+    print(
+        f"{'pages':>8} {'ours ms/page':>13} {'(fsync=never)':>14} {'final compaction s':>19} "
+        f"{'baseline ms/page':>17} {'speedup':>8}"
+    )
     for count, row in results.items():
-        print(f"{count:>8,} {row['ours'] * 1e3:>13.3f} {row['ours_nofsync'] * 1e3:>14.3f} "
-              f"{row['close']:>19.3f} {row['baseline'] * 1e3:>17.3f} "
-              f"{row['baseline'] / row['ours']:>8.1f}")
+        print(
+            f"{count:>8,} {row['ours'] * 1e3:>13.3f} {row['ours_nofsync'] * 1e3:>14.3f} "
+            f"{row['close']:>19.3f} {row['baseline'] * 1e3:>17.3f} "
+            f"{row['baseline'] / row['ours']:>8.1f}"
+        )
     sample = results[10_000]["every"]
-    print(f"baseline at 10,000 pages: {BASELINE_SAMPLES} saves timed (every {sample}th, at its "
-          "real document size), mean taken as the per-page cost of the whole run")
+    print(
+        f"baseline at 10,000 pages: {BASELINE_SAMPLES} saves timed (every {sample}th, at its "
+        "real document size), mean taken as the per-page cost of the whole run"
+    )
     print()
-    print(f"1,000,000 mappings / 10,000 pages: snapshot {million['snapshot_mb']:.1f} MiB, "
-          f"built in {million['build_seconds']:.1f} s (API, fsync='never', not timed)")
-    print(f"fresh process: import {million['import_seconds']:.3f} s, "
-          f"load {million['load_seconds']:.3f} s, process wall {million['wall_seconds']:.3f} s, "
-          f"peak RSS {million['rss_mb']:.0f} MiB (VmHWM of that process)")
+    print(
+        f"1,000,000 mappings / 10,000 pages: snapshot {million['snapshot_mb']:.1f} MiB, "
+        f"built in {million['build_seconds']:.1f} s (API, fsync='never', not timed)"
+    )
+    print(
+        f"fresh process: import {million['import_seconds']:.3f} s, "
+        f"load {million['load_seconds']:.3f} s, process wall {million['wall_seconds']:.3f} s, "
+        f"peak RSS {million['rss_mb']:.0f} MiB (VmHWM of that process)"
+    )
     summary = {
         "flat_ratio": round(results[10_000]["ours"] / results[1_000]["ours"], 3),
         "speedup_vs_rewrite": round(results[10_000]["baseline"] / results[10_000]["ours"], 1),
@@ -181,7 +210,8 @@ def main() -> None:
         "baseline_ms_per_page_1k": round(results[1_000]["baseline"] * 1e3, 4),
         "baseline_ms_per_page_10k": round(results[10_000]["baseline"] * 1e3, 4),
         "flat_ratio_without_fsync": round(
-            results[10_000]["ours_nofsync"] / results[1_000]["ours_nofsync"], 3),
+            results[10_000]["ours_nofsync"] / results[1_000]["ours_nofsync"], 3
+        ),
         "load_1m_process_wall_seconds": round(million["wall_seconds"], 3),
         "fsync": "page",
     }

@@ -30,8 +30,8 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from migrate.model import Capabilities, OutgoingComment, Page  # noqa: E402
-from migrate.sources.archive import ArchiveSource  # noqa: E402
 from migrate.pipeline.transform import CommentTransformer, PagePlan  # noqa: E402
+from migrate.sources.archive import ArchiveSource  # noqa: E402
 
 TARGETS = ("isso", "http", "wxr", "jsonl")
 Check = Callable[[OutgoingComment], str | None]

@@ -20,6 +20,8 @@ from migrate.migration import Migration
 from migrate.reporter import Reporter, print_json
 from utils.errors import ToolError
 from utils.logger import setup_logger
+from utils.redact import redact
+from utils.terminal import printable
 
 log = logging.getLogger(__name__)
 
@@ -44,17 +46,17 @@ class MigrateGroup(click.Group):
             click.echo("Interrupted.", err=True)
             ctx.exit(ExitStatus.INTERRUPTED)
         except (MigrateError, ToolError) as exc:
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(f"Error: {printable(redact(str(exc)))}", err=True)
             ctx.exit(exit_status_for(exc))
         except Exception as exc:
             log.debug("unexpected error", exc_info=True)
-            click.echo(f"Error: unexpected {type(exc).__name__}: {exc} (run with -v for details)",
-                       err=True)
+            click.echo(f"Error: unexpected {type(exc).__name__}: {printable(redact(str(exc)))} "
+                       "(run with -v for details)", err=True)
             ctx.exit(ExitStatus.ERROR)
 
 
 def fail(message: str, status: ExitStatus = ExitStatus.USAGE) -> NoReturn:
-    click.echo(f"Error: {message}", err=True)
+    click.echo(f"Error: {printable(redact(message))}", err=True)
     raise click.exceptions.Exit(status)
 
 
@@ -220,6 +222,41 @@ def sync(
     ctx.exit(ExitStatus.PAGES_FAILED if summary.failed_pages else ExitStatus.OK)
 
 
+@cli.command()
+@config_option
+@json_option
+@click.pass_context
+def check(ctx: click.Context, config_path: Path, as_json: bool) -> None:
+    """Preflight, writing nothing: configuration, homeserver and token, every page's room,
+    the target and its token, the checkpoint folder and, with [target] site_url, that each
+    page answers and shows the thread the migration writes to. Exit 0 when all is well,
+    3 with the list of what to fix, 2 for a configuration error.
+
+    \b
+    Example:
+      comment-migrate check -c migration.toml
+      comment-migrate check --json
+    """
+    from migrate.commands.check import run_checks
+
+    report = run_checks(load_config(config_path))
+    if as_json:
+        click.echo(report.to_json())
+    else:
+        width = min(24, max(len(item.name) for item in report))
+        for item in report:
+            line = f"{'ok' if item.ok else 'FAIL':<4} {item.name:<{width}}  {item.detail}"
+            click.echo(line + (f" -> fix: {item.fix}" if item.fix else ""))
+        failed = len(report.failures)
+        click.echo(
+            "All checks passed: ready to run."
+            if not failed
+            else f"{failed} of {len(report)} checks failed.",
+            err=True,
+        )
+    ctx.exit(ExitStatus.OK if report.ok else ExitStatus.PAGES_FAILED)
+
+
 def _checkpoint_for(config_path: Path, checkpoint: Path | None) -> Path:
     if checkpoint is not None:
         return checkpoint
@@ -250,7 +287,7 @@ def status(ctx: click.Context, config_path: Path, checkpoint: Path | None, as_js
     if as_json:
         print_json(report)
     else:
-        click.echo(describe_status(report, path))
+        click.echo(printable(describe_status(report, path)))
     ctx.exit(ExitStatus.PAGES_FAILED if report["failed_pages"] else ExitStatus.OK)
 
 
@@ -277,7 +314,7 @@ def extract(ctx: click.Context, config_path: Path, output: Path, as_json: bool) 
         err=True,
     )
     for page in failed:
-        click.echo(f"  FAILED {page.get('page_id')}: {page.get('error')}", err=True)
+        click.echo(printable(f"  FAILED {page.get('page_id')}: {page.get('error')}"), err=True)
     if as_json:
         print_json(summary)
     ctx.exit(ExitStatus.PAGES_FAILED if failed else ExitStatus.OK)
@@ -305,7 +342,7 @@ def verify(ctx: click.Context, config_path: Path, checkpoint: Path | None, as_js
     if as_json:
         print_json(report.to_dict())
     else:
-        click.echo(describe(report))
+        click.echo(printable(describe(report)))
     ctx.exit(ExitStatus.OK if report.ok else ExitStatus.PAGES_FAILED)
 
 
@@ -346,7 +383,7 @@ def rollback(
     click.echo(f"Deleted {summary.deleted} comments ({summary.already_gone} were already "
                f"gone), {len(summary.failed)} could not be deleted.", err=True)
     for item in summary.failed[:20]:
-        click.echo(f"  FAILED {item['target_id']}: {item['error']}", err=True)
+        click.echo(printable(f"  FAILED {item['target_id']}: {item['error']}"), err=True)
     if summary.interrupted:
         click.echo("Interrupted: run `comment-migrate rollback` again to finish.", err=True)
         ctx.exit(ExitStatus.INTERRUPTED)
@@ -373,6 +410,37 @@ def demo(ctx: click.Context, output: Path) -> None:
 
     code = run_demo(output, quiet=_quiet(ctx), echo=click.echo)
     ctx.exit(code)
+
+
+@cli.group()
+def worker() -> None:
+    """The reference comment API on Cloudflare Workers + D1.
+
+    \b
+    Example:
+      comment-migrate worker init comment-api
+    """
+
+
+@worker.command("init")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def worker_init(directory: Path) -> None:
+    """Write a Cloudflare Worker project implementing the HTTP contract (never overwrites).
+
+    \b
+    Example:
+      comment-migrate worker init comment-api
+      cd comment-api && npm ci
+      echo MIGRATE_TOKEN=s3cret > .dev.vars && npm run dev -- --port 8787
+    """
+    from migrate.worker import write_project
+
+    written = write_project(directory)
+    click.echo(f"Wrote a Worker project in {directory} ({len(written)} files).")
+    click.echo(
+        f"Next: cd {directory} && npm ci, then follow {directory / 'README.md'} to try "
+        "it locally or deploy it."
+    )
 
 
 @cli.group()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from typing import Any
 import jsonschema
 
 from migrate.errors import ConfigError
+from utils.redact import InvalidSecret, read_token
 
 DEFAULT_CONFIG = "migration.toml"
 DEFAULT_CHECKPOINT = ".migration_checkpoint.json"
@@ -57,11 +57,20 @@ class SectionConfig:
     def token(self, default_env: str) -> str | None:
         """The secret named by `token_env` (or `default_env`), or None when the variable is
         unset or empty. Secrets never live in the file."""
-        return read_token(self.text("token_env", default_env))
+        variable = self.text("token_env", default_env)
+        try:
+            return read_token(variable)
+        except InvalidSecret as exc:
+            raise ConfigError(str(exc)) from None
 
 
-def read_token(variable: str) -> str | None:
-    return os.environ.get(variable) or None
+@dataclass(frozen=True)
+class MediaConfig:
+    """`[media]`: copies of the media comments link, served from `base_url`."""
+
+    dir: Path
+    base_url: str
+    max_bytes: int = 50 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,7 @@ class Config:
     target: SectionConfig
     run: RunConfig = field(default_factory=RunConfig)
     path: Path | None = None
+    media: MediaConfig | None = None
 
     @property
     def uri_template(self) -> str:
@@ -214,7 +224,15 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
         max_attempts=run_data.get("max_attempts", 6),
         timeout=float(run_data.get("timeout", 30.0)),
     )
-    return Config(source=source, target=target, run=run, path=path)
+    media = None
+    if data.get("media") is not None:
+        media_dir = Path(data["media"]["dir"]).expanduser()
+        media = MediaConfig(
+            dir=media_dir if media_dir.is_absolute() else base / media_dir,
+            base_url=data["media"]["base_url"],
+            max_bytes=data["media"].get("max_bytes", MediaConfig.max_bytes),
+        )
+    return Config(source=source, target=target, run=run, path=path, media=media)
 
 
 def load_config(path: Path | str = DEFAULT_CONFIG) -> Config:
@@ -253,10 +271,13 @@ pages_file = "pages.csv"            # columns: section_id[,uri[,title]]
 # path = "site.archive.jsonl"       # with type = "archive": made by `comment-migrate extract`
 
 [target]
-type = "http"                       # "http" | "isso" | "wxr" | "jsonl"
+type = "http"                       # "http" | "isso" | "wxr" | "disqus" | "jsonl"
 url = "https://comments.example.org"
 token_env = "TARGET_TOKEN"          # bearer token for the http target
-# output = "comments.wxr"           # for the file targets (wxr, jsonl)
+# output = "comments.wxr"           # for the file targets (wxr, disqus, jsonl)
+# importer = "isso"                 # wxr, disqus: "isso" | "wordpress" | "remark42" | "disqus"
+# allow_images = false              # importer "isso": true if Isso allows <img>
+# site_url = "https://blog.example.org"   # the site; page links in files, `check` fetches pages
 # mention_parent = true             # "@Name: " when a reply is flattened under another comment
 
 [run]
@@ -264,4 +285,8 @@ checkpoint = ".migration_checkpoint.json"
 workers = 4
 max_attempts = 6                    # per request, for connection errors, timeouts, 429 and 5xx
 timeout = 30                        # seconds per request
+
+# [media]                           # copy images, files and avatars off the homeserver
+# dir = "media"                     # where the copies go (publish this folder)
+# base_url = "https://example.org/comment-media/"   # where readers will find them
 """

@@ -14,6 +14,7 @@ class ExitStatus(enum.IntEnum):
     USAGE = 2  # usage or configuration error
     PAGES_FAILED = 3  # finished, but some pages failed (or verify found differences)
     CHECKPOINT = 4  # checkpoint invalid, locked, or made for another configuration
+    DISK_FULL = 5  # a durable write found no room; nothing partial was kept
     INTERRUPTED = EXIT_INTERRUPTED  # SIGINT/SIGTERM; the checkpoint was saved
 
 
@@ -55,9 +56,12 @@ class Interrupted(MigrateError):
 
 def exit_status_for(error: BaseException) -> ExitStatus:
     from utils.checkpoint_manager import CheckpointError  # utils never imports migrate
+    from utils.errors import DiskFull
 
     if isinstance(error, MigrateError):
         return error.exit_status
+    if isinstance(error, DiskFull):
+        return ExitStatus.DISK_FULL
     if isinstance(error, CheckpointError):
         return ExitStatus.CHECKPOINT
     if isinstance(error, KeyboardInterrupt):

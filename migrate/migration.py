@@ -15,6 +15,7 @@ with failed pages, a report that is not ok); only misuse and broken state raise.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
     from migrate.commands.verify import VerifyReport
     from migrate.pipeline.changes import SyncSummary
     from migrate.reporter import RunSummary
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -100,8 +104,16 @@ class Migration:
             build=lambda: plugin.build(section, run),
             output=plugin.output(section),
         )
+        source = build_source(config.source, config.run)
+        if config.media is not None:
+            attach = getattr(source, "attach_media", None)
+            if attach is None:
+                log.warning("[media]: the %s source copies no media; links stay as they are",
+                            config.source.type)
+            else:
+                attach(config.media, config.run)
         return cls(
-            build_source(config.source, config.run),
+            source,
             spec,
             checkpoint=config.run.checkpoint,
             workers=config.run.workers,

@@ -40,7 +40,7 @@ class Comment:
     author: Author
     text: str  # Markdown/plain, reply fallback stripped, latest edit applied
     created_at: datetime  # timezone-aware, UTC
-    html: str | None = None  # sanitized HTML, when the source had formatted content
+    html: str | None = None  # sanitized HTML (Matrix: always; formatted_body or escaped plain)
     edited_at: datetime | None = None
     deleted: bool = False  # tombstone: kept only because it has replies
 
@@ -62,6 +62,9 @@ class PageComments:
     comments: list[Comment]  # oldest first
     skipped: list[SkippedEvent] = field(default_factory=list)
     orphans: list[str] = field(default_factory=list)  # comment ids whose parent was not found
+    # comments whose content or avatar links media on the source's server (not copied by
+    # [media]): they break when that server refuses anonymous downloads or is turned off
+    homeserver_media: int = 0
 
 
 @runtime_checkable

@@ -11,6 +11,8 @@ from typing import IO, Any
 
 from tqdm import tqdm
 
+from utils.terminal import printable
+
 
 @dataclass
 class RunSummary:
@@ -89,7 +91,9 @@ class Reporter:
             self._pages = self._comments = None
 
     def summary(self, summary: RunSummary) -> None:
-        write = self.stream.write
+        def write(line: str) -> None:
+            self.stream.write(printable(line))
+
         state = "interrupted" if summary.interrupted else "finished"
         if summary.dry_run:
             write(f"Dry run {state} in {summary.elapsed_seconds:.2f}s: nothing was sent to the "
@@ -123,7 +127,7 @@ class Reporter:
         for page in summary.failed_pages:
             write(f"  FAILED {page['page_id']}: {page['error']}\n")
         for skipped in summary.skipped_comments[:10]:
-            write(f"  refused {skipped['page_id']}/{skipped['source_id']}: {skipped['reason']}\n")
+            write(f"  refused {describe_comment(skipped)}: {skipped['reason']}\n")
         if len(summary.skipped_comments) > 10:
             write(f"  ... and {len(summary.skipped_comments) - 10} more refused "
                   "(`--json` lists them all)\n")
@@ -131,6 +135,15 @@ class Reporter:
             write(f"  note: {note}\n")
         if summary.pages_failed or summary.interrupted:
             write("  Fix the cause and run again: only what is missing is imported.\n")
+
+
+def describe_comment(entry: dict[str, str]) -> str:
+    """A comment as people know it: page, author, time and the start of its text (the event
+    id only when nothing else is known)."""
+    if not entry.get("author"):
+        return f"{entry['page_id']}/{entry['source_id']}"
+    return (f"{entry['page_id']}: {entry['author']}, {entry.get('created_at', '')}: "
+            f"\"{entry.get('excerpt', '')}\"")
 
 
 def print_json(data: Any, stream: IO[str] | None = None) -> None:

@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.servers.synapse",
     "tests.servers.isso",
     "tests.servers.contract",
+    "tests.servers.workerd",
 ]

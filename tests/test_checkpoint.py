@@ -19,6 +19,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from utils import checkpoint_manager as cm
+from utils.checkpoint import upgrade
+from utils.checkpoint.formats import checkers
+from utils.checkpoint.journal import encode_line
+from utils.checkpoint.snapshot import reseal_snapshot_bytes
 from utils.checkpoint_manager import (
     CheckpointError,
     CheckpointLocked,
@@ -33,10 +37,10 @@ from utils.schema_check import SchemaCompiler
 
 def fingerprint(source: CheckpointManager | CheckpointState) -> dict[str, Any]:
     """Everything a checkpoint holds, with mapping groups keyed by page (their order is free)."""
-    if isinstance(source, CheckpointManager):
-        doc = source.export_document()
-    else:
-        doc = json.loads(json.dumps(source.to_document()))
+    state = source.state if isinstance(source, CheckpointManager) else source
+    with state.lock:
+        doc: dict[str, Any] = json.loads(json.dumps(state.to_document()))
+    del doc["snapshot_id"]  # fresh at every compaction
     doc["mappings"] = {
         group["page_id"]: list(zip(group["source_ids"], group["target_ids"], strict=True))
         for group in doc["mappings"]
@@ -86,12 +90,12 @@ def test_records_and_queries(path: Path) -> None:
         assert m.should_skip_page("p1") and m.is_page_completed("p1")
         assert not m.should_skip_page("p2") and m.is_page_failed("p2")
         assert not m.should_skip_page("p3") and not m.should_skip_page("nope")
-        assert m.get_page_status("p3") == "in_progress"
-        assert m.get_page_status("nope") is None and m.get_page("nope") is None
+        assert m.state.get_page_status("p3") == "in_progress"
+        assert m.state.get_page_status("nope") is None and m.state.get_page("nope") is None
         assert m.get_completed_page_ids() == ["p1"]
         assert m.get_failed_page_ids() == ["p2"]
-        assert m.get_in_progress_page_ids() == ["p3"]
-        p2 = m.get_page("p2")
+        assert m.state.get_in_progress_page_ids() == ["p3"]
+        p2 = m.state.get_page("p2")
         assert p2 is not None
         assert p2["attempts"] == 1 and p2["extracted"] == 3 and p2["imported"] == 1
         assert p2["error"]["message"] == "HTTP 403: forbidden"
@@ -99,25 +103,39 @@ def test_records_and_queries(path: Path) -> None:
         assert m.get_new_comment_id("$p1-1") == "t1"
         assert m.get_new_comment_id("$p1-2") is None and not m.has_id_mapping("$p1-2")
         assert m.has_id_mapping("$loose")
-        assert m.get_page_mappings("p1") == [("$p1-0", "t0"), ("$p1-1", "t1"), ("$p1-3", "t3"),
-                                             ("$p1-4", "t4")]
-        assert m.get_page_mappings(None) == [("$loose", "v0")]
-        assert m.mapping_count() == 6 == len(m.get_id_mappings())
-        assert m.get_skipped_reason("$p1-x") == "empty after sanitizing"
-        assert m.get_skipped_reason("$p1-0") is None
-        assert m.get_page_skipped("p1") == {"$p1-x": "empty after sanitizing"}
-        assert m.config_digest == "sha256:abc"
-        assert m.config_identity == {"source": "matrix:example.org",
-                                     "target": "isso:https://c.example"}
-        assert m.get_metadata("rollback") == {"deleted": 2, "last": "$p1-2"}
-        assert m.get_metadata("missing", 7) == 7
+        assert m.state.get_page_mappings("p1") == [
+            ("$p1-0", "t0"),
+            ("$p1-1", "t1"),
+            ("$p1-3", "t3"),
+            ("$p1-4", "t4"),
+        ]
+        assert m.state.get_page_mappings(None) == [("$loose", "v0")]
+        assert m.state.mapping_count() == 6 == len(m.state.get_id_mappings())
+        assert m.state.get_skipped_reason("$p1-x") == "empty after sanitizing"
+        assert m.state.get_skipped_reason("$p1-0") is None
+        assert m.state.get_page_skipped("p1") == {"$p1-x": "empty after sanitizing"}
+        assert m.state.config_digest == "sha256:abc"
+        assert m.state.config_identity == {
+            "source": "matrix:example.org",
+            "target": "isso:https://c.example",
+        }
+        assert m.state.get_metadata("rollback") == {"deleted": 2, "last": "$p1-2"}
+        assert m.state.get_metadata("missing", 7) == 7
         summary = m.get_progress_summary()
     assert summary == {
-        "total_pages": 4, "completed": 1, "failed": 1, "in_progress": 1, "pending": 1,
-        "percent_complete": 25.0, "comments_extracted": 9, "comments_imported": 6,
-        "comments_skipped": 1, "mappings": 6,
+        "total_pages": 4,
+        "completed": 1,
+        "failed": 1,
+        "in_progress": 1,
+        "pending": 1,
+        "percent_complete": 25.0,
+        "comments_extracted": 9,
+        "comments_imported": 6,
+        "comments_skipped": 1,
+        "mappings": 6,
         "started_at": "2026-01-02T03:04:05.000+00:00",
-        "updated_at": "2026-01-02T03:04:26.000+00:00", "elapsed_seconds": 21.0,
+        "updated_at": "2026-01-02T03:04:26.000+00:00",
+        "elapsed_seconds": 21.0,
     }
 
 
@@ -129,21 +147,21 @@ def test_attempts_counted_by_in_progress_and_error_kept_until_complete(path: Pat
         m.mark_page_in_progress("p")
         m.mark_page_failed("p", Refused("busy"))
         m.mark_page_in_progress("p")
-        page = m.get_page("p")
+        page = m.state.get_page("p")
         assert page is not None
         assert page["attempts"] == 2 and page["status"] == "in_progress"
         assert page["error"]["type"] == "Refused" and page["error"]["retryable"] is True
         m.mark_page_failed("p", "x" * 5000, error_type="TargetError")
-        page = m.get_page("p")
+        page = m.state.get_page("p")
         assert page is not None
         assert page["error"]["type"] == "TargetError"
         assert len(page["error"]["message"]) == cm.MAX_ERROR_MESSAGE + 3
         m.mark_page_complete("p", 2, 2, 0)
-        page = m.get_page("p")
+        page = m.state.get_page("p")
         assert page is not None
         assert page["attempts"] == 2 and page["error"] is None
         m.mark_page_complete("never-started")
-        assert m.get_page("never-started")["attempts"] == 1  # type: ignore[index]
+        assert m.state.get_page("never-started")["attempts"] == 1  # type: ignore[index]
 
 
 def test_summary_of_a_fresh_checkpoint(path: Path) -> None:
@@ -151,7 +169,7 @@ def test_summary_of_a_fresh_checkpoint(path: Path) -> None:
         summary = m.get_progress_summary()
         assert summary["total_pages"] == 0 and summary["percent_complete"] == 0.0
         assert summary["started_at"] is None and summary["elapsed_seconds"] == 0.0
-        assert m.config_digest is None and m.config_identity is None
+        assert m.state.config_digest is None and m.state.config_identity is None
     assert not path.exists(), "nothing recorded, nothing written"
 
 
@@ -162,7 +180,7 @@ def test_same_mapping_twice_is_a_noop(path: Path) -> None:
         assert m.add_id_mapping("$a", "1", "p") is False
         assert m.add_id_mapping("$a", "1", "other-page") is False
         assert m.journal_file.stat().st_size == size
-        assert m.get_page_mappings("p") == [("$a", "1")]
+        assert m.state.get_page_mappings("p") == [("$a", "1")]
 
 
 def test_conflicting_mapping_raises_and_records_nothing(path: Path) -> None:
@@ -178,7 +196,7 @@ def test_conflicting_mapping_raises_and_records_nothing(path: Path) -> None:
         assert m.get_new_comment_id("$a") == "1"
         with pytest.raises(MappingConflict):
             m.add_skipped("$a", "p", "too long")
-        assert m.get_skipped_reason("$a") is None
+        assert m.state.get_skipped_reason("$a") is None
     with CheckpointManager(path) as m:
         assert m.get_new_comment_id("$a") == "1"
 
@@ -187,7 +205,7 @@ def test_mapping_a_skipped_comment_unskips_it(path: Path) -> None:
     with CheckpointManager(path) as m:
         m.add_skipped("$a", "p", "refused")
         m.add_id_mapping("$a", "1", "p")
-        assert m.get_skipped_reason("$a") is None
+        assert m.state.get_skipped_reason("$a") is None
     assert read_checkpoint(path).get_skipped_reason("$a") is None
 
 
@@ -198,8 +216,8 @@ def test_remove_then_map_again_elsewhere(path: Path) -> None:
         assert m.remove_id_mapping("$s1") is True
         assert m.remove_id_mapping("$s1") is False
         m.add_id_mapping("$s1", "t9", "p2")
-        assert m.get_page_mappings("p1") == [("$s0", "t0"), ("$s2", "t2")]
-        assert m.get_page_mappings("p2") == [("$s1", "t9")]
+        assert m.state.get_page_mappings("p1") == [("$s0", "t0"), ("$s2", "t2")]
+        assert m.state.get_page_mappings("p2") == [("$s1", "t9")]
         before = fingerprint(m)
     with CheckpointManager(path) as m:
         assert fingerprint(m) == before
@@ -247,7 +265,7 @@ def test_automatic_compaction_past_the_threshold(path: Path) -> None:
         for i in range(25):
             m.add_id_mapping(f"$s{i}", f"t{i}")
         assert path.exists()
-        assert len(m.journal_file.read_bytes().splitlines()) == 5
+        assert len(m.journal_file.read_bytes().splitlines()) == 1 + 5  # header + records
         live = fingerprint(m)
         m.close(compact=False)
     assert fingerprint(read_checkpoint(path)) == live
@@ -267,9 +285,9 @@ def test_recording_appends_one_line_and_leaves_the_snapshot_alone(path: Path) ->
         m.mark_page_complete("p1", 1, 1)
         after = m.journal_file.read_bytes()
         assert path.read_bytes() == snapshot and path.stat().st_ino == inode
-        added = after[len(before):].decode().splitlines(keepends=True)
+        added = after[len(before) :].decode().splitlines(keepends=True)
         assert after.startswith(before)
-        assert [json.loads(line)["kind"] for line in added] == ["page", "map", "page"]
+        assert [json.loads(line)["kind"] for line in added] == ["journal", "page", "map", "page"]
         assert all(line.endswith("}\n") for line in added)
 
 
@@ -298,10 +316,10 @@ def test_save_reload_and_clear(path: Path) -> None:
         m.add_id_mapping("$b", "2")
         m.clear_checkpoint()
         assert not path.exists() and not m.journal_file.exists()
-        assert m.mapping_count() == 0 and m.get_progress_summary()["mappings"] == 0
+        assert m.state.mapping_count() == 0 and m.get_progress_summary()["mappings"] == 0
         m.add_id_mapping("$c", "3")
     with CheckpointManager(path) as m:
-        assert m.get_id_mappings() == {"$c": "3"}
+        assert m.state.get_id_mappings() == {"$c": "3"}
 
 
 def test_closed_manager_refuses_work_and_frees_the_lock(path: Path) -> None:
@@ -336,6 +354,7 @@ def test_read_only_helpers_take_no_lock_and_write_nothing(path: Path) -> None:
 
 
 # ---- corruption: always an error naming file and line, never an empty checkpoint
+
 
 def write_valid(path: Path) -> dict[str, Any]:
     with CheckpointManager(path, clock=Clock()) as m:
@@ -385,9 +404,9 @@ def test_snapshot_that_is_not_a_checkpoint(path: Path) -> None:
 
 def test_newer_version_is_refused(path: Path) -> None:
     write_valid(path)
-    doc = path.read_text().replace('"version": 1,', '"version": 2,')
-    path.write_text(doc)
-    error = expect_error(path, path, 3, "version 2 is newer", "Upgrade comment-migrate")
+    doc = path.read_text().replace('"version": 2,', '"version": 3,')
+    write_sealed(path, doc)
+    error = expect_error(path, path, 3, "version 3 is newer", "Upgrade comment-migrate")
     assert "--reset" not in str(error), "starting over is the wrong advice for a newer file"
 
 
@@ -396,7 +415,7 @@ def test_schema_violation_in_a_page(path: Path) -> None:
     lines = path.read_text().splitlines(keepends=True)
     number = next(n for n, line in enumerate(lines) if line.startswith('  "p2":'))
     lines[number] = lines[number].replace('"status":"failed"', '"status":"done"')
-    path.write_text("".join(lines))
+    write_sealed(path, "".join(lines))
     expect_error(path, path, number + 1, "pages.p2.status", "'done' is not one of")
 
 
@@ -409,7 +428,7 @@ def test_type_error_inside_the_mapping(path: Path) -> None:
     number = next(n for n, line in enumerate(lines) if line.startswith('  {"page_id":"p1"'))
     group = json.dumps(doc["mappings"][0], separators=(",", ":"))
     lines[number] = f"  {group},\n"
-    path.write_text("".join(lines))
+    write_sealed(path, "".join(lines))
     expect_error(path, path, number + 1, "mappings[0].target_ids[1]", "17 is not of type 'string'")
 
 
@@ -417,7 +436,7 @@ def test_mapping_group_with_mismatched_lengths(path: Path) -> None:
     write_valid(path)
     doc = json.loads(path.read_text())
     doc["mappings"][0]["target_ids"].pop()
-    path.write_text(json.dumps(doc))
+    write_sealed(path, json.dumps(doc))
     expect_error(path, path, 1, "4 source ids but 3 target ids", "mappings[0]")
 
 
@@ -425,8 +444,13 @@ def test_source_mapped_twice_in_a_snapshot(path: Path) -> None:
     write_valid(path)
     doc = json.loads(path.read_text())
     doc["mappings"][1]["source_ids"][0] = "$p1-0"
-    path.write_text(json.dumps(doc))
+    write_sealed(path, json.dumps(doc))
     expect_error(path, path, 1, "'$p1-0' is mapped twice", "mappings[1].source_ids[0]")
+
+
+def write_sealed(path: Path, text: str) -> None:
+    """Write an edited snapshot with its checksum recomputed, as a deliberate edit would."""
+    path.write_bytes(reseal_snapshot_bytes(text.encode()))
 
 
 def journal_lines(path: Path) -> list[str]:
@@ -445,16 +469,17 @@ def test_invalid_json_in_the_middle_of_the_journal(path: Path) -> None:
     journal = path.with_name(path.name + ".journal")
     lines[4] = lines[4][: len(lines[4]) // 2] + "\n"
     journal.write_text("".join(lines))
-    expect_error(path, journal, 5, "not valid JSON", "damaged", "--reset")
+    expect_error(path, journal, 5, "damaged record", "--reset")
 
 
 def test_schema_violation_in_the_journal_even_on_the_last_line(path: Path) -> None:
     lines = write_journal_only(path)
     journal = path.with_name(path.name + ".journal")
     record = json.loads(lines[-1])
+    del record["crc"]
     record["value"] = None
     record["key"] = 5
-    lines[-1] = json.dumps(record) + "\n"
+    lines[-1] = encode_line(record).decode()  # a valid checksum over an invalid record
     journal.write_text("".join(lines))
     expect_error(path, journal, len(lines), "invalid record at key", "5 is not of type 'string'")
 
@@ -464,7 +489,7 @@ def test_journal_with_missing_records(path: Path) -> None:
     journal = path.with_name(path.name + ".journal")
     del lines[3]
     journal.write_text("".join(lines))
-    expect_error(path, journal, 4, "does not follow seq 3", "records are missing")
+    expect_error(path, journal, 4, "does not follow seq 2", "records are missing")
 
 
 def test_journal_continuing_a_deleted_snapshot(path: Path) -> None:
@@ -532,25 +557,26 @@ LEGACY = {
 
 
 def test_version_0_is_upgraded_through_the_table(path: Path, caplog: Any) -> None:
-    assert cm.UPGRADES[0] is cm._upgrade_0_to_1
+    assert cm.UPGRADES[0] is upgrade.upgrade_0_to_1
+    assert cm.UPGRADES[1] is upgrade.upgrade_1_to_2
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps(LEGACY))
     state = read_checkpoint(path)
     assert json.loads(path.read_text()) == LEGACY, "reading must not rewrite"
     assert state.get_completed_page_ids() == ["about", "blog/one"]
-    with caplog.at_level(logging.INFO, logger="comment_migrate"), CheckpointManager(path) as m:
+    with caplog.at_level(logging.INFO), CheckpointManager(path) as m:
         assert fingerprint(m) == fingerprint(state)
         assert m.get_failed_page_ids() == ["blog/two"]
-        page = m.get_page("blog/two")
+        page = m.state.get_page("blog/two")
         assert page is not None and page["error"]["message"] == "HTTP 500 from target"
-        assert m.get_id_mappings() == {"$e1": "101", "$e2": "102"}
+        assert m.state.get_id_mappings() == {"$e1": "101", "$e2": "102"}
         summary = m.get_progress_summary()
         assert summary["total_pages"] == 5 and summary["elapsed_seconds"] == 1800.0
         m.add_id_mapping("$e3", "103")
-    assert "upgraded from checkpoint version 0 to 1" in caplog.text
-    assert json.loads(path.read_text())["version"] == 1
+    assert "upgraded from checkpoint version 0 to 2" in caplog.text
+    assert json.loads(path.read_text())["version"] == 2
     assert json.loads(path.with_name(path.name + ".v0.bak").read_text()) == LEGACY
-    assert validate_checkpoint_file(path)["stored_version"] == 1
+    assert validate_checkpoint_file(path)["stored_version"] == 2
     assert read_checkpoint(path).get_new_comment_id("$e3") == "103"
 
 
@@ -569,6 +595,7 @@ def test_a_missing_upgrade_step_is_an_error(path: Path, monkeypatch: Any) -> Non
 
 # ---- the schema: shipped as package data, and the fast checker agrees with jsonschema
 
+
 def test_schema_ships_as_package_data_and_is_valid() -> None:
     from importlib import resources
 
@@ -584,8 +611,11 @@ def test_written_files_match_the_schema(path: Path) -> None:
         populate(m)
         m.close(compact=False)
     records = jsonschema.Draft202012Validator({**schema, "$ref": "#/$defs/journal_record"})
-    for line in journal_lines(path):
-        records.validate(json.loads(line))
+    header = jsonschema.Draft202012Validator({**schema, "$ref": "#/$defs/journal_header"})
+    lines = [json.loads(line) for line in journal_lines(path)]
+    for number, line in enumerate(lines):
+        assert isinstance(line.pop("crc"), str)  # framing, outside the schema
+        (header if number == 0 else records).validate(line)
     with CheckpointManager(path):
         pass
     jsonschema.Draft202012Validator(schema).validate(json.loads(path.read_text()))
@@ -597,18 +627,28 @@ def test_checker_refuses_keywords_it_does_not_know() -> None:
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-3, 3) | st.floats(allow_nan=False)
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 3)
+    | st.floats(allow_nan=False)
     | st.sampled_from(["", "x", "map", "page", "complete", "done"]),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner,
-                                                                 max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
     max_leaves=6,
 )
 
 
 def valid_records() -> list[dict[str, Any]]:
-    page = {"status": "failed", "attempts": 1, "extracted": 2, "imported": 1, "skipped": 0,
-            "error": {"type": "E", "message": "m", "retryable": None, "time": "t"},
-            "updated_at": "t"}
+    page = {
+        "status": "failed",
+        "attempts": 1,
+        "extracted": 2,
+        "imported": 1,
+        "skipped": 0,
+        "error": {"type": "E", "message": "m", "retryable": None, "time": "t"},
+        "updated_at": "t",
+    }
     base = {"seq": 3, "time": "2026-01-01T00:00:00+00:00"}
     return [
         {**base, "kind": "start", "total_pages": 4},
@@ -639,8 +679,9 @@ def mutate(doc: Any, data: st.DataObject) -> Any:
     if isinstance(doc, list) and doc:
         index = data.draw(st.integers(0, len(doc) - 1))
         doc = list(doc)
-        doc[index] = mutate(doc[index], data) if data.draw(st.booleans()) else data.draw(
-            json_values)
+        doc[index] = (
+            mutate(doc[index], data) if data.draw(st.booleans()) else data.draw(json_values)
+        )
         return doc
     return data.draw(json_values)
 
@@ -653,7 +694,7 @@ def test_fast_checker_agrees_with_jsonschema_on_records(data: st.DataObject) -> 
     record = data.draw(st.sampled_from(valid_records()))
     for _ in range(data.draw(st.integers(0, 2))):
         record = mutate(record, data)
-    _, record_ok = cm._checkers()
+    _, record_ok, _ = checkers()
     assert record_ok(record) == validator.is_valid(record)
 
 
@@ -663,18 +704,20 @@ def test_fast_checker_agrees_with_jsonschema_on_snapshots(data: st.DataObject) -
     doc = SNAPSHOT_SAMPLE
     for _ in range(data.draw(st.integers(0, 2))):
         doc = mutate(doc, data)
-    snapshot_ok, _ = cm._checkers()
+    snapshot_ok, _, _ = checkers()
     assert snapshot_ok(doc) == jsonschema.Draft202012Validator(cm.load_schema()).is_valid(doc)
 
 
 def _sample_snapshot() -> dict[str, Any]:
     m_state = CheckpointState()
+    m_state.migration_id, m_state.snapshot_id = "m1", "s1"
     for record in valid_records():
         if record["kind"] not in ("unmap", "skip"):
             m_state.apply(record)
     m_state.apply({**valid_records()[4], "source_id": "$c"})
-    m_state.apply({"seq": 4, "kind": "map", "time": "t", "source_id": "$b", "target_id": "2",
-                   "page_id": "p"})
+    m_state.apply(
+        {"seq": 4, "kind": "map", "time": "t", "source_id": "$b", "target_id": "2", "page_id": "p"}
+    )
     doc: dict[str, Any] = json.loads(json.dumps(m_state.to_document()))
     jsonschema.Draft202012Validator(cm.load_schema()).validate(doc)
     return doc

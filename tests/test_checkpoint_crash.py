@@ -6,6 +6,7 @@ live process and left by a killed one, and worker threads sharing one manager.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import random
@@ -47,8 +48,9 @@ def journal_of(path: Path) -> Path:
     return path.with_name(path.name + ".journal")
 
 
-def record_history(path: Path, steps: list[Callable[[CheckpointManager], object]],
-                   compact_after: int | None = None) -> list[dict[str, Any]]:
+def record_history(
+    path: Path, steps: list[Callable[[CheckpointManager], object]], compact_after: int | None = None
+) -> list[dict[str, Any]]:
     """Run `steps` (one journal record each) and return the state after 0, 1, ... records."""
     history = []
     with CheckpointManager(path, clock=Clock()) as m:
@@ -62,11 +64,16 @@ def record_history(path: Path, steps: list[Callable[[CheckpointManager], object]
     return history
 
 
-def steps_ending_with(last: Callable[[CheckpointManager], object]) -> list[
-        Callable[[CheckpointManager], object]]:
+def map_event(m: CheckpointManager, number: int) -> object:
+    return m.add_id_mapping(f"$event{number}:example.org", f"c{number}", "p1")
+
+
+def steps_ending_with(
+    last: Callable[[CheckpointManager], object],
+) -> list[Callable[[CheckpointManager], object]]:
     steps: list[Callable[[CheckpointManager], object]] = [lambda m: m.start_migration(3)]
     for i in range(6):
-        steps.append(lambda m, i=i: m.add_id_mapping(f"$event{i}:example.org", f"c{i}", "p1"))
+        steps.append(functools.partial(map_event, number=i))
     steps.append(lambda m: m.mark_page_complete("p1", 6, 6))
     steps.append(lambda m: m.mark_page_in_progress("p2"))
     steps.append(last)
@@ -123,9 +130,12 @@ def journal_history(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, li
     return journal_of(path).read_bytes(), history
 
 
-@settings(max_examples=150, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(fraction=st.floats(0, 1), garbage=st.sampled_from([b"", b"\x00\x00\x00", b"{\"seq"]))
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(fraction=st.floats(0, 1), garbage=st.sampled_from([b"", b"\x00\x00\x00", b'{"seq']))
 def test_torn_journal_at_random_offsets(
     journal_history: tuple[bytes, list[Any]], fraction: float, garbage: bytes
 ) -> None:
@@ -138,9 +148,11 @@ def test_torn_journal_at_random_offsets(
         path = Path(folder) / "cp.json"
         journal_of(path).write_bytes(kept)
         state = read_checkpoint(path)
-        assert fingerprint(state) == history[journal[:cut].count(b"\n")]
+        # the first line is the journal's header (a torn one leaves the migration unnamed)
+        expected = {**history[max(journal[:cut].count(b"\n") - 1, 0)], "migration_id": None}
+        assert {**fingerprint(state), "migration_id": None} == expected
         with CheckpointManager(path) as m:
-            assert fingerprint(m) == fingerprint(state)
+            assert {**fingerprint(m), "migration_id": None} == expected
             m.add_id_mapping("$after", "c-after")
             expected = fingerprint(m)
         assert fingerprint(read_checkpoint(path)) == expected
@@ -183,7 +195,9 @@ def test_sigkilled_writer_loses_no_acknowledged_record(tmp_path: Path) -> None:
         start = max(acked_maps, default=-1) + 1
         child = subprocess.Popen(
             [sys.executable, str(script), str(path), str(start), mode],
-            stdout=subprocess.PIPE, text=True, env=CHILD_ENV,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=CHILD_ENV,
         )
         assert child.stdout is not None
         assert child.stdout.readline() == "ready\n"
@@ -207,7 +221,7 @@ def test_sigkilled_writer_loses_no_acknowledged_record(tmp_path: Path) -> None:
         assert state.get_new_comment_id("$pre19999") == "p19999"
     with CheckpointManager(path) as m:
         for i in sorted(acked_maps)[-5:]:
-            assert (f"$s{i}", f"t{i}") in m.get_page_mappings(f"page{i // 10}")
+            assert (f"$s{i}", f"t{i}") in m.state.get_page_mappings(f"page{i // 10}")
     assert len(acked_maps) > 100
 
 
@@ -234,7 +248,10 @@ sys.stdin.read()
 def holder(path: Path) -> Iterator[subprocess.Popen[str]]:
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD_HOLDER, str(path)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=CHILD_ENV,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=CHILD_ENV,
     )
     assert child.stdout is not None
     assert child.stdout.readline() == "ready\n"
@@ -272,9 +289,7 @@ def test_lock_held_by_a_live_process(path: Path, holder: subprocess.Popen[str]) 
     assert validate_checkpoint_file(path)["mappings"] == 1
 
 
-def test_lock_of_a_killed_process_is_taken_over(
-    path: Path, holder: subprocess.Popen[str]
-) -> None:
+def test_lock_of_a_killed_process_is_taken_over(path: Path, holder: subprocess.Popen[str]) -> None:
     holder.send_signal(signal.SIGKILL)
     holder.wait()
     lock = path.with_name(path.name + ".lock")
@@ -311,8 +326,9 @@ def test_threads_share_one_manager(path: Path) -> None:
                     page_id = f"w{number}-p{page}"
                     m.mark_page_in_progress(page_id)
                     for comment in range(20):
-                        m.add_id_mapping(f"$w{number}-{page}-{comment}", f"t{number}.{page}."
-                                         f"{comment}", page_id)
+                        m.add_id_mapping(
+                            f"$w{number}-{page}-{comment}", f"t{number}.{page}.{comment}", page_id
+                        )
                         m.has_id_mapping(f"$w{number}-{page}-0")
                     m.mark_page_complete(page_id, 20, 20)
                     m.get_progress_summary()
@@ -325,9 +341,12 @@ def test_threads_share_one_manager(path: Path) -> None:
         for thread in threads:
             thread.join()
         assert not errors
-        assert m.mapping_count() == 8 * 10 * 20
+        assert m.state.mapping_count() == 8 * 10 * 20
         assert len(m.get_completed_page_ids()) == 80
-        assert m.get_page_mappings("w3-p7")[:2] == [("$w3-7-0", "t3.7.0"), ("$w3-7-1", "t3.7.1")]
+        assert m.state.get_page_mappings("w3-p7")[:2] == [
+            ("$w3-7-0", "t3.7.0"),
+            ("$w3-7-1", "t3.7.1"),
+        ]
         live = fingerprint(m)
         m.close(compact=False)
     assert fingerprint(read_checkpoint(path)) == live

@@ -83,10 +83,10 @@ def test_checkpoint_validate_show_and_compact(tmp_path: Path) -> None:
     path = make_checkpoint(tmp_path)
     result = invoke("checkpoint", "validate", str(path))
     assert result.exit_code == 0
-    assert "valid (version 1, " in result.output and "1 mappings" in result.output
+    assert "valid (version 2, " in result.output and "1 mappings" in result.output
 
     shown = json.loads(invoke("checkpoint", "show", str(path)).output)
-    assert shown["version"] == 1 and shown["mapping_count"] == 1
+    assert shown["version"] == 2 and shown["mapping_count"] == 1
     assert "mappings" not in shown
     full = json.loads(invoke("checkpoint", "show", str(path), "--mappings").output)
     assert full["mappings"][0]["source_ids"] == ["$1"]

@@ -33,8 +33,9 @@ class Recorder:
                 recorder.seen.append((self.command, self.path, dict(self.headers)))
                 if self.path.startswith("http://"):
                     return self._forward()
-                status, headers, body = (recorder.script.pop(0) if recorder.script
-                                         else (200, {}, b'{"ok": true}'))
+                status, headers, body = (
+                    recorder.script.pop(0) if recorder.script else (200, {}, b'{"ok": true}')
+                )
                 self.send_response(status)
                 for key, value in headers.items():
                     self.send_header(key, value)
@@ -119,10 +120,16 @@ def test_without_a_cookie_jar_no_cookie_is_sent_back(origin: Recorder) -> None:
 
 def test_retry_after_is_honoured_and_the_bearer_token_never_shown(origin: Recorder) -> None:
     slept: list[float] = []
-    origin.script = [(429, {"Retry-After": "7"}, b'{"error": "slow down"}'),
-                     (503, {}, b"{}"), (200, {}, b'{"id": 1}')]
-    client = HttpClient(origin.url, token="tok-123",
-                        policy=RetryPolicy(max_attempts=5, base_wait=0.001, sleep=slept.append))
+    origin.script = [
+        (429, {"Retry-After": "7"}, b'{"error": "slow down"}'),
+        (503, {}, b"{}"),
+        (200, {}, b'{"id": 1}'),
+    ]
+    client = HttpClient(
+        origin.url,
+        token="tok-123",
+        policy=RetryPolicy(max_attempts=5, base_wait=0.001, sleep=slept.append),
+    )
     assert client.get_json("/x") == {"id": 1}
     assert slept[0] == 7 and len(slept) == 2
     assert all(h.get("Authorization") == "Bearer tok-123" for _, _, h in origin.seen)
@@ -138,3 +145,74 @@ def test_a_client_error_is_not_retried_and_keeps_the_server_message(origin: Reco
     assert info.value.status == 422 and not info.value.retryable
     assert "text is required" in str(info.value)
     assert len(origin.seen) == 1 and time.monotonic() - started < 5
+
+
+class Dribbler:
+    """A real server that sends its answer one byte at a time (headers too, if asked)."""
+
+    def __init__(self, interval: float, slow_headers: bool) -> None:
+        self.requests = 0
+        dribbler = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                dribbler.requests += 1
+                body = b'{"padding": "' + b"x" * 40 + b'"}'
+                head = (
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    f"Content-Length: {len(body)}\r\n\r\n"
+                ).encode()
+                slow = head + body if slow_headers else body
+                try:
+                    if not slow_headers:
+                        self.wfile.write(head)
+                        self.wfile.flush()
+                    for byte in slow:  # each byte comes well within requests' read timeout
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(interval)
+                except OSError:
+                    pass  # the client gave up: what the test wants
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize("slow_headers", [False, True], ids=["slow-body", "slow-headers"])
+def test_timeout_bounds_the_whole_request_and_is_retried_as_a_timeout(slow_headers: bool) -> None:
+    # 0.25 s between bytes: requests' per-read timeout of 1 s would wait ~14 s per attempt
+    server = Dribbler(interval=0.25, slow_headers=slow_headers)
+    heard: list[BaseException] = []
+    try:
+        client = HttpClient(
+            server.url, timeout=1.0, policy=RetryPolicy(max_attempts=2, sleep=lambda s: None)
+        )
+        started = time.monotonic()
+        with pytest.raises(HttpError) as info:
+            client.request("GET", "/slow", on_retry=lambda n, e: heard.append(e))
+        elapsed = time.monotonic() - started
+    finally:
+        server.stop()
+    assert info.value.retryable
+    assert "timed out" in str(info.value) and "within 1 s" in str(info.value)
+    assert server.requests == 2 and len(heard) == 1  # retried once, as a timeout
+    assert elapsed < 4.0, f"two 1 s attempts took {elapsed:.1f} s"
+
+
+def test_a_quick_answer_is_not_cut_off_by_the_deadline(origin: Recorder) -> None:
+    client = HttpClient(origin.url, timeout=0.5)
+    for _ in range(3):
+        assert client.get_json("/fine") == {"ok": True}
+    time.sleep(0.7)  # the deadlines of those requests pass: the kept connection still works
+    assert client.get_json("/again") == {"ok": True}
+    assert len(origin.seen) == 4

@@ -31,14 +31,27 @@ def member(user: str, name: str | None, ts: int = T0, avatar: str | None = None)
         content["displayname"] = name
     if avatar is not None:
         content["avatar_url"] = avatar
-    return {"type": "m.room.member", "state_key": user, "sender": user, "content": content,
-            "event_id": f"$m{user}{ts}{name}", "origin_server_ts": ts}
+    return {
+        "type": "m.room.member",
+        "state_key": user,
+        "sender": user,
+        "content": content,
+        "event_id": f"$m{user}{ts}{name}",
+        "origin_server_ts": ts,
+    }
 
 
-def msg(event_id: str, content: Any, sender: str = "@alice:hs", ts: int = T0,
-        **extra: Any) -> dict[str, Any]:
-    return {"type": "m.room.message", "event_id": event_id, "sender": sender,
-            "origin_server_ts": ts, "content": content, **extra}
+def msg(
+    event_id: str, content: Any, sender: str = "@alice:hs", ts: int = T0, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "type": "m.room.message",
+        "event_id": event_id,
+        "sender": sender,
+        "origin_server_ts": ts,
+        "content": content,
+        **extra,
+    }
 
 
 def text(body: str, **extra: Any) -> dict[str, Any]:
@@ -50,8 +63,13 @@ def reply_to(event_id: str, body: str) -> dict[str, Any]:
 
 
 def edit(target: str, body: str) -> dict[str, Any]:
-    return text(f"* {body}", **{"m.new_content": text(body),
-                                "m.relates_to": {"rel_type": "m.replace", "event_id": target}})
+    return text(
+        f"* {body}",
+        **{
+            "m.new_content": text(body),
+            "m.relates_to": {"rel_type": "m.replace", "event_id": target},
+        },
+    )
 
 
 def redacted(event_id: str, sender: str = "@alice:hs", ts: int = T0) -> dict[str, Any]:
@@ -97,9 +115,15 @@ def test_refused_by_synapse_malformed_fields_are_skipped_with_reasons() -> None:
 
 def test_lone_surrogates_are_repaired_not_fatal() -> None:
     # Synapse answers 500 to a lone surrogate; another server may store one.
-    result = run(msg("$s", text("bad \ud800 char", format="org.matrix.custom.html",
-                                formatted_body="<b>\udfff</b>")),
-                 member("@alice:hs", "Al\udc00ice"))
+    result = run(
+        msg(
+            "$s",
+            text(
+                "bad \ud800 char", format="org.matrix.custom.html", formatted_body="<b>\udfff</b>"
+            ),
+        ),
+        member("@alice:hs", "Al\udc00ice"),
+    )
     comment = result.comments[0]
     assert comment.text == "bad \ufffd char"
     assert comment.html == "<b>\ufffd</b>"
@@ -135,15 +159,50 @@ def test_reply_to_an_unknown_event_is_an_orphan() -> None:
 
 def test_thread_relations() -> None:
     root = msg("$root", text("root"), ts=T0)
-    fallback = msg("$t1", text("in thread", **{"m.relates_to": {
-        "rel_type": "m.thread", "event_id": "$root", "is_falling_back": True,
-        "m.in_reply_to": {"event_id": "$other"}}}), ts=T0 + 1)
-    real_reply = msg("$t2", text("> <@a:hs> in thread\n\nreal reply", **{"m.relates_to": {
-        "rel_type": "m.thread", "event_id": "$root", "is_falling_back": False,
-        "m.in_reply_to": {"event_id": "$t1"}}}), ts=T0 + 2)
-    rootless = msg("$t3", text("lost", **{"m.relates_to": {
-        "rel_type": "m.thread", "is_falling_back": True,
-        "m.in_reply_to": {"event_id": "$root"}}}), ts=T0 + 3)
+    fallback = msg(
+        "$t1",
+        text(
+            "in thread",
+            **{
+                "m.relates_to": {
+                    "rel_type": "m.thread",
+                    "event_id": "$root",
+                    "is_falling_back": True,
+                    "m.in_reply_to": {"event_id": "$other"},
+                }
+            },
+        ),
+        ts=T0 + 1,
+    )
+    real_reply = msg(
+        "$t2",
+        text(
+            "> <@a:hs> in thread\n\nreal reply",
+            **{
+                "m.relates_to": {
+                    "rel_type": "m.thread",
+                    "event_id": "$root",
+                    "is_falling_back": False,
+                    "m.in_reply_to": {"event_id": "$t1"},
+                }
+            },
+        ),
+        ts=T0 + 2,
+    )
+    rootless = msg(
+        "$t3",
+        text(
+            "lost",
+            **{
+                "m.relates_to": {
+                    "rel_type": "m.thread",
+                    "is_falling_back": True,
+                    "m.in_reply_to": {"event_id": "$root"},
+                }
+            },
+        ),
+        ts=T0 + 3,
+    )
     result = run(root, fallback, real_reply, rootless)
     parents = {c.id: c.parent_id for c in result.comments}
     assert parents == {"$root": None, "$t1": "$root", "$t2": "$t1", "$t3": None}
@@ -173,13 +232,27 @@ def test_bad_edits_are_skipped_with_reasons() -> None:
         msg("$good", edit("$orig", "edited"), ts=T0 + 2),
         msg("$eoe", edit("$good", "edit of edit"), ts=T0 + 3),
         msg("$unk", edit("$nowhere", "x"), ts=T0 + 4),
-        msg("$nonew", text("* x", **{"m.relates_to": {"rel_type": "m.replace",
-                                                     "event_id": "$orig"}}), ts=T0 + 5),
-        msg("$badnew", text("* x", **{"m.new_content": {"msgtype": "m.text", "body": 5},
-                                      "m.relates_to": {"rel_type": "m.replace",
-                                                       "event_id": "$orig"}}), ts=T0 + 6),
-        msg("$notarget", text("* x", **{"m.new_content": text("x"),
-                                        "m.relates_to": {"rel_type": "m.replace"}}), ts=T0 + 7),
+        msg(
+            "$nonew",
+            text("* x", **{"m.relates_to": {"rel_type": "m.replace", "event_id": "$orig"}}),
+            ts=T0 + 5,
+        ),
+        msg(
+            "$badnew",
+            text(
+                "* x",
+                **{
+                    "m.new_content": {"msgtype": "m.text", "body": 5},
+                    "m.relates_to": {"rel_type": "m.replace", "event_id": "$orig"},
+                },
+            ),
+            ts=T0 + 6,
+        ),
+        msg(
+            "$notarget",
+            text("* x", **{"m.new_content": text("x"), "m.relates_to": {"rel_type": "m.replace"}}),
+            ts=T0 + 7,
+        ),
     )
     assert [c.text for c in result.comments] == ["edited"]
     got = reasons(result)
@@ -195,15 +268,14 @@ def test_redactions_tombstones_and_edits_of_redacted() -> None:
     result = run(
         redacted("$gone", ts=T0),
         redacted("$parent", ts=T0 + 1),
-        msg("$child", reply_to("$parent", "> <@alice:hs> x\n\nchild"), sender="@bob:hs",
-            ts=T0 + 2),
+        msg("$child", reply_to("$parent", "> <@alice:hs> x\n\nchild"), sender="@bob:hs", ts=T0 + 2),
         redacted("$mid", ts=T0 + 3),  # content {}: its own relation is gone
         msg("$late_edit", edit("$gone", "resurrected"), ts=T0 + 4),
     )
     by_id = {c.id: c for c in result.comments}
     assert set(by_id) == {"$parent", "$child"}
     assert by_id["$parent"].deleted and by_id["$parent"].text == DELETED_TEXT
-    assert by_id["$parent"].html is None
+    assert by_id["$parent"].html == "<p>[deleted]</p>"
     assert by_id["$child"].parent_id == "$parent"
     got = reasons(result)
     assert got["$gone"] == "redacted"
@@ -218,7 +290,10 @@ def test_chain_of_redacted_ancestors_all_become_tombstones() -> None:
     parent["content"] = {"m.relates_to": {"m.in_reply_to": {"event_id": "$g"}}}
     result = run(grand, parent, msg("$c", reply_to("$p", "leaf"), ts=T0 + 2))
     assert [(c.id, c.deleted, c.parent_id) for c in result.comments] == [
-        ("$g", True, None), ("$p", True, "$g"), ("$c", False, "$p")]
+        ("$g", True, None),
+        ("$p", True, "$g"),
+        ("$c", False, "$p"),
+    ]
 
 
 def test_display_name_in_effect_at_message_time() -> None:
@@ -235,10 +310,12 @@ def test_display_name_in_effect_at_message_time() -> None:
     assert authors["$before"].name == "carol"  # no member event yet: the localpart
     assert authors["$one"].name == "Carol"
     assert authors["$one"].avatar_url == (
-        "https://hs.example/_matrix/media/v3/download/hs.example/av1")
+        "https://hs.example/_matrix/client/v1/media/download/hs.example/av1"
+    )
     assert authors["$two"].name == "Caroline"
     assert authors["$three"].name == "carol"  # a blank name is no name
-    assert {c.id: c.text for c in result.comments}["$two"] == "* Caroline b"
+    assert {c.id: c.text for c in result.comments}["$two"] == "\\* Caroline b"
+    assert result.homeserver_media == 1  # "$one" shows an avatar kept on the homeserver
 
 
 def test_reply_older_than_parent_still_comes_after_it() -> None:
@@ -253,10 +330,20 @@ def test_reply_older_than_parent_still_comes_after_it() -> None:
 
 def test_unknown_types_and_msgtypes_are_skipped() -> None:
     result = run(
-        {"type": "m.reaction", "event_id": "$re", "sender": "@a:hs", "origin_server_ts": T0,
-         "content": {"m.relates_to": {"rel_type": "m.annotation", "key": "+1"}}},
-        {"type": "m.room.encrypted", "event_id": "$enc", "sender": "@a:hs",
-         "origin_server_ts": T0, "content": {"algorithm": "m.megolm.v1.aes-sha2"}},
+        {
+            "type": "m.reaction",
+            "event_id": "$re",
+            "sender": "@a:hs",
+            "origin_server_ts": T0,
+            "content": {"m.relates_to": {"rel_type": "m.annotation", "key": "+1"}},
+        },
+        {
+            "type": "m.room.encrypted",
+            "event_id": "$enc",
+            "sender": "@a:hs",
+            "origin_server_ts": T0,
+            "content": {"algorithm": "m.megolm.v1.aes-sha2"},
+        },
         msg("$loc", {"msgtype": "m.location", "body": "here", "geo_uri": "geo:1,2"}),
         msg("$img", {"msgtype": "m.image", "body": "x.png"}),
         {"type": "m.room.topic", "state_key": "", "event_id": "$st", "content": {}},
@@ -279,22 +366,46 @@ def test_duplicate_event_ids_are_skipped() -> None:
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.sampled_from(["body", "msgtype", "m.relates_to", "event_id",
-                                       "m.in_reply_to", "rel_type", "m.new_content",
-                                       "format", "formatted_body", "url"]), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "body",
+                    "msgtype",
+                    "m.relates_to",
+                    "event_id",
+                    "m.in_reply_to",
+                    "rel_type",
+                    "m.new_content",
+                    "format",
+                    "formatted_body",
+                    "url",
+                ]
+            ),
+            children,
+            max_size=4,
+        )
+    ),
     max_leaves=12,
 )
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.fixed_dictionaries({
-    "type": st.sampled_from(["m.room.message", "m.room.member", "m.reaction", 3]),
-    "event_id": st.sampled_from(["$a", "$b", "$c", "$d", 5]),
-    "sender": st.sampled_from(["@a:hs", "@b:hs"]),
-    "origin_server_ts": st.integers(min_value=0, max_value=2**40),
-    "content": json_values,
-}), max_size=12))
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                "type": st.sampled_from(["m.room.message", "m.room.member", "m.reaction", 3]),
+                "event_id": st.sampled_from(["$a", "$b", "$c", "$d", 5]),
+                "sender": st.sampled_from(["@a:hs", "@b:hs"]),
+                "origin_server_ts": st.integers(min_value=0, max_value=2**40),
+                "content": json_values,
+            }
+        ),
+        max_size=12,
+    )
+)
 def test_arbitrary_events_never_crash(events: list[dict[str, Any]]) -> None:
     result = normalize_room(events, PAGE, HS)
     ids = [c.id for c in result.comments]

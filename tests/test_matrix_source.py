@@ -53,8 +53,13 @@ def html(body: str, formatted: str) -> dict[str, Any]:
 
 
 def edit_of(target: str, body: str) -> dict[str, Any]:
-    return text(f"* {body}", **{"m.new_content": text(body),
-                                "m.relates_to": {"rel_type": "m.replace", "event_id": target}})
+    return text(
+        f"* {body}",
+        **{
+            "m.new_content": text(body),
+            "m.relates_to": {"rel_type": "m.replace", "event_id": target},
+        },
+    )
 
 
 def reply(target: str, body: str, **relates: Any) -> dict[str, Any]:
@@ -71,8 +76,11 @@ class Site:
 
     def extractor(self, **kwargs: Any) -> MatrixCommentExtractor:
         options: dict[str, Any] = {
-            "homeserver": self.server.url, "site": SITE, "server_name": "localhost",
-            "pages_file": self.pages_file, "policy": fast_policy(),
+            "homeserver": self.server.url,
+            "site": SITE,
+            "server_name": "localhost",
+            "pages_file": self.pages_file,
+            "policy": fast_policy(),
         }
         options.update(kwargs)
         return MatrixCommentExtractor(**options)
@@ -88,13 +96,17 @@ def seed_corpus(server: SynapseServer, room: str) -> tuple[dict[str, str], dict[
     server.set_displayname(MALLORY, "Mallory")
     minute = 0
 
-    def send(name: str, content: Any, user: str = ALICE, event_type: str = "m.room.message",
-             raw: bytes | None = None) -> None:
+    def send(
+        name: str,
+        content: Any,
+        user: str = ALICE,
+        event_type: str = "m.room.message",
+        raw: bytes | None = None,
+    ) -> None:
         nonlocal minute
         minute += 1
         try:
-            ids[name] = server.send_event(room, event_type, content, user, ts(minute),
-                                          raw_body=raw)
+            ids[name] = server.send_event(room, event_type, content, user, ts(minute), raw_body=raw)
         except SynapseError as exc:
             refused[name] = exc.status
 
@@ -105,10 +117,16 @@ def seed_corpus(server: SynapseServer, room: str) -> tuple[dict[str, str], dict[
     send("file", {"msgtype": "m.file", "body": "paper [v2].pdf", "url": "mxc://localhost/pdf"})
     send("audio", {"msgtype": "m.audio", "body": "song.ogg", "url": "mxc://localhost/ogg"})
     send("video", {"msgtype": "m.video", "body": "clip.mp4", "url": "mxc://localhost/mp4"})
-    send("reply", {**reply(ids["text"], "> <@cactus_alice:localhost> Hello world\n\nHi Alice"),
-                   "format": "org.matrix.custom.html",
-                   "formatted_body": "<mx-reply><blockquote>Hello world</blockquote></mx-reply>"
-                                     "Hi <b>Alice</b>"}, BOB)
+    send(
+        "reply",
+        {
+            **reply(ids["text"], "> <@cactus_alice:localhost> Hello world\n\nHi Alice"),
+            "format": "org.matrix.custom.html",
+            "formatted_body": "<mx-reply><blockquote>Hello world</blockquote></mx-reply>"
+            "Hi <b>Alice</b>",
+        },
+        BOB,
+    )
     send("edit_late_ts", edit_of(ids["text"], "Hello, final world"))
     ids_edit_late = ids["edit_late_ts"]
     minute -= 5  # an edit sent later but stamped earlier: the newest timestamp still wins
@@ -117,36 +135,92 @@ def seed_corpus(server: SynapseServer, room: str) -> tuple[dict[str, str], dict[
     send("edit_by_other", edit_of(ids["text"], "pwned"), MALLORY)
     send("edit_of_edit", edit_of(ids_edit_late, "edit of an edit"))
     send("edit_unknown", edit_of("$doesnotexist:localhost", "orphan edit"))  # refused
-    send("edit_bad_new_content", text("* x", **{
-        "m.new_content": {"msgtype": "m.text", "body": 5},
-        "m.relates_to": {"rel_type": "m.replace", "event_id": ids["notice"]}}), BOB)
-    send("hostile_html", html(
-        "click me",
-        '<script>alert(1)</script><img src="x" onerror="alert(2)">'
-        '<a href="javascript:alert(3)">click</a><iframe src="https://evil.example/"></iframe>'
-        '<b onclick="steal()">bold</b><style>*{display:none}</style>'
-        '<a href="https://ok.example/">fine</a>'), MALLORY)
-    send("html_other_format", text("plain", format="org.example.markup",
-                                   formatted_body="<b>not html</b>"))
-    send("formatted_body_number", text("numeric fb", format="org.matrix.custom.html",
-                                       formatted_body=7))
+    send(
+        "edit_bad_new_content",
+        text(
+            "* x",
+            **{
+                "m.new_content": {"msgtype": "m.text", "body": 5},
+                "m.relates_to": {"rel_type": "m.replace", "event_id": ids["notice"]},
+            },
+        ),
+        BOB,
+    )
+    send(
+        "hostile_html",
+        html(
+            "click me",
+            '<script>alert(1)</script><img src="x" onerror="alert(2)">'
+            '<a href="javascript:alert(3)">click</a><iframe src="https://evil.example/"></iframe>'
+            '<b onclick="steal()">bold</b><style>*{display:none}</style>'
+            '<a href="https://ok.example/">fine</a>',
+        ),
+        MALLORY,
+    )
+    send(
+        "html_other_format",
+        text("plain", format="org.example.markup", formatted_body="<b>not html</b>"),
+    )
+    send(
+        "formatted_body_number",
+        text("numeric fb", format="org.matrix.custom.html", formatted_body=7),
+    )
     send("relates_to_string", text("x", **{"m.relates_to": "oops"}))
     send("in_reply_to_string", text("bad reply", **{"m.relates_to": {"m.in_reply_to": "abc"}}))
     send("unknown_msgtype", {"msgtype": "org.example.poll", "body": "vote"})
     send("location", {"msgtype": "m.location", "body": "here", "geo_uri": "geo:1,2"})
     send("image_without_url", {"msgtype": "m.image", "body": "nothing"})
     send("reply_unknown", reply("$nowhere:localhost", "answering a ghost"), BOB)
-    send("thread_root_fallback", text("threaded", **{"m.relates_to": {
-        "rel_type": "m.thread", "event_id": ids["text"], "is_falling_back": True,
-        "m.in_reply_to": {"event_id": ids["reply"]}}}), BOB)
-    send("thread_without_root", text("rootless", **{"m.relates_to": {
-        "rel_type": "m.thread", "is_falling_back": True,
-        "m.in_reply_to": {"event_id": ids["text"]}}}), BOB)
+    send(
+        "thread_root_fallback",
+        text(
+            "threaded",
+            **{
+                "m.relates_to": {
+                    "rel_type": "m.thread",
+                    "event_id": ids["text"],
+                    "is_falling_back": True,
+                    "m.in_reply_to": {"event_id": ids["reply"]},
+                }
+            },
+        ),
+        BOB,
+    )
+    send(
+        "thread_without_root",
+        text(
+            "rootless",
+            **{
+                "m.relates_to": {
+                    "rel_type": "m.thread",
+                    "is_falling_back": True,
+                    "m.in_reply_to": {"event_id": ids["text"]},
+                }
+            },
+        ),
+        BOB,
+    )
     send("nul_and_emoji", text("nul\u0000 \U0001f600 \u202eRTL"))
     send("big_body", text("y" * 60_000))
-    send("reaction", {"m.relates_to": {"rel_type": "m.annotation", "event_id": ids["text"],
-                                       "key": "\U0001f44d"}}, BOB, "m.reaction")
+    send(
+        "reaction",
+        {
+            "m.relates_to": {
+                "rel_type": "m.annotation",
+                "event_id": ids["text"],
+                "key": "\U0001f44d",
+            }
+        },
+        BOB,
+        "m.reaction",
+    )
     send("custom_type", {"body": "not a message"}, BOB, "org.example.custom")
+    send(
+        "encrypted",
+        {"algorithm": "m.megolm.v1.aes-sha2", "ciphertext": "x"},
+        BOB,
+        "m.room.encrypted",
+    )
     send("to_redact_alone", text("regret"), BOB)
     send("to_redact_with_reply", text("parent soon gone"), MALLORY)
     send("reply_to_redacted", reply(ids["to_redact_with_reply"], "still here"), ALICE)
@@ -202,23 +276,34 @@ def test_extractor_is_a_source(site: Site) -> None:
     extractor = site.extractor(token="secret-token-value")
     assert isinstance(extractor, Source)
     assert extractor.system == "matrix"
-    assert extractor.identity() == {"homeserver": site.server.url, "server_name": "localhost",
-                                    "site": SITE, "prefix": "comments_"}
+    assert extractor.identity() == {
+        "homeserver": site.server.url,
+        "server_name": "localhost",
+        "site": SITE,
+        "prefix": "comments_",
+    }
     assert "secret-token-value" not in repr(extractor) + repr(extractor.identity())
 
 
 def test_synapse_refuses_what_is_tested_on_raw_dicts(site: Site) -> None:
     # edit_unknown: Synapse checks that an m.replace target exists ("unknown event")
-    assert site.refused == {"body_number": 400, "body_missing": 400, "lone_surrogate": 500,
-                            "one_megabyte": 413, "float": 400, "edit_unknown": 400}
+    assert site.refused == {
+        "body_number": 400,
+        "body_missing": 400,
+        "lone_surrogate": 500,
+        "one_megabyte": 413,
+        "float": 400,
+        "edit_unknown": 400,
+    }
     assert len(site.ids) >= 25  # hostile corpus actually on the server
 
 
 def test_text_notice_emote_and_media(site: Site, post1: PageComments) -> None:
     c = by_id(post1)
-    url = site.server.url + "/_matrix/media/v3/download/localhost/"
+    url = site.server.url + "/_matrix/client/v1/media/download/localhost/"
     assert c[site.ids["notice"]].text == "A notice"
-    assert c[site.ids["emote"]].text == "* Alice waves"
+    assert c[site.ids["emote"]].text == "\\* Alice waves"
+    assert c[site.ids["emote"]].html == "<p>* Alice waves</p>"
     assert c[site.ids["image"]].text == f"![cat.png]({url}cat)"
     assert c[site.ids["file"]].text == f"[paper \\[v2\\].pdf]({url}pdf)"
     assert c[site.ids["audio"]].text == f"[song.ogg]({url}ogg)"
@@ -260,13 +345,22 @@ def test_hostile_html_is_sanitized(site: Site, post1: PageComments) -> None:
     comment = by_id(post1)[site.ids["hostile_html"]]
     assert comment.text == "click me"
     lowered = (comment.html or "").lower()
-    for bad in ("<script", "alert", "onerror", "javascript:", "<iframe", "onclick", "<style",
-                "display:none"):
+    for bad in (
+        "<script",
+        "alert",
+        "onerror",
+        "javascript:",
+        "<iframe",
+        "onclick",
+        "<style",
+        "display:none",
+    ):
         assert bad not in lowered
     assert "<b>bold</b>" in lowered and 'href="https://ok.example/"' in lowered
     c = by_id(post1)
-    assert c[site.ids["html_other_format"]].html is None
-    assert c[site.ids["formatted_body_number"]].html is None
+    # no usable HTML: the plain body, escaped
+    assert c[site.ids["html_other_format"]].html == "<p>plain</p>"
+    assert c[site.ids["formatted_body_number"]].html == "<p>numeric fb</p>"
     assert c[site.ids["formatted_body_number"]].text == "numeric fb"
 
 
@@ -279,20 +373,22 @@ def test_malformed_and_unknown_events_are_skipped_with_reasons(
         "unknown_msgtype": "unsupported msgtype 'org.example.poll'",
         "location": "unsupported msgtype 'm.location'",
         "image_without_url": "m.image without an mxc:// url",
-        "reaction": "unsupported event type 'm.reaction'",
-        "custom_type": "unsupported event type 'org.example.custom'",
+        "encrypted": "unsupported event type 'm.room.encrypted'",
         "to_redact_alone": "redacted",
         "edit_then_redacted_target": "redacted",
     }
     for name, reason in expected.items():
         assert skipped[site.ids[name]] == reason, name
     assert all(s.page_id == "post1" for s in post1.skipped)
+    # not asked for at all (the /messages filter): neither comments nor skipped
+    for name in ("reaction", "custom_type"):
+        assert site.ids[name] not in skipped and site.ids[name] not in by_id(post1)
 
 
 def test_redacted_with_reply_is_a_tombstone(site: Site, post1: PageComments) -> None:
     c = by_id(post1)
     tomb = c[site.ids["to_redact_with_reply"]]
-    assert tomb.deleted and tomb.text == DELETED_TEXT and tomb.html is None
+    assert tomb.deleted and tomb.text == DELETED_TEXT and tomb.html == "<p>[deleted]</p>"
     assert tomb.author.name == "Mallory"
     assert c[site.ids["reply_to_redacted"]].parent_id == tomb.id
     assert site.ids["to_redact_alone"] not in c
@@ -346,8 +442,13 @@ def test_admin_discovery_pages_through_next_batch(site: Site, synapse: SynapseSe
     # one room per answer: only following next_batch finds all three
     proxy = KillProxy(synapse.url).start()
     try:
-        extractor = site.extractor(homeserver=proxy.url, token=site.server.admin_token,
-                                   discover="admin", site="pagedsite", page_size=1)
+        extractor = site.extractor(
+            homeserver=proxy.url,
+            token=site.server.admin_token,
+            discover="admin",
+            site="pagedsite",
+            page_size=1,
+        )
         assert [p.id for p in extractor.pages()] == ["p0", "p1", "p2"]
     finally:
         proxy.stop()
@@ -431,18 +532,26 @@ def big_room(synapse: SynapseServer) -> Iterator[tuple[str, list[str]]]:
     users = [f"@cactus_u{n}:localhost" for n in range(10)]
     started = time.monotonic()
     ids = synapse.send_messages(
-        room, [(text(f"comment {n}"), users[n % 10], ts(n)) for n in range(BIG_COUNT)],
-        concurrency=32)
+        room,
+        [(text(f"comment {n}"), users[n % 10], ts(n)) for n in range(BIG_COUNT)],
+        concurrency=32,
+    )
     print(f"seeded {BIG_COUNT} events in {time.monotonic() - started:.1f}s")
     yield room, ids
 
 
-def test_more_than_2500_events_in_one_room(synapse: SynapseServer,
-                                           big_room: tuple[str, list[str]]) -> None:
+def test_more_than_2500_events_in_one_room(
+    synapse: SynapseServer, big_room: tuple[str, list[str]]
+) -> None:
     _room, ids = big_room
-    extractor = MatrixCommentExtractor(homeserver=synapse.url, site="bigsite",
-                                       server_name="localhost", discover="admin",
-                                       token=synapse.admin_token, policy=fast_policy())
+    extractor = MatrixCommentExtractor(
+        homeserver=synapse.url,
+        site="bigsite",
+        server_name="localhost",
+        discover="admin",
+        token=synapse.admin_token,
+        policy=fast_policy(),
+    )
     pages = list(extractor.pages())
     assert [p.id for p in pages] == ["long"]
     result = extractor.comments(pages[0])
@@ -473,11 +582,14 @@ def test_rate_limited_reads_wait_as_the_homeserver_asks_and_then_succeed(site: S
     slept: list[float] = []
     try:
         direct = site.extractor().comments(site.extractor().page_for("post1")).comments
-        extractor = site.extractor(homeserver=proxy.url, policy=RetryPolicy(
-            max_attempts=4, base_wait=0.001, sleep=slept.append))
+        extractor = site.extractor(
+            homeserver=proxy.url,
+            policy=RetryPolicy(max_attempts=4, base_wait=0.001, sleep=slept.append),
+        )
         limited = extractor.comments(extractor.page_for("post1")).comments
     finally:
         proxy.stop()
+
     def shape(comments: list[Any], homeserver: str) -> list[tuple[str, str | None, str]]:
         # media links name the homeserver the extractor read from
         return [(c.id, c.parent_id, c.text.replace(homeserver, "HS")) for c in comments]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -13,7 +12,7 @@ from utils.retry import RetryableError, RetryPolicy, is_retryable_status, parse_
 
 def policy(max_attempts: int = 4) -> tuple[RetryPolicy, list[float]]:
     slept: list[float] = []
-    return RetryPolicy(max_attempts=max_attempts, sleep=slept.append, rng=random.Random(1)), slept
+    return RetryPolicy(max_attempts=max_attempts, sleep=slept.append), slept
 
 
 @pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504, 599])
@@ -67,7 +66,7 @@ def test_other_errors_are_not_retried() -> None:
 
 
 def test_backoff_is_exponential_with_full_jitter_and_capped() -> None:
-    retry = RetryPolicy(base_wait=1.0, max_wait=8.0, rng=random.Random(7))
+    retry = RetryPolicy(base_wait=1.0, max_wait=8.0)
     for attempt in range(1, 10):
         ceiling = min(8.0, 2 ** (attempt - 1))
         waits = [retry.wait_for(attempt, None) for _ in range(200)]
@@ -76,7 +75,7 @@ def test_backoff_is_exponential_with_full_jitter_and_capped() -> None:
 
 
 def test_server_retry_after_is_honoured_but_bounded() -> None:
-    retry = RetryPolicy(base_wait=0.01, max_wait=0.02, max_retry_after=60, rng=random.Random(3))
+    retry = RetryPolicy(base_wait=0.01, max_wait=0.02, max_retry_after=60)
     assert retry.wait_for(1, RetryableError("429", retry_after=5)) == 5
     assert retry.wait_for(1, RetryableError("429", retry_after=3600)) == 60
 

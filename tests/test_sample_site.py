@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from migrate.model import Comment, Page
-from migrate.sources.archive import ArchiveSource
 from migrate.pipeline.transform import depths
+from migrate.sources.archive import ArchiveSource
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
-"""Page atomicity of the file targets (jsonl, wxr): a page is in the file whole or not at all,
-whatever happens: abort, a torn write, SIGKILL at any instant, concurrent workers."""
+"""Page atomicity of the file targets (jsonl, wxr, disqus): a page is in the file whole or
+not at all, whatever happens: abort, a torn write, SIGKILL at any instant, concurrent
+workers."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import pytest
 from migrate.errors import TargetError
 from migrate.model import Page, Target
 from migrate.targets.base import PageAtomicFileTarget
+from migrate.targets.disqus import DisqusTarget
 from migrate.targets.jsonl import JsonlTarget
 from migrate.targets.wxr import WxrTarget
 from tests.test_target_http import outgoing
@@ -30,6 +32,7 @@ Factory = Callable[[Path], PageAtomicFileTarget]
 FACTORIES: dict[str, Factory] = {
     "jsonl": lambda d: JsonlTarget(d / "out.jsonl"),
     "wxr": lambda d: WxrTarget(d / "out.wxr", rebuild_interval=0),
+    "disqus": lambda d: DisqusTarget(d / "out.xml", rebuild_interval=0),
 }
 
 
@@ -48,8 +51,9 @@ def write_page(target: PageAtomicFileTarget, n: int, count: int) -> list[str]:
     ids: list[str] = []
     for k in range(count):
         parent = (f"$p{n}c0", ids[0]) if k else None
-        ids.append(target.create(outgoing(f"$p{n}c{k}", f"text {n}/{k}", parent=parent,
-                                          page=p)).target_id)
+        ids.append(
+            target.create(outgoing(f"$p{n}c{k}", f"text {n}/{k}", parent=parent, page=p)).target_id
+        )
     target.finish_page(p)
     return ids
 
@@ -61,7 +65,10 @@ def test_protocol_and_ids(make: Factory, tmp_path: Path) -> None:
     assert write_page(target, 1, 3) == ["1", "2", "3"]
     listed = target.list_page(page(1))
     assert [(c.target_id, c.parent_target_id, c.source_id) for c in listed] == [
-        ("1", None, "$p1c0"), ("2", "1", "$p1c1"), ("3", "1", "$p1c2")]
+        ("1", None, "$p1c0"),
+        ("2", "1", "$p1c1"),
+        ("3", "1", "$p1c2"),
+    ]
     assert listed[0].created_at is not None and listed[0].author_name == "alice"
     target.close()
     again = make(tmp_path)  # a restart continues the numbering
@@ -190,7 +197,9 @@ CHILD = textwrap.dedent("""
 def run_child(kind: str, directory: Path, mode: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-c", CHILD, kind, str(directory), mode],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
 
@@ -225,6 +234,6 @@ def test_sigkill_at_any_instant_leaves_whole_pages(make: Factory, tmp_path: Path
             size = n % 5 + 1
             assert len(listed) % size == 0, f"round {round_}: page {n} has {len(listed)}"
         assert seen > 0
-        if kind == "wxr":
+        if kind in ("wxr", "disqus"):
             target.close()
             assert json.loads(target.store.read_text().splitlines()[-1])["page"]

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-import random
+import json
+import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from migrate.errors import UnsupportedOperation
 from migrate.model import Author, Comment, OutgoingComment, Page, Target
 from migrate.targets.http import HttpTarget
+from tests.factories import comment, make_archive, page
+from tests.migration_helpers import run_json, write_config
 from tests.servers.contract import ContractServer
 from utils.http import HttpError
 from utils.retry import RetryPolicy
@@ -19,25 +26,36 @@ WHEN = datetime(2019, 5, 6, 7, 8, 9, tzinfo=UTC)
 
 
 def outgoing(
-    source_id: str, text: str = "hello there", *, parent: tuple[str, str] | None = None,
-    page: Page = PAGE, author: str = "alice",
+    source_id: str,
+    text: str = "hello there",
+    *,
+    parent: tuple[str, str] | None = None,
+    page: Page = PAGE,
+    author: str = "alice",
 ) -> OutgoingComment:
     """parent: (source id, target id) of the comment this one answers."""
     comment = Comment(
-        id=source_id, page_id=page.id, parent_id=parent[0] if parent else None,
+        id=source_id,
+        page_id=page.id,
+        parent_id=parent[0] if parent else None,
         author=Author(author, f"@{author}:example.org", "mxc://example.org/a"),
-        text=text, created_at=WHEN, html=f"<p>{text}</p>",
+        text=text,
+        created_at=WHEN,
+        html=f"<p>{text}</p>",
     )
     return OutgoingComment(
-        source=comment, page=page,
+        source=comment,
+        page=page,
         parent_target_id=parent[1] if parent else None,
         parent_source_id=parent[0] if parent else None,
-        text=text, html=f"<p>{text}</p>", idempotency_key=f"matrix:{source_id}",
+        text=text,
+        html=f"<p>{text}</p>",
+        idempotency_key=f"matrix:{source_id}",
     )
 
 
 def fast_policy(attempts: int = 6) -> RetryPolicy:
-    return RetryPolicy(max_attempts=attempts, sleep=lambda _: None, rng=random.Random(0))
+    return RetryPolicy(max_attempts=attempts, sleep=lambda _: None)
 
 
 @pytest.fixture
@@ -62,9 +80,13 @@ def test_create_sends_the_contract_body(
     assert {k: v for k, v in stored.items() if k not in ("id", "idempotency_key")} == {
         "page": {"id": "post1", "uri": "/blog/post1/", "title": "Post one"},
         "parent_id": None,
-        "author": {"name": "alice", "source_id": "@alice:example.org",
-                   "avatar_url": "mxc://example.org/a"},
-        "text": "hello there", "html": "<p>hello there</p>",
+        "author": {
+            "name": "alice",
+            "source_id": "@alice:example.org",
+            "avatar_url": "mxc://example.org/a",
+        },
+        "text": "hello there",
+        "html": "<p>hello there</p>",
         "created_at": "2019-05-06T07:08:09Z",
         "source": {"system": "matrix", "id": "$a", "parent_id": None},
     }
@@ -103,8 +125,9 @@ def test_token_is_sent_and_never_shown(contract_server: ContractServer) -> None:
 
 
 def test_400_surfaces_the_server_message_without_retry() -> None:
-    server = ContractServer(refuse_if=lambda body: "spam is not welcome"
-                            if "buy" in body["text"] else None).start()
+    server = ContractServer(
+        refuse_if=lambda body: "spam is not welcome" if "buy" in body["text"] else None
+    ).start()
     try:
         target = HttpTarget(server.url, policy=fast_policy())
         with pytest.raises(HttpError) as caught:
@@ -218,3 +241,114 @@ def test_delete(contract_server: ContractServer, target: HttpTarget) -> None:
     # the key was released: migrating again after a rollback creates it anew
     again = target.create(outgoing("$a"))
     assert not again.already_existed and again.target_id != a.target_id
+
+
+class FixedAnswer:
+    """A real server answering every request with one status and JSON body."""
+
+    def __init__(self, status: int, body: Any) -> None:
+        self.status, self.body = status, body
+        answer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+            def _answer(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                payload = json.dumps(answer.body).encode()
+                self.send_response(answer.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = _answer
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def fixed() -> Iterator[FixedAnswer]:
+    server = FixedAnswer(201, {})
+    yield server
+    server.stop()
+
+
+@pytest.mark.parametrize(
+    ("body", "shown"),
+    [
+        ({"id": True}, "true"),
+        ({"id": False}, "false"),
+        ({"id": {}}, "{}"),
+        ({"id": ""}, '""'),
+        ({"id": "  "}, '"  "'),
+        ({"id": 1.5}, "1.5"),
+        ({"id": [3]}, "[3]"),
+        ({"ok": 1}, "without 'id'"),
+        ({"id": None}, "without 'id'"),
+        ([17], "[17]"),
+    ],
+)
+def test_an_answer_without_a_usable_id_fails_naming_the_endpoint_and_the_answer(
+    fixed: FixedAnswer, body: Any, shown: str
+) -> None:
+    fixed.body = body
+    target = HttpTarget(fixed.url, policy=fast_policy())
+    with pytest.raises(HttpError) as info:
+        target.create(outgoing("$a"))
+    message = str(info.value)
+    assert f"POST {fixed.url}/comments -> 201" in message and shown in message
+    assert not info.value.retryable
+
+
+@pytest.mark.parametrize(("value", "expected"), [(42, "42"), ("c-9", "c-9"), (0, "0")])
+def test_ids_are_strings_or_integers_as_decimal_strings(
+    fixed: FixedAnswer, value: Any, expected: str
+) -> None:
+    fixed.body = {"id": value, "parent_id": 7}
+    created = HttpTarget(fixed.url, policy=fast_policy()).create(outgoing("$a"))
+    assert created.target_id == expected and created.parent_target_id == "7"
+    assert not created.already_existed
+
+
+def test_409_already_there_is_created_with_already_existed(fixed: FixedAnswer) -> None:
+    fixed.status, fixed.body = 409, {"id": 7}
+    created = HttpTarget(fixed.url, policy=fast_policy()).create(outgoing("$a"))
+    assert created.target_id == "7" and created.already_existed
+
+
+def test_a_bad_id_from_lookup_or_listing_fails_too(fixed: FixedAnswer) -> None:
+    target = HttpTarget(fixed.url, policy=fast_policy())
+    fixed.status, fixed.body = 200, {"id": True}
+    with pytest.raises(HttpError, match=r"GET .*/comments\?source_id= -> 200: .*'id' = true"):
+        target.lookup("$a")
+    fixed.body = {"comments": [{"id": {}, "text": "x"}]}
+    with pytest.raises(HttpError, match=r"GET .*/comments\?page_id= -> 200: .*'id' = \{\}"):
+        target.list_page(PAGE)
+    fixed.body = {"comments": [{"id": 3, "parent_id": True, "text": "x"}]}
+    with pytest.raises(HttpError, match="'parent_id' = true"):
+        target.list_page(PAGE)
+
+
+def test_a_run_into_a_target_answering_id_true_fails_the_page_and_says_why(
+    tmp_path: Path, fixed: FixedAnswer
+) -> None:
+    fixed.body = {"id": True}
+    archive = make_archive(tmp_path / "a.jsonl", {page("post1"): [comment("$a")]})
+    config = write_config(tmp_path, archive=archive, target={"type": "http", "url": fixed.url})
+    code, summary, _ = run_json(config)
+    assert code == 3
+    (failed,) = summary["failed_pages"]
+    assert f"{fixed.url}/comments" in failed["error"] and "'id' = true" in failed["error"]
+    assert summary["comments_imported"] == 0

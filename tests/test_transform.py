@@ -5,13 +5,22 @@ from __future__ import annotations
 import pytest
 
 from migrate.model import Capabilities, Comment
-from migrate.pipeline.transform import CommentTransformer, PagePlan, depths, plain_to_html, send_order
+from migrate.pipeline.transform import (
+    CommentTransformer,
+    PagePlan,
+    depths,
+    plain_to_html,
+    send_order,
+)
 from tests.factories import comment, page
 
 
 def caps(max_depth: int | None = None, content: str = "both") -> Capabilities:
     return Capabilities(
-        max_depth=max_depth, keeps_timestamps=True, idempotency="key", can_delete=True,
+        max_depth=max_depth,
+        keeps_timestamps=True,
+        idempotency="key",
+        can_delete=True,
         content=content,  # type: ignore[arg-type]
     )
 
@@ -27,8 +36,11 @@ def test_send_order_is_oldest_first_when_parents_come_first() -> None:
 
 def test_send_order_puts_a_parent_before_an_older_reply() -> None:
     # clocks lie: the reply carries an earlier timestamp than the comment it answers
-    cs = [comment("reply", "parent", minute=0), comment("other", minute=1),
-          comment("parent", minute=5)]
+    cs = [
+        comment("reply", "parent", minute=0),
+        comment("other", minute=1),
+        comment("parent", minute=5),
+    ]
     order = ids(send_order(cs))
     assert order.index("parent") < order.index("reply")
     assert order == ["other", "parent", "reply"]
@@ -40,9 +52,18 @@ def test_send_order_survives_a_cycle_and_keeps_every_comment() -> None:
 
 
 def test_depths_of_a_thread() -> None:
-    cs = [comment("a"), comment("b", "a"), comment("c", "b"), comment("d", "c"),
-          comment("e", "missing")]
+    cs = [
+        comment("a"),
+        comment("b", "a"),
+        comment("c", "b"),
+        comment("d", "c"),
+        comment("e", "missing"),
+    ]
     assert depths(cs) == {"a": 0, "b": 1, "c": 2, "d": 3, "e": 0}
+
+
+def nothing_sent(_: str) -> str | None:
+    return None
 
 
 def never_gone(_: str) -> str | None:
@@ -72,7 +93,10 @@ THREAD = [
 def test_any_depth_keeps_the_thread_as_it_is() -> None:
     landed = plan_parents(None, THREAD)
     assert landed == {
-        "a": (None, "top"), "b": ("a", "reply 1"), "c": ("b", "reply 2"), "d": ("c", "reply 3"),
+        "a": (None, "top"),
+        "b": ("a", "reply 1"),
+        "c": ("b", "reply 2"),
+        "d": ("c", "reply 3"),
     }
 
 
@@ -118,7 +142,7 @@ def test_reply_to_a_skipped_comment_attaches_to_the_nearest_sent_ancestor() -> N
 def test_reply_to_a_missing_parent_is_top_level() -> None:
     orphan = comment("o", "not-on-this-page")
     plan = PagePlan(CommentTransformer(caps(None), system="matrix"), page(), [orphan])
-    out = plan.outgoing(orphan, {}.get, never_gone)
+    out = plan.outgoing(orphan, nothing_sent, never_gone)
     assert out.parent_source_id is None and out.parent_target_id is None
 
 
@@ -136,7 +160,7 @@ def test_mention_is_not_made_for_a_deleted_parent() -> None:
 def test_content_per_target(content: str, expect_html: str | None) -> None:
     c = comment("a", text="hi **there**", html="<p>hi <b>there</b></p>")
     plan = PagePlan(CommentTransformer(caps(None, content), system="matrix"), page(), [c])
-    out = plan.outgoing(c, {}.get, never_gone)
+    out = plan.outgoing(c, nothing_sent, never_gone)
     assert out.text == "hi **there**"
     assert out.html == expect_html
 
@@ -144,7 +168,7 @@ def test_content_per_target(content: str, expect_html: str | None) -> None:
 def test_html_target_gets_escaped_paragraphs_from_plain_text() -> None:
     c = comment("a", text="a <script>x</script>\n\nsecond & last")
     plan = PagePlan(CommentTransformer(caps(None, "html"), system="matrix"), page(), [c])
-    out = plan.outgoing(c, {}.get, never_gone)
+    out = plan.outgoing(c, nothing_sent, never_gone)
     assert out.html == "<p>a &lt;script&gt;x&lt;/script&gt;</p><p>second &amp; last</p>"
 
 
@@ -159,7 +183,7 @@ def test_mention_on_html_content_is_escaped() -> None:
 def test_idempotency_key_names_the_source_system_and_id() -> None:
     c = comment("$event:localhost")
     plan = PagePlan(CommentTransformer(caps(), system="matrix"), page(), [c])
-    assert plan.outgoing(c, {}.get, never_gone).idempotency_key == "matrix:$event:localhost"
+    assert plan.outgoing(c, nothing_sent, never_gone).idempotency_key == "matrix:$event:localhost"
 
 
 def test_plain_to_html_keeps_line_breaks() -> None:
@@ -174,11 +198,14 @@ def test_plan_counts_threads_and_depth() -> None:
 
 def test_depth_counts_where_ancestors_were_placed_not_their_source_depth() -> None:
     # a (refused) <- b <- c: with two levels, b becomes top level, so c can hang under b
-    cs = [comment("a", text="ok"), comment("b", "a", author="bob"),
-          comment("c", "b", author="carol")]
+    cs = [
+        comment("a", text="ok"),
+        comment("b", "a", author="bob"),
+        comment("c", "b", author="carol"),
+    ]
     plan = PagePlan(CommentTransformer(caps(1), system="matrix"), page(), cs)
     gone = {"a": "too short"}
-    out_b = plan.outgoing(cs[1], {}.get, gone.get)
+    out_b = plan.outgoing(cs[1], nothing_sent, gone.get)
     out_c = plan.outgoing(cs[2], {"b": "2"}.get, gone.get)
     assert out_b.parent_source_id is None
     assert (out_c.parent_source_id, out_c.parent_target_id, out_c.text) == ("b", "2", cs[2].text)
@@ -189,5 +216,66 @@ def test_a_refusal_during_the_page_moves_the_replies_placed_before_it() -> None:
     assert plan.outgoing(THREAD[2], {"a": "1"}.get, never_gone).parent_source_id == "a"
     plan.forget_placements()  # "a" was refused meanwhile
     gone = {"a": "refused"}
-    assert plan.outgoing(THREAD[1], {}.get, gone.get).parent_source_id is None
+    assert plan.outgoing(THREAD[1], nothing_sent, gone.get).parent_source_id is None
     assert plan.outgoing(THREAD[2], {"b": "2"}.get, gone.get).parent_source_id == "b"
+
+
+def chain(length: int) -> list[Comment]:
+    """One thread where each comment answers the one before it."""
+    return [comment("c0", minute=0)] + [
+        comment(f"c{i}", f"c{i - 1}", minute=i, author=f"u{i}") for i in range(1, length)
+    ]
+
+
+class CountingComments(dict[str, Comment]):
+    """A page's comments by id that counts how often placement looks one up."""
+
+    looked = 0
+
+    def __getitem__(self, key: str) -> Comment:
+        self.looked += 1
+        return super().__getitem__(key)
+
+    def __contains__(self, key: object) -> bool:
+        self.looked += 1
+        return super().__contains__(key)
+
+
+@pytest.mark.parametrize("max_depth", [None, 1, 3])
+def test_placing_a_chain_costs_a_few_lookups_per_comment_however_deep(
+    max_depth: int | None,
+) -> None:
+    comments = chain(2_000)
+    by_id = CountingComments({c.id: c for c in comments})
+    gone_calls: list[str] = []
+
+    def is_gone(cid: str) -> str | None:
+        gone_calls.append(cid)
+        return None
+
+    transformer = CommentTransformer(caps(max_depth), system="matrix")
+    placed: dict[str, tuple[str | None, int]] = {}
+    for c in comments:
+        transformer.placement(c, by_id, is_gone, placed)
+    # the quadratic walk up the chain made ~2,000,000 lookups here
+    assert by_id.looked <= 10 * len(comments)
+    assert len(gone_calls) <= 3 * len(comments)
+
+
+@pytest.mark.timeout(120)  # a guard against a hang only; the bound above is the real check
+@pytest.mark.parametrize("max_depth", [None, 1])
+def test_a_20000_deep_chain_is_planned_and_placed(max_depth: int | None) -> None:
+    comments = chain(20_000)
+    plan = PagePlan(CommentTransformer(caps(max_depth), system="matrix"), page(), comments)
+    assert ids(plan.order) == ids(comments) and plan.max_depth() == 19_999
+    sent: dict[str, str] = {}
+    for c in plan.order:
+        out = plan.outgoing(c, sent.get, never_gone)
+        sent[c.id] = f"t{c.id}"
+        if max_depth is None or c.parent_id in (None, "c0"):
+            assert (out.parent_source_id, out.text) == (c.parent_id, c.text)
+        else:  # two levels: every deeper reply hangs under the top comment, naming whom
+            previous = int(c.id[1:]) - 1
+            assert out.parent_source_id == "c0" and out.parent_target_id == "tc0"
+            assert out.text == f"@u{previous}: {c.text}"
+    assert len(sent) == 20_000

@@ -4,6 +4,10 @@ flock(2) locks belong to the open file and vanish when the holder dies, so a loc
 killed process is simply taken over; the PID written into the file only names the holder in
 messages. The lock file is never deleted: unlinking it would let two processes lock two
 different inodes under the same name.
+
+The lock file is opened without following a symbolic link, and an existing file is emptied
+only when it looks like a lock file (nothing, or a PID): the tool never truncates a file it
+did not create.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ import os
 from pathlib import Path
 from types import TracebackType
 
-from utils.fileio import PRIVATE_MODE
+from utils.errors import UnsafeFile
+from utils.fileio import PRIVATE_MODE, open_nofollow
 
 
 class LockHeld(Exception):
@@ -36,6 +41,10 @@ def read_holder_pid(path: Path) -> int | None:
     return int(text) if text.isdigit() else None
 
 
+def _looks_like_a_lock(head: bytes) -> bool:
+    return head.strip() == b"" or (head.endswith(b"\n") and head[:-1].isdigit())
+
+
 class FileLock:
     """`FileLock(path).acquire()` fails at once with LockHeld if someone else holds it."""
 
@@ -50,7 +59,7 @@ class FileLock:
     def acquire(self) -> None:
         if self._fd is not None:
             return
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, PRIVATE_MODE)
+        fd = open_nofollow(self.path, os.O_RDWR | os.O_CREAT, PRIVATE_MODE)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -60,6 +69,12 @@ class FileLock:
             os.close(fd)
             raise
         try:
+            if not _looks_like_a_lock(os.pread(fd, 64, 0)):
+                raise UnsafeFile(
+                    self.path,
+                    "exists and is not a lock file (it holds other data); refusing to "
+                    "overwrite it. Move it away, or choose another checkpoint path.",
+                )
             os.ftruncate(fd, 0)
             os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
         except BaseException:

@@ -4,23 +4,43 @@ It wraps requests with the retry policy of utils/retry.py, a per-thread session 
 share a client, not a connection), an optional bearer token that is never logged, and an
 optional cookie-less mode (Isso sets cookies on every POST and answers 431 once a session
 has collected a few hundred of them).
+
+Contract:
+- `timeout` bounds each attempt as a whole (connect, send, headers and body), not each read:
+  a server that dribbles its answer is cut off when the time is up, and the policy retries
+  that as a timeout. A watchdog thread shuts the attempt's socket down at its deadline.
+- Every HttpError's message and body pass through utils.redact: the client's token and any
+  other registered secret never appear in them, even when a server echoes the request's
+  headers or requests quotes a header value in an exception.
+- Failures of requests itself that no retry can mend (an invalid header or URL) are
+  HttpError too, not retryable.
 """
 
 from __future__ import annotations
 
+import contextlib
+import heapq
 import http.cookiejar
+import itertools
 import json
 import logging
 import os
+import socket
 import threading
+import time
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import requests
+import requests.adapters
+import urllib3
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from utils.redact import redact, redact_value, register_secret
 from utils.retry import RetryableError, RetryPolicy, is_retryable_status, parse_retry_after
 
-log = logging.getLogger("comment_migrate.http")  # child of utils.logger.LOGGER_NAME
+log = logging.getLogger(__name__)
 
 USER_AGENT = "comment-migrate/0.1"
 
@@ -37,12 +57,13 @@ class HttpError(Exception):
         retryable: bool = False,
         body: Any = None,
     ) -> None:
+        message = redact(message)  # server bodies and exception texts may echo a secret
         super().__init__(message)
         self.message = message
         self.status = status
-        self.url = url
+        self.url = redact(url)
         self.retryable = retryable
-        self.body = body
+        self.body = redact_value(body)
 
     @property
     def errcode(self) -> str | None:
@@ -64,7 +85,7 @@ def server_message(response: requests.Response) -> tuple[str, Any]:
             value = body.get(key)
             if isinstance(value, str) and value:
                 return value, body
-    text = response.text.strip()
+    text = redact(response.text.strip())  # before cutting, or half a secret could remain
     return (text[:500] if text else response.reason or "no message"), body
 
 
@@ -77,10 +98,127 @@ def _retry_after(response: requests.Response, body: Any) -> float | None:
     return None
 
 
+# failures a later attempt may not meet; the rest of requests' errors are the request's own
+_TRANSIENT = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+
+
 class _RetryableHttp(RetryableError):
     def __init__(self, error: HttpError, retry_after: float | None = None) -> None:
         super().__init__(str(error), retry_after)
         self.error = error
+
+
+class _Deadline:
+    """One attempt's end: past it, the attempt's connection is shut down, which ends any
+    read in progress (requests' own timeout only bounds each read)."""
+
+    __slots__ = ("conn", "done", "expired", "lock", "when")
+
+    def __init__(self, when: float) -> None:
+        self.when = when
+        self.conn: HTTPConnection | None = None
+        self.expired = False
+        self.done = False
+        self.lock = threading.Lock()
+
+    def attach(self, conn: HTTPConnection) -> None:
+        with self.lock:
+            self.conn = conn
+            if self.expired:  # the time ran out while connecting
+                _shut_down(conn)
+
+    def expire(self) -> None:
+        with self.lock:
+            if self.done:
+                return
+            self.expired = True
+            if self.conn is not None:
+                _shut_down(self.conn)
+
+    def finish(self) -> None:
+        with self.lock:
+            self.done = True
+
+
+def _shut_down(conn: HTTPConnection) -> None:
+    sock = conn.sock
+    if sock is not None:
+        # shutdown, not close: it wakes the blocked reader and leaves the descriptor to it
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+class _Watchdog:
+    """One daemon thread for all deadlines of the process (a heap, so arming is cheap)."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, _Deadline]] = []
+        self._order = itertools.count()
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def arm(self, deadline: _Deadline) -> None:
+        with self._wake:
+            heapq.heappush(self._heap, (deadline.when, next(self._order), deadline))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="http-deadlines", daemon=True
+                )
+                self._thread.start()
+            elif self._heap[0][2] is deadline:
+                self._wake.notify()
+
+    def _run(self) -> None:
+        with self._wake:
+            while True:
+                now = time.monotonic()
+                while self._heap and (self._heap[0][2].done or self._heap[0][0] <= now):
+                    _, _, deadline = heapq.heappop(self._heap)
+                    deadline.expire()
+                self._wake.wait(self._heap[0][0] - now if self._heap else None)
+
+
+_watchdog = _Watchdog()
+_attempt = threading.local()  # the deadline of the request this thread is making
+
+
+class _WatchedHTTPConnection(HTTPConnection):
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        deadline: _Deadline | None = getattr(_attempt, "deadline", None)
+        if deadline is not None:
+            deadline.attach(self)
+        super().request(*args, **kwargs)
+        if deadline is not None:
+            deadline.attach(self)  # connected by now: shut at once if the time already ran out
+
+
+class _WatchedHTTPSConnection(HTTPSConnection, _WatchedHTTPConnection):
+    pass
+
+
+class _WatchedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+_WATCHED_POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+
+class _DeadlineAdapter(requests.adapters.HTTPAdapter):
+    """requests' adapter, with connections the watchdog can shut down."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _WATCHED_POOLS
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if type(manager) is urllib3.ProxyManager:  # SOCKS pools keep their own connections
+            manager.pool_classes_by_scheme = _WATCHED_POOLS
+        return manager
 
 
 class HttpClient:
@@ -107,6 +245,17 @@ class HttpClient:
     def __repr__(self) -> str:  # never show the token
         return f"HttpClient({self.base_url!r})"
 
+    @property
+    def token(self) -> str | None:
+        return self._token
+
+    @token.setter
+    def token(self, value: str | None) -> None:
+        # whoever sets it (a caller, a guest registration), the token is never shown
+        if value:
+            register_secret(value)
+        self._token = value
+
     def session(self) -> requests.Session:
         session: requests.Session | None = getattr(self._local, "session", None)
         if session is None:
@@ -115,6 +264,8 @@ class HttpClient:
             # environment, a sizeable share of a loopback request); this client talks to one
             # host, so the answer is fixed: resolve it once, the same way requests would
             session.trust_env = False
+            session.mount("http://", _DeadlineAdapter())
+            session.mount("https://", _DeadlineAdapter())
             session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
             bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
             if bundle:
@@ -167,23 +318,43 @@ class HttpClient:
             attempts += 1
             if attempts > 1 and before_resend is not None:
                 before_resend()
+            deadline = _Deadline(time.monotonic() + self.timeout)
+            _watchdog.arm(deadline)
+            _attempt.deadline = deadline
             try:
                 response = self.session().request(
-                    method, url, params=params, data=body_bytes, headers=all_headers,
+                    method,
+                    url,
+                    params=params,
+                    data=body_bytes,
+                    headers=all_headers,
                     timeout=self.timeout,
                 )
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                error = HttpError(
-                    f"{method} {url}: {type(exc).__name__}: {exc}", url=url, retryable=True
-                )
-                raise _RetryableHttp(error) from exc
+            except requests.RequestException as exc:
+                if deadline.expired:
+                    error = HttpError(
+                        f"{method} {url}: timed out: no complete answer within {self.timeout:g} s",
+                        url=url,
+                        retryable=True,
+                    )
+                    raise _RetryableHttp(error) from exc
+                message = f"{method} {url}: {type(exc).__name__}: {exc}"
+                if isinstance(exc, _TRANSIENT):
+                    raise _RetryableHttp(HttpError(message, url=url, retryable=True)) from exc
+                raise HttpError(message, url=url) from exc  # an invalid header, URL, ...
+            finally:
+                deadline.finish()
+                _attempt.deadline = None
             if response.status_code in ok:
                 return response
             message, body = server_message(response)
             retryable = is_retryable_status(response.status_code)
             error = HttpError(
                 f"{method} {url} -> {response.status_code}: {message}",
-                status=response.status_code, url=url, retryable=retryable, body=body,
+                status=response.status_code,
+                url=url,
+                retryable=retryable,
+                body=body,
             )
             if retryable:
                 raise _RetryableHttp(error, _retry_after(response, body))

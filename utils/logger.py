@@ -1,16 +1,25 @@
-"""Logging to stderr, with the level set by -v/-q."""
+"""Logging to stderr, with the level set by -v/-q, and every record redacted.
+
+`setup_logger` puts one stderr handler on each of the project's logger trees: the historical
+"comment_migrate" name and the package names that `logging.getLogger(__name__)` gives
+("migrate", "utils"). Each handler carries utils.redact.RedactingFilter, so no registered
+secret reaches a log line, whichever module logged it.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+from typing import IO
+
+from utils.redact import RedactingFilter
 
 LOGGER_NAME = "comment_migrate"
-# modules log under their own __name__: the package roots are configured together
-ROOTS = ("migrate", "utils", LOGGER_NAME)
+# trees whose records the CLI shows: the old fixed name and the packages' own __name__ roots
+LOGGER_TREES = (LOGGER_NAME, "migrate", "utils")
 
 
-def setup_logger(verbosity: int = 0, stream: object = None) -> logging.Logger:
+def setup_logger(verbosity: int = 0, stream: IO[str] | None = None) -> logging.Logger:
     """verbosity: -1 (quiet: warnings and errors), 0 (info), 1+ (debug)."""
     if verbosity < 0:
         level = logging.WARNING
@@ -18,18 +27,20 @@ def setup_logger(verbosity: int = 0, stream: object = None) -> logging.Logger:
         level = logging.INFO
     else:
         level = logging.DEBUG
-    handler = logging.StreamHandler(stream or sys.stderr)  # type: ignore[arg-type]
-    handler._comment_migrate = True  # type: ignore[attr-defined]
     fmt = "%(levelname)s %(name)s: %(message)s" if verbosity > 0 else "%(levelname)s: %(message)s"
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler._comment_migrate = True  # type: ignore[attr-defined]
     handler.setFormatter(logging.Formatter(fmt))
-    for name in ROOTS:
+    handler.addFilter(RedactingFilter())
+    for name in LOGGER_TREES:
         logger = logging.getLogger(name)
         logger.setLevel(level)
         for old in list(logger.handlers):
             if getattr(old, "_comment_migrate", False):
                 logger.removeHandler(old)
         logger.addHandler(handler)
-        logger.propagate = False
+    # the old tree always stood alone; the package trees keep propagating (pytest's caplog)
+    logging.getLogger(LOGGER_NAME).propagate = False
     return logging.getLogger(LOGGER_NAME)
 
 

@@ -1,13 +1,13 @@
 """The one retry policy: which failures are worth another try, and how long to wait.
 
 Connection errors, timeouts, 429 and 5xx are retried with exponential backoff and full
-jitter, honouring a server's Retry-After (header, or Matrix's `retry_after_ms`). Anything
-else fails at once. The sleep function is injected so tests never really wait.
+jitter (tenacity's `wait_random_exponential`), never waiting less than a server's
+Retry-After (header, or Matrix's `retry_after_ms`), which is itself capped. Anything else
+fails at once. The sleep function is injected so tests never really wait.
 """
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,6 +15,7 @@ from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
 import tenacity
+from tenacity.wait import wait_base
 
 T = TypeVar("T")
 
@@ -49,6 +50,22 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+class WaitAtLeastRetryAfter(wait_base):
+    """Another wait strategy's wait, raised to the server's Retry-After (capped at `cap`)."""
+
+    def __init__(self, backoff: wait_base, cap: float) -> None:
+        self.backoff = backoff
+        self.cap = cap
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        wait = self.backoff(retry_state)
+        outcome = retry_state.outcome
+        error = outcome.exception() if outcome is not None and outcome.failed else None
+        if isinstance(error, RetryableError) and error.retry_after is not None:
+            wait = max(wait, min(error.retry_after, self.cap))
+        return wait
+
+
 @dataclass
 class RetryPolicy:
     max_attempts: int = 6
@@ -57,15 +74,23 @@ class RetryPolicy:
     # a server asking for more than this is treated as this (a stuck Retry-After must not hang us)
     max_retry_after: float = 120.0
     sleep: Callable[[float], None] = time.sleep
-    rng: random.Random = field(default_factory=random.Random)
+    wait: wait_base = field(init=False, repr=False)
+    _states: tenacity.Retrying = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.wait = WaitAtLeastRetryAfter(
+            tenacity.wait_random_exponential(multiplier=self.base_wait, max=self.max_wait),
+            self.max_retry_after,
+        )
+        self._states = tenacity.Retrying()  # owner of the call states wait_for() builds
 
     def wait_for(self, attempt: int, error: BaseException | None) -> float:
-        """Full-jitter exponential backoff, but never shorter than the server asked."""
-        ceiling = min(self.max_wait, self.base_wait * (2 ** max(0, attempt - 1)))
-        wait = self.rng.uniform(0, ceiling)
-        if isinstance(error, RetryableError) and error.retry_after is not None:
-            wait = max(wait, min(error.retry_after, self.max_retry_after))
-        return wait
+        """The wait after failed attempt number `attempt` (1 = the first) with `error`."""
+        state = tenacity.RetryCallState(self._states, None, (), {})
+        state.attempt_number = attempt
+        if error is not None:
+            state.set_exception((type(error), error, error.__traceback__))
+        return self.wait(state)
 
     def call(
         self, fn: Callable[[], T], on_retry: Callable[[int, BaseException], None] | None = None

@@ -21,8 +21,22 @@ _ANNOTATIONS = frozenset(
     {"$schema", "$id", "$defs", "title", "description", "$comment", "default", "examples"}
 )
 _KEYWORDS = frozenset(
-    {"$ref", "type", "const", "enum", "minimum", "minLength", "anyOf", "required", "properties",
-     "additionalProperties", "items", "pattern", "oneOf"}
+    {
+        "$ref",
+        "type",
+        "const",
+        "enum",
+        "minimum",
+        "minLength",
+        "anyOf",
+        "required",
+        "properties",
+        "additionalProperties",
+        "items",
+        "pattern",
+        "oneOf",
+        "maxLength",
+    }
 )
 
 
@@ -87,7 +101,11 @@ class SchemaCompiler:
             if not ref.startswith("#/$defs/"):
                 raise ValueError(f"only local $defs references are supported, not {ref}")
             checks.append(self.definition(ref.removeprefix("#/$defs/")))
-        if schema.get("type") == "string" and "minLength" in schema:
+        if (
+            schema.get("type") == "string"
+            and "minLength" in schema
+            and not ({"maxLength", "pattern"} & schema.keys())
+        ):
             # the shape of every id: fused, because it runs once per mapping
             least: int = schema["minLength"]
             checks.append(lambda v: isinstance(v, str) and len(v) >= least)
@@ -116,6 +134,9 @@ class SchemaCompiler:
         if "minLength" in schema:
             least: int = schema["minLength"]
             checks.append(lambda v: not isinstance(v, str) or len(v) >= least)
+        if "maxLength" in schema:
+            most: int = schema["maxLength"]
+            checks.append(lambda v: not isinstance(v, str) or len(v) <= most)
         if "pattern" in schema:
             search = re.compile(schema["pattern"]).search
             checks.append(lambda v: not isinstance(v, str) or search(v) is not None)

@@ -8,12 +8,13 @@ never opens the real target.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,7 +26,12 @@ from migrate.model import Target
 from migrate.pipeline.orchestrator import Orchestrator
 from migrate.reporter import Reporter, RunSummary
 from migrate.targets.jsonl import JsonlTarget
-from utils.checkpoint_manager import CheckpointManager, journal_path, lock_path
+from utils.checkpoint_manager import (
+    CheckpointManager,
+    checkpoint_exists,
+    journal_path,
+    lock_path,
+)
 from utils.filelock import FileLock, LockHeld
 
 if TYPE_CHECKING:
@@ -92,7 +98,7 @@ def move_aside_locked(path: Path) -> list[Path]:
 def require_checkpoint(path: Path, purpose: str) -> None:
     """Commands that read a migration need its checkpoint (a journal alone is one: a crash
     before the first compaction leaves no snapshot)."""
-    if not (path.exists() or journal_path(path).exists()):
+    if not checkpoint_exists(path):
         raise NoCheckpoint(f"{path}: no checkpoint {purpose} (has `run` been run?)")
 
 
@@ -110,6 +116,29 @@ def check_identity(cp: CheckpointManager, migration: Migration, *, record: bool 
             "Use the matching configuration, another --checkpoint, or --reset to start over "
             "(the old checkpoint is moved aside, not deleted)."
         )
+
+
+@contextlib.contextmanager
+def _media(
+    migration: Migration, cp: CheckpointManager, options: RunOptions
+) -> Iterator[None]:
+    """A source that copies media records each file in the checkpoint, so a rerun fetches
+    nothing again; a dry run copies nothing (its plan links the homeserver)."""
+    mirror = getattr(migration.source, "mirror", None)
+    if mirror is None:
+        yield
+        return
+    if options.dry_run:
+        migration.source.mirror = None  # type: ignore[attr-defined]
+        log.warning("a dry run copies no media: the plan links the homeserver")
+        try:
+            yield
+        finally:
+            migration.source.mirror = mirror  # type: ignore[attr-defined]
+        return
+    if hasattr(cp, "record_media"):
+        mirror.ledger = cp
+    yield
 
 
 def _dry_run_copy(path: Path, tmpdir: Path) -> Path:
@@ -145,7 +174,7 @@ def run_migration(
                     log.warning("moved the old checkpoint aside to %s", moved)
             target = spec.build()
         try:
-            with CheckpointManager(checkpoint_file=path) as cp:
+            with CheckpointManager(checkpoint_file=path) as cp, _media(migration, cp, options):
                 check_identity(cp, migration)
                 if cp.state.get_metadata(ROLLBACK_KEY):
                     raise RollbackUnfinished(

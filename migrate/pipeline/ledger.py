@@ -133,9 +133,12 @@ class PageLedger:
 
     def commit(self) -> None:
         """The page-atomic target committed the page: its held mappings become durable."""
-        for source_id, target_id in self._held.items():
-            self.checkpoint.add_id_mapping(source_id, target_id, self.page_id)
-            self.mapped[source_id] = target_id
+        if self._held:  # one journal append for the whole page
+            self.checkpoint.add_id_mappings(
+                [(source_id, target_id, self.page_id, None)
+                 for source_id, target_id in self._held.items()]
+            )
+            self.mapped.update(self._held)
         self._held.clear()
 
     def discard(self) -> None:

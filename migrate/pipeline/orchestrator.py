@@ -40,7 +40,9 @@ from migrate.pipeline.ledger import PageLedger
 from migrate.pipeline.transform import CommentTransformer, PagePlan
 from migrate.reporter import Reporter, RunSummary
 from utils.checkpoint_manager import CheckpointManager
+from utils.errors import DiskFull
 from utils.http import HttpError
+from utils.redact import redact
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +57,7 @@ class PageResult:
     skipped: int = 0
     error: str | None = None
     unfinished: int = 0  # comments of a failed page neither mapped nor skipped
+    homeserver_media: int = 0  # comments whose media links point at the homeserver
     skipped_comments: list[dict[str, str]] = field(default_factory=list)  # refused by rule
     skipped_events: list[dict[str, str]] = field(default_factory=list)  # not comments, or bad
     adopted_ids: set[str] = field(default_factory=set)  # reconciliation's finds
@@ -114,6 +117,7 @@ class Orchestrator:
             extracted, cursor = prefetched or self._extract(page)
             comments = extracted.comments
             result.extracted = len(comments)
+            result.homeserver_media = extracted.homeserver_media
             self.reporter.page_extracted(len(comments))
             self._record_source_skips(extracted.skipped, ledger, result)
             plan = PagePlan(self.transformer, page, comments)
@@ -137,6 +141,9 @@ class Orchestrator:
         except (HttpError, PageError) as exc:
             return self._fail(page, ledger, result, comments, exc.message, exc.retryable,
                               type(exc).__name__)
+        except DiskFull:  # no page can be written: stop the run, the rerun resumes
+            self._abort(page, ledger)
+            raise
         except Exception as exc:  # a bug or a local fault must fail this page, not the run
             log.debug("page %s failed", page.id, exc_info=True)
             return self._fail(page, ledger, result, comments, f"{type(exc).__name__}: {exc}",
@@ -267,6 +274,7 @@ class Orchestrator:
         message: str, retryable: bool, error_type: str,
     ) -> PageResult:
         self._abort(page, ledger)
+        message = redact(message)  # exception texts may quote a secret (a header, a URL)
         result.skipped_comments = [r.to_dict() for r in ledger.refused]
         result.skipped = ledger.count_skipped(comments) + len(result.skipped_events)
         self.checkpoint.mark_page_failed(
@@ -361,6 +369,13 @@ class Orchestrator:
         summary.pages_failed = sum(1 for pid in cp.state.get_failed_page_ids() if pid in known)
         summary.interrupted = self.stop.is_set()
         summary.elapsed_seconds = time.monotonic() - started
+        media = sum(r.homeserver_media for r in results)
+        if media:
+            summary.notes.append(
+                f"{media} comments link media (images, files, avatars) on the homeserver, "
+                "which readers cannot open and which go when it is turned off: add [media] "
+                "(dir, base_url) to copy them, then run `sync` or `run --reset`."
+            )
         if not self.target.capabilities.keeps_timestamps:
             summary.notes.append(
                 f"{self.target.name} cannot keep original timestamps: imported comments carry "

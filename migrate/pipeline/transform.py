@@ -96,9 +96,10 @@ _MARKDOWN_BREAK = re.compile(r"\n{2,}")
 def plain_to_html(text: str) -> str:
     """Plain/Markdown text as safe HTML paragraphs (no Markdown rendering, nothing unescaped)."""
     paragraphs = [p for p in _MARKDOWN_BREAK.split(text.strip()) if p]
-    return "".join(
-        "<p>" + html_lib.escape(p).replace("\n", "<br>\n") + "</p>" for p in paragraphs
-    ) or "<p></p>"
+    return (
+        "".join("<p>" + html_lib.escape(p).replace("\n", "<br>\n") + "</p>" for p in paragraphs)
+        or "<p></p>"
+    )
 
 
 @dataclass(frozen=True)
@@ -118,19 +119,19 @@ class CommentTransformer:
         self.mention_parent = mention_parent
 
     def placement(
-        self, comment: Comment, by_id: dict[str, Comment], is_gone: SkippedLookup,
+        self,
+        comment: Comment,
+        by_id: dict[str, Comment],
+        is_gone: SkippedLookup,
         placed: dict[str, tuple[str | None, int]] | None = None,
     ) -> Placement:
         """The nearest ancestor that was not skipped and sits, *where it was placed*, above
-        the target's depth limit. `placed` memoises (parent, depth) per comment."""
+        the target's depth limit. `placed` memoises (parent, depth) per comment, so a page
+        costs time linear in its comments however deep its chains are."""
         memo = placed if placed is not None else {}
-        chain = self._ancestors(comment, by_id)
-        # place the ancestors top-down, each from its own ancestors (a suffix of the chain)
-        for index in range(len(chain) - 1, -1, -1):
-            if chain[index] not in memo:
-                memo[chain[index]] = self._place(chain[index + 1:], memo, is_gone)
-        parent, _ = memo.setdefault(comment.id, self._place(chain, memo, is_gone))
-        direct = chain[0] if chain else None
+        self._place_chain(comment, by_id, is_gone, memo)
+        parent, _ = memo[comment.id]
+        direct = _source_parent(comment, by_id)
         mention = None
         if (
             self.mention_parent
@@ -142,30 +143,37 @@ class CommentTransformer:
             mention = by_id[direct].author.name
         return Placement(parent, mention)
 
-    @staticmethod
-    def _ancestors(comment: Comment, by_id: dict[str, Comment]) -> list[str]:
-        """Source ancestors, nearest first; stops at a missing parent or a cycle."""
-        chain: list[str] = []
-        seen = {comment.id}
-        current = comment.parent_id
-        while current is not None and current in by_id and current not in seen:
-            chain.append(current)
-            seen.add(current)
-            current = by_id[current].parent_id
-        return chain
-
-    def _place(
-        self, ancestors: list[str], memo: dict[str, tuple[str | None, int]],
+    def _place_chain(
+        self,
+        comment: Comment,
+        by_id: dict[str, Comment],
         is_gone: SkippedLookup,
-    ) -> tuple[str | None, int]:
+        memo: dict[str, tuple[str | None, int]],
+    ) -> None:
+        """Place `comment` and its unplaced ancestors, top-down, each from its parent's
+        placement alone (iterative: chains can be tens of thousands deep)."""
+        walk: list[str] = []
+        in_walk: set[str] = set()
+        current: str | None = comment.id
+        while current is not None and current not in memo:
+            walk.append(current)
+            in_walk.add(current)
+            parent = _source_parent(by_id[current], by_id)
+            # a cycle ends the walk: its last member is treated as top level
+            current = None if parent in in_walk else parent
         max_depth = self.capabilities.max_depth
-        for ancestor in ancestors:
-            if is_gone(ancestor) is not None:
+        for cid in reversed(walk):
+            parent = _source_parent(by_id[cid], by_id)
+            if parent is None or parent not in memo:  # top level, or the cycle's end
+                memo[cid] = (None, 0)
                 continue
-            depth = memo[ancestor][1]
-            if max_depth is None or depth < max_depth:
-                return ancestor, depth + 1
-        return None, 0
+            depth = memo[parent][1]
+            if is_gone(parent) is None and (max_depth is None or depth < max_depth):
+                memo[cid] = (parent, depth + 1)
+            else:
+                # the parent cannot hold it: the nearest ancestor that can is where the
+                # parent itself went, at the same depth
+                memo[cid] = memo[parent]
 
     def outgoing(
         self, comment: Comment, page: Page, placement: Placement, lookup: MappingLookup
@@ -194,6 +202,12 @@ class CommentTransformer:
             html=out_html,
             idempotency_key=f"{self.system}:{comment.id}",
         )
+
+
+def _source_parent(comment: Comment, by_id: dict[str, Comment]) -> str | None:
+    """The comment's parent when it is on the page (and is not the comment itself)."""
+    parent = comment.parent_id
+    return parent if parent is not None and parent != comment.id and parent in by_id else None
 
 
 class PagePlan:

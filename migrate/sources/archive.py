@@ -22,6 +22,11 @@ Layout (one JSON object per line)::
 
 A page that failed during extraction has `"status": "failed"` and its error, and no comment
 records; reading it back raises the same PageError, so the migration reports it failed too.
+
+Reading repairs text the way the Matrix source does (content.clean_text): a lone surrogate,
+which JSON can hold and UTF-8 cannot, becomes U+FFFD and NUL is dropped, in every string of
+every record, so no target meets a UnicodeEncodeError. Each line is decoded on its own, so
+bytes that are not UTF-8 are reported at their own line.
 """
 
 from __future__ import annotations
@@ -39,13 +44,14 @@ from typing import IO, Any
 import jsonschema
 
 from migrate.config import RunConfig, SectionConfig
+from migrate.content import clean_text
 from migrate.errors import SourceError
 from migrate.model import Author, Comment, Page, PageComments, PageError, SkippedEvent, Source
 from migrate.plugins import SourcePlugin
 from utils.fileio import atomic_writer
 from utils.schema_check import Check, SchemaCompiler
 
-log = logging.getLogger("comment_migrate.source.archive")
+log = logging.getLogger(__name__)
 
 FORMAT = "comment-migrate-archive"
 VERSION = 1
@@ -101,11 +107,22 @@ def comment_record(comment: Comment) -> dict[str, Any]:
     }
 
 
-def _page_record(page: Page, status: str, error: str | None = None, retryable: bool = False,
-                 result: PageComments | None = None) -> dict[str, Any]:
+def _page_record(
+    page: Page,
+    status: str,
+    error: str | None = None,
+    retryable: bool = False,
+    result: PageComments | None = None,
+) -> dict[str, Any]:
     return {
-        "record": "page", "id": page.id, "uri": page.uri, "title": page.title,
-        "room_id": page.room_id, "alias": page.alias, "status": status, "error": error,
+        "record": "page",
+        "id": page.id,
+        "uri": page.uri,
+        "title": page.title,
+        "room_id": page.room_id,
+        "alias": page.alias,
+        "status": status,
+        "error": error,
         "retryable": retryable,
         "comments": len(result.comments) if result else 0,
         "skipped": len(result.skipped) if result else 0,
@@ -134,14 +151,23 @@ def write_archive(
     failed (a list of {page_id, error, retryable})."""
     path = Path(path)
     summary: dict[str, Any] = {
-        "path": str(path), "pages": 0, "comments": 0, "skipped": 0, "failed": [],
+        "path": str(path),
+        "pages": 0,
+        "comments": 0,
+        "skipped": 0,
+        "failed": [],
     }
     with atomic_writer(path) as out:
-        _write_line(out, {
-            "record": "header", "format": FORMAT, "version": VERSION,
-            "created_at": format_time(datetime.now(UTC)),
-            "source": {"system": source.system, "identity": dict(source.identity())},
-        })
+        _write_line(
+            out,
+            {
+                "record": "header",
+                "format": FORMAT,
+                "version": VERSION,
+                "created_at": format_time(datetime.now(UTC)),
+                "source": {"system": source.system, "identity": dict(source.identity())},
+            },
+        )
         for page in source.pages() if pages is None else pages:
             summary["pages"] += 1
             try:
@@ -162,10 +188,16 @@ def write_archive(
             summary["skipped"] += len(result.skipped)
             if on_page is not None:
                 on_page(result)
-        _write_line(out, {
-            "record": "end", "pages": summary["pages"], "failed_pages": len(summary["failed"]),
-            "comments": summary["comments"], "skipped": summary["skipped"],
-        })
+        _write_line(
+            out,
+            {
+                "record": "end",
+                "pages": summary["pages"],
+                "failed_pages": len(summary["failed"]),
+                "comments": summary["comments"],
+                "skipped": summary["skipped"],
+            },
+        )
     return summary
 
 
@@ -200,7 +232,7 @@ class ArchiveSource:
 
     def _load(self) -> None:
         try:
-            handle = self.path.open(encoding="utf-8")
+            handle = self.path.open("rb")
         except OSError as exc:
             raise ArchiveError(f"cannot open archive {self.path}: {exc.strerror or exc}") from exc
         counts = {"comments": 0, "skipped": 0, "failed_pages": 0}
@@ -208,40 +240,44 @@ class ArchiveSource:
         ended = False
         line_no = 0
         with handle:
-            try:
-                for line_no, line in enumerate(handle, start=1):
-                    if ended:
-                        raise self._error(line_no, "data after the end record")
-                    record = self._parse(line_no, line)
-                    kind = record["record"]
-                    if line_no == 1 and kind != "header":
-                        raise self._error(1, "the first line must be the archive header")
-                    if kind == "header":
-                        if line_no != 1:
-                            raise self._error(line_no, "a second header")
-                        self.system = record["source"]["system"]
-                        self.source_identity = dict(record["source"]["identity"])
-                        self.created_at = parse_time(record["created_at"])
-                    elif kind == "page":
-                        current = self._page(line_no, record)
-                        counts["failed_pages"] += current.error is not None
-                    elif kind in ("comment", "skipped"):
-                        if current is None or record["page_id"] != current.page.id:
-                            raise self._error(line_no, f"{kind} record outside its page's block")
-                        if current.error is not None:
-                            raise self._error(line_no, f"{kind} record in a failed page")
-                        if kind == "comment":
-                            current.comments.append(_comment(record))
-                            counts["comments"] += 1
-                        else:
-                            current.skipped.append(SkippedEvent(
-                                record["event_id"], record["page_id"], record["reason"]))
-                            counts["skipped"] += 1
+            for line_no, raw in enumerate(handle, start=1):
+                if ended:
+                    raise self._error(line_no, "data after the end record")
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise self._error(
+                        line_no, f"not UTF-8 ({exc.reason} at byte {exc.start + 1} of the line)"
+                    ) from exc
+                record = self._parse(line_no, line)
+                kind = record["record"]
+                if line_no == 1 and kind != "header":
+                    raise self._error(1, "the first line must be the archive header")
+                if kind == "header":
+                    if line_no != 1:
+                        raise self._error(line_no, "a second header")
+                    self.system = record["source"]["system"]
+                    self.source_identity = dict(record["source"]["identity"])
+                    self.created_at = parse_time(record["created_at"])
+                elif kind == "page":
+                    current = self._page(line_no, record)
+                    counts["failed_pages"] += current.error is not None
+                elif kind in ("comment", "skipped"):
+                    if current is None or record["page_id"] != current.page.id:
+                        raise self._error(line_no, f"{kind} record outside its page's block")
+                    if current.error is not None:
+                        raise self._error(line_no, f"{kind} record in a failed page")
+                    if kind == "comment":
+                        current.comments.append(_comment(record))
+                        counts["comments"] += 1
                     else:
-                        self._check_end(line_no, record, counts)
-                        ended = True
-            except UnicodeDecodeError as exc:
-                raise self._error(line_no + 1, f"not UTF-8 ({exc.reason})") from exc
+                        current.skipped.append(
+                            SkippedEvent(record["event_id"], record["page_id"], record["reason"])
+                        )
+                        counts["skipped"] += 1
+                else:
+                    self._check_end(line_no, record, counts)
+                    ended = True
         if line_no == 0:
             raise ArchiveError(f"{self.path}: empty file, not an archive")
         if not ended:
@@ -252,12 +288,22 @@ class ArchiveSource:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             raise self._error(line_no, f"not valid JSON ({exc.msg} at column {exc.colno})") from exc
-        if (isinstance(record, dict) and record.get("record") == "header"
-                and isinstance(record.get("version"), int) and record["version"] > VERSION):
-            raise self._error(line_no, f"archive version {record['version']} is newer than this "
-                              f"tool understands ({VERSION}); upgrade comment-migrate")
-        if isinstance(record, dict) and record.get("record") == "header" \
-                and record.get("format") not in (None, FORMAT):
+        if (
+            isinstance(record, dict)
+            and record.get("record") == "header"
+            and isinstance(record.get("version"), int)
+            and record["version"] > VERSION
+        ):
+            raise self._error(
+                line_no,
+                f"archive version {record['version']} is newer than this "
+                f"tool understands ({VERSION}); upgrade comment-migrate",
+            )
+        if (
+            isinstance(record, dict)
+            and record.get("record") == "header"
+            and record.get("format") not in (None, FORMAT)
+        ):
             raise self._error(line_no, f"not a {FORMAT} file (format {record.get('format')!r})")
         kind = record.get("record") if isinstance(record, dict) else None
         check = _checks().get(kind) if isinstance(kind, str) else None
@@ -265,14 +311,15 @@ class ArchiveSource:
             message, path = self._explain(record)
             where = "/".join(str(p) for p in path) or "record"
             raise self._error(line_no, f"schema violation at {where}: {message}")
-        result: dict[str, Any] = record
+        result: dict[str, Any] = _repaired(record) if "\\u" in line else record
         return result
 
     @staticmethod
     def _explain(record: Any) -> tuple[str, list[str | int]]:
         """Why a record fails: jsonschema over the whole schema (slow, so only on failure)."""
         error = jsonschema.exceptions.best_match(
-            jsonschema.Draft202012Validator(archive_schema()).iter_errors(record))
+            jsonschema.Draft202012Validator(archive_schema()).iter_errors(record)
+        )
         if error is None:  # the compiled check and jsonschema disagree: trust the stricter
             return "does not match the schema", []
         return error.message, list(error.absolute_path)
@@ -283,11 +330,21 @@ class ArchiveSource:
         failed = record["status"] == "failed"
         if failed and not record["error"]:
             raise self._error(line_no, "a failed page without its error")
-        page = Page(id=record["id"], uri=record["uri"], title=record["title"],
-                    room_id=record["room_id"], alias=record["alias"])
-        archived = _ArchivedPage(page, record["error"] if failed else None,
-                                 record["retryable"], list(record["orphans"]), line_no,
-                                 (record["comments"], record["skipped"]))
+        page = Page(
+            id=record["id"],
+            uri=record["uri"],
+            title=record["title"],
+            room_id=record["room_id"],
+            alias=record["alias"],
+        )
+        archived = _ArchivedPage(
+            page,
+            record["error"] if failed else None,
+            record["retryable"],
+            list(record["orphans"]),
+            line_no,
+            (record["comments"], record["skipped"]),
+        )
         self._pages[page.id] = archived
         return archived
 
@@ -299,7 +356,8 @@ class ArchiveSource:
             held = (len(archived.comments), len(archived.skipped))
             if held != archived.expected:
                 raise self._error(
-                    archived.line_no, f"page {archived.page.id!r} says {archived.expected[0]} "
+                    archived.line_no,
+                    f"page {archived.page.id!r} says {archived.expected[0]} "
                     f"comments and {archived.expected[1]} skipped events, the archive holds "
                     f"{held[0]} and {held[1]}",
                 )
@@ -332,6 +390,18 @@ class ArchiveSource:
 
     def close(self) -> None:
         """Nothing to release: the archive was read whole when opened."""
+
+
+def _repaired(value: Any) -> Any:
+    """Every string of a record through clean_text (only lines with a \\u escape can hold a
+    lone surrogate or a NUL: raw ones are not valid JSON or not valid UTF-8)."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {key: _repaired(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_repaired(item) for item in value]
+    return value
 
 
 def _comment(record: Mapping[str, Any]) -> Comment:

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import html as html_lib
 import json
 import logging
 import re
@@ -43,8 +42,26 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from migrate.config import DEFAULT_URI, RunConfig, SectionConfig
+from migrate.config import DEFAULT_URI, MediaConfig, RunConfig, SectionConfig
+from migrate.content import (
+    HTML_FORMAT,
+    autolink_markdown,
+    clean_text,
+    emote_html,
+    emote_markdown,
+    has_html_reply_fallback,
+    has_reply_fallback,
+    media_html,
+    media_markdown,
+    mxc_to_http,
+    plain_to_html,
+    plain_to_markdown,
+    sanitize_html,
+    strip_html_reply_fallback,
+    strip_reply_fallback,
+)
 from migrate.errors import SourceError
+from migrate.media import MediaMirror, MediaUnavailable
 from migrate.model import (
     DELETED_TEXT,
     Author,
@@ -55,15 +72,6 @@ from migrate.model import (
     SkippedEvent,
 )
 from migrate.plugins import SourcePlugin, retry_policy
-from migrate.sources.content import (
-    HTML_FORMAT,
-    clean_text,
-    markdown_link_text,
-    mxc_to_http,
-    sanitize_html,
-    strip_html_reply_fallback,
-    strip_reply_fallback,
-)
 from utils.http import HttpClient, HttpError
 from utils.retry import RetryPolicy
 
@@ -73,14 +81,18 @@ DISCOVERY_MODES = ("pages_file", "admin", "joined_rooms")
 TEXT_MSGTYPES = frozenset({"m.text", "m.notice", "m.emote"})
 MEDIA_MSGTYPES = frozenset({"m.image", "m.file", "m.audio", "m.video"})
 MAX_PAGE_SIZE = 1000  # Synapse caps /messages at 1000 events
-# Room bookkeeping nobody comments with; leaving it out of /messages saves bytes, not events
-# that matter (membership stays: it carries display names).
-_IGNORED_STATE_TYPES = [
-    "m.room.create", "m.room.power_levels", "m.room.join_rules", "m.room.history_visibility",
-    "m.room.guest_access", "m.room.canonical_alias", "m.room.aliases", "m.room.name",
-    "m.room.topic", "m.room.avatar", "m.room.server_acl", "m.room.encryption",
-]
-MESSAGES_FILTER = json.dumps({"not_types": _IGNORED_STATE_TYPES}, separators=(",", ":"))
+# What the normalizer reads: messages (comments and edits) and memberships (the display name
+# in effect at each message). Redactions are not needed (a redacted event carries
+# unsigned.redacted_because), nor reactions; encrypted events and stickers are asked for only
+# to be reported as skipped. Lazy-loaded members put the senders' membership in each answer's
+# `state`, which names the authors of a page read from a cursor (their join is older).
+MESSAGES_FILTER = json.dumps(
+    {
+        "types": ["m.room.message", "m.room.member", "m.room.encrypted", "m.sticker"],
+        "lazy_load_members": True,
+    },
+    separators=(",", ":"),
+)
 _SECTION_ID = re.compile(r"^[^_\s:]+$")
 
 
@@ -103,7 +115,7 @@ class _Message:
     redacted: bool = False
     parent_ref: str | None = None
     relation_problem: str | None = None
-    is_reply: bool = False  # carries a reply fallback to strip
+    is_reply: bool = False  # has m.in_reply_to (in any shape): may carry a quoted fallback
     edit: tuple[int, str, dict[str, Any]] | None = None  # (ts, edit id, m.new_content)
 
 
@@ -133,7 +145,12 @@ def _content_problem(content: Mapping[str, Any]) -> str | None:
 
 
 def _relation(relates_to: Mapping[str, Any]) -> tuple[str | None, str | None, bool]:
-    """(parent event id, problem, body carries a reply fallback) of a message's relation."""
+    """(parent event id, problem, is a reply) of a message's relation.
+
+    Every shape the spec allows: a rich reply (m.in_reply_to); a thread event (m.thread)
+    falling back (its m.in_reply_to only points older clients at the thread's latest event:
+    it hangs under the root) or a real reply inside the thread (is_falling_back false: it
+    hangs under the event it answers). Any m.in_reply_to may come with a quoted fallback."""
     in_reply_to = relates_to.get("m.in_reply_to")
     reply_id = in_reply_to.get("event_id") if isinstance(in_reply_to, Mapping) else None
     reply_id = reply_id if isinstance(reply_id, str) and reply_id else None
@@ -143,17 +160,20 @@ def _relation(relates_to: Mapping[str, Any]) -> tuple[str | None, str | None, bo
         if reply_id is not None and not falling_back:
             return reply_id, None, True  # a real reply inside the thread
         if isinstance(root, str) and root:
-            return root, None, False
-        return None, "thread relation without a root event", False
+            return root, None, reply_id is not None
+        return None, "thread relation without a root event", reply_id is not None
     if in_reply_to is not None and reply_id is None:
         return None, "m.in_reply_to without an event id", False
     return reply_id, None, reply_id is not None
 
 
 class _RoomNormalizer:
-    def __init__(self, page: Page, homeserver: str) -> None:
+    def __init__(self, page: Page, homeserver: str, mirror: MediaMirror | None = None) -> None:
         self.page = page
         self.homeserver = homeserver
+        self.mirror = mirror
+        self.homeserver_media = 0  # comments that link media on the homeserver
+        self._links_homeserver = False  # the comment being rendered does
         self.messages: dict[str, _Message] = {}
         self.edits: list[tuple[int, Mapping[str, Any]]] = []
         self.edit_ids: set[str] = set()
@@ -268,31 +288,51 @@ class _RoomNormalizer:
             merged["url"] = target.content.get("url")  # a caption edit keeps the media
         return merged
 
-    def render(self, message: _Message) -> tuple[str, str | None]:
-        """(text, html) of a message, with its newest edit applied."""
+    def media_url(self, mxc: str) -> str | None:
+        """The URL readers get for an mxc:// URI: the mirror's copy, else the homeserver's."""
+        if self.mirror is not None:
+            copied = self.mirror.url_for(mxc)
+            if copied is not None:
+                return copied
+        url = mxc_to_http(mxc, self.homeserver)
+        if url is not None:
+            self._links_homeserver = True
+        return url
+
+    def render(self, message: _Message) -> tuple[str, str]:
+        """(Markdown text, sanitized HTML) of a message, with its newest edit applied and
+        the quoted parent of a reply left out."""
         name = clean_text(message.name or _localpart(message.sender))
         content = message.content
-        strip = message.is_reply
         if message.edit is not None:
             content = self._merged(message, message.edit[2])
-            strip = False  # m.new_content carries no reply fallback
         msgtype = content["msgtype"]
         body = clean_text(content["body"])
-        text = strip_reply_fallback(body) if strip else body
-        html: str | None = None
         formatted = content.get("formatted_body")
-        if content.get("format") == HTML_FORMAT and isinstance(formatted, str):
-            html = sanitize_html(strip_html_reply_fallback(formatted) if strip else formatted)
+        if content.get("format") != HTML_FORMAT or not isinstance(formatted, str):
+            formatted = None
+        quoted_html = formatted is not None and has_html_reply_fallback(formatted)
+        # a body's leading quote is a fallback only on a reply (or beside an <mx-reply>):
+        # elsewhere it is the visitor's own quote
+        if (message.is_reply or quoted_html) and has_reply_fallback(body):
+            body = strip_reply_fallback(body)
+        if msgtype in MEDIA_MSGTYPES:
+            url = self.media_url(content["url"]) or ""
+            return media_markdown(msgtype, url, body), media_html(msgtype, url, body)
+        html = None
+        if formatted is not None:
+            html = sanitize_html(strip_html_reply_fallback(formatted), self.media_url)
+        # the body is the Markdown the visitor typed when the client rendered it to HTML
+        # (Cactus, Element); without HTML it is plain text and must show as such
+        text = autolink_markdown(body) if html is not None else plain_to_markdown(body)
+        if html is None:
+            html = plain_to_html(body)
         if msgtype == "m.emote":
-            text = f"* {name} {text}"
-            if html is not None:
-                html = f"* {html_lib.escape(name)} {html}"
-        elif msgtype in MEDIA_MSGTYPES:
-            url = mxc_to_http(content["url"], self.homeserver)
-            label = markdown_link_text(text) or msgtype
-            text = f"![{label}]({url})" if msgtype == "m.image" else f"[{label}]({url})"
-            html = None
+            return emote_markdown(name, text), emote_html(name, html)
         return text, html
+
+    def avatar_url(self, mxc: str | None) -> str | None:
+        return self.media_url(mxc) if mxc else None
 
     def resolve_parents(self) -> tuple[dict[str, str | None], list[str]]:
         parents: dict[str, str | None] = {}
@@ -324,34 +364,53 @@ class _RoomNormalizer:
                 ancestor = parents[ancestor]
         comments: list[Comment] = []
         for message in self.messages.values():
+            self._links_homeserver = False
             author = Author(
                 name=clean_text(message.name or _localpart(message.sender)),
                 source_id=clean_text(message.sender),
-                avatar_url=mxc_to_http(message.avatar, self.homeserver) if message.avatar else None,
+                avatar_url=self.avatar_url(message.avatar),
             )
             parent_id = parents[message.event_id]
             created_at = _utc(message.ts)
             if message.redacted:
                 if message.event_id in tombstones:
-                    comments.append(Comment(
-                        id=message.event_id, page_id=self.page.id, parent_id=parent_id,
-                        author=author, text=DELETED_TEXT, created_at=created_at, deleted=True,
-                    ))
+                    comments.append(
+                        Comment(
+                            id=message.event_id,
+                            page_id=self.page.id,
+                            parent_id=parent_id,
+                            author=author,
+                            text=DELETED_TEXT,
+                            html=plain_to_html(DELETED_TEXT),
+                            created_at=created_at,
+                            deleted=True,
+                        )
+                    )
+                    self.homeserver_media += self._links_homeserver
                 else:
                     self.skip(message.event_id, "redacted")
                 continue
             text, html = self.render(message)
-            comments.append(Comment(
-                id=message.event_id, page_id=self.page.id, parent_id=parent_id, author=author,
-                text=text, html=html, created_at=created_at,
-                edited_at=_utc(message.edit[0]) if message.edit else None,
-            ))
+            self.homeserver_media += self._links_homeserver
+            comments.append(
+                Comment(
+                    id=message.event_id,
+                    page_id=self.page.id,
+                    parent_id=parent_id,
+                    author=author,
+                    text=text,
+                    html=html,
+                    created_at=created_at,
+                    edited_at=_utc(message.edit[0]) if message.edit else None,
+                )
+            )
         positions = {m.event_id: m.position for m in self.messages.values()}
         return PageComments(
             page=self.page,
             comments=_parents_first(comments, positions),
             skipped=self.skipped,
             orphans=orphans,
+            homeserver_media=self.homeserver_media,
         )
 
 
@@ -379,9 +438,14 @@ def _parents_first(comments: list[Comment], position: Mapping[str, int]) -> list
     return out
 
 
-def normalize_room(events: Iterable[Any], page: Page, homeserver: str) -> PageComments:
-    """Comments of one room from its events in timeline order (oldest first)."""
-    normalizer = _RoomNormalizer(page, homeserver)
+def normalize_room(
+    events: Iterable[Any], page: Page, homeserver: str, mirror: MediaMirror | None = None
+) -> PageComments:
+    """Comments of one room from its events in timeline order (oldest first).
+
+    With a mirror, media (images, files, avatars) link its copies; without one, or for a
+    file it cannot copy, they link the homeserver and `homeserver_media` counts them."""
+    normalizer = _RoomNormalizer(page, homeserver, mirror)
     for position, event in enumerate(events):
         normalizer.read(position, event)
     return normalizer.result()
@@ -413,6 +477,7 @@ class MatrixCommentExtractor:
         timeout: float = 30.0,
         policy: RetryPolicy | None = None,
         page_size: int = MAX_PAGE_SIZE,
+        mirror: MediaMirror | None = None,
     ) -> None:
         if discover not in DISCOVERY_MODES:
             modes = ", ".join(DISCOVERY_MODES)
@@ -429,6 +494,7 @@ class MatrixCommentExtractor:
         self.pages_file = Path(pages_file) if pages_file is not None else None
         self.uri_template = uri_template
         self.page_size = max(1, min(MAX_PAGE_SIZE, page_size))
+        self.mirror = mirror  # [media]: copies of images, files and avatars
         self._guest = token is None
         self._client = HttpClient(self.homeserver, token=token, timeout=timeout, policy=policy)
         # registration must not carry a (possibly expired) token: a second, anonymous client
@@ -453,8 +519,13 @@ class MatrixCommentExtractor:
     def alias_for(self, section_id: str) -> str:
         return f"#{self.prefix}{self.site}_{section_id}:{self.server_name}"
 
-    def page_for(self, section_id: str, uri: str | None = None, title: str | None = None,
-                 room_id: str | None = None) -> Page:
+    def page_for(
+        self,
+        section_id: str,
+        uri: str | None = None,
+        title: str | None = None,
+        room_id: str | None = None,
+    ) -> Page:
         return Page(
             id=section_id,
             uri=uri or self.uri_template.format(section_id=section_id),
@@ -568,8 +639,10 @@ class MatrixCommentExtractor:
         if self._guest:
             raise SourceUnavailable('discover = "admin" needs a server admin\'s access token')
         # the room list pages like /messages does: page_size rooms at a time (at most 500)
-        params: dict[str, Any] = {"search_term": f"{self.prefix}{self.site}_",
-                                  "limit": min(self.page_size, 500)}
+        params: dict[str, Any] = {
+            "search_term": f"{self.prefix}{self.site}_",
+            "limit": min(self.page_size, 500),
+        }
         while True:
             try:
                 data = self._get("/_synapse/admin/v1/rooms", params)
@@ -641,6 +714,10 @@ class MatrixCommentExtractor:
             chunk = data.get("chunk") if isinstance(data, dict) else None
             if not isinstance(chunk, list):
                 raise PageError(f"room {label}: /messages answered without a chunk list")
+            # lazy-loaded members: the senders' membership at the chunk's start
+            state = data.get("state")
+            if isinstance(state, list):
+                yield from (e for e in state if isinstance(e, Mapping))
             yield from chunk
             end = data.get("end")
             if not isinstance(end, str):
@@ -655,14 +732,36 @@ class MatrixCommentExtractor:
         alias = page.alias or self.alias_for(page.id)
         page = dataclasses.replace(page, room_id=room_id, alias=alias)
         label = page.alias or room_id
-        result = normalize_room(self.room_events(room_id, label), page, self.homeserver)
-        log.debug("%s: %d comments, %d skipped, %d orphans", label,
-                  len(result.comments), len(result.skipped), len(result.orphans))
+        if self.mirror is not None:
+            self.mirror.use_token(self._client.token)  # a guest's token may have been renewed
+        try:
+            result = normalize_room(
+                self.room_events(room_id, label), page, self.homeserver, self.mirror
+            )
+        except MediaUnavailable as exc:
+            raise PageError(f"room {label}: media: {exc.message}", retryable=True) from exc
+        log.debug(
+            "%s: %d comments, %d skipped, %d orphans",
+            label,
+            len(result.comments),
+            len(result.skipped),
+            len(result.orphans),
+        )
         return result
+
+    def attach_media(self, media: MediaConfig, run: RunConfig) -> None:
+        """[media]: copy the images, files and avatars comments link (an optional source
+        ability, asked for by name of the method, never of the source)."""
+        self.mirror = MediaMirror(
+            media.dir, media.base_url, homeserver=self.homeserver,
+            max_bytes=media.max_bytes, timeout=run.timeout, policy=retry_policy(run),
+        )
 
     def close(self) -> None:
         self._client.close()
         self._anon.close()
+        if self.mirror is not None:
+            self.mirror.close()
 
 
     # -- sync: cheap re-reads (migrate.model.IncrementalSource) ---------------------------
@@ -683,7 +782,7 @@ class MatrixCommentExtractor:
         label = page.alias or self.alias_for(page.id)
         path = f"/_matrix/client/v3/rooms/{_q(room_id)}/messages"
         params: dict[str, Any] = {"dir": "f", "from": cursor, "limit": 1,
-                                  "filter": MESSAGES_FILTER}
+                                  "filter": _SINCE_FILTER}
         for _ in range(_MAX_EMPTY_BATCHES):
             try:
                 data = self._get(path, params)
@@ -714,6 +813,11 @@ class MatrixCommentExtractor:
 
 
 _MAX_EMPTY_BATCHES = 20  # filtered-out events only; beyond that, read the page again
+# a redaction of an old comment is news for a sync, though a full read needs no redactions
+_SINCE_FILTER = json.dumps(
+    {"types": [*json.loads(MESSAGES_FILTER).get("types", []), "m.room.redaction"]},
+    separators=(",", ":"),
+)
 
 
 def _server_name(section: SectionConfig) -> str:

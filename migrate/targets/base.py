@@ -17,9 +17,10 @@ them before a crash is adopted, never written again.
 
 from __future__ import annotations
 
+import html as html_lib
 import json
 import logging
-import os
+import re
 import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -28,13 +29,30 @@ from pathlib import Path
 from typing import Any, Self
 
 from migrate.errors import TargetError
-from migrate.model import Capabilities, Created, OutgoingComment, Page, TargetComment
-from utils.fileio import atomic_writer, fsync_dir, open_append
+from migrate.model import (
+    Capabilities,
+    CommentRefused,
+    Created,
+    OutgoingComment,
+    Page,
+    TargetComment,
+)
+from migrate.targets.formats import (
+    WEB_SCHEMES,
+    sanitize_html,
+    strip_unwritable,
+    unsafe_links,
+    web_url,
+)
+from utils.fileio import append_durably, atomic_writer, read_bytes, truncate_durably
 
 log = logging.getLogger("comment_migrate.targets")
 
 Record = dict[str, Any]
 DELTA_PREFIX = "sync-"  # delta files are `<stem>.sync-<...><suffix>`
+
+AVATAR_SCHEMES = WEB_SCHEMES | {"mxc"}  # mxc: the Matrix media URI, mirrored by [media]
+_TAG = re.compile(r"<[^>]*>")
 
 
 def rfc3339(moment: datetime) -> str:
@@ -68,8 +86,64 @@ def page_record(page: Page) -> Record:
 
 
 def comment_record(target_id: str, outgoing: OutgoingComment) -> Record:
-    """What a file target keeps of one comment (the JSONL record without its page)."""
-    return {"id": target_id, **comment_fields(outgoing)}
+    """What a file target keeps of one comment (the JSONL record without its page).
+
+    Files are read by importers that trust them: characters XML cannot hold are removed, the
+    HTML is sanitized again, and an avatar URL other than http(s)/mxc is dropped, each logged
+    with the comment's id. Raises CommentRefused when the removal leaves the comment empty."""
+    reason = emptied_by_cleaning(outgoing)
+    if reason is not None:
+        raise CommentRefused(reason)
+    record: Record = {"id": target_id, **comment_fields(outgoing)}
+    removed: dict[str, list[str]] = {}
+    author = record["author"]
+    for holder, key, where in (
+        (record, "text", "text"),
+        (record, "html", "html"),
+        (author, "name", "author name"),
+        (author, "source_id", "author id"),
+        (author, "avatar_url", "avatar URL"),
+    ):
+        if isinstance(holder.get(key), str):
+            holder[key], gone = strip_unwritable(holder[key])
+            if gone:
+                removed[where] = gone
+    if record["html"]:
+        record["html"] = sanitize_html(record["html"]) or None
+    avatar = author.get("avatar_url")
+    if avatar and web_url(avatar, AVATAR_SCHEMES) is None:
+        log.warning(
+            "comment %s: avatar URL dropped (not http(s) or mxc): %r", outgoing.source.id, avatar
+        )
+        author["avatar_url"] = None
+    for where, gone in removed.items():
+        log.warning(
+            "comment %s: removed from its %s characters a file cannot hold: %s",
+            outgoing.source.id,
+            where,
+            ", ".join(gone),
+        )
+    for url in unsafe_links(record["text"]):
+        log.warning("comment %s: link dropped (not http(s) or mailto): %r", outgoing.source.id, url)
+    record["deleted"] = outgoing.source.deleted
+    return record
+
+
+def emptied_by_cleaning(outgoing: OutgoingComment) -> str | None:
+    """Why a comment cannot be written to a file: nothing visible is left once the characters
+    XML cannot hold are removed (None when something is, or when nothing was to begin with)."""
+    text, removed = strip_unwritable(outgoing.text)
+    html_content, removed_html = strip_unwritable(outgoing.html or "")
+    if not removed and not removed_html:
+        return None
+    if text.strip() or _visible_html(html_content):
+        return None
+    gone = ", ".join(sorted(set(removed) | set(removed_html)))
+    return f"nothing left once the characters a file cannot hold were removed ({gone})"
+
+
+def _visible_html(value: str) -> bool:
+    return "<img" in value.lower() or bool(html_lib.unescape(_TAG.sub("", value)).strip())
 
 
 def comment_fields(outgoing: OutgoingComment) -> Record:
@@ -134,6 +208,9 @@ class PageAtomicFileTarget:
     capabilities: Capabilities
     output: Path
 
+    # files hold comments and authors: private unless the configuration says otherwise
+    file_mode = 0o600
+
     def __init__(self, store: Path) -> None:
         self.store = Path(store)
         self._lock = threading.RLock()
@@ -165,7 +242,7 @@ class PageAtomicFileTarget:
 
     def _load(self) -> None:
         try:
-            data = self.store.read_bytes()
+            data = read_bytes(self.store)
         except FileNotFoundError:
             return
         good_end = 0  # byte offset just past the last complete batch
@@ -204,12 +281,10 @@ class PageAtomicFileTarget:
             # only the tail can be torn: appends are serialized and each is one batch
             log.warning(
                 "%s: dropping an incomplete last page (%d bytes) left by an interrupted write",
-                self.store, len(data) - good_end,
+                self.store,
+                len(data) - good_end,
             )
-            with self.store.open("r+b") as handle:
-                handle.truncate(good_end)
-                handle.flush()
-                os.fsync(handle.fileno())
+            truncate_durably(self.store, good_end)
 
     def _apply(self, batch: Batch) -> None:
         self._seq = max(self._seq, batch.seq)
@@ -228,7 +303,7 @@ class PageAtomicFileTarget:
         minimum = self.capabilities.min_text_length
         if minimum and len(outgoing.text.rstrip()) < minimum:
             return f"text is too short (minimum length: {minimum})"
-        return None
+        return emptied_by_cleaning(outgoing)
 
     def begin_page(self, page: Page) -> None:
         with self._lock:
@@ -296,15 +371,9 @@ class PageAtomicFileTarget:
             record = page_record(page)
             seq = self._seq + 1
             lines = self.encode_batch(seq, record, comments)
-            created = not self.store.exists()
-            if created:
-                self.store.parent.mkdir(parents=True, exist_ok=True)
-            with open_append(self.store) as handle:
-                handle.write("".join(line + "\n" for line in lines))  # one write: the commit
-                handle.flush()
-                os.fsync(handle.fileno())
-            if created:
-                fsync_dir(self.store.parent)
+            # one write is the commit; a failed one is undone, never built upon
+            data = "".join(line + "\n" for line in lines).encode("utf-8")
+            append_durably(self.store, data, mode=self.file_mode)
             self._apply(Batch(seq, len(lines), record, list(comments), len(lines)))
             self.after_change(force=False)
 
@@ -346,7 +415,7 @@ class PageAtomicFileTarget:
     def _rewrite(self) -> None:
         """Replace the store by one batch per page (after a delete)."""
         seq = 0
-        with atomic_writer(self.store) as handle:
+        with atomic_writer(self.store, mode=self.file_mode) as handle:
             for stored in self._pages.values():
                 seq += 1
                 for line in self.encode_batch(seq, stored.page, stored.comments):

@@ -30,10 +30,16 @@ same Idempotency-Key, and the server answers 409 with the id it already has.
 
 Retries (connection errors, timeouts, 429, 5xx, honouring Retry-After) are utils.http's;
 any other 4xx fails the comment, and so its page, with the server's message.
+
+Ids in answers are non-empty strings or integers (an integer becomes its decimal string; a
+JSON `true` is not an integer here). Anything else, or a missing id, fails the page with a
+message naming the endpoint and what came back: a wrong id recorded in the checkpoint would
+hang every later reply under a comment that does not exist.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
@@ -54,9 +60,10 @@ from migrate.targets.base import comment_fields, page_record, parse_rfc3339, rfc
 from utils.http import HttpClient, HttpError
 from utils.retry import RetryPolicy
 
-log = logging.getLogger("comment_migrate.targets.http")
+log = logging.getLogger(__name__)
 
 NOT_IMPLEMENTED = (404, 405, 501)
+PROBE_SOURCE_ID = "comment-migrate:probe"  # a source id no comment has (`check`)
 
 
 def comment_body(outgoing: OutgoingComment) -> dict[str, Any]:
@@ -69,6 +76,49 @@ def _json(response: requests.Response) -> Any:
         return response.json()
     except ValueError:
         return None
+
+
+def _shown(body: Any) -> str:
+    """What a server answered, short enough for a message."""
+    text = json.dumps(body, ensure_ascii=False, default=str)
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
+def _valid_id(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return None  # a bool is an int to Python, never an id
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str) and value.strip():
+        return value
+    return None
+
+
+def target_id_of(body: Any, key: str, endpoint: str, response: requests.Response) -> str:
+    """`body[key]` as a target id. Raises HttpError naming the endpoint and the answer when
+    it is missing or not an id."""
+    value = body.get(key) if isinstance(body, dict) else None
+    valid = _valid_id(value)
+    if valid is None:
+        problem = (
+            f"without {key!r}"
+            if value is None
+            else (f"with {key!r} = {_shown(value)}, not a non-empty string or an integer")
+        )
+        raise HttpError(
+            f"{endpoint} -> {response.status_code}: an answer {problem}: {_shown(body)}",
+            status=response.status_code,
+            url=response.url,
+            body=body,
+        )
+    return valid
+
+
+def parent_id_of(body: Any, endpoint: str, response: requests.Response) -> str | None:
+    """`body["parent_id"]` as a target id, None for a top-level comment."""
+    if not isinstance(body, dict) or body.get("parent_id") is None:
+        return None
+    return target_id_of(body, "parent_id", endpoint, response)
 
 
 def _is_not_found(response: requests.Response) -> bool:
@@ -113,29 +163,24 @@ class HttpTarget:
 
     def create(self, outgoing: OutgoingComment) -> Created:
         response = self.client.request(
-            "POST", "/comments",
+            "POST",
+            "/comments",
             json_body=comment_body(outgoing),
             headers={"Idempotency-Key": outgoing.idempotency_key},
             ok=(200, 201, 409),
         )
         body = _json(response)
         existed = response.status_code == 409
-        target_id = body.get("id") if isinstance(body, dict) else None
-        if target_id is None and existed:
-            # "already there" without saying where: ask by source id
-            target_id = self.lookup(outgoing.source.id)
+        endpoint = f"POST {self.client.url('/comments')}"
+        # "already there" without saying where: ask by source id
+        ask = existed and not (isinstance(body, dict) and body.get("id") is not None)
+        target_id = self.lookup(outgoing.source.id) if ask else None
         if target_id is None:
-            raise HttpError(
-                f"POST {self.client.url('/comments')} -> {response.status_code} without an id",
-                status=response.status_code, url=self.client.url("/comments"), body=body,
-            )
-        parent = body.get("parent_id", outgoing.parent_target_id) if isinstance(body, dict) \
-            else outgoing.parent_target_id
-        return Created(
-            target_id=str(target_id),
-            parent_target_id=None if parent is None else str(parent),
-            already_existed=existed,
-        )
+            target_id = target_id_of(body, "id", endpoint, response)
+        parent = outgoing.parent_target_id
+        if isinstance(body, dict) and "parent_id" in body:
+            parent = parent_id_of(body, endpoint, response)
+        return Created(target_id=target_id, parent_target_id=parent, already_existed=existed)
 
     def lookup(self, source_id: str) -> str | None:
         """The target id of the comment made from `source_id`, or None (also when the
@@ -147,9 +192,8 @@ class HttpTarget:
         )
         if response.status_code == 200:
             self._has_lookup = True
-            body = _json(response)
-            found = body.get("id") if isinstance(body, dict) else None
-            return None if found is None else str(found)
+            endpoint = f"GET {self.client.url('/comments')}?source_id="
+            return target_id_of(_json(response), "id", endpoint, response)
         if _is_not_found(response):
             self._has_lookup = True
             return None
@@ -168,8 +212,9 @@ class HttpTarget:
         listed = self._list(page)
         if listed is not None:
             by_source = {c.source_id: c.target_id for c in listed if c.source_id}
-            return {o.source.id: by_source[o.source.id] for o in pending
-                    if o.source.id in by_source}
+            return {
+                o.source.id: by_source[o.source.id] for o in pending if o.source.id in by_source
+            }
         adopted: dict[str, str] = {}
         for outgoing in pending:
             found = self.lookup(outgoing.source.id)
@@ -205,13 +250,17 @@ class HttpTarget:
                 "GET", "/comments", params=params, ok=(200, *NOT_IMPLEMENTED)
             )
             body = _json(response)
-            if response.status_code != 200 or not isinstance(body, dict) \
-                    or not isinstance(body.get("comments"), list):
+            if (
+                response.status_code != 200
+                or not isinstance(body, dict)
+                or not isinstance(body.get("comments"), list)
+            ):
                 self._has_listing = False
                 log.info("%s has no page listing (GET /comments?page_id=...)", self.url)
                 return None
             self._has_listing = True
-            comments.extend(_target_comment(item) for item in body["comments"])
+            endpoint = f"GET {self.client.url('/comments')}?page_id="
+            comments.extend(_target_comment(item, endpoint, response) for item in body["comments"])
             cursor = body.get("next")
             if not cursor:
                 return comments
@@ -241,18 +290,36 @@ class HttpTarget:
             raise UnsupportedOperation(f"{self.url} does not implement PATCH /comments/{{id}}")
         return response.status_code != 404
 
+    def probe(self) -> str:
+        """Writes nothing: looks up a source id nobody has, with the token. Says what
+        answered; raises HttpError (401/403: the token was refused)."""
+        response = self.client.request(
+            "GET",
+            "/comments",
+            params={"source_id": PROBE_SOURCE_ID},
+            ok=(200, *NOT_IMPLEMENTED),
+            retry=False,
+        )
+        if response.status_code == 200 or _is_not_found(response):
+            return f"{self.url} answers and accepts the token (lookup by source id)"
+        return (
+            f"{self.url} answers ({response.status_code}) but has no lookup by source id, "
+            "so the token is not proven until the first comment is sent"
+        )
+
     def close(self) -> None:
         self.client.close()
 
 
-def _target_comment(item: Mapping[str, Any]) -> TargetComment:
+def _target_comment(item: Any, endpoint: str, response: requests.Response) -> TargetComment:
+    target_id = target_id_of(item, "id", endpoint, response)  # so item is a dict below
+    parent = parent_id_of(item, endpoint, response)
     author = item.get("author") or {}
     source = item.get("source") or {}
-    parent = item.get("parent_id")
     source_id = source.get("id") if isinstance(source, dict) else None
     return TargetComment(
-        target_id=str(item["id"]),
-        parent_target_id=None if parent is None else str(parent),
+        target_id=target_id,
+        parent_target_id=parent,
         author_name=str(author.get("name") or "") if isinstance(author, dict) else "",
         text=str(item.get("text") or ""),
         created_at=parse_rfc3339(item.get("created_at")),

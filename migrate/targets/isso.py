@@ -414,6 +414,18 @@ class IssoTarget:
             raise TargetError(f"{self.db_path} has no session key: is it Isso's database?")
         return str(row[0]), None if mode is None else int(mode[0])
 
+    def probe(self) -> str:
+        """Writes nothing: GET /config, which every Isso answers. Says what answered;
+        raises HttpError, or TargetError when something else answers."""
+        response = self.client.request("GET", "/config", retry=False)
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or not isinstance(body.get("config"), dict):
+            raise TargetError(f"{self.url}/config answers, but not as Isso does")
+        return f"{self.url} answers as Isso"
+
     def close(self) -> None:
         self.client.close()
 

@@ -4,7 +4,11 @@ Each line is one comment:
 
     {"page": {"id", "uri", "title"}, "id": target id, "parent_id": parent target id or null,
      "author": {"name", "source_id", "avatar_url"}, "text", "html", "created_at": RFC 3339 UTC,
-     "source": {"system", "id", "parent_id"}, "batch": n, "batch_size": k}
+     "source": {"system", "id", "parent_id"}, "deleted": bool, "batch": n, "batch_size": k}
+
+JSON Lines is data for a program, so names and text are kept as written (JSON-escaped); as in
+every file format, characters XML cannot hold are removed (logged per comment; a comment left
+empty is refused), `html` is sanitized, and an avatar URL other than http(s)/mxc is dropped.
 
 `batch`/`batch_size` mark a page's commit (one append + fsync in `finish_page`): a load keeps a
 batch only when all its `batch_size` lines are there, so a crash never leaves half a page.
@@ -21,6 +25,7 @@ from migrate.config import SectionConfig
 from migrate.model import Capabilities
 from migrate.plugins import TargetPlugin
 from migrate.targets.base import PageAtomicFileTarget, Record, dumps
+from migrate.targets.formats import writable_page
 
 DEFAULT_CAPABILITIES = Capabilities(
     max_depth=None,
@@ -58,8 +63,9 @@ class JsonlTarget(PageAtomicFileTarget):
         return {"type": self.name, "output": str(self.output.resolve())}
 
     def encode_batch(self, seq: int, page: Record, comments: Sequence[Record]) -> list[str]:
+        clean = writable_page(page)
         return [
-            dumps({"page": page, **comment, "batch": seq, "batch_size": len(comments)})
+            dumps({"page": clean, **comment, "batch": seq, "batch_size": len(comments)})
             for comment in comments
         ]
 

@@ -8,31 +8,41 @@ seconds have passed since the last rebuild (0: after every page), always in `clo
 on open when the sidecar is newer. So the WXR only ever holds whole pages, and a crash at any
 instant loses nothing the sidecar committed. Target ids (wp:comment_id) are sequential
 integers, continuing from the sidecar after a restart; all dates are UTC.
+
+The fields are written for the system that will import the file (`importer`, see
+migrate/targets/formats.py): by default Isso, the path the README recommends, which gets
+Markdown content and HTML-escaped author names; "wordpress", "remark42" and "disqus" get
+sanitized HTML and plain-text names. A page whose link is not http(s) or a path is refused.
 """
 
 from __future__ import annotations
 
-import html
-import re
-import time
-from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
-from typing import IO, Any
-from xml.sax.saxutils import escape, quoteattr
+import logging
+from collections.abc import Iterator
+from typing import IO
+from xml.sax.saxutils import quoteattr
 
-from migrate.config import SectionConfig
-from migrate.errors import TargetError
 from migrate.model import Capabilities
-from migrate.plugins import TargetPlugin
 from migrate.targets.base import (
-    PageAtomicFileTarget,
-    Record,
     StoredPage,
-    dumps,
     parse_rfc3339,
 )
-from utils.fileio import atomic_writer
+from migrate.targets.derived import DEFAULT_IMPORTER, DerivedFileTarget, derived_file_plugin
+from migrate.targets.formats import (
+    Importer,
+    author_name,
+    cdata,
+    importer,
+    neutral_text,
+    page_link,
+    rendered_content,
+    xml_text,
+)
 
+log = logging.getLogger(__name__)
+
+# The README recommends `isso import -t wordpress` for this file, so by default it is written
+# the way a stock Isso renders it: Markdown.
 WXR_VERSION = "1.2"
 NAMESPACES = {
     "excerpt": f"http://wordpress.org/export/{WXR_VERSION}/excerpt/",
@@ -42,32 +52,13 @@ NAMESPACES = {
     "wp": f"http://wordpress.org/export/{WXR_VERSION}/",
 }
 
-# characters XML 1.0 cannot carry at all, even in CDATA
-_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def xml_text(value: str) -> str:
-    return escape(_NOT_XML.sub("", value))
-
-
-def cdata(value: str) -> str:
-    """A CDATA section holding any text: "]]>" is split across two sections."""
-    return "<![CDATA[" + _NOT_XML.sub("", value).replace("]]>", "]]]]><![CDATA[>") + "]]>"
-
 
 def wp_date(value: object) -> str:
     moment = parse_rfc3339(value)
     return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else "1970-01-01 00:00:00"
 
 
-def comment_content(comment: Mapping[str, Any]) -> str:
-    """The sanitized HTML (the transform's), else the text escaped; never empty (importers
-    choke on an empty comment_content)."""
-    content = comment.get("html") or html.escape(str(comment.get("text") or ""), quote=False)
-    return content or " "
-
-
-class WxrTarget(PageAtomicFileTarget):
+class WxrTarget(DerivedFileTarget):
     name = "wxr"
     capabilities = Capabilities(
         max_depth=None,
@@ -78,90 +69,72 @@ class WxrTarget(PageAtomicFileTarget):
         page_atomic=True,
     )
 
-    def __init__(
-        self, output: Path, *, site_url: str = "", rebuild_interval: float = 2.0
-    ) -> None:
-        self.output = Path(output)
-        self.site_url = site_url.rstrip("/")
-        self.rebuild_interval = rebuild_interval
-        self._last_rebuild = float("-inf")  # the first page is written at once
-        self._stale = False  # the WXR lags behind the sidecar
-        sidecar = self.output.with_name(self.output.name + ".pages.jsonl")
-        if self.output.exists() and not sidecar.exists():
-            raise TargetError(
-                f"{self.output} exists but has no {sidecar.name} beside it, so it was not "
-                "written by comment-migrate: move it away or choose another output"
-            )
-        super().__init__(sidecar)
-        if sidecar.exists() and (
-            not self.output.exists()
-            or self.output.stat().st_mtime_ns <= sidecar.stat().st_mtime_ns  # coarse clocks tie
-        ):
-            self._rebuild()
-
-    def sibling(self, output: Path) -> WxrTarget:
-        return WxrTarget(output, site_url=self.site_url, rebuild_interval=self.rebuild_interval)
-
-    @property
-    def sidecar(self) -> Path:
-        return self.store
-
-    def identity(self) -> Mapping[str, str]:
-        return {"type": self.name, "output": str(self.output.resolve())}
-
-    def encode_batch(self, seq: int, page: Record, comments: Sequence[Record]) -> list[str]:
-        return [dumps({"batch": seq, "page": page, "comments": list(comments)})]
-
-    def decode_line(self, obj: Mapping[str, Any]) -> tuple[int, int, Record, list[Record]]:
-        comments = [dict(c) for c in obj["comments"]]
-        for comment in comments:
-            str(comment["id"])  # a comment without an id is damage
-        return int(obj["batch"]), 1, dict(obj["page"]), comments
-
-    def after_change(self, *, force: bool) -> None:
-        # `force` (on close) writes only what changed: a reader (verify) never rewrites the file
-        if not force:
-            self._stale = True
-        due = time.monotonic() - self._last_rebuild >= self.rebuild_interval
-        if self._stale and (force or due):
-            self._rebuild()
-
-    def _rebuild(self) -> None:
-        with self._lock, atomic_writer(self.output, mode=0o644) as handle:
-            write_wxr(handle, self.committed_pages(), site_url=self.site_url)
-        self._last_rebuild = time.monotonic()
-        self._stale = False
+    def write_file(self, handle: IO[str]) -> None:
+        write_wxr(
+            handle,
+            self.committed_pages(),
+            site_url=self.site_url,
+            reader=self.reader,
+            allow_images=self.allow_images,
+        )
 
 
-def write_wxr(handle: IO[str], pages: Iterator[StoredPage], *, site_url: str = "") -> None:
+def write_wxr(
+    handle: IO[str],
+    pages: Iterator[StoredPage],
+    *,
+    site_url: str = "",
+    reader: Importer | None = None,
+    allow_images: bool = False,
+) -> None:
+    reader = reader or importer(DEFAULT_IMPORTER)
+    site = web_site(site_url)
     ns = " ".join(f"xmlns:{prefix}={quoteattr(uri)}" for prefix, uri in NAMESPACES.items())
     handle.write('<?xml version="1.0" encoding="UTF-8"?>\n')
     handle.write(f'<rss version="2.0" {ns}>\n<channel>\n')
-    handle.write(f"<title>{xml_text(site_url or 'comments')}</title>\n")
-    handle.write(f"<link>{xml_text(site_url)}</link>\n<description></description>\n")
+    handle.write(f"<title>{xml_text(site or 'comments')}</title>\n")
+    handle.write(f"<link>{xml_text(site)}</link>\n<description></description>\n")
     handle.write(f"<wp:wxr_version>{WXR_VERSION}</wp:wxr_version>\n")
-    handle.write(f"<wp:base_site_url>{xml_text(site_url)}</wp:base_site_url>\n")
-    handle.write(f"<wp:base_blog_url>{xml_text(site_url)}</wp:base_blog_url>\n")
+    handle.write(f"<wp:base_site_url>{xml_text(site)}</wp:base_site_url>\n")
+    handle.write(f"<wp:base_blog_url>{xml_text(site)}</wp:base_blog_url>\n")
     handle.write("<generator>comment-migrate</generator>\n")
     for post_id, stored in enumerate(pages, start=1):
-        write_item(handle, post_id, stored, site_url)
+        write_item(handle, post_id, stored, site_url, reader, allow_images)
     handle.write("</channel>\n</rss>\n")
 
 
-def write_item(handle: IO[str], post_id: int, stored: StoredPage, site_url: str) -> None:
+def web_site(site_url: str) -> str:
+    """The site URL when it is an http(s) URL (the config schema says so), else nothing."""
+    link, _ = page_link(site_url, "/")
+    return site_url if site_url and link else ""
+
+
+def write_item(
+    handle: IO[str],
+    post_id: int,
+    stored: StoredPage,
+    site_url: str,
+    reader: Importer,
+    allow_images: bool,
+) -> None:
     page = stored.page
     uri = str(page.get("uri") or "/")
+    link, problem = page_link(site_url, uri)
+    if link is None:  # check() refuses such pages' comments; a sidecar from elsewhere may not
+        log.warning("page %s left out of the WXR: %s", page.get("id"), problem)
+        return
     # importers skip an item without a title, and Isso would fetch the page for one
-    title = str(page.get("title") or "").strip() or uri
+    title = neutral_text(str(page.get("title") or "")).strip() or neutral_text(uri)
+    page_id = neutral_text(str(page.get("id")))
     parts = [
         "<item>",
         f"<title>{xml_text(title)}</title>",
-        f"<link>{xml_text(site_url + uri)}</link>",
-        f'<guid isPermaLink="false">{xml_text(str(page.get("id")))}</guid>',
+        f"<link>{xml_text(link)}</link>",
+        f'<guid isPermaLink="false">{xml_text(page_id)}</guid>',
         "<content:encoded><![CDATA[]]></content:encoded>",
         "<excerpt:encoded><![CDATA[]]></excerpt:encoded>",
         f"<wp:post_id>{post_id}</wp:post_id>",
-        f"<wp:post_name>{xml_text(str(page.get('id')))}</wp:post_name>",
+        f"<wp:post_name>{xml_text(page_id)}</wp:post_name>",
         "<wp:status>publish</wp:status>",
         "<wp:comment_status>open</wp:comment_status>",
         "<wp:post_type>post</wp:post_type>",
@@ -170,16 +143,23 @@ def write_item(handle: IO[str], post_id: int, stored: StoredPage, site_url: str)
         author = comment.get("author") or {}
         date = wp_date(comment.get("created_at"))
         parent = xml_text(str(comment.get("parent_id") or 0))
+        content = rendered_content(
+            str(comment.get("text") or ""),
+            comment.get("html"),
+            reader,
+            allow_images=allow_images,
+        )
+        name = author_name(str(author.get("name") or ""), reader)
         parts += [
             "<wp:comment>",
             f"<wp:comment_id>{xml_text(str(comment['id']))}</wp:comment_id>",
-            f"<wp:comment_author>{cdata(str(author.get('name') or ''))}</wp:comment_author>",
+            f"<wp:comment_author>{cdata(name)}</wp:comment_author>",
             "<wp:comment_author_email></wp:comment_author_email>",
             "<wp:comment_author_url></wp:comment_author_url>",
             "<wp:comment_author_IP></wp:comment_author_IP>",
             f"<wp:comment_date>{date}</wp:comment_date>",
             f"<wp:comment_date_gmt>{date}</wp:comment_date_gmt>",
-            f"<wp:comment_content>{cdata(comment_content(comment))}</wp:comment_content>",
+            f"<wp:comment_content>{cdata(content)}</wp:comment_content>",
             "<wp:comment_approved>1</wp:comment_approved>",
             "<wp:comment_type>comment</wp:comment_type>",
             f"<wp:comment_parent>{parent}</wp:comment_parent>",
@@ -190,18 +170,4 @@ def write_item(handle: IO[str], post_id: int, stored: StoredPage, site_url: str)
     handle.write("\n".join(parts))
 
 
-def _output(section: SectionConfig) -> Path:
-    path = section.path("output")
-    assert path is not None  # the plugin's schema requires it
-    return path
-
-
-PLUGIN = TargetPlugin(
-    name="wxr",
-    build=lambda section, run: WxrTarget(_output(section), site_url=section.text("site_url")),
-    capabilities=lambda section: WxrTarget.capabilities,
-    identity=lambda section: {"output": str(_output(section))},
-    output=lambda section: str(_output(section)),
-    path_keys=("output",),
-    schema={"required": ["output"], "properties": {"output": {"type": "string", "minLength": 1}}},
-)
+PLUGIN = derived_file_plugin(WxrTarget)

@@ -24,6 +24,7 @@ import base64
 import contextlib
 import hashlib
 import hmac
+import html as html_lib
 import json
 import os
 import secrets
@@ -304,20 +305,33 @@ class SynapseServer:
         return self.user_id(AS_SENDER)
 
     def register_user(
-        self, localpart: str, password: str | None = None, *, admin: bool = False,
+        self,
+        localpart: str,
+        password: str | None = None,
+        *,
+        admin: bool = False,
         displayname: str | None = None,
     ) -> tuple[str, str]:
         """A real account through the shared-secret admin API: (user_id, access_token)."""
         password = password or secrets.token_hex(8)
         nonce = self.call("GET", "/_synapse/admin/v1/register")["nonce"]
         mac = hmac.new(self.shared_secret.encode(), digestmod=hashlib.sha1)
-        mac.update(b"\x00".join([
-            nonce.encode(), localpart.encode(), password.encode(),
-            b"admin" if admin else b"notadmin",
-        ]))
+        mac.update(
+            b"\x00".join(
+                [
+                    nonce.encode(),
+                    localpart.encode(),
+                    password.encode(),
+                    b"admin" if admin else b"notadmin",
+                ]
+            )
+        )
         body: dict[str, Any] = {
-            "nonce": nonce, "username": localpart, "password": password,
-            "admin": admin, "mac": mac.hexdigest(),
+            "nonce": nonce,
+            "username": localpart,
+            "password": password,
+            "admin": admin,
+            "mac": mac.hexdigest(),
         }
         if displayname:
             body["displayname"] = displayname
@@ -339,7 +353,9 @@ class SynapseServer:
         localpart = user_id[1:].split(":", 1)[0]
         try:
             self.call(
-                "POST", "/_matrix/client/v3/register", token=self.appservice_token,
+                "POST",
+                "/_matrix/client/v3/register",
+                token=self.appservice_token,
                 body={"type": "m.login.application_service", "username": localpart},
             )
         except SynapseError as exc:
@@ -362,7 +378,7 @@ class SynapseServer:
         content: dict[str, Any] = {"membership": "join"}
         if name is not None:
             content["displayname"] = name
-        path = (f"/_matrix/client/v3/rooms/{_q(room_id)}/state/m.room.member/{_q(user_id)}")
+        path = f"/_matrix/client/v3/rooms/{_q(room_id)}/state/m.room.member/{_q(user_id)}"
         return str(self.as_call("PUT", path, user_id=user_id, body=content)["event_id"])
 
     def set_avatar_url(self, user_id: str, mxc: str) -> None:
@@ -373,7 +389,11 @@ class SynapseServer:
     # -- rooms -----------------------------------------------------------------------------
 
     def create_comment_room(
-        self, site: str, section: str | None, prefix: str = "comments_", *,
+        self,
+        site: str,
+        section: str | None,
+        prefix: str = "comments_",
+        *,
         world_readable: bool = True,
     ) -> str:
         """A Cactus-like room; `section=None` makes the site's moderation room."""
@@ -386,10 +406,16 @@ class SynapseServer:
             "name": f"Comments on {site}/{section}" if section else f"{site} moderation",
             "initial_state": [
                 # before any message: events sent earlier stay hidden from non-members
-                {"type": "m.room.history_visibility", "state_key": "",
-                 "content": {"history_visibility": visibility}},
-                {"type": "m.room.guest_access", "state_key": "",
-                 "content": {"guest_access": "can_join"}},
+                {
+                    "type": "m.room.history_visibility",
+                    "state_key": "",
+                    "content": {"history_visibility": visibility},
+                },
+                {
+                    "type": "m.room.guest_access",
+                    "state_key": "",
+                    "content": {"guest_access": "can_join"},
+                },
             ],
         }
         room_id = str(self.as_call("POST", "/_matrix/client/v3/createRoom", body=body)["room_id"])
@@ -411,30 +437,46 @@ class SynapseServer:
             self._joined.add((room_id, user_id))
 
     def send_event(
-        self, room_id: str, event_type: str, content: Any, user_id: str | None = None,
-        ts: int | None = None, *, raw_body: bytes | None = None,
+        self,
+        room_id: str,
+        event_type: str,
+        content: Any,
+        user_id: str | None = None,
+        ts: int | None = None,
+        *,
+        raw_body: bytes | None = None,
     ) -> str:
         """Send any event (content may be malformed: Synapse checks little); returns its id."""
         user_id = user_id or self.appservice_user_id
         self.join(room_id, user_id)
         params = {"ts": ts} if ts is not None else {}
-        path = (f"/_matrix/client/v3/rooms/{_q(room_id)}/send/{_q(event_type)}/"
-                f"{self.next_txn()}")
+        path = f"/_matrix/client/v3/rooms/{_q(room_id)}/send/{_q(event_type)}/{self.next_txn()}"
         result = self.as_call(
-            "PUT", path, user_id=user_id, params=params,
-            body=None if raw_body is not None else content, raw_body=raw_body,
+            "PUT",
+            path,
+            user_id=user_id,
+            params=params,
+            body=None if raw_body is not None else content,
+            raw_body=raw_body,
         )
         return str(result["event_id"])
 
     def send_message(
-        self, room_id: str, content: Any, user_id: str | None = None, ts: int | None = None,
+        self,
+        room_id: str,
+        content: Any,
+        user_id: str | None = None,
+        ts: int | None = None,
     ) -> str:
         """An m.room.message, through the appservice (so `ts` may backdate it)."""
         return self.send_event(room_id, "m.room.message", content, user_id, ts)
 
     def send_messages(
-        self, room_id: str, messages: Iterable[tuple[Mapping[str, Any], str | None, int | None]],
-        *, concurrency: int = 8,
+        self,
+        room_id: str,
+        messages: Iterable[tuple[Mapping[str, Any], str | None, int | None]],
+        *,
+        concurrency: int = 8,
     ) -> list[str]:
         """Bulk seeding: (content, user_id, ts) triples sent concurrently. Event ids come back
         in input order; timeline order may differ, so give each a distinct `ts`."""
@@ -444,12 +486,117 @@ class SynapseServer:
         with ThreadPoolExecutor(max_workers=concurrency) as pool:
             return list(pool.map(lambda m: self.send_message(room_id, m[0], m[1], m[2]), items))
 
+    def upload_media(
+        self,
+        data: bytes,
+        content_type: str,
+        filename: str | None = None,
+        user_id: str | None = None,
+    ) -> str:
+        """`POST /_matrix/media/v3/upload` as `user_id` (the appservice by default): mxc://."""
+        params: dict[str, Any] = {"filename": filename} if filename else {}
+        if user_id:
+            self.ensure_user(user_id)
+            params["user_id"] = user_id
+        response = self.session().post(
+            self.url + "/_matrix/media/v3/upload",
+            params=params,
+            data=data,
+            timeout=60,
+            headers={
+                "Authorization": f"Bearer {self.appservice_token}",
+                "Content-Type": content_type,
+            },
+        )
+        if response.status_code != 200:
+            raise SynapseError(
+                f"upload -> {response.status_code}: {response.text}",
+                response.status_code,
+                response.text,
+            )
+        return str(response.json()["content_uri"])
+
+    def event(self, room_id: str, event_id: str) -> dict[str, Any]:
+        path = f"/_matrix/client/v3/rooms/{_q(room_id)}/event/{_q(event_id)}"
+        result: dict[str, Any] = self.as_call("GET", path)
+        return result
+
+    # -- Element-style events (the shapes Matrix clients send) ----------------------------
+
+    def send_cactus_comment(
+        self,
+        room_id: str,
+        markdown: str,
+        html: str,
+        user_id: str,
+        ts: int | None = None,
+    ) -> str:
+        """What the Cactus web client sends: the Markdown typed, and the HTML rendered."""
+        content = {
+            "msgtype": "m.text",
+            "body": markdown,
+            "format": "org.matrix.custom.html",
+            "formatted_body": html,
+        }
+        return self.send_message(room_id, content, user_id, ts)
+
+    def reply_content(
+        self,
+        room_id: str,
+        parent_id: str,
+        body: str,
+        html: str | None = None,
+        *,
+        fallback: bool = True,
+        thread_root: str | None = None,
+        falling_back: bool = False,
+    ) -> dict[str, Any]:
+        """A reply as Element builds it: `m.in_reply_to`, and (unless `fallback` is False, as
+        MSC2781 clients send) the quoted parent in `body` (`> <@sender> ...`) and in
+        `formatted_body` (`<mx-reply>`); with `thread_root`, inside an `m.thread` relation
+        (`falling_back`: the reply only points older clients at the thread's latest event)."""
+        parent = self.event(room_id, parent_id)
+        sender = parent["sender"]
+        parent_body = str(parent["content"].get("body", ""))
+        parent_html = parent["content"].get("formatted_body") or html_lib.escape(parent_body)
+        own_html = html if html is not None else html_lib.escape(body)
+        content: dict[str, Any] = {
+            "msgtype": "m.text",
+            "body": body,
+            "format": "org.matrix.custom.html",
+            "formatted_body": own_html,
+        }
+        if fallback:
+            quoted = "\n".join(
+                (f"> <{sender}> {line}" if i == 0 else f"> {line}")
+                for i, line in enumerate(parent_body.split("\n"))
+            )
+            content["body"] = f"{quoted}\n\n{body}"
+            content["formatted_body"] = (
+                f'<mx-reply><blockquote><a href="https://matrix.to/#/{room_id}/{parent_id}">'
+                f'In reply to</a> <a href="https://matrix.to/#/{sender}">{sender}</a><br>'
+                f"{parent_html}</blockquote></mx-reply>{own_html}"
+            )
+        relates: dict[str, Any] = {"m.in_reply_to": {"event_id": parent_id}}
+        if thread_root is not None:
+            relates = {
+                "rel_type": "m.thread",
+                "event_id": thread_root,
+                "is_falling_back": falling_back,
+                **relates,
+            }
+        content["m.relates_to"] = relates
+        return content
+
     def redact(
-        self, room_id: str, event_id: str, reason: str | None = None, user_id: str | None = None,
+        self,
+        room_id: str,
+        event_id: str,
+        reason: str | None = None,
+        user_id: str | None = None,
     ) -> str:
         user_id = user_id or self.appservice_user_id
-        path = (f"/_matrix/client/v3/rooms/{_q(room_id)}/redact/{_q(event_id)}/"
-                f"{self.next_txn()}")
+        path = f"/_matrix/client/v3/rooms/{_q(room_id)}/redact/{_q(event_id)}/{self.next_txn()}"
         body = {"reason": reason} if reason else {}
         return str(self.as_call("PUT", path, user_id=user_id, body=body)["event_id"])
 

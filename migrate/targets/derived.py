@@ -1,0 +1,167 @@
+"""File targets derived from the page-atomic store: the store (`<output>.pages.jsonl`) is the
+record, and the file an importer reads (WXR, Disqus XML) is rebuilt whole from it, atomically,
+so it only ever holds whole pages. Each field is written for the system that will import the
+file (`importer`): see migrate/targets/formats.py.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any, Self
+
+from migrate.config import SectionConfig
+from migrate.errors import TargetError
+from migrate.model import CommentRefused, Created, OutgoingComment
+from migrate.plugins import TargetPlugin
+from migrate.targets.base import PageAtomicFileTarget, Record, dumps
+from migrate.targets.formats import IMPORTERS, Importer, importer, page_link, writable_page
+from utils.fileio import atomic_writer
+
+DEFAULT_IMPORTER = "isso"
+
+
+def reader_of(name: str) -> Importer:
+    try:
+        return importer(name)
+    except ValueError as exc:
+        raise TargetError(str(exc)) from None
+
+
+class DerivedFileTarget(PageAtomicFileTarget):
+    """A file rebuilt whole from the page-atomic sidecar `<output>.pages.jsonl` (WXR, Disqus).
+
+    Subclasses set `name`, `capabilities`, `default_importer` and write the file in
+    `write_file`; the fields are written for the system named by `importer`."""
+
+    name: str
+    default_importer = DEFAULT_IMPORTER
+
+    def __init__(
+        self,
+        output: Path,
+        *,
+        site_url: str = "",
+        rebuild_interval: float = 2.0,
+        importer: str | None = None,
+        allow_images: bool = False,
+        file_mode: int | None = None,
+    ) -> None:
+        self.output = Path(output)
+        if file_mode is not None:
+            self.file_mode = file_mode
+        self.site_url = site_url.rstrip("/")
+        self.reader = reader_of(importer or self.default_importer)
+        self.allow_images = allow_images
+        self.rebuild_interval = rebuild_interval
+        self._last_rebuild = float("-inf")  # the first page is written at once
+        self._stale = False  # the file lags behind the sidecar
+        sidecar = self.output.with_name(self.output.name + ".pages.jsonl")
+        if self.output.exists() and not sidecar.exists():
+            raise TargetError(
+                f"{self.output} exists but has no {sidecar.name} beside it, so it was not "
+                "written by comment-migrate: move it away or choose another output"
+            )
+        super().__init__(sidecar)
+        if sidecar.exists() and (
+            not self.output.exists()
+            or self.output.stat().st_mtime_ns <= sidecar.stat().st_mtime_ns  # coarse clocks tie
+        ):
+            self._rebuild()
+
+    def sibling(self, output: Path) -> Self:
+        """The same target with the same settings, writing to `output` (sync's delta)."""
+        return type(self)(
+            output,
+            site_url=self.site_url,
+            rebuild_interval=self.rebuild_interval,
+            importer=self.reader.name,
+            allow_images=self.allow_images,
+        )
+
+    @property
+    def sidecar(self) -> Path:
+        return self.store
+
+    def identity(self) -> Mapping[str, str]:
+        return {"type": self.name, "output": str(self.output.resolve())}
+
+    def check(self, outgoing: OutgoingComment) -> str | None:
+        _, problem = page_link(self.site_url, outgoing.page.uri)
+        return problem or super().check(outgoing)
+
+    def create(self, outgoing: OutgoingComment) -> Created:
+        problem = self.check(outgoing)
+        if problem is not None:
+            raise CommentRefused(problem)
+        return super().create(outgoing)
+
+    def encode_batch(self, seq: int, page: Record, comments: Sequence[Record]) -> list[str]:
+        return [dumps({"batch": seq, "page": writable_page(page), "comments": list(comments)})]
+
+    def decode_line(self, obj: Mapping[str, Any]) -> tuple[int, int, Record, list[Record]]:
+        comments = [dict(c) for c in obj["comments"]]
+        for comment in comments:
+            str(comment["id"])  # a comment without an id is damage
+        return int(obj["batch"]), 1, dict(obj["page"]), comments
+
+    def after_change(self, *, force: bool) -> None:
+        # `force` (on close) writes only what changed: a reader (verify) never rewrites the file
+        if not force:
+            self._stale = True
+        due = time.monotonic() - self._last_rebuild >= self.rebuild_interval
+        if self._stale and (force or due):
+            self._rebuild()
+
+    def write_file(self, handle: IO[str]) -> None:
+        raise NotImplementedError
+
+    def _rebuild(self) -> None:
+        with self._lock, atomic_writer(self.output, mode=self.file_mode) as handle:
+            self.write_file(handle)
+        self._last_rebuild = time.monotonic()
+        self._stale = False
+
+
+def _output(section: SectionConfig) -> Path:
+    path = section.path("output")
+    assert path is not None  # the plugin's schema requires it
+    return path
+
+
+FILE_MODE_SCHEMA = {"file_mode": {"type": "string", "pattern": "^0?[0-7]{3}$"}}
+
+
+def file_mode(section: SectionConfig) -> int | None:
+    """`file_mode = "0644"` when the files must be readable by others (an importer running
+    as another user); 0600 otherwise."""
+    value = section.get("file_mode")
+    return None if value is None else int(str(value), 8)
+
+
+def derived_file_plugin(cls: type[DerivedFileTarget]) -> TargetPlugin:
+    """The plugin of a derived file target: `output`, `importer` and `allow_images` keys."""
+    return TargetPlugin(
+        name=cls.name,
+        build=lambda section, run: cls(
+            _output(section),
+            site_url=section.text("site_url"),
+            importer=section.get("importer"),
+            allow_images=bool(section.get("allow_images", False)),
+            file_mode=file_mode(section),
+        ),
+        capabilities=lambda section: cls.capabilities,
+        identity=lambda section: {"output": str(_output(section))},
+        output=lambda section: str(_output(section)),
+        path_keys=("output",),
+        schema={
+            "required": ["output"],
+            "properties": {
+                "output": {"type": "string", "minLength": 1},
+                "importer": {"enum": sorted(IMPORTERS)},
+                "allow_images": {"type": "boolean"},
+                **FILE_MODE_SCHEMA,
+            },
+        },
+    )

@@ -1,0 +1,281 @@
+"""The library first: a migration as Python objects, plugins found by entry point, the page
+ledger's cost, the public API, and options where people type them."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import migrate
+import migrate.plugins
+from migrate import ArchiveSource, JsonlTarget, Migration, RunOptions, WxrTarget
+from tests.factories import comment, make_archive, page, threaded_site
+from tests.migration_helpers import invoke, run_json, write_config
+from tests.servers.contract import ContractServer
+from utils.checkpoint_manager import CheckpointManager, read_checkpoint
+
+
+def test_the_package_says_what_is_public_and_star_import_gives_exactly_that() -> None:
+    namespace: dict[str, Any] = {}
+    exec("from migrate import *", namespace)  # noqa: S102  (the user's own line)
+    public = {name for name in namespace if not name.startswith("__")}
+    assert public == {name for name in migrate.__all__ if not name.startswith("__")}
+    assert {"Migration", "RunOptions", "ArchiveSource", "HttpTarget", "IssoTarget",
+            "WxrTarget", "JsonlTarget", "TargetPlugin", "VerifyReport"} <= public
+
+
+def test_a_migration_runs_verifies_and_reruns_without_a_configuration_file(
+    tmp_path: Path,
+) -> None:
+    archive = make_archive(tmp_path / "site.jsonl", threaded_site(pages=2, per_page=6))
+    out = tmp_path / "comments.wxr"
+    with Migration(ArchiveSource(archive), WxrTarget(out),
+                   checkpoint=tmp_path / "cp.json", workers=2) as migration:
+        summary = migration.run()
+    assert (summary.pages_complete, summary.comments_imported) == (2, 12)
+    assert out.read_text(encoding="utf-8").count("<wp:comment>") == 12
+    with Migration(ArchiveSource(archive), WxrTarget(out),
+                   checkpoint=tmp_path / "cp.json") as again:
+        assert again.verify().ok
+        rerun = again.run()
+        assert rerun.comments_imported == 0 and rerun.pages_skipped == 2
+        assert again.status()["completed"] == 2
+
+
+class CountingCheckpoint(CheckpointManager):
+    """Counts what the pipeline asks of the checkpoint, by method name."""
+
+    calls: dict[str, int]
+
+    def __getattribute__(self, name: str) -> Any:
+        attr = super().__getattribute__(name)
+        if callable(attr) and not name.startswith("_") and name != "state":
+            counts = super().__getattribute__("__dict__").setdefault("calls", {})
+            counts[name] = counts.get(name, 0) + 1
+        return attr
+
+
+def test_a_comment_costs_one_checkpoint_call(tmp_path: Path) -> None:
+    """The page ledger reads a page's mappings once and records each comment with one call
+    (the old pipeline asked the checkpoint eight to ten times per comment)."""
+    from migrate.pipeline.orchestrator import Orchestrator
+
+    archive = make_archive(tmp_path / "site.jsonl", threaded_site(pages=1, per_page=40))
+    source = ArchiveSource(archive)
+    with ContractServer() as server, CountingCheckpoint(tmp_path / "cp.json") as cp:
+        from migrate import HttpTarget
+
+        target = HttpTarget(server.url)
+        orchestrator = Orchestrator(source, target, cp, workers=1)
+        summary = orchestrator.run(list(source.pages()))
+        target.close()
+        assert summary.comments_imported == 40
+        per_page = {"start_migration", "mark_page_in_progress", "mark_page_complete",
+                    "save_checkpoint", "should_skip_page"}
+        per_comment = sum(n for name, n in cp.calls.items() if name not in per_page)
+        assert per_comment <= 40 * 1, cp.calls
+        assert cp.calls.get("add_id_mapping") == 40
+
+
+PLUGIN_MODULE = '''
+"""A third-party target: writes one line per comment into `folder`/`prefix`.txt."""
+from pathlib import Path
+
+from migrate.model import Capabilities, Created
+from migrate.plugins import TargetPlugin
+
+CAPS = Capabilities(max_depth=0, keeps_timestamps=False, idempotency="none",
+                    can_delete=False, content="markdown")
+
+
+class LineTarget:
+    name = "lines"
+    capabilities = CAPS
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.n = 0
+
+    def identity(self):
+        return {"path": str(self.path)}
+
+    def check(self, outgoing):
+        return None
+
+    def begin_page(self, page):
+        pass
+
+    def create(self, outgoing):
+        self.n += 1
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(f"{outgoing.page.id}\\t{outgoing.text}\\n")
+        return Created(target_id=f"line-{self.n}")
+
+    def reconcile(self, page, pending, known_target_ids=()):
+        return {}
+
+    def finish_page(self, page):
+        pass
+
+    def abort_page(self, page):
+        pass
+
+    def list_page(self, page):
+        return []
+
+    def delete(self, target_id, page):
+        return False
+
+    def close(self):
+        pass
+
+
+PLUGIN = TargetPlugin(
+    name="lines",
+    build=lambda section, run: LineTarget(
+        section.path("folder") / (section.text("prefix") + ".txt")),
+    capabilities=lambda section: CAPS,
+    identity=lambda section: {"folder": str(section.path("folder"))},
+    path_keys=("folder",),
+    schema={"required": ["folder", "prefix"],
+            "properties": {"folder": {"type": "string"}, "prefix": {"type": "string"}}},
+)
+'''
+
+
+@pytest.fixture
+def installed_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A package installed the way pip installs one: a module and a dist-info folder whose
+    entry_points.txt names it in the comment_migrate.targets group."""
+    site = tmp_path / "site-packages"
+    (site / "lines_plugin-1.0.dist-info").mkdir(parents=True)
+    (site / "lines_target.py").write_text(PLUGIN_MODULE, encoding="utf-8")
+    (site / "lines_plugin-1.0.dist-info" / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: lines-plugin\nVersion: 1.0\n", encoding="utf-8")
+    (site / "lines_plugin-1.0.dist-info" / "entry_points.txt").write_text(
+        "[comment_migrate.targets]\nlines = lines_target:PLUGIN\n", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(site))
+    migrate.plugins._registered.cache_clear()
+    yield site
+    migrate.plugins._registered.cache_clear()
+    sys.modules.pop("lines_target", None)
+
+
+def test_a_target_installed_by_another_package_is_usable_with_its_own_keys(
+    tmp_path: Path, installed_plugin: Path
+) -> None:
+    archive = make_archive(tmp_path / "site.jsonl", {page("p1"): [
+        comment("$a", text="first", page="p1"),
+        comment("$b", "$a", minute=1, text="reply", page="p1")]})
+    config = write_config(tmp_path, archive=archive,
+                          target={"type": "lines", "folder": "out", "prefix": "all"})
+    (tmp_path / "out").mkdir()
+    code, summary, stderr = run_json(config)
+    assert code == 0, stderr
+    assert summary["target"] == "lines" and summary["comments_imported"] == 2
+    lines = (tmp_path / "out" / "all.txt").read_text(encoding="utf-8").splitlines()
+    # max_depth 0: the reply is flattened and mentions whom it answered
+    assert lines == ["p1\tfirst", "p1\t@alice: reply"]
+    # its own schema is enforced, with the file and the key named
+    bad = write_config(tmp_path, archive=archive, name="bad.toml",
+                       target={"type": "lines", "folder": "out", "prefix": 3})
+    result = invoke("run", "-c", str(bad))
+    assert result.exit_code == 2
+    assert "bad.toml: key target.prefix" in result.stderr
+
+
+def test_an_unknown_target_type_names_the_installed_ones(tmp_path: Path) -> None:
+    config = write_config(tmp_path, archive=tmp_path / "a.jsonl", target={"type": "ftp"})
+    result = invoke("run", "-c", str(config))
+    assert result.exit_code == 2
+    assert "key target.type must be one of" in result.stderr
+    assert "'wxr'" in result.stderr and "'isso'" in result.stderr
+
+
+def test_quiet_and_verbose_work_after_the_command_too(tmp_path: Path) -> None:
+    archive = make_archive(tmp_path / "a.jsonl", threaded_site(pages=1, per_page=3))
+    config = write_config(tmp_path, archive=archive,
+                          target={"type": "jsonl", "output": "out.jsonl"})
+    after = invoke("run", "-c", str(config), "-q", "--reset")
+    assert after.exit_code == 0
+    assert "WARNING" not in after.stderr  # -q: no info lines
+    verbose = invoke("run", "-c", str(config), "-v")
+    assert verbose.exit_code == 0
+    assert "DEBUG" in verbose.stderr or "INFO" in verbose.stderr
+    help_text = invoke("run", "--help").stdout
+    assert "-q, --quiet" in help_text and "-v, --verbose" in help_text
+
+
+def test_a_refused_comment_is_reported_as_people_know_it(tmp_path: Path) -> None:
+    """Page, author, time and the start of its text; the event id stays in --json."""
+    archive = make_archive(tmp_path / "site.jsonl", {page("p1"): [
+        comment("$long", text="A long enough comment by Alice about sourdough", page="p1"),
+        comment("$ok", "$long", minute=1, author="bob", text="ok", page="p1"),
+    ]})
+    config = write_config(tmp_path, archive=archive,
+                          target={"type": "isso", "url": "http://127.0.0.1:9"})
+    dry = invoke("run", "-c", str(config), "--dry-run", "--dry-run-output",
+                 str(tmp_path / "plan.jsonl"), "--json")
+    assert dry.exit_code == 0, dry.stderr
+    assert 'refused p1: bob, 2021-03-14T15:10:26+00:00: "ok"' in dry.stderr
+    data = json.loads(dry.stdout.strip().splitlines()[-1])
+    assert data["skipped_comments"][0]["source_id"] == "$ok"
+    assert data["skipped_comments"][0]["author"] == "bob"
+
+
+def test_journal_entries_keep_the_source_id_in_the_checkpoint(tmp_path: Path) -> None:
+    archive = make_archive(tmp_path / "a.jsonl", threaded_site(pages=1, per_page=2))
+    with Migration(ArchiveSource(archive), JsonlTarget(tmp_path / "o.jsonl"),
+                   checkpoint=tmp_path / "cp.json") as migration:
+        migration.run(RunOptions(quiet=True))
+    state = read_checkpoint(tmp_path / "cp.json")
+    assert state.get_new_comment_id("$p0c0:localhost") is not None
+
+
+def test_no_module_of_the_package_passes_about_400_lines() -> None:
+    root = Path(migrate.__file__).resolve().parent.parent
+    long = {
+        str(p.relative_to(root)): n
+        for folder in ("migrate", "utils")
+        for p in (root / folder).rglob("*.py")
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > 420
+    }
+    assert long == {}
+
+
+def test_plumbing_imports_nothing_of_the_domain() -> None:
+    root = Path(migrate.__file__).resolve().parent.parent
+    offenders = [
+        str(p.relative_to(root)) for p in (root / "utils").rglob("*.py")
+        if "from migrate" in p.read_text(encoding="utf-8")
+        or "import migrate" in p.read_text(encoding="utf-8")
+    ]
+    assert offenders == []
+
+
+def test_demos_and_benchmarks_import_nothing_from_tests() -> None:
+    root = Path(migrate.__file__).resolve().parent.parent
+    offenders = [
+        str(p.relative_to(root))
+        for folder in ("demos", "benchmarks")
+        for p in (root / folder).glob("*.py")
+        if any(line.lstrip().startswith(("from tests", "import tests"))
+               for line in p.read_text(encoding="utf-8").splitlines())
+    ]
+    assert offenders == []
+
+
+def test_the_readme_example_of_the_python_api_runs(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    readme = (Path(migrate.__file__).resolve().parent.parent / "README.md").read_text("utf-8")
+    block = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    make_archive(tmp_path / "site.archive.jsonl", threaded_site(pages=2, per_page=4))
+    monkeypatch.chdir(tmp_path)
+    exec(compile(textwrap.dedent(block), "README.md", "exec"), {})  # noqa: S102
+    assert (tmp_path / "comments.wxr").exists()

@@ -1,0 +1,377 @@
+"""Everything a checkpoint records, in memory, with its read-only queries.
+
+CheckpointState is built from a snapshot document and changed only by `apply(record)`, one
+journal record at a time, so a state replayed from disk equals the one that wrote it. The
+queries live here only: a CheckpointManager exposes its state as `manager.state`. Queries that
+walk a whole table hold the state's lock (the manager's), so a worker thread may call them
+while others record.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime
+from typing import Any, NotRequired, TypedDict, cast
+
+from utils.checkpoint.errors import SemanticError
+from utils.checkpoint.formats import FORMAT, PAGE_STATUSES, SCHEMA_VERSION, JSONDoc
+
+
+class ErrorInfo(TypedDict):
+    type: str
+    message: str
+    retryable: bool | None
+    time: str
+
+
+class PageState(TypedDict):
+    status: str
+    attempts: int
+    extracted: int
+    imported: int
+    skipped: int
+    error: ErrorInfo | None
+    updated_at: str
+    cursor: NotRequired[str | None]
+
+
+class CheckpointState:
+    """Everything a checkpoint records, with read-only queries."""
+
+    def __init__(self, lock: threading.RLock | None = None) -> None:
+        self.lock = lock or threading.RLock()
+        self.migration_id: str | None = None
+        self.snapshot_id: str | None = None  # the snapshot this state was read from or written as
+        self.journal_seq = 0  # seq of the last record folded in or replayed
+        self.started_at: str | None = None
+        self.updated_at: str | None = None
+        self.total_pages: int | None = None
+        self.config: JSONDoc | None = None
+        self.metadata: JSONDoc = {}
+        self.pages: dict[str, PageState] = {}
+        self.targets: dict[str, str] = {}
+        self.revisions: dict[str, str] = {}
+        # per page (None: recorded without a page), its mapped source ids in insertion order
+        self.page_sources: dict[str | None, list[str]] = {}
+        self.skipped: dict[str, tuple[str | None, str]] = {}
+        self.media: dict[str, JSONDoc] = {}
+        self.syncs: list[JSONDoc] = []
+        # source id -> page, built on the first removal only: a million entries cost memory
+        self._page_of: dict[str, str | None] | None = None
+        self._status_counts = dict.fromkeys(PAGE_STATUSES, 0)
+        self._comment_totals = [0, 0, 0]  # extracted, imported, skipped over all pages
+
+    # -- building
+
+    @classmethod
+    def from_document(cls, doc: JSONDoc, lock: threading.RLock | None = None) -> CheckpointState:
+        """A state from a schema-valid current-version snapshot (its lists are adopted)."""
+        state = cls(lock)
+        state.migration_id = doc["migration_id"]
+        state.snapshot_id = doc["snapshot_id"]
+        state.journal_seq = doc["journal_seq"]
+        state.started_at = doc["started_at"]
+        state.updated_at = doc["updated_at"]
+        state.total_pages = doc["total_pages"]
+        state.config = doc["config"]
+        state.metadata = doc["metadata"]
+        state.media = doc["media"]
+        state.syncs = doc["syncs"]
+        for page_id, page in doc["pages"].items():
+            state._set_page(page_id, cast(PageState, page))
+        targets = state.targets
+        for index, group in enumerate(doc["mappings"]):
+            sources, new_ids = group["source_ids"], group["target_ids"]
+            revisions = group.get("revisions")
+            if len(sources) != len(new_ids) or (
+                revisions is not None and len(revisions) != len(sources)
+            ):
+                raise SemanticError(
+                    f"{len(sources)} source ids but {len(new_ids)} target ids"
+                    + ("" if revisions is None else f" and {len(revisions)} revisions"),
+                    ["mappings", index],
+                )
+            if group["page_id"] in state.page_sources:
+                raise SemanticError(
+                    f"page {group['page_id']!r} has a second mapping group", ["mappings", index]
+                )
+            before = len(targets)
+            targets.update(zip(sources, new_ids, strict=True))
+            if len(targets) != before + len(sources):
+                raise _duplicate_source(doc["mappings"], index)
+            if revisions is not None:
+                state.revisions.update(
+                    (source, rev) for source, rev in zip(sources, revisions, strict=True) if rev
+                )
+            state.page_sources[group["page_id"]] = sources
+        for source_id, entry in doc["skipped"].items():
+            if source_id in targets:
+                raise SemanticError(
+                    f"source comment {source_id!r} is both mapped and skipped",
+                    ["skipped", source_id],
+                )
+            state.skipped[source_id] = (entry["page_id"], entry["reason"])
+        return state
+
+    def to_document(self, snapshot_id: str | None = None) -> JSONDoc:
+        """The snapshot of this state (sharing its lists: serialize it at once), without its
+        checksum; `snapshot_id` defaults to the one it was read from or written as."""
+        targets, revisions = self.targets, self.revisions
+        groups = []
+        for page_id, sources in self.page_sources.items():
+            if not sources:
+                continue
+            group: JSONDoc = {
+                "page_id": page_id,
+                "source_ids": sources,
+                "target_ids": [targets[source] for source in sources],
+            }
+            if revisions:
+                revs = [revisions.get(source) for source in sources]
+                if any(revs):
+                    group["revisions"] = revs
+            groups.append(group)
+        return {
+            "format": FORMAT,
+            "version": SCHEMA_VERSION,
+            "migration_id": self.migration_id,
+            "snapshot_id": snapshot_id or self.snapshot_id,
+            "journal_seq": self.journal_seq,
+            "started_at": self.started_at,
+            "updated_at": self.updated_at,
+            "total_pages": self.total_pages,
+            "config": self.config,
+            "metadata": self.metadata,
+            "pages": self.pages,
+            "mappings": groups,
+            "skipped": {
+                source_id: {"page_id": page_id, "reason": reason}
+                for source_id, (page_id, reason) in self.skipped.items()
+            },
+            "media": self.media,
+            "syncs": self.syncs,
+        }
+
+    def apply(self, record: JSONDoc) -> None:
+        """Apply one schema-valid journal record."""
+        kind = record["kind"]
+        if kind == "map":
+            self._map(record["source_id"], record["target_id"], record["page_id"])
+            if record.get("revision"):
+                self.revisions[record["source_id"]] = record["revision"]
+        elif kind == "page":
+            self._set_page(record["page_id"], cast(PageState, record["state"]))
+        elif kind == "unmap":
+            self._unmap(record["source_id"])
+        elif kind == "skip":
+            if record["source_id"] in self.targets:
+                raise SemanticError(f"source comment {record['source_id']!r} is mapped")
+            self.skipped[record["source_id"]] = (record["page_id"], record["reason"])
+        elif kind == "revision":
+            if record["source_id"] not in self.targets:
+                raise SemanticError(f"source comment {record['source_id']!r} is not mapped")
+            self.revisions[record["source_id"]] = record["revision"]
+        elif kind == "media":
+            self.media[record["mxc"]] = record["info"]
+        elif kind == "sync":
+            self.syncs.append(record["info"])
+        elif kind == "start":
+            self.total_pages = record["total_pages"]
+        elif kind == "config":
+            self.config = {"digest": record["digest"], "identity": record["identity"]}
+        elif kind == "meta":
+            self.metadata[record["key"]] = record["value"]
+        if self.started_at is None:
+            self.started_at = record["time"]
+        self.updated_at = record["time"]
+        self.journal_seq = record["seq"]
+
+    def _map(self, source_id: str, new_id: str, page_id: str | None) -> None:
+        existing = self.targets.get(source_id)
+        if existing is not None:
+            if existing == new_id:
+                return
+            raise SemanticError(
+                f"source comment {source_id!r} mapped to {new_id!r} but already to {existing!r}"
+            )
+        self.targets[source_id] = new_id
+        self.page_sources.setdefault(page_id, []).append(source_id)
+        if self._page_of is not None:
+            self._page_of[source_id] = page_id
+        self.skipped.pop(source_id, None)
+
+    def _unmap(self, source_id: str) -> None:
+        if self.targets.pop(source_id, None) is None:
+            return
+        self.revisions.pop(source_id, None)
+        if self._page_of is None:
+            self._page_of = {
+                source: page_id
+                for page_id, sources in self.page_sources.items()
+                for source in sources
+            }
+        page_id = self._page_of.pop(source_id)
+        self.page_sources[page_id].remove(source_id)
+
+    def _set_page(self, page_id: str, page: PageState) -> None:
+        totals = self._comment_totals
+        old = self.pages.get(page_id)
+        if old is not None:
+            self._status_counts[old["status"]] -= 1
+            totals[0] -= old["extracted"]
+            totals[1] -= old["imported"]
+            totals[2] -= old["skipped"]
+        self.pages[page_id] = page
+        self._status_counts[page["status"]] += 1
+        totals[0] += page["extracted"]
+        totals[1] += page["imported"]
+        totals[2] += page["skipped"]
+
+    # -- queries
+
+    def entry_count(self) -> int:
+        return len(self.pages) + len(self.targets) + len(self.skipped) + len(self.media)
+
+    def should_skip_page(self, page_id: str) -> bool:
+        return self.get_page_status(page_id) == "complete"
+
+    def is_page_completed(self, page_id: str) -> bool:
+        return self.get_page_status(page_id) == "complete"
+
+    def is_page_failed(self, page_id: str) -> bool:
+        return self.get_page_status(page_id) == "failed"
+
+    def get_page_status(self, page_id: str) -> str | None:
+        page = self.pages.get(page_id)
+        return None if page is None else page["status"]
+
+    def get_page(self, page_id: str) -> JSONDoc | None:
+        page = self.pages.get(page_id)
+        if page is None:
+            return None
+        error = page["error"]
+        return {"page_id": page_id, "cursor": None, **page,
+                "error": None if error is None else dict(error)}  # fmt: skip
+
+    def get_page_cursor(self, page_id: str) -> str | None:
+        """The Matrix pagination token after the newest event read of the page, if any."""
+        page = self.pages.get(page_id)
+        return None if page is None else page.get("cursor")
+
+    def get_page_ids(self, status: str) -> list[str]:
+        with self.lock:
+            return [page_id for page_id, page in self.pages.items() if page["status"] == status]
+
+    def get_completed_page_ids(self) -> list[str]:
+        return self.get_page_ids("complete")
+
+    def get_failed_page_ids(self) -> list[str]:
+        return self.get_page_ids("failed")
+
+    def get_in_progress_page_ids(self) -> list[str]:
+        return self.get_page_ids("in_progress")
+
+    def get_new_comment_id(self, source_id: str) -> str | None:
+        return self.targets.get(source_id)
+
+    def has_id_mapping(self, source_id: str) -> bool:
+        return source_id in self.targets
+
+    def get_revision(self, source_id: str) -> str | None:
+        """The digest of the comment's content as last sent, if one was recorded."""
+        return self.revisions.get(source_id)
+
+    def get_id_mappings(self) -> dict[str, str]:
+        with self.lock:
+            return dict(self.targets)
+
+    def get_page_mappings(self, page_id: str | None) -> list[tuple[str, str]]:
+        """(source id, target id) of the page, in the order they were recorded."""
+        with self.lock:
+            targets = self.targets
+            return [(source, targets[source]) for source in self.page_sources.get(page_id, ())]
+
+    def mapping_count(self) -> int:
+        return len(self.targets)
+
+    def get_skipped_reason(self, source_id: str) -> str | None:
+        entry = self.skipped.get(source_id)
+        return None if entry is None else entry[1]
+
+    def get_page_skipped(self, page_id: str | None) -> dict[str, str]:
+        with self.lock:
+            return {
+                source: reason for source, (page, reason) in self.skipped.items() if page == page_id
+            }
+
+    def get_media(self, mxc: str) -> JSONDoc | None:
+        info = self.media.get(mxc)
+        return None if info is None else dict(info)
+
+    def get_syncs(self) -> list[JSONDoc]:
+        """Every recorded sync, oldest first (copies)."""
+        with self.lock:
+            return [dict(info) for info in self.syncs]
+
+    @property
+    def last_sync(self) -> JSONDoc | None:
+        with self.lock:
+            return dict(self.syncs[-1]) if self.syncs else None
+
+    @property
+    def config_digest(self) -> str | None:
+        return None if self.config is None else cast(str, self.config["digest"])
+
+    @property
+    def config_identity(self) -> dict[str, str] | None:
+        return None if self.config is None else dict(self.config["identity"])
+
+    def get_metadata(self, key: str, default: Any = None) -> Any:
+        return self.metadata.get(key, default)
+
+    def get_progress_summary(self) -> JSONDoc:
+        """Counts, percent complete, comment totals, mappings, times (elapsed: start to last
+        change)."""
+        with self.lock:
+            counts = dict(self._status_counts)
+            totals = list(self._comment_totals)
+        total = max(self.total_pages or 0, len(self.pages))
+        done = counts["complete"]
+        return {
+            "total_pages": total,
+            "completed": done,
+            "failed": counts["failed"],
+            "in_progress": counts["in_progress"],
+            "pending": max(total - done - counts["failed"] - counts["in_progress"], 0),
+            "percent_complete": round(100.0 * done / total, 1) if total else 0.0,
+            "comments_extracted": totals[0],
+            "comments_imported": totals[1],
+            "comments_skipped": totals[2],
+            "mappings": len(self.targets),
+            "started_at": self.started_at,
+            "updated_at": self.updated_at,
+            "elapsed_seconds": _seconds_between(self.started_at, self.updated_at),
+        }
+
+
+def _duplicate_source(groups: list[JSONDoc], upto: int) -> SemanticError:
+    seen: set[str] = set()
+    for index, group in enumerate(groups[: upto + 1]):
+        for position, source in enumerate(group["source_ids"]):
+            if source in seen:
+                return SemanticError(
+                    f"source comment {source!r} is mapped twice",
+                    ["mappings", index, "source_ids", position],
+                )
+            seen.add(source)
+    return SemanticError("a source comment is mapped twice", ["mappings", upto])
+
+
+def _seconds_between(start: str | None, end: str | None) -> float:
+    if start is None or end is None:
+        return 0.0
+    try:
+        delta = datetime.fromisoformat(end) - datetime.fromisoformat(start)
+    except ValueError:
+        return 0.0
+    return round(max(delta.total_seconds(), 0.0), 3)
