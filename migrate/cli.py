@@ -224,9 +224,10 @@ def sync(
 
 @cli.command()
 @config_option
+@checkpoint_option
 @json_option
 @click.pass_context
-def check(ctx: click.Context, config_path: Path, as_json: bool) -> None:
+def check(ctx: click.Context, config_path: Path, checkpoint: Path | None, as_json: bool) -> None:
     """Preflight, writing nothing: configuration, homeserver and token, every page's room,
     the target and its token, the checkpoint folder and, with [target] site_url, that each
     page answers and shows the thread the migration writes to. Exit 0 when all is well,
@@ -239,7 +240,7 @@ def check(ctx: click.Context, config_path: Path, as_json: bool) -> None:
     """
     from migrate.commands.check import run_checks
 
-    report = run_checks(load_config(config_path))
+    report = run_checks(load_config(config_path), checkpoint=checkpoint)
     if as_json:
         click.echo(report.to_json())
     else:

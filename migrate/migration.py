@@ -27,6 +27,7 @@ from migrate.model import Capabilities, Page, Source, Target
 from migrate.plugins import build_source, target_plugin
 
 if TYPE_CHECKING:
+    from migrate.commands.check_report import CheckReport
     from migrate.commands.rollback import RollbackOutcome
     from migrate.commands.run import RunOptions
     from migrate.commands.sync import SyncOptions
@@ -48,6 +49,21 @@ class TargetSpec:
     identity: Mapping[str, str]
     build: Callable[[], Target]
     output: str | None = None
+    recognizes: Callable[[Path], bool] | None = None  # file targets: see TargetPlugin
+
+    @classmethod
+    def from_config(cls, config: Config) -> TargetSpec:
+        """The target a migration.toml describes, known by its plugin, not yet opened."""
+        plugin = target_plugin(config.target.type)
+        section, run = config.target, config.run
+        return cls(
+            name=plugin.name,
+            capabilities=plugin.capabilities(section),
+            identity=plugin.identity(section),
+            build=lambda: plugin.build(section, run),
+            output=plugin.output(section),
+            recognizes=plugin.recognizes,
+        )
 
     @classmethod
     def of(cls, target: Target) -> TargetSpec:
@@ -95,15 +111,6 @@ class Migration:
     def from_config(cls, config: Config) -> Migration:
         """The migration a migration.toml describes (source and target built by their
         plugins; the target opened only when it is used)."""
-        plugin = target_plugin(config.target.type)
-        section, run = config.target, config.run
-        spec = TargetSpec(
-            name=plugin.name,
-            capabilities=plugin.capabilities(section),
-            identity=plugin.identity(section),
-            build=lambda: plugin.build(section, run),
-            output=plugin.output(section),
-        )
         source = build_source(config.source, config.run)
         if config.media is not None:
             attach = getattr(source, "attach_media", None)
@@ -114,7 +121,7 @@ class Migration:
                 attach(config.media, config.run)
         return cls(
             source,
-            spec,
+            TargetSpec.from_config(config),
             checkpoint=config.run.checkpoint,
             workers=config.run.workers,
             mention_parent=config.mention_parent,
@@ -166,6 +173,13 @@ class Migration:
         from migrate.commands.rollback import rollback_migration
 
         return rollback_migration(self, backup=backup, confirm=confirm, stop=stop)
+
+    def check(self, *, site_url: str = "") -> CheckReport:
+        """Preflight, writing nothing: the source, the target, the checkpoint and, with
+        `site_url`, that each page answers and shows the thread the migration writes to."""
+        from migrate.commands.check import check_migration
+
+        return check_migration(self, site_url=site_url)
 
     def status(self) -> dict[str, Any]:
         from migrate.commands.status import load_status

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 DELETED_TEXT = "[deleted]"
 
@@ -199,6 +199,87 @@ class Target(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+# -- preflight (`comment-migrate check`): optional abilities, asked of the object ------------
+
+
+@dataclass(frozen=True)
+class CheckItem:
+    """One preflight finding: ok, or what is wrong (`detail`) and how to fix it (`fix`).
+    An ok item carries no fix; `check` makes every item's text terminal-safe."""
+
+    name: str  # "config", "homeserver", "token", "pages", "target", "checkpoint", "page <id>"
+    ok: bool
+    detail: str
+    fix: str = ""
+
+    def __post_init__(self) -> None:
+        if self.ok:
+            object.__setattr__(self, "fix", "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "ok": self.ok, "detail": self.detail, "fix": self.fix}
+
+
+class CheckFailed(Exception):
+    """A preflight ability (a target's `probe()`) found a fault it can explain itself."""
+
+    def __init__(self, detail: str, fix: str = "") -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.fix = fix
+
+
+class SourcePreflight(Protocol):
+    """What a source knows about checking itself; see `Preflightable`."""
+
+    @property
+    def origin(self) -> str:
+        """Where the pages come from, e.g. "from pages.csv"."""
+        ...
+
+    @property
+    def note(self) -> str:
+        """Said of a listing that worked ("" for nothing)."""
+        ...
+
+    @property
+    def fix(self) -> str:
+        """How to mend a listing that failed or found no page."""
+        ...
+
+    def service(self) -> list[CheckItem]:
+        """The source's service and credentials, checked without writing; the pages are
+        listed only when every item is ok."""
+        ...
+
+    def page(self, page: Page) -> CheckItem | None:
+        """Whether this page can be read (None: nothing to check per page)."""
+        ...
+
+
+@runtime_checkable
+class Preflightable(Protocol):
+    """A source that can check itself before a run (optional ability)."""
+
+    def preflight(self, timeout: float) -> SourcePreflight: ...
+
+
+@runtime_checkable
+class Probeable(Protocol):
+    """A target that can prove it answers and accepts its credentials without writing
+    (optional ability). Says what answered; raises CheckFailed, or the error it met."""
+
+    def probe(self) -> str: ...
+
+
+@runtime_checkable
+class EmbedCheckable(Protocol):
+    """A target whose comments a page shows through an embed (optional ability): does the
+    page at `url`, whose HTML is `html`, show the thread this target writes for `page`?"""
+
+    def check_embed(self, page: Page, html: str, url: str) -> CheckItem: ...
 
 
 # -- optional abilities, asked of the object with isinstance (sync) ---------------------------

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from migrate.errors import ConfigError
@@ -53,6 +54,9 @@ class TargetPlugin:
     path_keys: tuple[str, ...] = ()
     # where its output goes, for the summary (file targets)
     output: Callable[[SectionConfig], str | None] = lambda section: None
+    # file targets: is an existing file at the output one this target writes? (`check`
+    # asks without opening the target: opening one may repair, i.e. write, its file)
+    recognizes: Callable[[Path], bool] | None = None
 
 
 def retry_policy(run: RunConfig) -> RetryPolicy:

@@ -17,6 +17,10 @@ from click.testing import Result
 
 from migrate.commands.check import run_checks
 from migrate.config import load_config
+from migrate.migration import Migration
+from migrate.model import CheckItem, Page
+from migrate.sources.archive import ArchiveSource
+from migrate.targets.http import HttpTarget
 from tests.factories import make_archive, threaded_site
 from tests.migration_helpers import invoke, write_config
 from tests.servers.contract import ContractServer
@@ -520,3 +524,122 @@ def test_a_config_error_exits_2(tmp_path: Path) -> None:
     result = invoke("check", "-c", str(config))
     assert result.exit_code == 2
     assert "source.homeserver" in result.stderr or "target.url" in result.stderr
+
+
+# -- the --checkpoint option and the Python API ------------------------------------------------
+
+
+def test_check_takes_the_checkpoint_option_that_run_takes(tmp_path: Path) -> None:
+    archive = make_archive(tmp_path / "site.archive.jsonl", threaded_site(pages=1))
+    elsewhere = tmp_path / "elsewhere" / "a.checkpoint.json"
+    first = write_config(
+        tmp_path, archive=archive, name="a.toml", target={"type": "jsonl", "output": "a.jsonl"}
+    )
+    other = write_config(
+        tmp_path, archive=archive, name="b.toml", target={"type": "jsonl", "output": "b.jsonl"}
+    )
+    assert invoke("-q", "run", "-c", str(first), "--checkpoint", str(elsewhere)).exit_code == 0
+
+    _, document = check(first)  # [run] checkpoint: not made yet
+    assert "will be created" in items(document)["checkpoint"]["detail"]
+    result = invoke("check", "-c", str(first), "--checkpoint", str(elsewhere), "--json")
+    assert result.exit_code == 0, result.stdout
+    found = items(json.loads(result.stdout))["checkpoint"]
+    assert str(elsewhere) in found["detail"] and "1 of 1 pages complete" in found["detail"]
+
+    result = invoke("check", "-c", str(other), "--checkpoint", str(elsewhere), "--json")
+    assert result.exit_code == 3
+    found = items(json.loads(result.stdout))["checkpoint"]
+    assert "another migration" in found["detail"] and "--checkpoint" in found["fix"]
+
+
+def test_a_migration_built_as_objects_checks_itself(tmp_path: Path) -> None:
+    archive = make_archive(tmp_path / "site.archive.jsonl", threaded_site(pages=2))
+    with (
+        ContractServer(token="right") as server,
+        StaticSite({"/post0/": "<p>post 0</p>"}) as web,
+    ):
+        for token, ok in (("right", True), ("wrong", False)):
+            migration = Migration(
+                ArchiveSource(archive),
+                HttpTarget(server.url, token=token),
+                checkpoint=tmp_path / "cp.json",
+            )
+            with migration:
+                report = migration.check()
+            assert report.ok is ok
+            assert [item.name for item in report] == ["config", "pages", "target", "checkpoint"]
+            if not ok:
+                assert [item.name for item in report.failures] == ["target"]
+                assert "was refused" in report.failures[0].detail
+        with Migration(
+            ArchiveSource(archive), HttpTarget(server.url, token="right"), checkpoint=tmp_path / "c"
+        ) as migration:
+            report = migration.check(site_url=web.url)
+        assert server.posts == 0
+    assert [item.name for item in report.failures] == ["page post1"]
+    assert "/post1/ answers status 404" in report.failures[0].detail
+    assert sorted(web.requests) == ["/post0/", "/post1/"]
+
+
+class LicensedArchive(ArchiveSource):
+    """A third party's source with the preflight ability: a licence server it must ask."""
+
+    def __init__(self, path: Path, licensed: bool) -> None:
+        super().__init__(path)
+        self.licensed = licensed
+        self.origin = f"from {path.name}"
+        self.note = "read from a licensed archive"
+        self.fix = "ask the archive's vendor"
+        self.asked: list[str] = []
+
+    def preflight(self, timeout: float) -> LicensedArchive:
+        return self
+
+    def service(self) -> list[CheckItem]:
+        if self.licensed:
+            return [CheckItem("licence", True, "licensed")]
+        return [CheckItem("licence", False, "no licence", "buy one")]
+
+    def page(self, page: Page) -> CheckItem:
+        self.asked.append(page.id)
+        return CheckItem(f"page {page.id}", True, f"archived as {page.uri}")
+
+
+class WidgetTarget(HttpTarget):
+    """A third party's target whose pages show comments through a widget of its own."""
+
+    def check_embed(self, page: Page, html: str, url: str) -> CheckItem:
+        shown = 'data-widget="' + page.uri + '"' in html
+        return CheckItem(f"page {page.id}", shown, "widget found", "add the widget")
+
+
+def test_abilities_are_asked_of_the_objects_whatever_their_name(tmp_path: Path) -> None:
+    archive = make_archive(tmp_path / "site.archive.jsonl", threaded_site(pages=2))
+    unlicensed = LicensedArchive(archive, licensed=False)
+    closed = f"http://127.0.0.1:{free_port()}"
+    report = Migration(
+        unlicensed, HttpTarget(closed, token="t"), checkpoint=tmp_path / "cp.json"
+    ).check()
+    assert [item.name for item in report][:3] == ["config", "licence", "pages"]
+    found = {item.name: item for item in report}
+    assert found["licence"].fix == "buy one"
+    assert found["pages"].detail == "not checked: the licence item failed"
+    assert unlicensed.asked == []
+
+    licensed = LicensedArchive(archive, licensed=True)
+    site = {"/post0/": '<div data-widget="/post0/"></div>', "/post1/": "<div></div>"}
+    with ContractServer(token="t") as server, StaticSite(site) as web:
+        report = Migration(
+            licensed, WidgetTarget(server.url, token="t"), checkpoint=tmp_path / "cp.json"
+        ).check(site_url=web.url)
+    found = {item.name: item for item in report}
+    assert (
+        found["pages"].detail == "2 pages (from site.archive.jsonl); read from a licensed archive"
+    )
+    assert found["page post0"].ok
+    assert found["page post0"].detail == (
+        f"archived as /post0/, {web.url}/post0/ answers 200, widget found"
+    )
+    assert not found["page post1"].ok and found["page post1"].fix == "add the widget"
+    assert sorted(licensed.asked) == ["post0", "post1"]

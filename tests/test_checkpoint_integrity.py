@@ -28,7 +28,7 @@ from utils.checkpoint_manager import (
 from utils.errors import ToolError
 
 SHA = "ab" * 32
-MEDIA = {"file": "abc.png", "content_type": "image/png", "size": 3, "sha256": SHA}
+MEDIA = {"name": "abc.png", "content_type": "image/png", "size": 3, "sha256": SHA}
 
 
 @pytest.fixture

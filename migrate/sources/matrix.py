@@ -72,6 +72,7 @@ from migrate.model import (
     SkippedEvent,
 )
 from migrate.plugins import SourcePlugin, retry_policy
+from migrate.sources.matrix_check import MatrixPreflight
 from utils.http import HttpClient, HttpError
 from utils.retry import RetryPolicy
 
@@ -471,6 +472,7 @@ class MatrixCommentExtractor:
         server_name: str | None = None,
         prefix: str = "comments_",
         token: str | None = None,
+        token_env: str | None = None,  # the variable the token came from, for messages
         discover: str = "pages_file",
         pages_file: Path | None = None,
         uri_template: str = "/{section_id}/",
@@ -496,6 +498,7 @@ class MatrixCommentExtractor:
         self.page_size = max(1, min(MAX_PAGE_SIZE, page_size))
         self.mirror = mirror  # [media]: copies of images, files and avatars
         self._guest = token is None
+        self.token_env = token_env
         self._client = HttpClient(self.homeserver, token=token, timeout=timeout, policy=policy)
         # registration must not carry a (possibly expired) token: a second, anonymous client
         self._anon = HttpClient(self.homeserver, timeout=timeout, policy=policy)
@@ -588,6 +591,10 @@ class MatrixCommentExtractor:
                     f"homeserver {self.homeserver} refused even a new guest's token ({exc.errcode})"
                 ) from exc
             raise
+
+    def preflight(self, timeout: float) -> MatrixPreflight:
+        """What `comment-migrate check` asks of this source (migrate/sources/matrix_check.py)."""
+        return MatrixPreflight(self, timeout)
 
     # -- discovery -------------------------------------------------------------------------
 
@@ -841,6 +848,7 @@ def _build(section: SectionConfig, run: RunConfig) -> MatrixCommentExtractor:
         server_name=_server_name(section) or None,
         prefix=section.text("prefix", "comments_"),
         token=section.token("MATRIX_ACCESS_TOKEN"),
+        token_env=section.text("token_env", "MATRIX_ACCESS_TOKEN"),
         discover=section.text("discover", "pages_file"),
         pages_file=section.path("pages_file"),
         uri_template=section.text("uri_template", DEFAULT_URI),

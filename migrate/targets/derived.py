@@ -80,6 +80,13 @@ class DerivedFileTarget(PageAtomicFileTarget):
             allow_images=self.allow_images,
         )
 
+    @staticmethod
+    def recognizes(path: Path) -> bool:
+        """An existing file this target may add to: empty, or XML (without opening it)."""
+        with path.open("rb") as handle:
+            head = handle.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+        return not head or head.startswith((b"<?xml", b"<rss", b"<disqus"))
+
     @property
     def sidecar(self) -> Path:
         return self.store
@@ -154,6 +161,7 @@ def derived_file_plugin(cls: type[DerivedFileTarget]) -> TargetPlugin:
         capabilities=lambda section: cls.capabilities,
         identity=lambda section: {"output": str(_output(section))},
         output=lambda section: str(_output(section)),
+        recognizes=cls.recognizes,
         path_keys=("output",),
         schema={
             "required": ["output"],

@@ -50,6 +50,7 @@ import requests
 from migrate.errors import UnsupportedOperation
 from migrate.model import (
     Capabilities,
+    CheckFailed,
     Created,
     OutgoingComment,
     Page,
@@ -141,10 +142,12 @@ class HttpTarget:
         url: str,
         *,
         token: str | None = None,
+        token_env: str | None = None,  # the variable the token came from, for messages
         timeout: float = 30.0,
         policy: RetryPolicy | None = None,
     ) -> None:
         self.url = url.rstrip("/")
+        self.token_env = token_env
         self.client = HttpClient(self.url, token=token, timeout=timeout, policy=policy)
         self._has_listing: bool | None = None  # None: not known yet
         self._has_lookup: bool | None = None
@@ -292,14 +295,26 @@ class HttpTarget:
 
     def probe(self) -> str:
         """Writes nothing: looks up a source id nobody has, with the token. Says what
-        answered; raises HttpError (401/403: the token was refused)."""
-        response = self.client.request(
-            "GET",
-            "/comments",
-            params={"source_id": PROBE_SOURCE_ID},
-            ok=(200, *NOT_IMPLEMENTED),
-            retry=False,
-        )
+        answered; raises CheckFailed when the token is refused, HttpError otherwise."""
+        try:
+            response = self.client.request(
+                "GET",
+                "/comments",
+                params={"source_id": PROBE_SOURCE_ID},
+                ok=(200, *NOT_IMPLEMENTED),
+                retry=False,
+            )
+        except HttpError as exc:
+            if exc.status not in (401, 403):
+                raise
+            state = "is not set" if self.client.token is None else "was refused"
+            variable = self.token_env or "<its variable>"
+            where = f"${self.token_env}" if self.token_env else "the configured token"
+            raise CheckFailed(
+                f"{self.url} refused the request ({exc.status}): the token in {where} {state}",
+                f"export {variable}=<the token the comment API expects> "
+                "(for the Worker: its MIGRATE_TOKEN secret)",
+            ) from exc
         if response.status_code == 200 or _is_not_found(response):
             return f"{self.url} answers and accepts the token (lookup by source id)"
         return (
@@ -333,6 +348,7 @@ PLUGIN = TargetPlugin(
     build=lambda section, run: HttpTarget(
         section.text("url"),
         token=section.token("TARGET_TOKEN"),
+        token_env=section.text("token_env", "TARGET_TOKEN"),
         timeout=run.timeout,
         policy=retry_policy(run),
     ),

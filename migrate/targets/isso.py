@@ -52,6 +52,7 @@ from urllib.parse import quote
 from migrate.errors import TargetError, UnsupportedOperation
 from migrate.model import (
     Capabilities,
+    CheckItem,
     CommentRefused,
     Created,
     OutgoingComment,
@@ -60,6 +61,7 @@ from migrate.model import (
     TargetComment,
 )
 from migrate.plugins import TargetPlugin, retry_policy
+from migrate.targets.isso_embed import check_isso_embed
 from utils.http import HttpClient, HttpError
 from utils.retry import RetryPolicy
 
@@ -425,6 +427,10 @@ class IssoTarget:
         if not isinstance(body, dict) or not isinstance(body.get("config"), dict):
             raise TargetError(f"{self.url}/config answers, but not as Isso does")
         return f"{self.url} answers as Isso"
+
+    def check_embed(self, page: Page, html: str, url: str) -> CheckItem:
+        """Does this page show the thread the migration writes (migrate/targets/isso_embed)?"""
+        return check_isso_embed(page, html, url)
 
     def close(self) -> None:
         self.client.close()

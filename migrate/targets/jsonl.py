@@ -17,6 +17,7 @@ Target ids are sequential integers (as strings), continuing after a restart.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,20 @@ class JsonlTarget(PageAtomicFileTarget):
     def identity(self) -> Mapping[str, str]:
         return {"type": self.name, "output": str(self.output.resolve())}
 
+    @staticmethod
+    def recognizes(path: Path, head_size: int = 4096) -> bool:
+        """An existing file this target may add to: empty, or a first line that is a JSON
+        object (read without opening the target)."""
+        with path.open("rb") as handle:
+            first = handle.read(head_size).split(b"\n", 1)[0]
+        if not first.strip():
+            return True
+        try:
+            return isinstance(json.loads(first), dict)
+        except ValueError:
+            # a first line longer than the head read is still JSON if it opens like an object
+            return first.lstrip().startswith(b"{") and len(first) >= head_size
+
     def encode_batch(self, seq: int, page: Record, comments: Sequence[Record]) -> list[str]:
         clean = writable_page(page)
         return [
@@ -88,6 +103,7 @@ PLUGIN = TargetPlugin(
     capabilities=lambda section: DEFAULT_CAPABILITIES,
     identity=lambda section: {"output": str(_output(section))},
     output=lambda section: str(_output(section)),
+    recognizes=JsonlTarget.recognizes,
     path_keys=("output",),
     schema={"required": ["output"], "properties": {"output": {"type": "string", "minLength": 1}}},
 )

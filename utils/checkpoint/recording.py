@@ -208,7 +208,7 @@ class Recorder:
                          reason=reason)  # fmt: skip
 
     def record_media(self, mxc: str, info: Mapping[str, Any]) -> None:
-        """Keep where media file `mxc` (an mxc:// URI) was stored: `info` has file,
+        """Keep where media file `mxc` (an mxc:// URI) was stored: `info` has name,
         content_type, size and sha256 (more keys are kept too)."""
         if not isinstance(mxc, str) or not _MXC.match(mxc):
             raise ValueError(f"not an mxc:// URI: {mxc!r}")
