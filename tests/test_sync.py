@@ -19,7 +19,7 @@ import pytest
 
 from migrate.model import Comment, Page
 from migrate.sources.matrix import MatrixCommentExtractor
-from migrate.targets.isso import visible_text
+from migrate.targets.isso_match import visible_text
 from tests.migration_helpers import (
     assert_http_target_holds,
     invoke,

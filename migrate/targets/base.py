@@ -7,12 +7,8 @@ number of lines), so a load can tell a complete page from a torn tail: a crash (
 cut) mid-append leaves at most an incomplete last batch, which the next load cuts off with a
 warning. Anything invalid before the tail is an error naming the file, never a silent reset.
 
-Sync (migrate.model.DeltaFileTarget): `delta(label)` is a target of the same kind writing to
-`<stem>.<label><suffix>` beside the output (labels start with `sync-`), so what was imported
-is never rewritten. Its target ids continue after every id of the family (the output and
-all its delta files), so a reply in a delta names its parent in an earlier file
-unambiguously; reconciliation looks at the whole family, so a comment committed to any of
-them before a crash is adopted, never written again.
+Sync writes delta files beside the output (migrate/targets/delta.py); reconciliation looks
+at the output and all its delta files.
 """
 
 from __future__ import annotations
@@ -23,10 +19,10 @@ import logging
 import re
 import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 
 from migrate.errors import TargetError
 from migrate.model import (
@@ -37,6 +33,7 @@ from migrate.model import (
     Page,
     TargetComment,
 )
+from migrate.targets.delta import DeltaFiles
 from migrate.targets.formats import (
     WEB_SCHEMES,
     sanitize_html,
@@ -49,7 +46,6 @@ from utils.fileio import append_durably, atomic_writer, read_bytes, truncate_dur
 log = logging.getLogger("comment_migrate.targets")
 
 Record = dict[str, Any]
-DELTA_PREFIX = "sync-"  # delta files are `<stem>.sync-<...><suffix>`
 
 AVATAR_SCHEMES = WEB_SCHEMES | {"mxc"}  # mxc: the Matrix media URI, mirrored by [media]
 _TAG = re.compile(r"<[^>]*>")
@@ -198,7 +194,7 @@ class StoredPage:
     comments: list[Record] = field(default_factory=list)
 
 
-class PageAtomicFileTarget:
+class PageAtomicFileTarget(DeltaFiles):
     """Shared machinery of the file targets: buffer per page, commit per page, read back.
 
     Subclasses say how a batch looks in the store (`encode_batch`, `decode_line`) and may
@@ -218,7 +214,7 @@ class PageAtomicFileTarget:
         self._buffers: dict[str, tuple[Page, list[Record]]] = {}  # uncommitted, by page id
         self._next_id = 1
         self._seq = 0  # last batch number in the store
-        self._family: list[PageAtomicFileTarget] | None = None  # the output and its deltas
+        self._family: list[DeltaFiles] | None = None  # the output and its deltas
         self._load()
 
     # -- the store format (subclasses) --------------------------------------------------
@@ -233,10 +229,6 @@ class PageAtomicFileTarget:
 
     def after_change(self, *, force: bool) -> None:
         """Called (under the lock) after a commit or a delete; `force` on close."""
-
-    def sibling(self, output: Path) -> Self:
-        """The same kind of target, with the same settings, writing to `output`."""
-        raise NotImplementedError
 
     # -- loading ------------------------------------------------------------------------
 
@@ -326,7 +318,7 @@ class PageAtomicFileTarget:
         known_target_ids: Collection[str] = (),
     ) -> dict[str, str]:
         by_source: dict[str, str] = {}
-        members: list[PageAtomicFileTarget] = [*self.relatives(), self]
+        members: list[DeltaFiles] = [*self.relatives(), self]
         for member in members:  # this file's own records win
             by_source.update(member.by_source(page.id))
         return {o.source.id: by_source[o.source.id] for o in pending if o.source.id in by_source}
@@ -338,30 +330,6 @@ class PageAtomicFileTarget:
             if stored is None:
                 return {}
             return {c["source"]["id"]: str(c["id"]) for c in stored.comments if c.get("source")}
-
-    # -- sync: delta files ---------------------------------------------------------------
-
-    def delta(self, label: str) -> Self:
-        """A target for what a sync brings: a new file beside the output, ids continuing
-        after the family's, never deleting (what was imported is not rewritten)."""
-        path = self.output.with_name(f"{self.output.stem}.{label}{self.output.suffix}")
-        delta = self.sibling(path)
-        delta.capabilities = replace(self.capabilities, can_delete=False)
-        members: list[PageAtomicFileTarget] = [self, *self.relatives()]
-        family = [m for m in members if m.output != path]
-        delta._family = family
-        delta._next_id = max([delta._next_id, *(m._next_id for m in family)])
-        return delta
-
-    def relatives(self) -> list[PageAtomicFileTarget]:
-        """The output and its delta files, this one left out (read once, on first use)."""
-        with self._lock:
-            if self._family is None:
-                pattern = f"{self.output.stem}.{DELTA_PREFIX}*{self.output.suffix}"
-                found = [self.sibling(p) for p in sorted(self.output.parent.glob(pattern))
-                         if p != self.output and p.is_file()]
-                self._family = found
-            return list(self._family)
 
     def finish_page(self, page: Page) -> None:
         with self._lock:

@@ -11,12 +11,9 @@
   guard's 403, a CSRF 403, ...) is an `HttpError` with Isso's message: the page fails.
 - Idempotency by lookup: `reconcile()` reads the thread (`GET /?uri=...&plain=1`) and adopts
   Isso comments, each at most once and never one whose id is in `known_target_ids` (already
-  mapped): first those with the author and the creation second of a pending comment (what
-  `isso import` of our WXR brought: it keeps both, while its text is the WXR's HTML), then,
-  in send order, those whose author and text match (what we posted over the API: Isso
-  stamps those with the time of posting). Texts compare as visible text (tags stripped,
-  entities decoded, whitespace collapsed), so HTML and Markdown forms of one comment agree.
-  So a sync over the API into an Isso that imported the site's WXR sends only what is new.
+  mapped): first by author and creation second (what `isso import` of our WXR brought), then,
+  in send order, by author and visible text (what we posted): see isso_match. So a sync
+  over the API into an Isso that imported the site's WXR sends only what is new.
   Comments held for moderation (mode 2) are invisible to that read: run with moderation off.
 - Deletion (rollback): Isso's own `DELETE /id/<id>` needs the author's edit cookie, which
   expires after `max-age` (15 minutes by default) and which we never keep. The one path that
@@ -62,6 +59,7 @@ from migrate.model import (
 )
 from migrate.plugins import TargetPlugin, retry_policy
 from migrate.targets.isso_embed import check_isso_embed
+from migrate.targets.isso_match import match_pending, same_comment
 from utils.http import HttpClient, HttpError
 from utils.retry import RetryPolicy
 
@@ -120,40 +118,6 @@ def _plain_error(error: HttpError) -> HttpError:
         f"{prefix}: {message}", status=error.status, url=error.url,
         retryable=error.retryable, body=message,
     )
-
-
-def _same_comment(held: Mapping[str, Any], outgoing: OutgoingComment) -> bool:
-    """Isso keeps no source id: author and raw text are how one of ours is recognised."""
-    return held.get("text") == outgoing.text \
-        and html.unescape(held.get("author") or "") == (outgoing.source.author.name or "")
-
-
-_TAG = re.compile(r"<[^>]*>")
-
-
-def visible_text(text: str) -> str:
-    """What a reader sees of a text, HTML or not: tags dropped, entities decoded, whitespace
-    collapsed (the WXR carries HTML, the API sends Markdown)."""
-    return " ".join(html.unescape(_TAG.sub(" ", text)).split())
-
-
-def _same_author(held: Mapping[str, Any], outgoing: OutgoingComment) -> bool:
-    return html.unescape(held.get("author") or "") == (outgoing.source.author.name or "")
-
-
-def _imported_as(held: Mapping[str, Any], outgoing: OutgoingComment) -> bool:
-    """An import keeps the author and the creation time (to the second) of the original."""
-    created = held.get("created")
-    if not isinstance(created, int | float) or not _same_author(held, outgoing):
-        return False
-    return int(created) == int(outgoing.source.created_at.timestamp())
-
-
-def _same_visible_text(held: Mapping[str, Any], outgoing: OutgoingComment) -> bool:
-    if not _same_author(held, outgoing):
-        return False
-    seen = visible_text(str(held.get("text") or ""))
-    return seen in {visible_text(outgoing.text), visible_text(outgoing.source.html or "\0")}
 
 
 def _flatten(thread: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
@@ -282,7 +246,7 @@ class IssoTarget:
         for comment in reversed(self.thread(outgoing.page)):
             if str(comment["id"]) in known or comment.get("mode") == MODE_DELETED:
                 continue
-            if _same_comment(comment, outgoing):
+            if same_comment(comment, outgoing):
                 parent = comment.get("parent")
                 return _AlreadyStored(str(comment["id"]), None if parent is None else str(parent))
         return None
@@ -312,25 +276,7 @@ class IssoTarget:
             c for c in self.thread(page)
             if str(c["id"]) not in known and c.get("mode") != MODE_DELETED
         ]
-        adopted: dict[str, str] = {}
-        taken: set[int] = set()
-        for outgoing in pending:  # what an `isso import` of our WXR brought
-            for index, held in enumerate(candidates):
-                if index not in taken and _imported_as(held, outgoing):
-                    adopted[outgoing.source.id] = str(held["id"])
-                    taken.add(index)
-                    break
-        start = 0  # comments we posted reached Isso in send order: matches never go back
-        for outgoing in pending:
-            if outgoing.source.id in adopted:
-                continue
-            for index in range(start, len(candidates)):
-                if index not in taken and (_same_comment(candidates[index], outgoing)
-                                           or _same_visible_text(candidates[index], outgoing)):
-                    adopted[outgoing.source.id] = str(candidates[index]["id"])
-                    taken.add(index)
-                    start = index + 1
-                    break
+        adopted = match_pending(candidates, pending)
         self._remember(*adopted.values())
         return adopted
 
@@ -357,44 +303,40 @@ class IssoTarget:
         ]
 
     def delete(self, target_id: str, page: Page) -> bool:
-        if self.db_path is None:
-            raise UnsupportedOperation(
-                "deleting Isso comments needs the path of Isso's database (db_path): "
-                "its moderation key is signed with the session key stored there"
-            )
-        if not target_id.isdigit():
+        path = self._moderation(target_id, "delete")
+        if path is None:
             return False
-        secret, mode = self._read_db(int(target_id))
-        if mode is None or mode == MODE_DELETED:
-            return False
-        key = sign_for_isso(secret, int(target_id))
-        response = self.client.request(
-            "POST", f"/id/{target_id}/delete/{quote(key, safe='')}", ok=(200, 404)
-        )
-        return response.status_code == 200
+        return self.client.request("POST", path, ok=(200, 404)).status_code == 200
 
     def update(self, target_id: str, outgoing: OutgoingComment) -> bool:
-        """Replace a comment's text (sync: an edit, or a tombstone), through the moderation
-        endpoint like `delete`; False when Isso no longer has it."""
-        if self.db_path is None:
-            raise UnsupportedOperation(
-                "editing Isso comments needs the path of Isso's database (db_path): "
-                "its moderation key is signed with the session key stored there"
-            )
-        if not target_id.isdigit():
+        """Replace a comment's text (sync: an edit, or a tombstone) through the moderation
+        endpoint, like `delete`; False when Isso no longer has it."""
+        path = self._moderation(target_id, "edit")
+        if path is None:
             return False
-        secret, mode = self._read_db(int(target_id))
-        if mode is None:
-            return False
-        key = sign_for_isso(secret, int(target_id))
         try:
             response = self.client.request(
-                "POST", f"/id/{target_id}/edit/{quote(key, safe='')}",
-                json_body={"text": outgoing.text}, ok=(200, 404),
+                "POST", path, json_body={"text": outgoing.text}, ok=(200, 404)
             )
         except HttpError as exc:
             raise _plain_error(exc) from exc
         return response.status_code == 200
+
+    def _moderation(self, target_id: str, action: str) -> str | None:
+        """`/id/<id>/<action>/<signed key>`, or None when Isso has no such comment (for a
+        deletion: no such comment that is not deleted already)."""
+        if self.db_path is None:
+            raise UnsupportedOperation(
+                f"{action.rstrip('e')}ing Isso comments needs the path of Isso's database "
+                "(db_path): its moderation key is signed with the session key stored there"
+            )
+        if not target_id.isdigit():
+            return None
+        secret, mode = self._read_db(int(target_id))
+        if mode is None or (action == "delete" and mode == MODE_DELETED):
+            return None
+        key = sign_for_isso(secret, int(target_id))
+        return f"/id/{target_id}/{action}/{quote(key, safe='')}"
 
     def _read_db(self, comment_id: int) -> tuple[str, int | None]:
         """Isso's session key and the comment's mode (None: no such comment)."""
