@@ -185,6 +185,45 @@ def run(
 
 @cli.command()
 @config_option
+@click.option("--dry-run", is_flag=True,
+              help="Say what a sync would do: send nothing, record nothing.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Pages in parallel.")
+@checkpoint_option
+@json_option
+@click.pass_context
+def sync(
+    ctx: click.Context, config_path: Path, dry_run: bool, workers: int | None,
+    checkpoint: Path | None, as_json: bool,
+) -> None:
+    """Cutover: import what was posted since the last run or sync, on every page.
+
+    Reads every page again, complete ones included (an unchanged Matrix room costs
+    one small request), sends only new comments, each under its parent, and
+    applies edits and deletions where the target can (lists them where it
+    cannot). File targets get a new file beside the output. Exit codes as `run`.
+
+    \b
+    Example:
+      comment-migrate sync -c migration.toml --dry-run
+      comment-migrate sync -c migration.toml --json
+    """
+    from migrate.commands.sync import SyncOptions, describe_sync
+    from utils.signals import GracefulInterrupt
+
+    options = SyncOptions(workers=workers, dry_run=dry_run, quiet=_quiet(ctx))
+    with _open(config_path, checkpoint) as migration, GracefulInterrupt(log) as interrupt:
+        summary = migration.sync(options, stop=interrupt.stop)
+    Reporter(quiet=_quiet(ctx)).summary(summary)
+    click.echo(describe_sync(summary), err=True)
+    if as_json:
+        print_json(summary.to_dict())
+    if summary.interrupted:
+        ctx.exit(ExitStatus.INTERRUPTED)
+    ctx.exit(ExitStatus.PAGES_FAILED if summary.failed_pages else ExitStatus.OK)
+
+
+@cli.command()
+@config_option
 @checkpoint_option
 @json_option
 @click.pass_context

@@ -30,7 +30,9 @@ if TYPE_CHECKING:
     from migrate.commands.check_report import CheckReport
     from migrate.commands.rollback import RollbackOutcome
     from migrate.commands.run import RunOptions
+    from migrate.commands.sync import SyncOptions
     from migrate.commands.verify import VerifyReport
+    from migrate.pipeline.changes import SyncSummary
     from migrate.reporter import RunSummary
 
 
@@ -145,6 +147,16 @@ class Migration:
         from migrate.commands.run import RunOptions, run_migration
 
         return run_migration(self, options or RunOptions(**kwargs), stop=stop)
+
+    def sync(
+        self, options: SyncOptions | None = None, *, stop: threading.Event | None = None,
+        **kwargs: Any,
+    ) -> SyncSummary:
+        """Every page again, importing only what is new since the last run or sync, and
+        applying edits and deletions where the target can (see SyncOptions: dry_run...)."""
+        from migrate.commands.sync import SyncOptions, sync_migration
+
+        return sync_migration(self, options or SyncOptions(**kwargs), stop=stop)
 
     def verify(self) -> VerifyReport:
         """Read source and target again and compare them through the checkpoint."""

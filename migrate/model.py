@@ -305,3 +305,45 @@ class EmbedCheckable(Protocol):
     page at `url`, whose HTML is `html`, show the thread this target writes for `page`?"""
 
     def check_embed(self, page: Page, html: str, url: str) -> CheckItem: ...
+
+
+# -- optional abilities, asked of the object with isinstance (sync) ---------------------------
+
+
+@runtime_checkable
+class IncrementalSource(Protocol):
+    """A source that can tell, cheaply, whether a page changed since a cursor.
+
+    A cursor is an opaque string the source hands out with a full read (taken *before* the
+    read, so nothing that arrives meanwhile is missed) and reads forward from later."""
+
+    def comments_with_cursor(self, page: Page) -> tuple[PageComments, str]:
+        """The page's comments (as `comments`), and the cursor of this read."""
+        ...
+
+    def comments_since(self, page: Page, cursor: str) -> tuple[PageComments | None, str]:
+        """None and the same cursor when nothing happened on the page after `cursor`;
+        otherwise the whole page read again and a new cursor. A new event may refer to old
+        ones (a reply's parent, an edit's or a redaction's target), so what changed is worked
+        out against the whole page, never from the new events alone."""
+        ...
+
+
+@runtime_checkable
+class UpdatableTarget(Protocol):
+    """A target that can change a comment it holds (sync applies edits and tombstones)."""
+
+    def update(self, target_id: str, outgoing: OutgoingComment) -> bool:
+        """Replace the comment's text (and html); False when it is gone from the target.
+        Raises UnsupportedOperation when the target cannot, after all."""
+        ...
+
+
+@runtime_checkable
+class DeltaFileTarget(Protocol):
+    """A file target: a sync writes what is new to a new file beside the output, never
+    rewriting what was imported."""
+
+    def delta(self, label: str) -> Target:
+        """The same kind of target writing to `<stem>.<label><suffix>` beside the output."""
+        ...

@@ -128,7 +128,7 @@ def test_sigkill_at_random_instants_with_8_workers_on_one_big_page(tmp_path: Pat
     site = threaded_site(pages=1, per_page=600, depth=4)
     archive = make_archive(tmp_path / "site.archive.jsonl", site)
     rng = random.Random(4)
-    with ContractServer(delay=0.01, batch=False) as server:
+    with ContractServer(delay=0.05, batch=False) as server:
         config = write_config(
             tmp_path,
             archive=archive,

@@ -28,6 +28,8 @@ def load_status(path: Path) -> dict[str, Any]:
     summary["in_progress_pages"] = sorted(state.get_in_progress_page_ids())
     summary["checkpoint"] = str(path)
     summary["config_identity"] = state.config_identity
+    summary["syncs"] = state.get_syncs()
+    summary["last_sync"] = state.last_sync
     return summary
 
 
@@ -42,6 +44,18 @@ def describe_status(report: dict[str, Any], path: Path) -> str:
         f"  started:  {report.get('started_at') or '-'}   updated: "
         f"{report.get('updated_at') or '-'}",
     ]
+    last = report.get("last_sync")
+    if last:
+        lines.append(f"  last sync: {last['at']}, {len(report['syncs'])} syncs in all:")
+        for entry in report["syncs"][-5:]:
+            lines.append(
+                f"    {entry['at']}  {entry['comments_imported']} new comments, "
+                f"{entry['changes_applied']} edits/deletions applied, "
+                f"{entry['changes_not_applied']} not applied, "
+                f"{entry['pages_unchanged']}/{entry['pages']} pages unchanged"
+                + (f", wrote {entry['output']}" if entry.get("output") else ""))
+    else:
+        lines.append("  last sync: never (`comment-migrate sync` imports what came since)")
     if report["failed_pages"]:
         lines.append("  failed pages:")
         width = max(len(p["page_id"]) for p in report["failed_pages"])

@@ -42,13 +42,16 @@ from migrate.model import (
     Comment,
     CommentRefused,
     Created,
+    IncrementalSource,
     OutgoingComment,
     Page,
+    PageComments,
     PageError,
     SkippedEvent,
     Source,
     Target,
 )
+from migrate.pipeline.changes import ChangeApplier, SyncSummary
 from migrate.pipeline.ledger import PageLedger
 from migrate.pipeline.transform import CommentTransformer, PagePlan
 from migrate.reporter import Reporter, RunSummary
@@ -63,7 +66,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class PageResult:
     page_id: str
-    status: str  # complete | failed | interrupted | skipped
+    status: str  # complete | failed | interrupted | skipped | unchanged (sync)
     extracted: int = 0
     imported: int = 0  # sent and accepted during this run
     adopted: int = 0  # found already in the target (reconciliation, or a 409 "already there")
@@ -73,6 +76,8 @@ class PageResult:
     homeserver_media: int = 0  # comments whose media links point at the homeserver
     skipped_comments: list[dict[str, str]] = field(default_factory=list)  # refused by rule
     skipped_events: list[dict[str, str]] = field(default_factory=list)  # not comments, or bad
+    adopted_ids: set[str] = field(default_factory=set)  # reconciliation's finds
+    changes: list[dict[str, object]] = field(default_factory=list)  # edits, deletions (sync)
 
 
 class _PageInterrupted(Exception):
@@ -94,6 +99,7 @@ class Orchestrator:
         mention_parent: bool = True,
         reporter: Reporter | None = None,
         stop: threading.Event | None = None,
+        apply_changes: bool = True,
     ) -> None:
         self.source = source
         self.target = target
@@ -109,20 +115,27 @@ class Orchestrator:
         self._sender: ThreadPoolExecutor | None = None  # the sends' threads, during run()
         self.pages_sending = 0  # pages between extraction and their last send
         self._pages_lock = threading.Lock()
+        self.changes = ChangeApplier(target, checkpoint, apply=apply_changes)
+        self._work: Callable[[Page], PageResult] = self.migrate_page
 
     # -- one page ------------------------------------------------------------------------
 
-    def migrate_page(self, page: Page) -> PageResult:
+    def migrate_page(
+        self, page: Page, prefetched: tuple[PageComments, str | None] | None = None
+    ) -> PageResult:
         """Extract, place, send and record one page; the page ends complete or failed
-        (or interrupted, left in progress for the next run)."""
+        (or interrupted, left in progress for the next run). `prefetched`: the page as a
+        sync already read it, with its cursor."""
         cp = self.checkpoint
         prior = cp.state.get_page_status(page.id)
         cp.mark_page_in_progress(page.id)
         result = PageResult(page.id, "complete")
         ledger = PageLedger.open(cp, page.id, buffered=self.target.capabilities.page_atomic)
+        mapped_before = set(ledger.mapped)
         comments: list[Comment] = []
+        cursor: str | None = None
         try:
-            extracted = self.source.comments(page)
+            extracted, cursor = prefetched or self._extract(page)
             comments = extracted.comments
             result.extracted = len(comments)
             result.homeserver_media = extracted.homeserver_media
@@ -137,6 +150,7 @@ class Orchestrator:
                 _PageSender(self, plan, ledger, result).send_all()
             self.target.finish_page(page)
             ledger.commit()
+            self._apply_changes(plan, comments, ledger, result, mapped_before)
         except _PageInterrupted:
             self._abort(page, ledger)
             result.status = "interrupted"
@@ -167,7 +181,84 @@ class Orchestrator:
             imported=ledger.count_mapped(comments),
             skipped=result.skipped,
         )
+        if cursor is not None:
+            cp.set_page_cursor(page.id, cursor)
         return result
+
+    # -- sync: cursors, edits and deletions -----------------------------------------------
+
+    def _extract(self, page: Page) -> tuple[PageComments, str | None]:
+        if isinstance(self.source, IncrementalSource):
+            return self.source.comments_with_cursor(page)
+        return self.source.comments(page), None
+
+    def sync_page(self, page: Page) -> PageResult:
+        """A sync's page: a complete page whose source says nothing happened since its
+        cursor costs one small read; anything else goes through `migrate_page`."""
+        cp = self.checkpoint
+        cursor = cp.state.get_page_cursor(page.id)
+        if (cursor is None or not isinstance(self.source, IncrementalSource)
+                or cp.state.get_page_status(page.id) != "complete"):
+            return self.migrate_page(page)
+        try:
+            read, new_cursor = self.source.comments_since(page, cursor)
+        except (HttpError, PageError) as exc:
+            return self._read_failed(page, exc.message, exc.retryable, type(exc).__name__)
+        except Exception as exc:  # a bug or a local fault must fail this page, not the run
+            log.debug("page %s failed", page.id, exc_info=True)
+            return self._read_failed(page, f"{type(exc).__name__}: {exc}", False,
+                                     type(exc).__name__)
+        if read is None:
+            if new_cursor != cursor:
+                cp.set_page_cursor(page.id, new_cursor)
+            return PageResult(page.id, "unchanged")
+        return self.migrate_page(page, (read, new_cursor))
+
+    def _read_failed(
+        self, page: Page, message: str, retryable: bool, error_type: str
+    ) -> PageResult:
+        """A sync could not read a complete page: failed until a later sync reads it (its
+        counts and mappings stay as they were)."""
+        old = self.checkpoint.state.get_page(page.id) or {}
+        self.checkpoint.mark_page_failed(
+            page.id, message, retryable=retryable, error_type=error_type,
+            extracted=old.get("extracted", 0), imported=old.get("imported", 0),
+            skipped=old.get("skipped", 0),
+        )
+        return PageResult(page.id, "failed", error=message)
+
+    def _apply_changes(
+        self, plan: PagePlan, comments: Sequence[Comment], ledger: PageLedger,
+        result: PageResult, mapped_before: set[str],
+    ) -> None:
+        # sent in this pass (a 409 included): the target holds the current version
+        fresh = set(ledger.mapped) - mapped_before - result.adopted_ids
+        changes = self.changes.page(plan, comments, ledger, fresh)
+        result.changes.extend(change.to_dict() for change in changes)
+
+    def _send(
+        self, plan: PagePlan, comment: Comment, ledger: PageLedger, result: PageResult
+    ) -> None:
+        out = plan.outgoing(comment, ledger.target_id, ledger.skip_reason)
+        if out.parent_source_id is not None and out.parent_target_id is None:
+            # parents are sent first and a failure stops the page, so this is a bug
+            raise PageError(f"parent {out.parent_source_id} of {comment.id} was not sent")
+        reason = self.target.check(out)
+        if reason is None:
+            try:
+                created = self.target.create(out)
+            except CommentRefused as refused:
+                reason = refused.reason
+        if reason is not None:
+            ledger.skip(comment, reason)
+            plan.forget_placements()  # its replies now hang elsewhere
+            return
+        ledger.record(comment.id, created.target_id)
+        if created.already_existed:
+            result.adopted += 1
+        else:
+            result.imported += 1
+        self.reporter.comment_done()
 
     def _reconcile(
         self,
@@ -182,6 +273,7 @@ class Orchestrator:
             adopted = self.target.reconcile(page, outgoing, known_target_ids=ledger.target_ids())
         ledger.adopt(adopted)
         result.adopted += len(adopted)
+        result.adopted_ids.update(adopted)
         if adopted:
             log.info("%s: %d comments were already in the target", page.id, len(adopted))
             self.reporter.comment_done(len(adopted))
@@ -200,13 +292,9 @@ class Orchestrator:
     ) -> None:
         for event in skipped:
             if ledger.target_id(event.event_id) is not None:
-                # deleted in the source after it was imported: the target keeps it
-                log.info(
-                    "%s: %s was imported, then %s in the source; left in the target",
-                    ledger.page_id,
-                    event.event_id,
-                    event.reason,
-                )
+                # deleted in the source after it was imported: see pipeline.changes
+                log.info("%s: %s was imported, then %s in the source",
+                         ledger.page_id, event.event_id, event.reason)
                 continue
             ledger.skip_event(event.event_id, event.reason)
             result.skipped_events.append(
@@ -268,15 +356,20 @@ class Orchestrator:
         return selected
 
     def run(
-        self, pages: Sequence[Page], *, page_ids: Sequence[str] = (), only_failed: bool = False
+        self, pages: Sequence[Page], *, page_ids: Sequence[str] = (), only_failed: bool = False,
+        sync: bool = False,
     ) -> RunSummary:
+        """Migrate the selected pages not yet complete; `sync`: every selected page, each
+        read only as far as needed to find what is new (see `sync_page`)."""
         started = time.monotonic()
         cp = self.checkpoint
-        summary = RunSummary(pages_total=len(pages), target=self.target.name)
+        summary = (SyncSummary if sync else RunSummary)(pages_total=len(pages),
+                                                        target=self.target.name)
+        self._work = self.sync_page if sync else self.migrate_page
         cp.start_migration(len(pages))
         todo = []
         for page in self.select_pages(pages, page_ids=page_ids, only_failed=only_failed):
-            if cp.should_skip_page(page.id):
+            if not sync and cp.should_skip_page(page.id):
                 summary.pages_skipped += 1
             else:
                 todo.append(page)
@@ -314,6 +407,9 @@ class Orchestrator:
                 summary.failed_pages.append({"page_id": result.page_id, "error": result.error})
             elif result.status == "interrupted":
                 summary.pages_interrupted += 1
+            if isinstance(summary, SyncSummary):
+                summary.pages_unchanged += result.status == "unchanged"
+                summary.changes.extend(result.changes)
         summary.comments_skipped = len(summary.skipped_comments)
         summary.comments_failed = sum(r.unfinished for r in results)
         known = {p.id for p in pages}
@@ -347,7 +443,7 @@ class Orchestrator:
             page = next(queue, None)
             if page is None:
                 return
-            futures.add(pool.submit(self.migrate_page, page))
+            futures.add(pool.submit(self._work, page))
 
     @contextlib.contextmanager
     def _sending(self) -> Iterator[None]:

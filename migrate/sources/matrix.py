@@ -771,6 +771,62 @@ class MatrixCommentExtractor:
             self.mirror.close()
 
 
+    # -- sync: cheap re-reads (migrate.model.IncrementalSource) ---------------------------
+
+    def comments_with_cursor(self, page: Page) -> tuple[PageComments, str]:
+        """The page's comments and a cursor taken *before* the read: an event that arrives
+        during the read is then seen again by the next sync (harmless), never missed."""
+        self.check()
+        room_id = self.resolve(page)
+        cursor = self._timeline_now(room_id, page.alias or self.alias_for(page.id))
+        return self.comments(dataclasses.replace(page, room_id=room_id)), cursor
+
+    def comments_since(self, page: Page, cursor: str) -> tuple[PageComments | None, str]:
+        """One small forward `/messages` from `cursor`: None when nothing happened after it
+        (the usual case, one request), else the whole page read again and a new cursor."""
+        self.check()
+        room_id = self.resolve(page)
+        label = page.alias or self.alias_for(page.id)
+        path = f"/_matrix/client/v3/rooms/{_q(room_id)}/messages"
+        params: dict[str, Any] = {"dir": "f", "from": cursor, "limit": 1,
+                                  "filter": _SINCE_FILTER}
+        for _ in range(_MAX_EMPTY_BATCHES):
+            try:
+                data = self._get(path, params)
+            except HttpError as exc:
+                raise self._page_error(label, exc) from exc
+            chunk = data.get("chunk") if isinstance(data, dict) else None
+            if not isinstance(chunk, list):
+                raise PageError(f"room {label}: /messages answered without a chunk list")
+            if chunk:
+                break
+            end = data.get("end")
+            if not isinstance(end, str) or end == params["from"]:
+                return None, str(params["from"])  # nothing after the cursor
+            params["from"] = end  # an empty batch (filtered events) is not the end
+        return self.comments_with_cursor(dataclasses.replace(page, room_id=room_id))
+
+    def _timeline_now(self, room_id: str, label: str) -> str:
+        """A token for the room's present: backward `/messages` starts from it."""
+        path = f"/_matrix/client/v3/rooms/{_q(room_id)}/messages"
+        try:
+            data = self._get(path, {"dir": "b", "limit": 1, "filter": MESSAGES_FILTER})
+        except HttpError as exc:
+            raise self._page_error(label, exc) from exc
+        start = data.get("start") if isinstance(data, dict) else None
+        if not isinstance(start, str) or not start:
+            raise PageError(f"room {label}: /messages answered without a start token")
+        return start
+
+
+_MAX_EMPTY_BATCHES = 20  # filtered-out events only; beyond that, read the page again
+# a redaction of an old comment is news for a sync, though a full read needs no redactions
+_SINCE_FILTER = json.dumps(
+    {"types": [*json.loads(MESSAGES_FILTER).get("types", []), "m.room.redaction"]},
+    separators=(",", ":"),
+)
+
+
 def _server_name(section: SectionConfig) -> str:
     homeserver = section.text("homeserver").rstrip("/")
     return section.text("server_name") or (urllib.parse.urlsplit(homeserver).hostname or "")

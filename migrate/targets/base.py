@@ -6,6 +6,9 @@ append + fsync to a JSON Lines store. Each append is one *batch* (a sequence num
 number of lines), so a load can tell a complete page from a torn tail: a crash (SIGKILL, power
 cut) mid-append leaves at most an incomplete last batch, which the next load cuts off with a
 warning. Anything invalid before the tail is an error naming the file, never a silent reset.
+
+Sync writes delta files beside the output (migrate/targets/delta.py); reconciliation looks
+at the output and all its delta files.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from migrate.model import (
     Page,
     TargetComment,
 )
+from migrate.targets.delta import DeltaFiles
 from migrate.targets.formats import (
     WEB_SCHEMES,
     sanitize_html,
@@ -190,7 +194,7 @@ class StoredPage:
     comments: list[Record] = field(default_factory=list)
 
 
-class PageAtomicFileTarget:
+class PageAtomicFileTarget(DeltaFiles):
     """Shared machinery of the file targets: buffer per page, commit per page, read back.
 
     Subclasses say how a batch looks in the store (`encode_batch`, `decode_line`) and may
@@ -198,6 +202,7 @@ class PageAtomicFileTarget:
     instance and each works on its own pages."""
 
     capabilities: Capabilities
+    output: Path
 
     # files hold comments and authors: private unless the configuration says otherwise
     file_mode = 0o600
@@ -209,6 +214,7 @@ class PageAtomicFileTarget:
         self._buffers: dict[str, tuple[Page, list[Record]]] = {}  # uncommitted, by page id
         self._next_id = 1
         self._seq = 0  # last batch number in the store
+        self._family: list[DeltaFiles] | None = None  # the output and its deltas
         self._load()
 
     # -- the store format (subclasses) --------------------------------------------------
@@ -311,14 +317,19 @@ class PageAtomicFileTarget:
         pending: Sequence[OutgoingComment],
         known_target_ids: Collection[str] = (),
     ) -> dict[str, str]:
+        by_source: dict[str, str] = {}
+        members: list[DeltaFiles] = [*self.relatives(), self]
+        for member in members:  # this file's own records win
+            by_source.update(member.by_source(page.id))
+        return {o.source.id: by_source[o.source.id] for o in pending if o.source.id in by_source}
+
+    def by_source(self, page_id: str) -> dict[str, str]:
+        """Source id -> target id of the page's committed comments in this file."""
         with self._lock:
-            stored = self._pages.get(page.id)
+            stored = self._pages.get(page_id)
             if stored is None:
                 return {}
-            by_source = {
-                c["source"]["id"]: str(c["id"]) for c in stored.comments if c.get("source")
-            }
-        return {o.source.id: by_source[o.source.id] for o in pending if o.source.id in by_source}
+            return {c["source"]["id"]: str(c["id"]) for c in stored.comments if c.get("source")}
 
     def finish_page(self, page: Page) -> None:
         with self._lock:

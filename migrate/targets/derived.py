@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Self
 
 from migrate.config import SectionConfig
 from migrate.errors import TargetError
@@ -69,6 +69,16 @@ class DerivedFileTarget(PageAtomicFileTarget):
             or self.output.stat().st_mtime_ns <= sidecar.stat().st_mtime_ns  # coarse clocks tie
         ):
             self._rebuild()
+
+    def sibling(self, output: Path) -> Self:
+        """The same target with the same settings, writing to `output` (sync's delta)."""
+        return type(self)(
+            output,
+            site_url=self.site_url,
+            rebuild_interval=self.rebuild_interval,
+            importer=self.reader.name,
+            allow_images=self.allow_images,
+        )
 
     @staticmethod
     def recognizes(path: Path) -> bool:

@@ -9,6 +9,8 @@ configured (the token is never logged or shown in `identity()`).
       -> 200/201 {"id": ...}; 409 {"id": ...} means "already there" and counts as success
     GET {url}/comments?source_id=...     -> 200 {"id": ...} | 404   (optional: reconciliation)
     DELETE {url}/comments/{id}           -> 204 | 404 (already gone) (optional: rollback)
+    PATCH {url}/comments/{id}            {"text", "html", "edited_at"} -> 200 | 404
+                                         (optional: sync applies edits and tombstones)
 
 Extension for `verify`, `rollback` backups and cheaper reconciliation (optional too):
 
@@ -76,7 +78,7 @@ from migrate.model import (
     TargetComment,
 )
 from migrate.plugins import TargetPlugin, retry_policy
-from migrate.targets.base import comment_fields, page_record, parse_rfc3339
+from migrate.targets.base import comment_fields, page_record, parse_rfc3339, rfc3339
 from utils.http import HttpClient, HttpError
 from utils.retry import RetryPolicy
 
@@ -340,6 +342,22 @@ class HttpTarget:
         )
         if response.status_code in (405, 501):
             raise UnsupportedOperation(f"{self.url} does not implement DELETE /comments/{{id}}")
+        return response.status_code != 404
+
+    def update(self, target_id: str, outgoing: OutgoingComment) -> bool:
+        """PATCH the comment's text and html (an edit, or the `[deleted]` tombstone of a
+        comment deleted in the source that keeps its replies); False when it is gone."""
+        edited = outgoing.source.edited_at
+        response = self.client.request(
+            "PATCH", f"/comments/{quote(target_id, safe='')}",
+            json_body={"text": outgoing.text, "html": outgoing.html,
+                       "edited_at": rfc3339(edited) if edited is not None else None},
+            ok=(200, 204, *NOT_IMPLEMENTED),
+        )
+        if response.status_code in (405, 501) or (
+            response.status_code == 404 and not _is_not_found(response)
+        ):
+            raise UnsupportedOperation(f"{self.url} does not implement PATCH /comments/{{id}}")
         return response.status_code != 404
 
     def probe(self) -> str:

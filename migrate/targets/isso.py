@@ -9,9 +9,11 @@
   `rstrip()` is under 3 or whose length is over 65535 characters: `check()` refuses those
   up front, and such a 400 from the server becomes `CommentRefused`. Any other 4xx (the
   guard's 403, a CSRF 403, ...) is an `HttpError` with Isso's message: the page fails.
-- Idempotency by lookup: `reconcile()` reads the thread (`GET /?uri=...&plain=1`) and adopts,
-  in send order, Isso comments whose author and raw text match a pending comment, each at
-  most once and never one whose id is in `known_target_ids` (already mapped).
+- Idempotency by lookup: `reconcile()` reads the thread (`GET /?uri=...&plain=1`) and adopts
+  Isso comments, each at most once and never one whose id is in `known_target_ids` (already
+  mapped): first by author and creation second (what `isso import` of our WXR brought), then,
+  in send order, by author and visible text (what we posted): see isso_match. So a sync
+  over the API into an Isso that imported the site's WXR sends only what is new.
   Comments held for moderation (mode 2) are invisible to that read: run with moderation off.
 - Deletion (rollback): Isso's own `DELETE /id/<id>` needs the author's edit cookie, which
   expires after `max-age` (15 minutes by default) and which we never keep. The one path that
@@ -21,7 +23,8 @@
   deletion needs `db_path` (read-only access to the live database); without it
   `capabilities.can_delete` is False and `delete()` raises UnsupportedOperation. Isso itself
   performs the deletion (a comment with replies becomes a tombstone, mode 4, removed with its
-  last reply), so its caches and invariants stay its own. (The admin interface would need a
+  last reply), so its caches and invariants stay its own. Edits (sync) use the same key:
+  `POST /id/<id>/edit/<key>` with the new text. (The admin interface would need a
   password and HTML scraping; writing the SQLite file directly would bypass Isso's logic.)
 """
 
@@ -56,6 +59,7 @@ from migrate.model import (
 )
 from migrate.plugins import TargetPlugin, retry_policy
 from migrate.targets.isso_embed import check_isso_embed
+from migrate.targets.isso_match import match_pending, same_comment
 from utils.http import HttpClient, HttpError
 from utils.retry import RetryPolicy
 
@@ -114,12 +118,6 @@ def _plain_error(error: HttpError) -> HttpError:
         f"{prefix}: {message}", status=error.status, url=error.url,
         retryable=error.retryable, body=message,
     )
-
-
-def _same_comment(held: Mapping[str, Any], outgoing: OutgoingComment) -> bool:
-    """Isso keeps no source id: author and raw text are how one of ours is recognised."""
-    return held.get("text") == outgoing.text \
-        and html.unescape(held.get("author") or "") == (outgoing.source.author.name or "")
 
 
 def _flatten(thread: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
@@ -249,7 +247,7 @@ class IssoTarget:
         for comment in reversed(self.thread(outgoing.page)):
             if str(comment["id"]) in known or comment.get("mode") == MODE_DELETED:
                 continue
-            if _same_comment(comment, outgoing):
+            if same_comment(comment, outgoing):
                 parent = comment.get("parent")
                 return _AlreadyStored(str(comment["id"]), None if parent is None else str(parent))
         return None
@@ -279,14 +277,7 @@ class IssoTarget:
             c for c in self.thread(page)
             if str(c["id"]) not in known and c.get("mode") != MODE_DELETED
         ]
-        adopted: dict[str, str] = {}
-        start = 0  # comments reached Isso in send order, so matches never go backwards
-        for outgoing in pending:
-            for index in range(start, len(candidates)):
-                if _same_comment(candidates[index], outgoing):
-                    adopted[outgoing.source.id] = str(candidates[index]["id"])
-                    start = index + 1
-                    break
+        adopted = match_pending(candidates, pending)
         self._remember(*adopted.values())
         return adopted
 
@@ -313,21 +304,40 @@ class IssoTarget:
         ]
 
     def delete(self, target_id: str, page: Page) -> bool:
+        path = self._moderation(target_id, "delete")
+        if path is None:
+            return False
+        return self.client.request("POST", path, ok=(200, 404)).status_code == 200
+
+    def update(self, target_id: str, outgoing: OutgoingComment) -> bool:
+        """Replace a comment's text (sync: an edit, or a tombstone) through the moderation
+        endpoint, like `delete`; False when Isso no longer has it."""
+        path = self._moderation(target_id, "edit")
+        if path is None:
+            return False
+        try:
+            response = self.client.request(
+                "POST", path, json_body={"text": outgoing.text}, ok=(200, 404)
+            )
+        except HttpError as exc:
+            raise _plain_error(exc) from exc
+        return response.status_code == 200
+
+    def _moderation(self, target_id: str, action: str) -> str | None:
+        """`/id/<id>/<action>/<signed key>`, or None when Isso has no such comment (for a
+        deletion: no such comment that is not deleted already)."""
         if self.db_path is None:
             raise UnsupportedOperation(
-                "deleting Isso comments needs the path of Isso's database (db_path): "
-                "its moderation key is signed with the session key stored there"
+                f"{action.rstrip('e')}ing Isso comments needs the path of Isso's database "
+                "(db_path): its moderation key is signed with the session key stored there"
             )
         if not target_id.isdigit():
-            return False
+            return None
         secret, mode = self._read_db(int(target_id))
-        if mode is None or mode == MODE_DELETED:
-            return False
+        if mode is None or (action == "delete" and mode == MODE_DELETED):
+            return None
         key = sign_for_isso(secret, int(target_id))
-        response = self.client.request(
-            "POST", f"/id/{target_id}/delete/{quote(key, safe='')}", ok=(200, 404)
-        )
-        return response.status_code == 200
+        return f"/id/{target_id}/{action}/{quote(key, safe='')}"
 
     def _read_db(self, comment_id: int) -> tuple[str, int | None]:
         """Isso's session key and the comment's mode (None: no such comment)."""

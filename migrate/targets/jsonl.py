@@ -57,6 +57,9 @@ class JsonlTarget(PageAtomicFileTarget):
         )
         super().__init__(self.output)
 
+    def sibling(self, output: Path) -> JsonlTarget:
+        return JsonlTarget(output, capabilities=self.capabilities)
+
     def identity(self) -> Mapping[str, str]:
         return {"type": self.name, "output": str(self.output.resolve())}
 

@@ -21,22 +21,23 @@ Constructor (all keyword-only, all optional):
   (store first, then fail), e.g. {3: 503, 4: "accept:reset"}.
 - `refuse_if`: callable(body) -> message | None; a message answers 400 {"error": message}.
 - `delay`: seconds to wait before answering each request.
-- `lookup`, `listing`, `deletion` (default True): switch off GET ?source_id=, GET ?page_id=
-  (both then answer a plain-text 404, like a server without the endpoint) or DELETE (405).
+- `lookup`, `listing`, `deletion`, `patching` (default True): switch off GET ?source_id=,
+  GET ?page_id= (both then answer a plain-text 404, like a server without the endpoint),
+  DELETE or PATCH /comments/{id} (405).
 - `batch` (default True): serve `POST /comments/batch`; False answers a plain-text 404 like
   a server without the endpoint, an int answers that status (e.g. 405) instead.
 - `page_size`: comments per GET ?page_id= answer (the rest through the `next` cursor).
 - `port`: the port on 127.0.0.1 (default 0: any free port).
 
 Inspect: `url`, `comments` (stored POST bodies plus "id" and "idempotency_key", in order),
-`posts` (POST requests received), `requests` (all requests), `faults_injected`,
-`batch_requests` (POSTs that reached /comments/batch), `batch_sizes` (items of each
-batch it served, in order), `max_in_flight` (most requests
+`posts` (POST requests received), `patches` (PATCH requests received), `requests` (all
+requests), `faults_injected`, `batch_requests` (POSTs that reached /comments/batch),
+`batch_sizes` (items of each batch it served, in order), `max_in_flight` (most requests
 being answered at once), `max_in_flight_per_page` (page id -> most POSTs for it at once),
-`reset()`
-(forget comments and counters, keep the settings). Server-side rules: a POST whose
+`reset()` (forget comments and counters, keep the settings). Server-side rules: a POST whose
 `parent_id` is unknown is refused with 400 (in a batch: that item's {"error"}), so a reply
-sent before its parent was stored shows; DELETE forgets the comment's Idempotency-Key.
+sent before its parent was stored shows; DELETE forgets the comment's Idempotency-Key;
+PATCH takes {"text", "html", "edited_at"} and stores them.
 
 pytest fixture (registered through tests/conftest.py): `contract_server` (one per test,
 default settings; tests needing others start their own `ContractServer(...)`).
@@ -83,6 +84,7 @@ class ContractServer:
         listing: bool = True,
         deletion: bool = True,
         batch: bool | int = True,
+        patching: bool = True,
         page_size: int = 100,
         port: int = 0,
     ) -> None:
@@ -98,6 +100,7 @@ class ContractServer:
         self.listing = listing
         self.deletion = deletion
         self.batch = batch
+        self.patching = patching
         self.page_size = page_size
         self.port = port  # 0: any free port
         self._lock = threading.Lock()
@@ -111,6 +114,7 @@ class ContractServer:
             self._by_key: dict[str, str] = {}
             self._next = 1
             self.posts = 0
+            self.patches = 0
             self.requests = 0
             self.faults_injected = 0
             self.batch_requests = 0
@@ -173,6 +177,8 @@ class ContractServer:
             number = self.requests
             if method == "POST":
                 self.posts += 1
+            if method == "PATCH":
+                self.patches += 1
             fault: Fault | None = self.fail_requests.get(number)
             accept = False
             if (
@@ -257,7 +263,11 @@ class ContractServer:
         if parts.path.startswith("/comments/") and method == "DELETE":
             if not self.deletion:
                 return 405, {"error": "method not allowed"}, {}
-            return self._delete(unquote(parts.path[len("/comments/") :]))
+            return self._delete(unquote(parts.path[len("/comments/"):]))
+        if parts.path.startswith("/comments/") and method == "PATCH":
+            if not self.patching:
+                return 405, {"error": "method not allowed"}, {}
+            return self._patch(unquote(parts.path[len("/comments/"):]), raw)
         return 404, {"error": f"no endpoint {method} {parts.path}"}, {}
 
     def _create(self, key: str | None, raw: bytes) -> tuple[int, Body | str | None, dict[str, str]]:
@@ -334,6 +344,22 @@ class ContractServer:
             ],
             "next": str(offset + self.page_size) if more else None,
         }
+
+    def _patch(self, comment_id: str, raw: bytes) -> tuple[int, Body | str | None, dict[str, str]]:
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return 400, {"error": "body is not JSON"}, {}
+        if not isinstance(body, dict) or not isinstance(body.get("text"), str) \
+                or "html" not in body or "edited_at" not in body:
+            return 400, {"error": "PATCH needs text, html and edited_at"}, {}
+        with self._lock:
+            for comment in self.comments:
+                if comment["id"] == comment_id:
+                    comment.update(text=body["text"], html=body["html"],
+                                   edited_at=body["edited_at"])
+                    return 200, {"id": comment_id}, {}
+        return 404, {"error": "not found"}, {}
 
     def _delete(self, comment_id: str) -> tuple[int, Body | str | None, dict[str, str]]:
         with self._lock:
@@ -432,7 +458,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    do_GET = do_POST = do_DELETE = do_PUT = _serve
+    do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _serve
 
 
 @pytest.fixture

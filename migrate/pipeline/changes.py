@@ -1,0 +1,183 @@
+"""Edits and deletions in the source after a comment was migrated: found, applied where the
+target can, reported where it cannot. Never silently ignored.
+
+A comment's *revision* is a digest of what the source shows of it (text, html, tombstone).
+The checkpoint keeps, per mapped comment, the revision the target last received. After a
+page is sent, every mapped comment of it is compared:
+
+- no revision recorded and never edited nor deleted in the source: as it was first sent,
+  nothing to do and nothing recorded (so a plain comment costs no checkpoint call here);
+- edited or a tombstone, and sent (or adopted by a 409) in this very pass: its revision is
+  recorded, nothing to apply;
+- otherwise (no revision recorded for an edited comment, e.g. one adopted from what the
+  target already held, like an Isso that imported a WXR; or a revision that differs) it is
+  an *edit* (or a *tombstone*: deleted in the source but
+  kept for its replies), applied with `update()` (migrate.model.UpdatableTarget), which sets
+  the same text again when it is already there, so applying twice is harmless;
+- a mapped comment that the source no longer shows (redacted without replies) is a *delete*,
+  applied with `delete()` where `capabilities.can_delete`.
+
+A revision is recorded only after the target applied the change, so a crash in between
+makes the next pass apply it again. A change the target cannot apply is reported (and kept
+in the sync's history entry) but not recorded: a later pass that reads the page again (a
+new event on it) tries it again, e.g. once Isso's `db_path` is configured.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Collection, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+from migrate.errors import UnsupportedOperation
+from migrate.model import Comment, Page, Target, UpdatableTarget
+from migrate.pipeline.ledger import PageLedger
+from migrate.pipeline.transform import PagePlan
+from migrate.reporter import RunSummary
+from utils.checkpoint_manager import CheckpointManager
+
+log = logging.getLogger(__name__)
+
+GONE = "deleted"  # the revision of a comment deleted from the target
+ChangeKind = Literal["edit", "tombstone", "delete"]
+
+
+def revision(comment: Comment) -> str:
+    """What the source shows of a comment, as a short digest."""
+    shown = "\0".join((comment.text, comment.html or "", "deleted" if comment.deleted else ""))
+    return hashlib.sha256(shown.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+
+
+@dataclass
+class Change:
+    page_id: str
+    source_id: str
+    target_id: str
+    kind: ChangeKind
+    applied: bool
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class SyncSummary(RunSummary):
+    """A run over every page, with what a sync adds: pages found unchanged (one small
+    request each), and the edits and deletions it applied or could only report."""
+
+    pages_unchanged: int = 0
+    changes: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def changes_applied(self) -> int:
+        return sum(1 for c in self.changes if c["applied"])
+
+    @property
+    def changes_not_applied(self) -> int:
+        return sum(1 for c in self.changes if not c["applied"])
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        data["changes_applied"] = self.changes_applied
+        data["changes_not_applied"] = self.changes_not_applied
+        return data
+
+
+class ChangeApplier:
+    """Compares a sent page with the revisions the checkpoint holds, and applies the
+    differences (or, with `apply=False`, a dry run: lists them only)."""
+
+    def __init__(self, target: Target, checkpoint: CheckpointManager, *, apply: bool = True):
+        self.target = target
+        self.checkpoint = checkpoint
+        self.apply = apply
+
+    def page(
+        self,
+        plan: PagePlan,
+        comments: Sequence[Comment],
+        ledger: PageLedger,
+        fresh: Collection[str],
+    ) -> list[Change]:
+        """`fresh`: source ids whose current version reached the target in this pass."""
+        state = self.checkpoint.state
+        changes: list[Change] = []
+        for comment in comments:
+            target_id = ledger.target_id(comment.id)
+            if target_id is None:
+                continue
+            current, stored = revision(comment), state.get_revision(comment.id)
+            if stored == current:
+                continue
+            if stored is None and comment.edited_at is None and not comment.deleted:
+                continue  # as first sent: nothing to record (a comment costs one call)
+            if comment.id in fresh:
+                self.checkpoint.set_revision(comment.id, current)
+                continue
+            changes.append(self._update(plan, comment, ledger, target_id, current))
+        present = {c.id for c in comments}
+        for source_id, target_id in list(ledger.mapped.items()):
+            if source_id in present or state.get_revision(source_id) == GONE:
+                continue
+            changes.append(self._delete(plan.page, source_id, target_id))
+        for change in changes:
+            log.info(
+                "%s: %s of %s (target %s) %s%s",
+                change.page_id,
+                change.kind,
+                change.source_id,
+                change.target_id,
+                "applied" if change.applied else "not applied",
+                f": {change.note}" if change.note else "",
+            )
+        return changes
+
+    def _update(
+        self,
+        plan: PagePlan,
+        comment: Comment,
+        ledger: PageLedger,
+        target_id: str,
+        current: str,
+    ) -> Change:
+        kind: ChangeKind = "tombstone" if comment.deleted else "edit"
+        change = Change(plan.page.id, comment.id, target_id, kind, applied=False)
+        if not self.apply:
+            change.note = "dry run: nothing sent"
+            return change
+        if not isinstance(self.target, UpdatableTarget):
+            change.note = f"the {self.target.name} target cannot change a comment it holds"
+            return change
+        outgoing = plan.outgoing(comment, ledger.target_id, ledger.skip_reason)
+        try:
+            found = self.target.update(target_id, outgoing)
+        except UnsupportedOperation as exc:
+            change.note = str(exc)
+            return change
+        change.applied = True
+        if not found:
+            change.note = "the comment is no longer in the target"
+        self.checkpoint.set_revision(comment.id, current)
+        return change
+
+    def _delete(self, page: Page, source_id: str, target_id: str) -> Change:
+        change = Change(page.id, source_id, target_id, "delete", applied=False)
+        if not self.apply:
+            change.note = "dry run: nothing sent"
+            return change
+        if not self.target.capabilities.can_delete:
+            change.note = f"the {self.target.name} target, as configured, cannot delete comments"
+            return change
+        try:
+            found = self.target.delete(target_id, page)
+        except UnsupportedOperation as exc:
+            change.note = str(exc)
+            return change
+        change.applied = True
+        if not found:
+            change.note = "the comment was already gone from the target"
+        self.checkpoint.set_revision(source_id, GONE)
+        return change
