@@ -97,6 +97,7 @@ class Capabilities:
     content: ContentKind
     min_text_length: int = 0
     page_atomic: bool = False  # file targets: a page is written whole or not at all
+    keeps_avatars: bool = False  # a field for the author's avatar URL that readers see
 
 
 @dataclass(frozen=True)
@@ -126,9 +127,11 @@ class TargetComment:
     target_id: str
     parent_target_id: str | None
     author_name: str
-    text: str
+    text: str  # the Markdown/plain form the target keeps
     created_at: datetime | None = None
     source_id: str | None = None  # when the target remembers where it came from
+    html: str | None = None  # the HTML a reader's browser gets, when the target has one
+    author_avatar_url: str | None = None
     raw: Mapping[str, object] = field(default_factory=dict)
 
 
