@@ -37,31 +37,69 @@ HERON = "https://media.example/heron.png"
 
 
 def _comment(
-    cid: str, parent: str | None, minute: int, author: str, text: str, html: str,
+    cid: str,
+    parent: str | None,
+    minute: int,
+    author: str,
+    text: str,
+    html: str,
     avatar: str | None = None,
 ) -> Comment:
     return Comment(
-        id=cid, page_id=PAGE.id, parent_id=parent,
+        id=cid,
+        page_id=PAGE.id,
+        parent_id=parent,
         author=Author(author, f"@{author.lower()}:localhost", avatar),
-        text=text, html=html, created_at=BASE_TIME + timedelta(minutes=minute),
+        text=text,
+        html=html,
+        created_at=BASE_TIME + timedelta(minutes=minute),
     )
 
 
 # In the shape the Cactus client sends: the Markdown typed, and the HTML rendered from it.
 SITE = {
     PAGE: [
-        _comment("$merlin", None, 0, "Alice",
-                 f"Spotted a **merlin** near [the mill]({MERLIN}).",
-                 f'<p>Spotted a <strong>merlin</strong> near <a href="{MERLIN}">the mill</a>.</p>',
-                 avatar=AVATAR),
-        _comment("$heron", "$merlin", 1, "Bob", f"A heron too: ![heron.png]({HERON})",
-                 f'<p>A heron too: <img src="{HERON}" alt="heron.png"></p>'),
-        _comment("$lovely", "$heron", 2, "Cy", "Lovely find &\nthanks", "<p>Lovely find &amp;<br>"
-                 "thanks</p>"),
-        _comment("$waves", None, 3, "Bob", "\\* Bob waves at the watchers",
-                 "<p>* Bob waves at the watchers</p>"),
-        _comment("$see", None, 4, "Dee", "See <https://example.org/a> for more",
-                 '<p>See <a href="https://example.org/a">https://example.org/a</a> for more</p>'),
+        _comment(
+            "$merlin",
+            None,
+            0,
+            "Alice",
+            f"Spotted a **merlin** near [the mill]({MERLIN}).",
+            f'<p>Spotted a <strong>merlin</strong> near <a href="{MERLIN}">the mill</a>.</p>',
+            avatar=AVATAR,
+        ),
+        _comment(
+            "$heron",
+            "$merlin",
+            1,
+            "Bob",
+            f"A heron too: ![heron.png]({HERON})",
+            f'<p>A heron too: <img src="{HERON}" alt="heron.png"></p>',
+        ),
+        _comment(
+            "$lovely",
+            "$heron",
+            2,
+            "Cy",
+            "Lovely find &\nthanks",
+            "<p>Lovely find &amp;<br>thanks</p>",
+        ),
+        _comment(
+            "$waves",
+            None,
+            3,
+            "Bob",
+            "\\* Bob waves at the watchers",
+            "<p>* Bob waves at the watchers</p>",
+        ),
+        _comment(
+            "$see",
+            None,
+            4,
+            "Dee",
+            "See <https://example.org/a> for more",
+            '<p>See <a href="https://example.org/a">https://example.org/a</a> for more</p>',
+        ),
     ]
 }
 
@@ -82,7 +120,9 @@ def aspects(report: dict[str, Any]) -> set[tuple[str, str]]:
 
 def found(report: dict[str, Any], source_id: str, aspect: str) -> dict[str, Any]:
     return next(
-        d for p in report["pages"] for d in p["differences"]
+        d
+        for p in report["pages"]
+        for d in p["differences"]
         if d["source_id"] == source_id and d["aspect"] == aspect
     )
 
@@ -122,10 +162,23 @@ def test_markdown_is_seen_as_a_stock_isso_renders_it() -> None:
         (isso_capabilities(can_delete=False), {"time", "depth", "avatar"}),
         (WxrTarget.capabilities, {"avatar"}),
         # a JSONL file planned for Isso's depth and times still keeps avatars
-        (JsonlTarget(Path("unused.jsonl"), capabilities=isso_capabilities(can_delete=False))
-         .capabilities, {"time", "depth"}),
-        (Capabilities(max_depth=0, keeps_timestamps=True, idempotency="none",
-                      can_delete=False, content="html", keeps_avatars=True), {"depth"}),
+        (
+            JsonlTarget(
+                Path("unused.jsonl"), capabilities=isso_capabilities(can_delete=False)
+            ).capabilities,
+            {"time", "depth"},
+        ),
+        (
+            Capabilities(
+                max_depth=0,
+                keeps_timestamps=True,
+                idempotency="none",
+                can_delete=False,
+                content="html",
+                keeps_avatars=True,
+            ),
+            {"depth"},
+        ),
     ],
 )
 def test_limits_follow_the_capabilities(capabilities: Capabilities, expected: set[str]) -> None:
@@ -146,8 +199,9 @@ def test_limits_follow_the_capabilities(capabilities: Capabilities, expected: se
 def test_http_verify_names_each_altered_aspect(
     tmp_path: Path, archive: Path, contract_server: ContractServer
 ) -> None:
-    config = write_config(tmp_path, archive=archive,
-                          target={"type": "http", "url": contract_server.url})
+    config = write_config(
+        tmp_path, archive=archive, target={"type": "http", "url": contract_server.url}
+    )
     assert run_json(config)[0] == 0
     code, report = verify_json(config)
     assert code == 0 and report["ok"], report
@@ -167,12 +221,18 @@ def test_http_verify_names_each_altered_aspect(
     code, report = verify_json(config)
     assert code == 3 and not report["ok"]
     assert aspects(report) == {
-        ("$waves", "text"), ("$merlin", "links"), ("$merlin", "avatar"), ("$heron", "images"),
-        ("$see", "author"), ("$lovely", "time"),
+        ("$waves", "text"),
+        ("$merlin", "links"),
+        ("$merlin", "avatar"),
+        ("$heron", "images"),
+        ("$see", "author"),
+        ("$lovely", "time"),
     }
     text = found(report, "$waves", "text")
     assert (text["expected"], text["actual"]) == (
-        "* Bob waves at the watchers", "* Bob leaves the watchers")
+        "* Bob waves at the watchers",
+        "* Bob leaves the watchers",
+    )
     assert text["target_id"] == held["$waves"]["id"] and text["author"] == "Bob"
     assert text["created_at"] == "2021-03-14T15:12:26+00:00"
     assert text["excerpt"] == "\\* Bob waves at the watchers"
@@ -185,8 +245,10 @@ def test_http_verify_names_each_altered_aspect(
 
     human = invoke("verify", "-c", str(config))
     assert human.exit_code == 3
-    assert "DIFFERS  birds: 5 comments differ (1 text, 1 links, 1 images, 1 author, " \
-           "1 avatar, 1 time)" in human.stdout
+    assert (
+        "DIFFERS  birds: 5 comments differ (1 text, 1 links, 1 images, 1 author, "
+        "1 avatar, 1 time)" in human.stdout
+    )
     assert "$waves -> " in human.stdout and "(Bob, 2021-03-14T15:12:26+00:00)" in human.stdout
     assert "text    expected '* Bob waves at the watchers', found '* Bob leaves" in human.stdout
 
@@ -194,8 +256,9 @@ def test_http_verify_names_each_altered_aspect(
 def test_a_missing_comment_is_described_as_people_know_it(
     tmp_path: Path, archive: Path, contract_server: ContractServer
 ) -> None:
-    config = write_config(tmp_path, archive=archive,
-                          target={"type": "http", "url": contract_server.url})
+    config = write_config(
+        tmp_path, archive=archive, target={"type": "http", "url": contract_server.url}
+    )
     assert run_json(config)[0] == 0
     contract_server.comments[:] = [
         c for c in contract_server.comments if c["source"]["id"] != "$see"
@@ -203,7 +266,10 @@ def test_a_missing_comment_is_described_as_people_know_it(
     code, report = verify_json(config)
     assert code == 3 and report["pages"][0]["missing"] == ["$see"]
     missing = found(report, "$see", "missing")
-    assert (missing["author"], missing["excerpt"]) == ("Dee", "See <https://example.org/a> for more")
+    assert (missing["author"], missing["excerpt"]) == (
+        "Dee",
+        "See <https://example.org/a> for more",
+    )
     human = invoke("verify", "-c", str(config)).stdout
     assert "$see missing (Dee, 2021-03-14T15:13:26+00:00): 'See <https://example.org/a>" in human
 
@@ -211,12 +277,16 @@ def test_a_missing_comment_is_described_as_people_know_it(
 # -- Isso (two levels, no timestamps, no avatars) --------------------------------------------------
 
 
+ISSO_UPDATES = {
+    column: f"UPDATE comments SET {column} = ? WHERE text LIKE ?"  # noqa: S608 (fixed names)
+    for column in ("text", "author", "created")
+}
+
+
 def isso_set(isso: IssoServer, column: str, value: object, where_text: str) -> None:
     """Change one comment in Isso's own database, found by a phrase of its text."""
     with contextlib.closing(sqlite3.connect(isso.db_path)) as db, db:
-        changed = db.execute(
-            f"UPDATE comments SET {column} = ? WHERE text LIKE ?", (value, f"%{where_text}%")
-        ).rowcount
+        changed = db.execute(ISSO_UPDATES[column], (value, f"%{where_text}%")).rowcount
     assert changed == 1, where_text
 
 
@@ -232,11 +302,15 @@ def test_isso_verify_compares_what_its_readers_see(
     code, report = verify_json(config)
     assert code == 0 and report["ok"], report
     assert {limit["aspect"]: limit["comments"] for limit in report["limits"]} == {
-        "time": 5, "depth": 1, "avatar": 1}
+        "time": 5,
+        "depth": 1,
+        "avatar": 1,
+    }
 
     isso_set(isso, "text", "\\* Bob leaves the watchers", "Bob waves")
-    isso_set(isso, "text", "Spotted a **merlin** near [the mill](https://evil.example/).",
-             "Spotted a")
+    isso_set(
+        isso, "text", "Spotted a **merlin** near [the mill](https://evil.example/).", "Spotted a"
+    )
     isso_set(isso, "text", "A heron too: ![heron.png](https://evil.example/x.png)", "A heron")
     isso_set(isso, "author", "Mallory", "See <https")
     isso_set(isso, "created", 1_400_000_000.0, "Lovely find")  # Isso keeps no source times
@@ -244,7 +318,11 @@ def test_isso_verify_compares_what_its_readers_see(
     code, report = verify_json(config)
     assert code == 3
     assert aspects(report) == {
-        ("$waves", "text"), ("$merlin", "links"), ("$heron", "images"), ("$see", "author")}
+        ("$waves", "text"),
+        ("$merlin", "links"),
+        ("$heron", "images"),
+        ("$see", "author"),
+    }
     assert found(report, "$heron", "images")["actual"] == "https://evil.example/x.png"
     human = invoke("verify", "-c", str(config)).stdout
     assert "What isso cannot hold (not counted as differences):" in human
@@ -290,6 +368,10 @@ def test_wxr_verify_reads_the_stored_records(tmp_path: Path, archive: Path) -> N
     code, report = verify_json(config)
     assert code == 3
     assert aspects(report) == {
-        ("$waves", "text"), ("$merlin", "links"), ("$heron", "images"), ("$see", "author"),
-        ("$lovely", "time")}
+        ("$waves", "text"),
+        ("$merlin", "links"),
+        ("$heron", "images"),
+        ("$see", "author"),
+        ("$lovely", "time"),
+    }
     assert found(report, "$lovely", "time")["expected"] == "2021-03-14T15:11:26Z"
