@@ -77,7 +77,13 @@ def start(directory: Path) -> None:
         print(f"Seeded the site {sample.SITE!r}: {len(specs)} pages, {events} events "
               "(comments, replies, edits, deletions, reactions), dated 2019..2024")
 
-        isso = IssoServer(directory / "isso").start()
+        # Isso drops <img> unless told to show it: a site with image comments needs this
+        # (without it, `verify` reports each image as one readers cannot see)
+        isso = IssoServer(
+            directory / "isso",
+            markup__allowed_elements="img",
+            markup__allowed_attributes="src, alt, title",
+        ).start()
         assert isso.process is not None
         state.update(isso_pid=isso.process.pid, isso_url=isso.url,
                      uris=[spec.uri for spec in specs])

@@ -327,8 +327,9 @@ def extract(ctx: click.Context, config_path: Path, output: Path, as_json: bool) 
 @json_option
 @click.pass_context
 def verify(ctx: click.Context, config_path: Path, checkpoint: Path | None, as_json: bool) -> None:
-    """Read source and target again; report per page what is missing, extra, under
-    another parent than the target's depth rules predict, or with other text.
+    """Read source and target again; report per comment what a reader sees otherwise
+    (text, links, images, author, avatar, time, parent), and per page what is missing or
+    extra; say what the target cannot hold (times, depth, avatars), which is no difference.
     Exit 0 when everything matches, 3 otherwise.
 
     \b

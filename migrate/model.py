@@ -100,6 +100,7 @@ class Capabilities:
     # readers see a page's comments in the order they arrived (Isso's API stamps the import
     # time): one request per page at a time, in send order
     ordered_per_page: bool = False
+    keeps_avatars: bool = False  # a field for the author's avatar URL that readers see
 
 
 @dataclass(frozen=True)
@@ -129,9 +130,11 @@ class TargetComment:
     target_id: str
     parent_target_id: str | None
     author_name: str
-    text: str
+    text: str  # the Markdown/plain form the target keeps
     created_at: datetime | None = None
     source_id: str | None = None  # when the target remembers where it came from
+    html: str | None = None  # the HTML a reader's browser gets, when the target has one
+    author_avatar_url: str | None = None
     raw: Mapping[str, object] = field(default_factory=dict)
 
 

@@ -12,6 +12,7 @@ own, so "appears once" and "no parent quote anywhere" are counts over the render
 from __future__ import annotations
 
 import html as html_lib
+import json
 import os
 import re
 import signal
@@ -34,7 +35,8 @@ from migrate.media import InMemoryMediaLedger, MediaMirror
 from migrate.migration import Migration
 from migrate.model import Comment, PageComments
 from migrate.sources.matrix import MatrixCommentExtractor
-from tests.migration_helpers import REPO, run_json, write_config
+from tests.migration_helpers import REPO, invoke, run_json, write_config
+from tests.servers.contract import ContractServer
 from tests.servers.isso import IssoServer
 from tests.servers.killproxy import KillProxy
 from tests.servers.synapse import SynapseServer
@@ -555,3 +557,43 @@ def test_media_config_reaches_the_matrix_source(tmp_path: Path) -> None:
     assert source.mirror.base_url == "https://x.example/m/"
     assert source.mirror.directory == tmp_path / "media" and source.mirror.max_bytes == 10
     source.close()
+
+
+# -- verify (tests/test_verify_fidelity.py): no false difference on any shape clients write ------
+
+
+@pytest.mark.synapse
+@pytest.mark.isso
+def test_every_shape_clients_write_verifies_ok_in_each_target(
+    seeded: Seeded,
+    isso_factory: Any,
+    contract_server: ContractServer,
+    tmp_path: Path,
+) -> None:
+    isso: IssoServer = isso_factory(
+        markup__allowed_elements="img", markup__allowed_attributes="src, alt, title"
+    )
+    source = {
+        "type": "matrix",
+        "homeserver": seeded.server.url,
+        "site": SITE,
+        "server_name": seeded.server.server_name,
+        "pages_file": str(seeded.pages_file),
+    }
+    targets: dict[str, dict[str, Any]] = {
+        "isso": {"type": "isso", "url": isso.url},
+        "http": {"type": "http", "url": contract_server.url},
+        "wxr": {"type": "wxr", "output": str(tmp_path / "wxr" / "comments.wxr")},
+    }
+    for name, target in targets.items():
+        directory = tmp_path / name
+        directory.mkdir(exist_ok=True)
+        config = write_config(directory, source=source, target=target)
+        with config.open("a", encoding="utf-8") as handle:
+            handle.write(f'\n[media]\ndir = "media"\nbase_url = "{BASE_URL}"\n')
+        code, summary, err = run_json(config)
+        assert code == 0, (name, summary, err)
+        verified = invoke("verify", "-c", str(config), "--json")
+        report = json.loads(verified.stdout)
+        assert verified.exit_code == 0 and report["ok"], (name, report)
+        assert report["pages"][0]["comments"] >= 10

@@ -40,7 +40,8 @@ def test_verify_after_a_clean_run_agrees(
     tmp_path: Path, archive: Path, contract_server: ContractServer, kind: str
 ) -> None:
     target: dict[str, Any] = (
-        {"type": "http", "url": contract_server.url} if kind == "http"
+        {"type": "http", "url": contract_server.url}
+        if kind == "http"
         else {"type": kind, "output": str(tmp_path / f"out.{kind}")}
     )
     config = write_config(tmp_path, archive=archive, target=target)
@@ -53,10 +54,13 @@ def test_verify_after_a_clean_run_agrees(
 
 
 def test_verify_reports_missing_extra_wrong_parent_and_changed_text(
-    tmp_path: Path, archive: Path, contract_server: ContractServer,
+    tmp_path: Path,
+    archive: Path,
+    contract_server: ContractServer,
 ) -> None:
-    config = write_config(tmp_path, archive=archive,
-                          target={"type": "http", "url": contract_server.url})
+    config = write_config(
+        tmp_path, archive=archive, target={"type": "http", "url": contract_server.url}
+    )
     assert run_json(config)[0] == 0
     held = contract_server.comments
     on_post0 = [c for c in held if c["page"]["id"] == "post0"]
@@ -91,7 +95,9 @@ def test_verify_isso_predicts_two_level_flattening(
 
 
 def test_rollback_deletes_replies_first_after_a_backup(
-    tmp_path: Path, archive: Path, site: dict[Page, list[Comment]],
+    tmp_path: Path,
+    archive: Path,
+    site: dict[Page, list[Comment]],
     contract_server: ContractServer,
 ) -> None:
     proxy = KillProxy(contract_server.url).start()
@@ -99,8 +105,9 @@ def test_rollback_deletes_replies_first_after_a_backup(
         config = write_config(tmp_path, archive=archive, target={"type": "http", "url": proxy.url})
         assert run_json(config)[0] == 0
         made = {c["id"]: c for c in contract_server.comments}
-        contract_server.comments.append({**next(iter(made.values())), "id": "not-ours",
-                                         "idempotency_key": None})
+        contract_server.comments.append(
+            {**next(iter(made.values())), "id": "not-ours", "idempotency_key": None}
+        )
         backup = tmp_path / "backup.jsonl"
         proxy.log.clear()
         result = invoke("rollback", "-c", str(config), "--backup", str(backup), "--yes")
@@ -124,10 +131,13 @@ def test_rollback_deletes_replies_first_after_a_backup(
 
 
 def test_rollback_asks_first_and_no_answer_deletes_nothing(
-    tmp_path: Path, archive: Path, contract_server: ContractServer,
+    tmp_path: Path,
+    archive: Path,
+    contract_server: ContractServer,
 ) -> None:
-    config = write_config(tmp_path, archive=archive,
-                          target={"type": "http", "url": contract_server.url})
+    config = write_config(
+        tmp_path, archive=archive, target={"type": "http", "url": contract_server.url}
+    )
     assert run_json(config)[0] == 0
     result = invoke("rollback", "-c", str(config), "--backup", str(tmp_path / "b.jsonl"))
     assert result.exit_code == 1  # no answer on stdin: aborted
@@ -136,10 +146,13 @@ def test_rollback_asks_first_and_no_answer_deletes_nothing(
 
 
 def test_a_failed_backup_prevents_any_deletion(
-    tmp_path: Path, archive: Path, contract_server: ContractServer,
+    tmp_path: Path,
+    archive: Path,
+    contract_server: ContractServer,
 ) -> None:
-    config = write_config(tmp_path, archive=archive,
-                          target={"type": "http", "url": contract_server.url})
+    config = write_config(
+        tmp_path, archive=archive, target={"type": "http", "url": contract_server.url}
+    )
     assert run_json(config)[0] == 0
     blocker = tmp_path / "a-file"
     blocker.write_text("")
@@ -151,7 +164,9 @@ def test_a_failed_backup_prevents_any_deletion(
 
 @pytest.mark.isso
 def test_a_target_that_cannot_delete_says_so_with_exit_2(
-    tmp_path: Path, archive: Path, isso: IssoServer,
+    tmp_path: Path,
+    archive: Path,
+    isso: IssoServer,
 ) -> None:
     config = write_config(tmp_path, archive=archive, target={"type": "isso", "url": isso.url})
     assert run_json(config)[0] == 0
@@ -163,10 +178,15 @@ def test_a_target_that_cannot_delete_says_so_with_exit_2(
 
 @pytest.mark.isso
 def test_isso_rollback_deletes_comments_created_long_ago(
-    tmp_path: Path, archive: Path, isso: IssoServer,
+    tmp_path: Path,
+    archive: Path,
+    isso: IssoServer,
 ) -> None:
-    config = write_config(tmp_path, archive=archive, target={
-        "type": "isso", "url": isso.url, "db_path": str(isso.db_path)})
+    config = write_config(
+        tmp_path,
+        archive=archive,
+        target={"type": "isso", "url": isso.url, "db_path": str(isso.db_path)},
+    )
     assert run_json(config)[0] == 0
     for row in isso.rows():
         isso.age_comment(row["id"], created=1_400_000_000.0)  # 2014
@@ -176,15 +196,21 @@ def test_isso_rollback_deletes_comments_created_long_ago(
 
 
 def test_an_interrupted_rollback_resumes(
-    tmp_path: Path, archive: Path, contract_server: ContractServer,
+    tmp_path: Path,
+    archive: Path,
+    contract_server: ContractServer,
 ) -> None:
-    config = write_config(tmp_path, archive=archive,
-                          target={"type": "http", "url": contract_server.url})
+    config = write_config(
+        tmp_path, archive=archive, target={"type": "http", "url": contract_server.url}
+    )
     assert run_json(config)[0] == 0
     contract_server.delay = 0.05
     child = subprocess.Popen(
         [sys.executable, "-m", "migrate", "rollback", "-c", str(config), "--yes"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=subprocess_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=subprocess_env(),
         cwd=tmp_path,
     )
     deadline = time.monotonic() + 30
@@ -206,15 +232,16 @@ def test_an_interrupted_rollback_resumes(
 
 
 def test_without_the_listing_endpoint_verify_and_rollback_say_so_and_delete_nothing(
-    tmp_path: Path, archive: Path,
+    tmp_path: Path,
+    archive: Path,
 ) -> None:
     with ContractServer(listing=False) as server:
-        config = write_config(tmp_path, archive=archive,
-                              target={"type": "http", "url": server.url})
+        config = write_config(tmp_path, archive=archive, target={"type": "http", "url": server.url})
         assert run_json(config)[0] == 0
         result = invoke("verify", "-c", str(config))
         assert result.exit_code == 2 and "page_id" in result.stderr
-        result = invoke("rollback", "-c", str(config), "--yes",
-                        "--backup", str(tmp_path / "b.jsonl"))
+        result = invoke(
+            "rollback", "-c", str(config), "--yes", "--backup", str(tmp_path / "b.jsonl")
+        )
         assert result.exit_code == 2 and "page_id" in result.stderr
         assert len(server.comments) == 20

@@ -1,17 +1,23 @@
-"""Read the source and the target again and say, per page, whether they agree.
+"""Read the source and the target again and say, per page and per comment, whether a reader
+sees on the target what the source holds.
 
 What the target should hold is predicted by the same rules the migration used
 (migrate/pipeline/transform.py): where each reply hangs under the target's depth limit, which
-text it carries. Differences are reported as missing, extra, wrong parent and changed text.
+text it carries. Each comment is compared as a reader sees it (migrate/commands/verify_compare):
+visible text, links, images, author, avatar and time where the target keeps them, and parent.
+Differences are listed per comment and aspect; comments missing from the target and target
+comments this migration did not make are listed per page. What the target cannot hold, by its
+capabilities (original times, depth, avatars), is reported once and counted as no difference.
 """
 
 from __future__ import annotations
 
-import re
+import logging
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from migrate.commands.verify_compare import ASPECTS, Difference, Limit, compare, difference, limits
 from migrate.model import Page, PageError, Source, Target, TargetComment
 from migrate.pipeline.ledger import PageLedger
 from migrate.pipeline.transform import CommentTransformer, PagePlan
@@ -21,29 +27,72 @@ from utils.http import HttpError
 if TYPE_CHECKING:
     from migrate.migration import Migration
 
-_SPACE = re.compile(r"\s+")
+log = logging.getLogger(__name__)
+
+SHOWN_PER_PAGE = 10  # comments listed per differing page in the text report (--json: all)
 
 
 @dataclass
 class PageVerification:
     page_id: str
     comments: int = 0
-    missing: list[str] = field(default_factory=list)  # source ids not in the target
+    differences: list[Difference] = field(default_factory=list)  # "missing" ones included
     extra: list[str] = field(default_factory=list)  # target ids this migration did not make
-    wrong_parent: list[dict[str, str | None]] = field(default_factory=list)
-    changed_text: list[dict[str, str]] = field(default_factory=list)
     skipped: int = 0  # deliberately not migrated (reason recorded in the checkpoint)
     error: str | None = None
+    flattened: int = 0  # replies deeper than the target allows (a limit, not a difference)
+    avatars: int = 0  # comments whose author has an avatar
 
     @property
     def ok(self) -> bool:
-        return not (self.missing or self.extra or self.wrong_parent or self.changed_text
-                    or self.error)
+        return not (self.differences or self.extra or self.error)
+
+    @property
+    def missing(self) -> list[str]:
+        return [d.source_id for d in self.differences if d.aspect == "missing"]
+
+    def differing_comments(self) -> int:
+        return len({d.source_id for d in self.differences if d.aspect != "missing"})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "page_id": self.page_id,
+            "ok": self.ok,
+            "comments": self.comments,
+            "skipped": self.skipped,
+            "error": self.error,
+            "missing": self.missing,
+            "extra": self.extra,
+            "differences": [d.to_dict() for d in self.differences],
+            # the first two aspects as earlier versions reported them
+            "wrong_parent": [
+                {
+                    "source_id": d.source_id,
+                    "target_id": d.target_id,
+                    "expected_parent": d.expected,
+                    "actual_parent": d.actual,
+                }
+                for d in self.differences
+                if d.aspect == "parent"
+            ],
+            "changed_text": [
+                {
+                    "source_id": d.source_id,
+                    "target_id": d.target_id or "",
+                    "expected": d.expected,
+                    "actual": d.actual,
+                }
+                for d in self.differences
+                if d.aspect == "text"
+            ],
+        }
 
 
 @dataclass
 class VerifyReport:
     pages: list[PageVerification]
+    target: str = ""
+    limits: list[Limit] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -52,23 +101,20 @@ class VerifyReport:
     def to_dict(self) -> dict[str, Any]:
         return {
             "ok": self.ok,
+            "target": self.target,
             "pages_checked": len(self.pages),
             "pages_differing": sum(1 for p in self.pages if not p.ok),
-            "pages": [asdict(p) | {"ok": p.ok} for p in self.pages],
+            "comments_differing": sum(p.differing_comments() for p in self.pages),
+            "limits": [limit.to_dict() for limit in self.limits],
+            "pages": [p.to_dict() for p in self.pages],
         }
 
 
-def _norm(text: str | None) -> str:
-    return _SPACE.sub(" ", text or "").strip()
-
-
-def _shorten(text: str | None, limit: int = 80) -> str:
-    text = _norm(text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def verify_page(
-    page: Page, source: Source, target: Target, mapping: PageLedger,
+    page: Page,
+    source: Source,
+    target: Target,
+    mapping: PageLedger,
     transformer: CommentTransformer,
 ) -> PageVerification:
     result = PageVerification(page.id)
@@ -80,45 +126,53 @@ def verify_page(
         return result
     result.comments = len(extracted.comments)
     plan = PagePlan(transformer, page, extracted.comments)
+    max_depth = transformer.capabilities.max_depth
     expected: set[str] = set()
     for comment in plan.order:
         if mapping.skip_reason(comment.id) is not None:
             result.skipped += 1
             continue
+        if max_depth is not None and plan.depth.get(comment.id, 0) > max_depth:
+            result.flattened += 1
+        if comment.author.avatar_url:
+            result.avatars += 1
         target_id = mapping.target_id(comment.id)
         if target_id is None or target_id not in held:
-            result.missing.append(comment.id)
+            result.differences.append(
+                difference(comment, target_id, "missing", "in the target", "not found")
+            )
             continue
         expected.add(target_id)
         out = plan.outgoing(comment, mapping.target_id, mapping.skip_reason)
-        actual = held[target_id]
-        if (out.parent_target_id or None) != (actual.parent_target_id or None):
-            result.wrong_parent.append({
-                "source_id": comment.id, "target_id": target_id,
-                "expected_parent": out.parent_target_id, "actual_parent": actual.parent_target_id,
-            })
-        # a target keeps either the text or the HTML it was given; either one matching is a match
-        if _norm(actual.text) not in {_norm(out.text), _norm(out.html)}:
-            result.changed_text.append({
-                "source_id": comment.id, "target_id": target_id,
-                "expected": _shorten(out.text), "actual": _shorten(actual.text),
-            })
+        result.differences += compare(out, held[target_id], transformer.capabilities)
     result.extra = sorted(tid for tid in held if tid not in expected)
     return result
 
 
 def verify_pages(
-    pages: Iterable[Page], source: Source, target: Target, checkpoint: CheckpointManager,
-    *, mention_parent: bool = True,
+    pages: Iterable[Page],
+    source: Source,
+    target: Target,
+    checkpoint: CheckpointManager,
+    *,
+    mention_parent: bool = True,
 ) -> VerifyReport:
     transformer = CommentTransformer(
         target.capabilities, system=source.system, mention_parent=mention_parent
     )
-    return VerifyReport([
-        verify_page(p, source, target, PageLedger.open(checkpoint, p.id, buffered=False),
-                    transformer)
+    checked = [
+        verify_page(
+            p, source, target, PageLedger.open(checkpoint, p.id, buffered=False), transformer
+        )
         for p in pages
-    ])
+    ]
+    cannot_hold = limits(
+        target.capabilities,
+        migrated=sum(p.comments - p.skipped for p in checked if p.error is None),
+        flattened=sum(p.flattened for p in checked),
+        avatars=sum(p.avatars for p in checked),
+    )
+    return VerifyReport(checked, target=target.name, limits=cannot_hold)
 
 
 def verify_migration(migration: Migration) -> VerifyReport:
@@ -135,7 +189,10 @@ def verify_migration(migration: Migration) -> VerifyReport:
         target = migration.target.build()
         try:
             return verify_pages(
-                list(migration.source.pages()), migration.source, target, cp,
+                list(migration.source.pages()),
+                migration.source,
+                target,
+                cp,
                 mention_parent=migration.mention_parent,
             )
         finally:
@@ -148,35 +205,53 @@ def describe(report: VerifyReport) -> str:
     lines = []
     for page in report.pages:
         if page.ok:
-            lines.append(f"ok       {page.page_id}: {page.comments} comments"
-                         + (f" ({page.skipped} skipped by rule)" if page.skipped else ""))
-            continue
-        if page.error:
+            lines.append(
+                f"ok       {page.page_id}: {page.comments} comments"
+                + (f" ({page.skipped} skipped by rule)" if page.skipped else "")
+            )
+        elif page.error:
             lines.append(f"ERROR    {page.page_id}: {page.error}")
-            continue
-        parts = []
-        if page.missing:
-            parts.append(f"{len(page.missing)} missing")
-        if page.extra:
-            parts.append(f"{len(page.extra)} extra")
-        if page.wrong_parent:
-            parts.append(f"{len(page.wrong_parent)} under the wrong parent")
-        if page.changed_text:
-            parts.append(f"{len(page.changed_text)} with other text")
-        lines.append(f"DIFFERS  {page.page_id}: " + ", ".join(parts))
-        for sid in page.missing[:5]:
-            lines.append(f"    missing {sid}")
-        for tid in page.extra[:5]:
-            lines.append(f"    extra   target id {tid}")
-        for wrong in page.wrong_parent[:5]:
-            lines.append(f"    parent  {wrong['source_id']}: expected "
-                         f"{wrong['expected_parent']}, found {wrong['actual_parent']}")
-        for item in page.changed_text[:5]:
-            lines.append(f"    text    {item['source_id']}: expected {item['expected']!r}, "
-                         f"found {item['actual']!r}")
+        else:
+            lines += _describe_page(page)
+    if report.limits:
+        lines.append(
+            f"What {report.target or 'the target'} cannot hold (not counted as differences):"
+        )
+        lines += [f"    {limit.aspect:<8} {limit.detail}" for limit in report.limits]
     differing = sum(1 for p in report.pages if not p.ok)
     lines.append(
         f"{len(report.pages)} pages checked: "
         + ("source and target agree." if report.ok else f"{differing} differ.")
     )
     return "\n".join(lines)
+
+
+def _describe_page(page: PageVerification) -> list[str]:
+    by_comment: dict[str, list[Difference]] = {}
+    for item in page.differences:
+        by_comment.setdefault(item.source_id, []).append(item)
+    counts = {aspect: sum(1 for d in page.differences if d.aspect == aspect) for aspect in ASPECTS}
+    aspects = ", ".join(f"{counts[a]} {a}" for a in ASPECTS if counts[a] and a != "missing")
+    parts = []
+    if page.differing_comments():
+        parts.append(f"{page.differing_comments()} comments differ ({aspects})")
+    if counts["missing"]:
+        parts.append(f"{counts['missing']} missing")
+    if page.extra:
+        parts.append(f"{len(page.extra)} extra")
+    lines = [f"DIFFERS  {page.page_id}: " + ", ".join(parts)]
+    for items in list(by_comment.values())[:SHOWN_PER_PAGE]:
+        first = items[0]
+        where = "missing" if first.aspect == "missing" else f"-> {first.target_id}"
+        lines.append(
+            f"    {first.source_id} {where} ({first.author}, {first.created_at}): {first.excerpt!r}"
+        )
+        lines += [
+            f"        {d.aspect:<7} expected {d.expected!r}, found {d.actual!r}"
+            for d in items
+            if d.aspect != "missing"
+        ]
+    if len(by_comment) > SHOWN_PER_PAGE:
+        lines.append(f"    ... and {len(by_comment) - SHOWN_PER_PAGE} more (--json lists all)")
+    lines += [f"    extra   target id {tid}" for tid in page.extra[:SHOWN_PER_PAGE]]
+    return lines

@@ -173,6 +173,8 @@ def target_comment(record: Mapping[str, Any]) -> TargetComment:
         text=str(record.get("text") or ""),
         created_at=parse_rfc3339(record.get("created_at")),
         source_id=source.get("id"),
+        html=record["html"] if isinstance(record.get("html"), str) else None,
+        author_avatar_url=author.get("avatar_url") or None,
         raw=dict(record),
     )
 

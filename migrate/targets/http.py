@@ -15,8 +15,8 @@ configured (the token is never logged or shown in `identity()`).
 Extension for `verify`, `rollback` backups and cheaper reconciliation (optional too):
 
     GET {url}/comments?page_id=...[&cursor=...]
-      -> 200 {"comments": [{"id", "parent_id", "author": {"name"}, "text", "created_at",
-                            "source": {"id"}}, ...],
+      -> 200 {"comments": [{"id", "parent_id", "author": {"name", "avatar_url"}, "text",
+                            "html", "created_at", "source": {"id"}}, ...],
               "next": <opaque cursor, or null/absent on the last batch>}
 
 Batches (optional; `batch_size` in [target]: most comments per request, 0 = never batch;
@@ -158,6 +158,7 @@ class HttpTarget:
         idempotency="key",
         can_delete=True,
         content="both",
+        keeps_avatars=True,
     )
 
     def __init__(
@@ -419,18 +420,25 @@ def _batch_result(
 def _target_comment(item: Any, endpoint: str, response: requests.Response) -> TargetComment:
     target_id = target_id_of(item, "id", endpoint, response)  # so item is a dict below
     parent = parent_id_of(item, endpoint, response)
-    author = item.get("author") or {}
+    author = item.get("author")
+    author = author if isinstance(author, dict) else {}
     source = item.get("source") or {}
     source_id = source.get("id") if isinstance(source, dict) else None
     return TargetComment(
         target_id=target_id,
         parent_target_id=parent,
-        author_name=str(author.get("name") or "") if isinstance(author, dict) else "",
+        author_name=str(author.get("name") or ""),
         text=str(item.get("text") or ""),
         created_at=parse_rfc3339(item.get("created_at")),
         source_id=None if source_id is None else str(source_id),
+        html=item["html"] if isinstance(item.get("html"), str) else None,
+        author_avatar_url=_text_or_none(author.get("avatar_url")),
         raw=dict(item),
     )
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 PLUGIN = TargetPlugin(

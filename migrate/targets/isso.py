@@ -288,7 +288,10 @@ class IssoTarget:
         pass
 
     def list_page(self, page: Page) -> list[TargetComment]:
-        """The thread as Isso shows it (tombstones of deleted comments left out)."""
+        """The thread as Isso shows it (tombstones of deleted comments left out): the raw
+        Markdown as `text`, and as `html` the text rendered by Isso's renderer and sanitizer,
+        which is what its widget shows (a second read, without `plain`)."""
+        rendered = self._rendered(page)
         return [
             TargetComment(
                 target_id=str(c["id"]),
@@ -297,11 +300,19 @@ class IssoTarget:
                 text=str(c.get("text") or ""),
                 created_at=datetime.fromtimestamp(float(c["created"]), UTC)
                 if c.get("created") is not None else None,
+                html=rendered.get(str(c["id"])),
                 raw=dict(c),
             )
             for c in self.thread(page)
             if c.get("mode") != MODE_DELETED
         ]
+
+    def _rendered(self, page: Page) -> dict[str, str]:
+        """Target id -> the comment's text as Isso renders it for readers."""
+        response = self.client.request("GET", "/", params={"uri": page.uri}, ok=(200, 404))
+        if response.status_code == 404:
+            return {}
+        return {str(c["id"]): str(c.get("text") or "") for c in _flatten(response.json())}
 
     def delete(self, target_id: str, page: Page) -> bool:
         path = self._moderation(target_id, "delete")

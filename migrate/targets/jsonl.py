@@ -35,6 +35,7 @@ DEFAULT_CAPABILITIES = Capabilities(
     can_delete=True,
     content="both",
     page_atomic=True,
+    keeps_avatars=True,
 )
 
 
@@ -54,6 +55,7 @@ class JsonlTarget(PageAtomicFileTarget):
             content=base.content,
             min_text_length=base.min_text_length,
             page_atomic=True,
+            keeps_avatars=True,  # every record has the author's avatar URL
         )
         super().__init__(self.output)
 

@@ -333,12 +333,11 @@ class ContractServer:
         return {
             "comments": [
                 {
-                    "id": c["id"],
-                    "parent_id": c["parent_id"],
-                    "author": {"name": c["author"]["name"]},
-                    "text": c["text"],
-                    "created_at": c["created_at"],
-                    "source": {"id": c["source"]["id"]},
+                    "id": c["id"], "parent_id": c["parent_id"],
+                    "author": {"name": c["author"]["name"],
+                               "avatar_url": c["author"].get("avatar_url")},
+                    "text": c["text"], "html": c.get("html"),
+                    "created_at": c["created_at"], "source": {"id": c["source"]["id"]},
                 }
                 for c in chunk
             ],
