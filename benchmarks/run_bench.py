@@ -63,8 +63,9 @@ class ServerProcess:
 
 def run_ours(archive: Path, workers: int, folder: Path) -> tuple[float, int]:
     with ServerProcess() as server:
+        # like for like with the bare loop: single posts (latency_bench measures batches)
         migration = Migration(
-            ArchiveSource(archive), HttpTarget(server.url),
+            ArchiveSource(archive), HttpTarget(server.url, batch_size=0),
             checkpoint=folder / f"cp-{time.monotonic_ns()}.json", workers=workers,
         )
         started = time.perf_counter()
