@@ -22,7 +22,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from migrate.sources.matrix import MESSAGES_FILTER, MatrixCommentExtractor
-from tests.servers.synapse import SynapseServer, running_synapse
+from migrate.testing.synapse import SynapseServer, running_synapse
 
 
 def seed(server: SynapseServer, count: int) -> str:

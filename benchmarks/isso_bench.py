@@ -29,8 +29,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from migrate import ArchiveSource, IssoTarget, JsonlTarget, Migration, RunOptions  # noqa: E402
-from tests.factories import make_archive, threaded_site  # noqa: E402
-from tests.servers.isso import IssoServer  # noqa: E402
+from migrate.testing.factories import make_archive, threaded_site  # noqa: E402
+from migrate.testing.isso import IssoServer  # noqa: E402
 
 PAGES, PER_PAGE, WORKERS, ROUNDS = 8, 60, 8, 5
 

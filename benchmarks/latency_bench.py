@@ -1,6 +1,6 @@
 """How close does the migration come to the latency limit when the target is far away?
 
-The HTTP contract server (tests/servers/contract.py, in its own process on 127.0.0.1, a fresh
+The HTTP contract server (migrate/testing/contract.py, in its own process on 127.0.0.1, a fresh
 one per measurement) answers every request after DELAY seconds, as a Worker 30-100 ms away
 would. A client that sends one comment per request with W requests in flight cannot beat
 comments x DELAY / W: that is the limit. Two shapes of site, with realistic threads (mostly
@@ -37,7 +37,7 @@ from migrate.sources.archive import write_archive  # noqa: E402
 SERVER_SCRIPT = """
 import sys
 sys.path.insert(0, sys.argv[1])
-from tests.servers.contract import ContractServer
+from migrate.testing.contract import ContractServer
 server = ContractServer(delay=float(sys.argv[2])).start()
 print(server.url, flush=True)
 sys.stdin.read()

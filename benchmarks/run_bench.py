@@ -1,6 +1,6 @@
 """How much does the migration machinery cost over posting the same payloads by hand?
 
-20 pages x 250 comments, from an archive, into the HTTP contract server (tests/servers/
+20 pages x 250 comments, from an archive, into the HTTP contract server (migrate/testing/
 contract.py, in its own process on 127.0.0.1, a fresh one per measurement). Measured side by
 side in one run, alternating, median of ROUNDS:
   - ours:  the migration (archive source, transform, HTTP target with retries and
@@ -31,14 +31,14 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from migrate import ArchiveSource, HttpTarget, JsonlTarget, Migration, RunOptions  # noqa: E402
-from tests.factories import make_archive, threaded_site  # noqa: E402
+from migrate.testing.factories import make_archive, threaded_site  # noqa: E402
 
 PAGES, PER_PAGE, ROUNDS = 20, 250, 3
 
 SERVER_SCRIPT = """
 import sys, time
 sys.path.insert(0, sys.argv[1])
-from tests.servers.contract import ContractServer
+from migrate.testing.contract import ContractServer
 server = ContractServer().start()
 print(server.url, flush=True)
 sys.stdin.read()

@@ -31,8 +31,8 @@ if str(REPO) not in sys.path:
 
 import make_sample_site as sample  # noqa: E402  (demos/ is this script's directory)
 
-from tests.servers.isso import IssoServer  # noqa: E402
-from tests.servers.synapse import SynapseServer  # noqa: E402
+from migrate.testing.isso import IssoServer  # noqa: E402
+from migrate.testing.synapse import SynapseServer  # noqa: E402
 
 # a small site: three pages, one with a conversation six levels deep, an image and an emote
 SECTIONS = ("sourdough-starter-week-one", "ramen-from-scratch", "paella-valenciana")

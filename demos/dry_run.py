@@ -241,13 +241,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print()
         with tempfile.TemporaryDirectory(prefix="dry-run-demo-") as tmp:
             summary = cli_dry_run(path, args.target, Path(tmp))
+        skipped = summary.get("skipped_events", [])
+        reported_skips = len(skipped) if isinstance(skipped, list) else None  # None: malformed
         agrees = (summary.get("comments_imported") == sent
                   and summary.get("comments_skipped") == refused
-                  and len(summary.get("skipped_events", [])) == skipped_events)
+                  and reported_skips == skipped_events)
         print(f"comment-migrate {'agrees' if agrees else 'DISAGREES'}: "
               f"{summary.get('comments_imported')} would be sent, "
               f"{summary.get('comments_skipped')} refused, "
-              f"{len(summary.get('skipped_events', []))} source events skipped at extraction")
+              f"{reported_skips} source events skipped at extraction")
         return 0 if agrees else 1
 
 

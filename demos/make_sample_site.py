@@ -1,6 +1,6 @@
 """Generate the bundled sample site, migrate/sample/site.archive.jsonl, from a real Synapse.
 
-A throwaway Synapse on 127.0.0.1 (tests/servers/synapse.py) is seeded with "Wander & Pan", a
+A throwaway Synapse on 127.0.0.1 (migrate/testing/synapse.py) is seeded with "Wander & Pan", a
 small travel/cooking/tech blog on Cactus Comments: 15 pages, a few hundred comments written
 over five years by a dozen people, with replies nested up to six deep, edits, deleted comments
 (with and without replies), emotes, images, reactions, spam, unicode and emoji, Markdown with
@@ -43,7 +43,7 @@ if str(REPO) not in sys.path:
 from migrate.pipeline.transform import depths  # noqa: E402
 from migrate.sources.archive import ArchiveSource, write_archive  # noqa: E402
 from migrate.sources.matrix import MatrixCommentExtractor  # noqa: E402
-from tests.servers.synapse import SynapseServer, running_synapse  # noqa: E402
+from migrate.testing.synapse import SynapseServer, running_synapse  # noqa: E402
 from utils.fileio import atomic_writer  # noqa: E402
 
 SITE = "wanderpan"

@@ -1,7 +1,7 @@
 """A migration that fails on two pages, `status` naming them, and the rerun that finishes them.
 
 The target is a custom comment API (the HTTP contract, served in-process on 127.0.0.1 by
-tests/servers/contract.py) with an over-eager spam filter: on two pages it refuses every
+migrate/testing/contract.py) with an over-eager spam filter: on two pages it refuses every
 comment after the fifth. The first `comment-migrate run` exits 3 with those pages failed
 (their first comments are already in the target), `comment-migrate status` shows them with
 the server's message, the filter is relaxed, and the second run imports only what is missing:
@@ -29,7 +29,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from migrate.sources.archive import ArchiveSource  # noqa: E402
-from tests.servers.contract import ContractServer  # noqa: E402
+from migrate.testing.contract import ContractServer  # noqa: E402
 
 FLAGGED_PAGES = ("lisbon-in-three-days", "tokyo-on-a-budget")
 ALLOWED_PER_PAGE = 5

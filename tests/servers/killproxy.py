@@ -12,12 +12,15 @@ no-duplicates protocol must close. Bound to 127.0.0.1 only.
 from __future__ import annotations
 
 import http.client
+import logging
 import os
 import signal
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
+
+logger = logging.getLogger(__name__)
 
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "host", "content-length"}
 
@@ -60,20 +63,24 @@ class KillProxy:
                     length = int(self.headers.get("Content-Length") or 0)
                     if length:
                         self.rfile.read(length)
-                    body = (b'{"errcode": "M_LIMIT_EXCEEDED", "error": "Too Many Requests", '
-                            b'"retry_after_ms": 1500}' if failing[0] == 429 else
-                            b'{"errcode": "M_UNKNOWN", "error": "injected failure"}')
+                    refusal = (
+                        b'{"errcode": "M_LIMIT_EXCEEDED", "error": "Too Many Requests", '
+                        b'"retry_after_ms": 1500}'
+                        if failing[0] == 429
+                        else b'{"errcode": "M_UNKNOWN", "error": "injected failure"}'
+                    )
                     self.send_response(failing[0])
                     self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(body)))
+                    self.send_header("Content-Length", str(len(refusal)))
                     self.end_headers()
-                    self.wfile.write(body)
+                    self.wfile.write(refusal)
                     return
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_HEADERS}
-                conn = http.client.HTTPConnection(proxy.upstream_host, proxy.upstream_port,
-                                                  timeout=30)
+                conn = http.client.HTTPConnection(
+                    proxy.upstream_host, proxy.upstream_port, timeout=30
+                )
                 try:
                     conn.request(self.command, proxy.upstream_path + self.path, body, headers)
                     response = conn.getresponse()
@@ -139,6 +146,7 @@ class KillProxy:
         except ProcessLookupError:
             return False
         self.kills += 1
+        logger.debug("killed pid %d after POST %d", pid, self.posts)
         return True
 
     def arm(self, pid: int, after_posts: int) -> None:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from utils.checkpoint import recording as rec
 from utils.checkpoint.errors import CheckpointError, CheckpointLocked
@@ -115,7 +115,7 @@ class CheckpointManager(rec.Recorder):
 
     # -- lifecycle
 
-    def __enter__(self) -> CheckpointManager:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(
