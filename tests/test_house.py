@@ -303,7 +303,7 @@ def test_every_test_the_readme_names_exists() -> None:
                 if not current.exists():
                     missing.append(path)
                     continue
-            if name and current is not None:
-                if f"def {name}(" not in current.read_text(encoding="utf-8"):
-                    missing.append(f"{current.relative_to(root)}::{name}")
+            text = current.read_text(encoding="utf-8") if current is not None else ""
+            if name and current is not None and f"def {name}(" not in text:
+                missing.append(f"{current.relative_to(root)}::{name}")
     assert missing == []
