@@ -267,7 +267,7 @@ def test_round_trip_from_real_synapse(synapse: SynapseServer, tmp_path: Path) ->
 def test_compiled_record_checks_agree_with_jsonschema(tmp_path: Path) -> None:
     import jsonschema
 
-    from migrate.sources.archive import _checks, archive_schema
+    from migrate.sources.archive.records import _checks, archive_schema
     from tests.factories import make_archive, threaded_site
 
     path = make_archive(tmp_path / "a.jsonl", threaded_site(pages=2, per_page=5))

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from migrate.model import DELETED_TEXT, Page
 from migrate.sources.matrix import normalize_room
+from migrate.threads import send_order
 
 HS = "https://hs.example"
 PAGE = Page(id="post1", uri="/post1/")
@@ -326,6 +327,19 @@ def test_reply_older_than_parent_still_comes_after_it() -> None:
         msg("$x", text("oldest"), ts=T0 - 5),
     )
     assert [c.id for c in result.comments] == ["$x", "$p", "$r"]
+
+
+def test_comments_come_in_the_send_order_the_pipeline_uses() -> None:
+    # backdated replies of one parent: among what is ready, the oldest goes first, so $b
+    # (its parent long sent) comes before $g, whose parent $a came out just before
+    result = run(
+        msg("$c", text("parent"), ts=T0 + 10_000),
+        msg("$a", reply_to("$c", "first answer"), ts=T0 + 1000),
+        msg("$b", reply_to("$c", "second answer"), ts=T0 + 3000),
+        msg("$g", reply_to("$a", "answer to the first"), ts=T0 + 5000),
+    )
+    assert [c.id for c in result.comments] == ["$c", "$a", "$b", "$g"]
+    assert result.comments == send_order(result.comments)
 
 
 def test_unknown_types_and_msgtypes_are_skipped() -> None:

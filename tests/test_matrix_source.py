@@ -420,7 +420,7 @@ def test_pages_file_discovery_and_guest_reader(site: Site) -> None:
         Page("post1", "/blog/post1/", "Post One", None, "#comments_tsite_post1:localhost"),
         Page("post2", "/post2/", None, None, "#comments_tsite_post2:localhost"),
     ]
-    assert extractor._client.token is not None  # a guest token, never printed
+    assert extractor.client.http.token is not None  # a guest token, never printed
     result = extractor.comments(pages[1])
     assert [(c.text, c.author.name) for c in result.comments] == [("second page", "Bob")]
     extractor.close()
@@ -490,10 +490,10 @@ def test_expired_guest_token_is_replaced_once(site: Site) -> None:
     extractor.check()
     # Synapse's guest tokens are macaroons that never expire and guests cannot log out, so
     # the dead token is a forged one: the server answers M_UNKNOWN_TOKEN just the same.
-    old = extractor._client.token = "MDAxN2xvY2F0aW9uIGxvY2FsaG9zdAo-expired"
+    old = extractor.client.http.token = "MDAxN2xvY2F0aW9uIGxvY2FsaG9zdAo-expired"
     result = extractor.comments(extractor.page_for("post2"))
     assert [c.text for c in result.comments] == ["second page"]
-    assert extractor._client.token not in (None, old)
+    assert extractor.client.http.token not in (None, old)
 
 
 def test_bad_token_is_source_wide(site: Site) -> None:

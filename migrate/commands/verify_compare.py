@@ -1,6 +1,6 @@
 """What `verify` compares of one comment, and what a target cannot hold.
 
-A comment is compared as a reader sees it (migrate/content.py): the visible text, links and
+A comment is compared as a reader sees it (migrate/content/visible.py): the visible text, links and
 images of each form the target keeps (its Markdown, and the HTML its readers get when it has
 one; each against the same form of what was sent, rendered the same way on both sides), the
 author's name, the avatar where the target keeps avatars (`Capabilities.keeps_avatars`), the

@@ -22,7 +22,7 @@ from utils.http import HttpClient, HttpError
 from utils.retry import RetryPolicy
 
 if TYPE_CHECKING:
-    from migrate.sources.matrix import MatrixCommentExtractor
+    from migrate.sources.matrix.extractor import MatrixCommentExtractor
 
 log = logging.getLogger(__name__)
 
@@ -106,10 +106,9 @@ class MatrixPreflight:
     def token(self) -> CheckItem:
         src, env = self.source, self.env
         variable = src.token_env or "<variable>"
-        # the extractor's own fields: this module is its companion, not a client of it
-        if src._guest:
+        if src.client.guest:
             return self._guest()
-        client = self._client(src._client.token)
+        client = self._client(src.client.http.token)
         try:
             who = client.get_json("/_matrix/client/v3/account/whoami", retry=False)
             user = str(who.get("user_id")) if isinstance(who, dict) else "?"

@@ -1,204 +1,33 @@
-"""A site's comments snapshotted to one file, and read back as a source.
+"""`ArchiveSource`: an archive read back as a source, validated whole when it is opened.
 
-`write_archive` extracts every page of a source into a versioned JSON Lines file, written
-atomically (utils.fileio). `ArchiveSource` reads it back; its `system` is the one of the
-source it was made from, so idempotency keys are the same whether a site is migrated live or
-from its archive. Every line is validated against migrate/schemas/archive.schema.json.
-
-Layout (one JSON object per line)::
-
-    {"record": "header", "format": "comment-migrate-archive", "version": 1,
-     "created_at": "2024-05-01T12:00:00Z", "source": {"system": "matrix", "identity": {...}}}
-    {"record": "page", "id": "post1", "uri": "/post1/", "title": null, "room_id": "!r:hs",
-     "alias": "#comments_blog_post1:hs", "status": "ok", "error": null, "retryable": false,
-     "comments": 2, "skipped": 1, "orphans": []}
-    {"record": "comment", "id": "$ev", "page_id": "post1", "parent_id": null,
-     "author": {"name": "Alice", "source_id": "@alice:hs", "avatar_url": null},
-     "text": "Hi", "html": null, "created_at": "2017-07-14T02:40:00.123000Z",
-     "edited_at": null, "deleted": false}
-    {"record": "skipped", "page_id": "post1", "event_id": "$x", "reason": "redacted"}
-    ...
-    {"record": "end", "pages": 1, "failed_pages": 0, "comments": 2, "skipped": 1}
-
-A page that failed during extraction has `"status": "failed"` and its error, and no comment
-records; reading it back raises the same PageError, so the migration reports it failed too.
-
-Reading repairs text the way the Matrix source does (content.clean_text): a lone surrogate,
-which JSON can hold and UTF-8 cannot, becomes U+FFFD and NUL is dropped, in every string of
-every record, so no target meets a UnicodeEncodeError. Each line is decoded on its own, so
-bytes that are not UTF-8 are reported at their own line.
+Every line is checked against its record kind's schema; the blocks must nest (comments and
+skipped events inside their page's block, no records in a failed page) and the counts of the
+page and end records must match what the archive holds, so a hand-edited archive cannot lose
+comments quietly. Text is repaired as the Matrix source repairs it (content.clean_text).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
-import importlib.resources
 import json
-import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import UTC, datetime
+from collections.abc import Iterator, Mapping
+from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import jsonschema
 
-from migrate.config import RunConfig, SectionConfig
 from migrate.content import clean_text
-from migrate.errors import SourceError
-from migrate.model import Author, Comment, Page, PageComments, PageError, SkippedEvent, Source
-from migrate.plugins import SourcePlugin
-from utils.fileio import atomic_writer
-from utils.schema_check import Check, SchemaCompiler
-
-log = logging.getLogger(__name__)
-
-FORMAT = "comment-migrate-archive"
-VERSION = 1
-
-
-class ArchiveError(SourceError):
-    """The archive cannot be read: missing, not JSON, schema violation, truncated, too new."""
-
-
-@functools.cache
-def archive_schema() -> dict[str, Any]:
-    text = (importlib.resources.files("migrate") / "schemas" / "archive.schema.json").read_text(
-        encoding="utf-8"
-    )
-    schema: dict[str, Any] = json.loads(text)
-    return schema
-
-
-RECORD_KINDS = ("header", "page", "comment", "skipped", "end")
-
-
-@functools.cache
-def _checks() -> dict[str, Check]:
-    """One compiled check per record kind: the schema's allOf/if chain picks exactly the
-    definition the `record` field names, so checking that one alone is the same test."""
-    compiler = SchemaCompiler(archive_schema())
-    return {kind: compiler.definition(kind) for kind in RECORD_KINDS}
-
-
-def format_time(value: datetime) -> str:
-    """RFC 3339 in UTC with a Z; microseconds only when there are some."""
-    value = value.astimezone(UTC)
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{text}.{value.microsecond:06d}Z" if value.microsecond else f"{text}Z"
-
-
-def parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
-
-
-def comment_record(comment: Comment) -> dict[str, Any]:
-    return {
-        "record": "comment",
-        "id": comment.id,
-        "page_id": comment.page_id,
-        "parent_id": comment.parent_id,
-        "author": dataclasses.asdict(comment.author),
-        "text": comment.text,
-        "html": comment.html,
-        "created_at": format_time(comment.created_at),
-        "edited_at": format_time(comment.edited_at) if comment.edited_at else None,
-        "deleted": comment.deleted,
-    }
-
-
-def _page_record(
-    page: Page,
-    status: str,
-    error: str | None = None,
-    retryable: bool = False,
-    result: PageComments | None = None,
-) -> dict[str, Any]:
-    return {
-        "record": "page",
-        "id": page.id,
-        "uri": page.uri,
-        "title": page.title,
-        "room_id": page.room_id,
-        "alias": page.alias,
-        "status": status,
-        "error": error,
-        "retryable": retryable,
-        "comments": len(result.comments) if result else 0,
-        "skipped": len(result.skipped) if result else 0,
-        "orphans": list(result.orphans) if result else [],
-    }
-
-
-def _write_line(out: IO[str], record: Mapping[str, Any]) -> None:
-    try:
-        out.write(json.dumps(record, ensure_ascii=False) + "\n")
-    except UnicodeEncodeError:
-        # a lone surrogate cannot be UTF-8: escape this one line instead (still valid JSON)
-        out.write(json.dumps(record, ensure_ascii=True) + "\n")
-
-
-def write_archive(
-    path: Path,
-    source: Source,
-    pages: Iterable[Page] | None = None,
-    on_page: Callable[[PageComments], None] | None = None,
-) -> dict[str, Any]:
-    """Extract `pages` (default: all of the source's) into an archive at `path`.
-
-    A page that raises PageError is recorded as failed and the others go on; anything else
-    aborts and leaves `path` untouched. Returns a summary: path, pages, comments, skipped,
-    failed (a list of {page_id, error, retryable})."""
-    path = Path(path)
-    summary: dict[str, Any] = {
-        "path": str(path),
-        "pages": 0,
-        "comments": 0,
-        "skipped": 0,
-        "failed": [],
-    }
-    with atomic_writer(path) as out:
-        _write_line(
-            out,
-            {
-                "record": "header",
-                "format": FORMAT,
-                "version": VERSION,
-                "created_at": format_time(datetime.now(UTC)),
-                "source": {"system": source.system, "identity": dict(source.identity())},
-            },
-        )
-        for page in source.pages() if pages is None else pages:
-            summary["pages"] += 1
-            try:
-                result = source.comments(page)
-            except PageError as exc:
-                log.warning("page %s failed: %s", page.id, exc.message)
-                summary["failed"].append(
-                    {"page_id": page.id, "error": exc.message, "retryable": exc.retryable}
-                )
-                _write_line(out, _page_record(page, "failed", exc.message, exc.retryable))
-                continue
-            _write_line(out, _page_record(result.page, "ok", result=result))
-            for comment in result.comments:
-                _write_line(out, comment_record(comment))
-            for skipped in result.skipped:
-                _write_line(out, {"record": "skipped", **dataclasses.asdict(skipped)})
-            summary["comments"] += len(result.comments)
-            summary["skipped"] += len(result.skipped)
-            if on_page is not None:
-                on_page(result)
-        _write_line(
-            out,
-            {
-                "record": "end",
-                "pages": summary["pages"],
-                "failed_pages": len(summary["failed"]),
-                "comments": summary["comments"],
-                "skipped": summary["skipped"],
-            },
-        )
-    return summary
+from migrate.model import Comment, Page, PageComments, PageError, SkippedEvent
+from migrate.sources.archive.records import (
+    FORMAT,
+    VERSION,
+    ArchiveError,
+    _checks,
+    archive_schema,
+    parse_time,
+    record_comment,
+)
 
 
 @dataclasses.dataclass
@@ -268,7 +97,7 @@ class ArchiveSource:
                     if current.error is not None:
                         raise self._error(line_no, f"{kind} record in a failed page")
                     if kind == "comment":
-                        current.comments.append(_comment(record))
+                        current.comments.append(record_comment(record))
                         counts["comments"] += 1
                     else:
                         current.skipped.append(
@@ -402,33 +231,3 @@ def _repaired(value: Any) -> Any:
     if isinstance(value, list):
         return [_repaired(item) for item in value]
     return value
-
-
-def _comment(record: Mapping[str, Any]) -> Comment:
-    author = record["author"]
-    return Comment(
-        id=record["id"],
-        page_id=record["page_id"],
-        parent_id=record["parent_id"],
-        author=Author(author["name"], author["source_id"], author["avatar_url"]),
-        text=record["text"],
-        html=record["html"],
-        created_at=parse_time(record["created_at"]),
-        edited_at=parse_time(record["edited_at"]) if record["edited_at"] else None,
-        deleted=record["deleted"],
-    )
-
-
-def _build(section: SectionConfig, run: RunConfig) -> ArchiveSource:
-    path = section.path("path")
-    assert path is not None  # the plugin's schema requires it
-    return ArchiveSource(path)
-
-
-PLUGIN = SourcePlugin(
-    name="archive",
-    build=_build,
-    identity=lambda section: {"path": str(section.path("path"))},
-    path_keys=("path",),
-    schema={"required": ["path"], "properties": {"path": {"type": "string", "minLength": 1}}},
-)

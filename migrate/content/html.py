@@ -1,0 +1,145 @@
+"""Sanitized HTML for HTML targets.
+
+The sender's formatted_body goes through nh3 (Rust's ammonia) with an allowlist close to the
+one the Matrix spec suggests for clients: no script/style/iframe, no on* attributes, and links
+only to http, https and mailto. A plain body becomes escaped paragraphs with its line breaks
+and bare URLs as links; images and files are `<img>` / `<a>`, never Markdown source.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import re
+from collections.abc import Callable
+
+import nh3
+
+from migrate.content.matrix import IMAGE_MSGTYPE
+from migrate.content.text import BARE_URL, clean_text, url_end
+
+# Tags the Matrix client-server spec lists for org.matrix.custom.html, minus what a comment
+# system cannot show (mx-reply is stripped before, font/span colours are not kept).
+ALLOWED_TAGS = frozenset(
+    {
+        "a",
+        "b",
+        "blockquote",
+        "br",
+        "caption",
+        "code",
+        "del",
+        "details",
+        "div",
+        "em",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "hr",
+        "i",
+        "img",
+        "li",
+        "ol",
+        "p",
+        "pre",
+        "s",
+        "strike",
+        "strong",
+        "sub",
+        "summary",
+        "sup",
+        "table",
+        "tbody",
+        "td",
+        "th",
+        "thead",
+        "tr",
+        "u",
+        "ul",
+    }
+)
+ALLOWED_ATTRIBUTES: dict[str, set[str]] = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "ol": {"start"},
+    "code": {"class"},  # language-xxx for syntax highlighting
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan"},
+}
+URL_SCHEMES = frozenset({"http", "https", "mailto"})
+_MXC_ATTRIBUTE = re.compile(
+    r"""(\s(?:src|href)\s*=\s*)(["']?)\s*(mxc://[^"'\s>]+)\s*\2""", re.IGNORECASE
+)
+MediaUrl = Callable[[str], "str | None"]  # mxc:// URI -> the URL readers use, or None
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n+")
+
+
+def sanitize_html(html: str, media_url: MediaUrl | None = None) -> str | None:
+    """Allowlist-sanitized HTML, or None when nothing visible is left.
+
+    `media_url` maps mxc:// links (inline images of formatted bodies) to URLs readers can
+    open; without it, or when it gives None, the link is dropped with the other schemes."""
+    if media_url is not None:
+
+        def mapped(match: re.Match[str]) -> str:
+            url = media_url(html_lib.unescape(match.group(3)))
+            return f'{match.group(1)}"{html_lib.escape(url)}"' if url else match.group(1) + '""'
+
+        html = _MXC_ATTRIBUTE.sub(mapped, html)
+    cleaned = nh3.clean(
+        clean_text(html),
+        tags=set(ALLOWED_TAGS),
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=set(URL_SCHEMES),
+        link_rel="noopener noreferrer nofollow",
+        strip_comments=True,
+    ).strip()
+    return cleaned or None
+
+
+def _linkified(line: str) -> str:
+    """One line of plain text as escaped HTML, bare http(s) URLs as links."""
+    out: list[str] = []
+    position = 0
+    for match in BARE_URL.finditer(line):
+        url = url_end(match.group(0))
+        if not re.match(r"https?://[^/?#]", url, re.IGNORECASE):
+            continue
+        out.append(html_lib.escape(line[position : match.start()]))
+        out.append(f'<a href="{html_lib.escape(url)}">{html_lib.escape(url)}</a>')
+        position = match.start() + len(url)
+    out.append(html_lib.escape(line[position:]))
+    return "".join(out)
+
+
+def plain_to_html(text: str) -> str:
+    """Plain text as safe HTML: escaped paragraphs, line breaks kept, bare URLs as links."""
+    paragraphs = [p.strip("\n") for p in _PARAGRAPH_BREAK.split(text.strip()) if p.strip()]
+    html = "".join(
+        "<p>" + "<br>\n".join(_linkified(line) for line in p.split("\n")) + "</p>"
+        for p in paragraphs
+    )
+    return sanitize_html(html) or "<p></p>"
+
+
+def emote_html(name: str, html: str) -> str:
+    """`* Name` put before the emote's own HTML, inside its first paragraph if it has one."""
+    prefix = f"* {html_lib.escape(name)} "
+    if html.startswith("<p>"):
+        return f"<p>{prefix}{html[3:]}"
+    return prefix + html
+
+
+def media_html(msgtype: str, url: str, label: str) -> str:
+    """An image as `<img>`, anything else as a link; sanitized like any comment HTML."""
+    text = label.strip() or msgtype
+    if msgtype == IMAGE_MSGTYPE:
+        raw = (
+            f'<p><img src="{html_lib.escape(url)}" alt="{html_lib.escape(text)}" '
+            f'title="{html_lib.escape(text)}"></p>'
+        )
+    else:
+        raw = f'<p><a href="{html_lib.escape(url)}">{html_lib.escape(text)}</a></p>'
+    return sanitize_html(raw) or f"<p>{html_lib.escape(text)}</p>"

@@ -1,0 +1,84 @@
+"""Markdown that renders, in a Markdown target, to what Matrix clients showed.
+
+Isso renders with mistune (escape and hard_wrap): an emote is `\\* Name waves` (not a bullet
+list), an image is `![label](url)`, a file is `[label](url)`, plain text keeps its characters
+(those with a Markdown meaning escaped) and bare URLs become autolinks.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+
+from migrate.content.matrix import IMAGE_MSGTYPE
+from migrate.content.text import BARE_URL, url_end
+
+# what gives Markdown meaning inside a line (Isso's mistune: emphasis, code, links, HTML,
+# strikethrough, superscript); line-start markers are _BLOCK_MARKER's
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<~^])")
+
+
+def escape_markdown(text: str) -> str:
+    """Inline text that Markdown shows literally (a name inside an emote, a link label)."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text.replace("\n", " ")).strip()
+
+
+_BLOCK_MARKER = re.compile(r"^(\s*)(\d+)?([#>+\-=.)])")
+
+
+def plain_to_markdown(text: str) -> str:
+    """Plain text as Markdown that shows it as it is: characters with a Markdown meaning
+    escaped, bare URLs as autolinks (`<url>`), line breaks kept (Isso renders hard_wrap)."""
+    lines: list[str] = []
+    for line in text.split("\n"):
+        out: list[str] = []
+        position = 0
+        for match in BARE_URL.finditer(line):
+            url = url_end(match.group(0))
+            out.append(_MARKDOWN_SPECIAL.sub(r"\\\1", line[position : match.start()]))
+            out.append(f"<{url}>")
+            position = match.start() + len(url)
+        out.append(_MARKDOWN_SPECIAL.sub(r"\\\1", line[position:]))
+        lines.append(_BLOCK_MARKER.sub(r"\1\2\\\3", "".join(out), count=1))
+    return "\n".join(lines)
+
+
+_CODE = re.compile(r"(```.*?```|`[^`\n]*`)", re.DOTALL)
+_BARE_URL_IN_MARKDOWN = re.compile(r"(?<![(<\[\]=\"'/\w])https?://[^\s<>\"'\]]+", re.IGNORECASE)
+
+
+def autolink_markdown(markdown: str) -> str:
+    """Bare URLs of Markdown typed by a visitor as autolinks (`<url>`): the Cactus and
+    Matrix clients linkify them, Isso's renderer does not. Code and links stay as they are."""
+
+    def link(match: re.Match[str]) -> str:
+        url = url_end(match.group(0))
+        return f"<{url}>{match.group(0)[len(url) :]}"
+
+    parts = _CODE.split(markdown)
+    return "".join(
+        part if index % 2 else _BARE_URL_IN_MARKDOWN.sub(link, part)
+        for index, part in enumerate(parts)
+    )
+
+
+def emote_markdown(name: str, text: str) -> str:
+    """`* Name waves` as Markdown: the star escaped, so it is not a bullet list."""
+    return f"\\* {escape_markdown(name)} {text}"
+
+
+def markdown_url(url: str) -> str:
+    """A URL that cannot end a Markdown link early (parentheses, spaces, angle brackets)."""
+    return re.sub(r"[\s()<>]", lambda m: urllib.parse.quote(m.group(0)), url)
+
+
+def markdown_link_text(label: str) -> str:
+    """A label safe inside Markdown link brackets."""
+    return re.sub(r"([\[\]\\])", r"\\\1", label.replace("\n", " ")).strip()
+
+
+def media_markdown(msgtype: str, url: str, label: str) -> str:
+    """An image as a Markdown image, anything else (file, audio, video) as a link."""
+    text = markdown_link_text(label) or msgtype
+    bang = "!" if msgtype == IMAGE_MSGTYPE else ""
+    return f"{bang}[{text}]({markdown_url(url)})"

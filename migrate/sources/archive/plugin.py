@@ -1,0 +1,22 @@
+"""The archive source's plugin: one key, `path`."""
+
+from __future__ import annotations
+
+from migrate.config import RunConfig, SectionConfig
+from migrate.plugins import SourcePlugin
+from migrate.sources.archive.reader import ArchiveSource
+
+
+def _build(section: SectionConfig, run: RunConfig) -> ArchiveSource:
+    path = section.path("path")
+    assert path is not None  # the plugin's schema requires it
+    return ArchiveSource(path)
+
+
+PLUGIN = SourcePlugin(
+    name="archive",
+    build=_build,
+    identity=lambda section: {"path": str(section.path("path"))},
+    path_keys=("path",),
+    schema={"required": ["path"], "properties": {"path": {"type": "string", "minLength": 1}}},
+)

@@ -1,0 +1,63 @@
+"""The Matrix source's plugin: its configuration keys, identity and how to build it."""
+
+from __future__ import annotations
+
+import urllib.parse
+
+from migrate.config import DEFAULT_URI, RunConfig, SectionConfig
+from migrate.plugins import SourcePlugin, retry_policy
+from migrate.sources.matrix.discovery import DISCOVERY_MODES
+from migrate.sources.matrix.extractor import MatrixCommentExtractor
+
+
+def _server_name(section: SectionConfig) -> str:
+    homeserver = section.text("homeserver").rstrip("/")
+    return section.text("server_name") or (urllib.parse.urlsplit(homeserver).hostname or "")
+
+
+def _identity(section: SectionConfig) -> dict[str, str]:
+    return {
+        "homeserver": section.text("homeserver").rstrip("/"),
+        "server_name": _server_name(section),
+        "site": section.text("site"),
+        "prefix": section.text("prefix", "comments_"),
+    }
+
+
+def _build(section: SectionConfig, run: RunConfig) -> MatrixCommentExtractor:
+    return MatrixCommentExtractor(
+        homeserver=section.text("homeserver"),
+        site=section.text("site"),
+        server_name=_server_name(section) or None,
+        prefix=section.text("prefix", "comments_"),
+        token=section.token("MATRIX_ACCESS_TOKEN"),
+        token_env=section.text("token_env", "MATRIX_ACCESS_TOKEN"),
+        discover=section.text("discover", "pages_file"),
+        pages_file=section.path("pages_file"),
+        uri_template=section.text("uri_template", DEFAULT_URI),
+        timeout=run.timeout,
+        policy=retry_policy(run),
+    )
+
+
+PLUGIN = SourcePlugin(
+    name="matrix",
+    build=_build,
+    identity=_identity,
+    path_keys=("pages_file",),
+    schema={
+        "required": ["homeserver", "site"],
+        "properties": {
+            "homeserver": {"type": "string", "pattern": "^https?://[^\\s]+$"},
+            "server_name": {"type": "string", "minLength": 1},
+            "site": {"type": "string", "pattern": "^[^_\\s]+$"},
+            "prefix": {"type": "string"},
+            "token_env": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+            "discover": {"enum": list(DISCOVERY_MODES)},
+            "pages_file": {"type": "string", "minLength": 1},
+        },
+        # discover defaults to pages_file, which needs the file
+        "if": {"properties": {"discover": {"const": "pages_file"}}},
+        "then": {"required": ["pages_file"]},
+    },
+)
