@@ -1,4 +1,4 @@
-"""HTTP target: the comment API contract of DESIGN.md, for a Cloudflare Worker or any
+"""HTTP target: the comment API contract of the README, for a Cloudflare Worker or any
 custom comment service. Every request carries `Authorization: Bearer <token>` when a token is
 configured (the token is never logged or shown in `identity()`).
 
