@@ -52,18 +52,15 @@ any other 4xx fails the comment, and so its page, with the server's message.
 Ids in answers are non-empty strings or integers (an integer becomes its decimal string; a
 JSON `true` is not an integer here). Anything else, or a missing id, fails the page with a
 message naming the endpoint and what came back: a wrong id recorded in the checkpoint would
-hang every later reply under a comment that does not exist.
+hang every later reply under a comment that does not exist (migrate.targets.http_answers).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
-
-import requests
 
 from migrate.errors import UnsupportedOperation
 from migrate.model import (
@@ -78,7 +75,15 @@ from migrate.model import (
     TargetComment,
 )
 from migrate.plugins import TargetPlugin, retry_policy
-from migrate.targets.base import comment_fields, page_record, parse_rfc3339, rfc3339
+from migrate.targets.base import comment_fields, page_record, rfc3339
+from migrate.targets.http_answers import (
+    batch_result,
+    is_not_found,
+    json_or_none,
+    listed_comment,
+    parent_id_of,
+    target_id_of,
+)
 from utils.http import HttpClient, HttpError
 from utils.retry import RetryPolicy
 
@@ -93,61 +98,6 @@ MAX_BATCH_SIZE = 1000
 def comment_body(outgoing: OutgoingComment) -> dict[str, Any]:
     """The POST body of the contract, exactly."""
     return {"page": page_record(outgoing.page), **comment_fields(outgoing)}
-
-
-def _json(response: requests.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _shown(body: Any) -> str:
-    """What a server answered, short enough for a message."""
-    text = json.dumps(body, ensure_ascii=False, default=str)
-    return text if len(text) <= 200 else text[:200] + "..."
-
-
-def _valid_id(value: Any) -> str | None:
-    if isinstance(value, bool):
-        return None  # a bool is an int to Python, never an id
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, str) and value.strip():
-        return value
-    return None
-
-
-def target_id_of(body: Any, key: str, endpoint: str, response: requests.Response) -> str:
-    """`body[key]` as a target id. Raises HttpError naming the endpoint and the answer when
-    it is missing or not an id."""
-    value = body.get(key) if isinstance(body, dict) else None
-    valid = _valid_id(value)
-    if valid is None:
-        problem = (
-            f"without {key!r}"
-            if value is None
-            else (f"with {key!r} = {_shown(value)}, not a non-empty string or an integer")
-        )
-        raise HttpError(
-            f"{endpoint} -> {response.status_code}: an answer {problem}: {_shown(body)}",
-            status=response.status_code,
-            url=response.url,
-            body=body,
-        )
-    return valid
-
-
-def parent_id_of(body: Any, endpoint: str, response: requests.Response) -> str | None:
-    """`body["parent_id"]` as a target id, None for a top-level comment."""
-    if not isinstance(body, dict) or body.get("parent_id") is None:
-        return None
-    return target_id_of(body, "parent_id", endpoint, response)
-
-
-def _is_not_found(response: requests.Response) -> bool:
-    """A 404 that says "no such comment" rather than "no such endpoint"."""
-    return response.status_code == 404 and isinstance(_json(response), dict)
 
 
 class HttpTarget:
@@ -200,7 +150,7 @@ class HttpTarget:
             headers={"Idempotency-Key": outgoing.idempotency_key},
             ok=(200, 201, 409),
         )
-        body = _json(response)
+        body = json_or_none(response)
         existed = response.status_code == 409
         endpoint = f"POST {self.client.url('/comments')}"
         # "already there" without saying where: ask by source id
@@ -238,7 +188,7 @@ class HttpTarget:
             )
             raise BatchUnsupported
         self._has_batch = True
-        body = _json(response)
+        body = json_or_none(response)
         results = body.get("results") if isinstance(body, dict) else None
         if not isinstance(results, list) or len(results) != len(outgoing):
             count = len(results) if isinstance(results, list) else "no"
@@ -249,7 +199,7 @@ class HttpTarget:
                 body=body,
             )
         return [
-            _batch_result(where, index, out, item)
+            batch_result(where, index, out, item)
             for index, (out, item) in enumerate(zip(outgoing, results, strict=True))
         ]
 
@@ -264,8 +214,8 @@ class HttpTarget:
         if response.status_code == 200:
             self._has_lookup = True
             endpoint = f"GET {self.client.url('/comments')}?source_id="
-            return target_id_of(_json(response), "id", endpoint, response)
-        if _is_not_found(response):
+            return target_id_of(json_or_none(response), "id", endpoint, response)
+        if is_not_found(response):
             self._has_lookup = True
             return None
         self._has_lookup = False
@@ -320,7 +270,7 @@ class HttpTarget:
             response = self.client.request(
                 "GET", "/comments", params=params, ok=(200, *NOT_IMPLEMENTED)
             )
-            body = _json(response)
+            body = json_or_none(response)
             if (
                 response.status_code != 200
                 or not isinstance(body, dict)
@@ -331,7 +281,7 @@ class HttpTarget:
                 return None
             self._has_listing = True
             endpoint = f"GET {self.client.url('/comments')}?page_id="
-            comments.extend(_target_comment(item, endpoint, response) for item in body["comments"])
+            comments.extend(listed_comment(item, endpoint, response) for item in body["comments"])
             cursor = body.get("next")
             if not cursor:
                 return comments
@@ -350,13 +300,17 @@ class HttpTarget:
         comment deleted in the source that keeps its replies); False when it is gone."""
         edited = outgoing.source.edited_at
         response = self.client.request(
-            "PATCH", f"/comments/{quote(target_id, safe='')}",
-            json_body={"text": outgoing.text, "html": outgoing.html,
-                       "edited_at": rfc3339(edited) if edited is not None else None},
+            "PATCH",
+            f"/comments/{quote(target_id, safe='')}",
+            json_body={
+                "text": outgoing.text,
+                "html": outgoing.html,
+                "edited_at": rfc3339(edited) if edited is not None else None,
+            },
             ok=(200, 204, *NOT_IMPLEMENTED),
         )
         if response.status_code in (405, 501) or (
-            response.status_code == 404 and not _is_not_found(response)
+            response.status_code == 404 and not is_not_found(response)
         ):
             raise UnsupportedOperation(f"{self.url} does not implement PATCH /comments/{{id}}")
         return response.status_code != 404
@@ -383,7 +337,7 @@ class HttpTarget:
                 f"export {variable}=<the token the comment API expects> "
                 "(for the Worker: its MIGRATE_TOKEN secret)",
             ) from exc
-        if response.status_code == 200 or _is_not_found(response):
+        if response.status_code == 200 or is_not_found(response):
             return f"{self.url} answers and accepts the token (lookup by source id)"
         return (
             f"{self.url} answers ({response.status_code}) but has no lookup by source id, "
@@ -392,53 +346,6 @@ class HttpTarget:
 
     def close(self) -> None:
         self.client.close()
-
-
-def _batch_result(
-    where: str, index: int, outgoing: OutgoingComment, item: Any
-) -> Created | PageError:
-    """One item of a batch answer: created, already there, or the server's refusal."""
-    what = f"{where}: item {index} ({outgoing.source.id})"
-    if not isinstance(item, dict):
-        return PageError(f"{what}: the result is not a JSON object")
-    error = item.get("error")
-    if error is not None:
-        status = item.get("status")  # optional: what a single POST would have answered
-        code = f" -> {status}" if isinstance(status, int) and not isinstance(status, bool) else ""
-        return PageError(f"{what}{code}: {str(error)[:500]}")
-    target_id = item.get("id")
-    if isinstance(target_id, bool) or not isinstance(target_id, str | int) or target_id == "":
-        return PageError(f"{what}: the result has no usable id")
-    parent = item.get("parent_id", outgoing.parent_target_id)
-    return Created(
-        target_id=str(target_id),
-        parent_target_id=None if parent is None else str(parent),
-        already_existed=item.get("existing") is True,
-    )
-
-
-def _target_comment(item: Any, endpoint: str, response: requests.Response) -> TargetComment:
-    target_id = target_id_of(item, "id", endpoint, response)  # so item is a dict below
-    parent = parent_id_of(item, endpoint, response)
-    author = item.get("author")
-    author = author if isinstance(author, dict) else {}
-    source = item.get("source") or {}
-    source_id = source.get("id") if isinstance(source, dict) else None
-    return TargetComment(
-        target_id=target_id,
-        parent_target_id=parent,
-        author_name=str(author.get("name") or ""),
-        text=str(item.get("text") or ""),
-        created_at=parse_rfc3339(item.get("created_at")),
-        source_id=None if source_id is None else str(source_id),
-        html=item["html"] if isinstance(item.get("html"), str) else None,
-        author_avatar_url=_text_or_none(author.get("avatar_url")),
-        raw=dict(item),
-    )
-
-
-def _text_or_none(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 PLUGIN = TargetPlugin(

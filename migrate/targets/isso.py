@@ -26,27 +26,21 @@
   last reply), so its caches and invariants stay its own. Edits (sync) use the same key:
   `POST /id/<id>/edit/<key>` with the new text. (The admin interface would need a
   password and HTML scraping; writing the SQLite file directly would bypass Isso's logic.)
+  The key and its path: migrate.targets.isso_moderation.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import html
-import json
 import logging
 import re
-import sqlite3
 import threading
-import time
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-from migrate.errors import TargetError, UnsupportedOperation
+from migrate.errors import TargetError
 from migrate.model import (
     Capabilities,
     CheckItem,
@@ -60,14 +54,15 @@ from migrate.model import (
 from migrate.plugins import TargetPlugin, retry_policy
 from migrate.targets.isso_embed import check_isso_embed
 from migrate.targets.isso_match import match_pending, same_comment
+from migrate.targets.isso_moderation import MODE_DELETED, moderation_path
+from migrate.targets.isso_moderation import sign_for_isso as sign_for_isso  # re-exported
 from utils.http import HttpClient, HttpError
 from utils.retry import RetryPolicy
 
-log = logging.getLogger("comment_migrate.targets.isso")
+log = logging.getLogger(__name__)
 
 MIN_TEXT = 3
 MAX_TEXT = 65535
-MODE_DELETED = 4  # deleted but kept because replies point at it
 _RULE_REFUSALS = ("text is too short", "text is too long")
 _WERKZEUG_MESSAGE = re.compile(r"<p>(.*?)</p>", re.DOTALL)
 
@@ -79,23 +74,6 @@ def isso_text_problem(text: str) -> str | None:
     if len(text) > MAX_TEXT:
         return f"text is too long for Isso (maximum length: {MAX_TEXT})"
     return None
-
-
-def sign_for_isso(secret: str, value: object, now: float | None = None) -> str:
-    """What Isso's `isso.sign(value)` returns: itsdangerous URLSafeTimedSerializer with the
-    default salt, SHA-1 HMAC and django-concat key derivation (kept here so the package does
-    not depend on Isso's libraries)."""
-
-    def b64(data: bytes) -> bytes:
-        return base64.urlsafe_b64encode(data).rstrip(b"=")
-
-    payload = b64(json.dumps(value, separators=(",", ":")).encode("utf-8"))
-    stamp = int(time.time() if now is None else now)
-    signed = payload + b"." + b64(stamp.to_bytes((stamp.bit_length() + 7) // 8, "big"))
-    # SHA-1 because that is what Isso verifies with, not a choice of ours
-    key = hashlib.sha1(b"itsdangerous" + b"signer" + secret.encode("utf-8")).digest()  # noqa: S324
-    signature = hmac.new(key, signed, hashlib.sha1).digest()
-    return (signed + b"." + b64(signature)).decode("ascii")
 
 
 class _AlreadyStored(Exception):
@@ -115,8 +93,11 @@ def _plain_error(error: HttpError) -> HttpError:
     message = html.unescape(found.group(1)).strip()
     prefix = error.message.split(": <", 1)[0] if ": <" in error.message else error.message
     return HttpError(
-        f"{prefix}: {message}", status=error.status, url=error.url,
-        retryable=error.retryable, body=message,
+        f"{prefix}: {message}",
+        status=error.status,
+        url=error.url,
+        retryable=error.retryable,
+        body=message,
     )
 
 
@@ -185,6 +166,7 @@ class IssoTarget:
             "parent": int(parent) if parent is not None else None,
             "title": page.title or page.uri,
         }
+
         def look_before_resending() -> None:
             # POST /new is not idempotent: an attempt whose answer was lost (a timeout, a
             # reset, a 5xx from a proxy) may have been stored, and a resend would duplicate it
@@ -194,26 +176,39 @@ class IssoTarget:
 
         try:
             response = self.client.request(
-                "POST", "/new", params={"uri": page.uri}, json_body=body, ok=(201, 202),
+                "POST",
+                "/new",
+                params={"uri": page.uri},
+                json_body=body,
+                ok=(201, 202),
                 before_resend=look_before_resending,
             )
         except _AlreadyStored as stored:
-            log.info("%s: Isso had stored %s after all (id %s); not sending it again",
-                     page.uri, outgoing.source.id, stored.target_id)
+            log.info(
+                "%s: Isso had stored %s after all (id %s); not sending it again",
+                page.uri,
+                outgoing.source.id,
+                stored.target_id,
+            )
             self._remember(stored.target_id)
             # this very request created it (only its answer was lost): imported, not found
             return Created(target_id=stored.target_id, parent_target_id=stored.parent)
         except HttpError as exc:
             error = _plain_error(exc)
-            if error.status == 400 and isinstance(error.body, str) \
-                    and error.body.startswith(_RULE_REFUSALS):
+            if (
+                error.status == 400
+                and isinstance(error.body, str)
+                and error.body.startswith(_RULE_REFUSALS)
+            ):
                 raise CommentRefused(f"Isso refused it: {error.body}") from exc
             if error.status == 403 and isinstance(error.body, str) and "CSRF" not in error.body:
                 # Isso's guard (rate limit, replies per thread) stops any bulk import
                 error = HttpError(
                     f"{error.message} (Isso's guard refused it: set [guard] enabled = false "
                     "in Isso's configuration for the migration)",
-                    status=error.status, url=error.url, body=error.body,
+                    status=error.status,
+                    url=error.url,
+                    body=error.body,
                 )
             raise error from exc
         data = response.json()
@@ -221,13 +216,17 @@ class IssoTarget:
             self._warned_moderation = True
             log.warning(
                 "%s holds new comments for moderation: they stay hidden until approved, "
-                "and reconciliation after a crash cannot see them", self.url,
+                "and reconciliation after a crash cannot see them",
+                self.url,
             )
         stored_parent = data.get("parent")
         if parent is not None and stored_parent is None:
             log.warning(
                 "%s stored %s as a top-level comment: its parent %s is not in thread %s",
-                self.url, outgoing.source.id, parent, page.uri,
+                self.url,
+                outgoing.source.id,
+                parent,
+                page.uri,
             )
         self._remember(str(data["id"]))
         return Created(
@@ -274,7 +273,8 @@ class IssoTarget:
         known = {str(k) for k in known_target_ids}
         self._remember(*known)
         candidates = [
-            c for c in self.thread(page)
+            c
+            for c in self.thread(page)
             if str(c["id"]) not in known and c.get("mode") != MODE_DELETED
         ]
         adopted = match_pending(candidates, pending)
@@ -299,7 +299,8 @@ class IssoTarget:
                 author_name=html.unescape(c.get("author") or ""),
                 text=str(c.get("text") or ""),
                 created_at=datetime.fromtimestamp(float(c["created"]), UTC)
-                if c.get("created") is not None else None,
+                if c.get("created") is not None
+                else None,
                 html=rendered.get(str(c["id"])),
                 raw=dict(c),
             )
@@ -315,7 +316,7 @@ class IssoTarget:
         return {str(c["id"]): str(c.get("text") or "") for c in _flatten(response.json())}
 
     def delete(self, target_id: str, page: Page) -> bool:
-        path = self._moderation(target_id, "delete")
+        path = moderation_path(self.db_path, target_id, "delete")
         if path is None:
             return False
         return self.client.request("POST", path, ok=(200, 404)).status_code == 200
@@ -323,7 +324,7 @@ class IssoTarget:
     def update(self, target_id: str, outgoing: OutgoingComment) -> bool:
         """Replace a comment's text (sync: an edit, or a tombstone) through the moderation
         endpoint, like `delete`; False when Isso no longer has it."""
-        path = self._moderation(target_id, "edit")
+        path = moderation_path(self.db_path, target_id, "edit")
         if path is None:
             return False
         try:
@@ -333,42 +334,6 @@ class IssoTarget:
         except HttpError as exc:
             raise _plain_error(exc) from exc
         return response.status_code == 200
-
-    def _moderation(self, target_id: str, action: str) -> str | None:
-        """`/id/<id>/<action>/<signed key>`, or None when Isso has no such comment (for a
-        deletion: no such comment that is not deleted already)."""
-        if self.db_path is None:
-            raise UnsupportedOperation(
-                f"{action.rstrip('e')}ing Isso comments needs the path of Isso's database "
-                "(db_path): its moderation key is signed with the session key stored there"
-            )
-        if not target_id.isdigit():
-            return None
-        secret, mode = self._read_db(int(target_id))
-        if mode is None or (action == "delete" and mode == MODE_DELETED):
-            return None
-        key = sign_for_isso(secret, int(target_id))
-        return f"/id/{target_id}/{action}/{quote(key, safe='')}"
-
-    def _read_db(self, comment_id: int) -> tuple[str, int | None]:
-        """Isso's session key and the comment's mode (None: no such comment)."""
-        assert self.db_path is not None
-        if not self.db_path.exists():
-            raise TargetError(f"Isso database {self.db_path} does not exist")
-        uri = f"file:{quote(str(self.db_path.resolve()))}?mode=ro"
-        try:
-            with sqlite3.connect(uri, uri=True, timeout=30) as db:
-                row = db.execute(
-                    "SELECT value FROM preferences WHERE key = 'session-key'"
-                ).fetchone()
-                mode = db.execute(
-                    "SELECT mode FROM comments WHERE id = ?", (comment_id,)
-                ).fetchone()
-        except sqlite3.Error as exc:
-            raise TargetError(f"cannot read Isso database {self.db_path}: {exc}") from exc
-        if row is None:
-            raise TargetError(f"{self.db_path} has no session key: is it Isso's database?")
-        return str(row[0]), None if mode is None else int(mode[0])
 
     def probe(self) -> str:
         """Writes nothing: GET /config, which every Isso answers. Says what answered;
