@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from migrate.cli_common import MigrateGroup
+from migrate.cli.common import MigrateGroup
 from migrate.config import DEFAULT_CHECKPOINT
 
 log = logging.getLogger(__name__)

@@ -1,8 +1,9 @@
 """The command line: parse options, call the library, map its errors to exit statuses.
 
 Nothing below does migration work itself; every command is a few lines over the library.
-What all commands share is migrate.cli_common's; the `worker` and `checkpoint` groups live in
-migrate.cli_worker and migrate.cli_checkpoint.
+What all commands share is in migrate.cli.common; `check`, `status` and `verify` in
+migrate.cli.inspection; the `worker` and `checkpoint` groups in migrate.cli.worker and
+migrate.cli.checkpoint. Only this package knows click.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from typing import NoReturn
 import click
 
 from migrate import __version__
-from migrate.cli_checkpoint import checkpoint
-from migrate.cli_common import (
+from migrate.cli.checkpoint import checkpoint
+from migrate.cli.common import (
     MigrateGroup,
     checkpoint_option,
     config_option,
@@ -26,8 +27,8 @@ from migrate.cli_common import (
     open_migration,
     verbosity_options,
 )
-from migrate.cli_inspect import check, status, verify
-from migrate.cli_worker import worker
+from migrate.cli.inspection import check, status, verify
+from migrate.cli.worker import worker
 from migrate.config import DEFAULT_CONFIG, TEMPLATE, load_config
 from migrate.errors import ExitStatus
 from migrate.reporter import Reporter, print_json

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from migrate.cli_common import (
+from migrate.cli.common import (
     checkpoint_option,
     config_option,
     fail,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from migrate.cli_common import MigrateGroup
+from migrate.cli.common import MigrateGroup
 
 log = logging.getLogger(__name__)
 
