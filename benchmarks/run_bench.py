@@ -49,7 +49,9 @@ class ServerProcess:
     def __enter__(self) -> ServerProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-c", SERVER_SCRIPT, str(REPO)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         assert self.proc.stdout is not None
         self.url = self.proc.stdout.readline().strip()
@@ -65,8 +67,10 @@ def run_ours(archive: Path, workers: int, folder: Path) -> tuple[float, int]:
     with ServerProcess() as server:
         # like for like with the bare loop: single posts (latency_bench measures batches)
         migration = Migration(
-            ArchiveSource(archive), HttpTarget(server.url, batch_size=0),
-            checkpoint=folder / f"cp-{time.monotonic_ns()}.json", workers=workers,
+            ArchiveSource(archive),
+            HttpTarget(server.url, batch_size=0),
+            checkpoint=folder / f"cp-{time.monotonic_ns()}.json",
+            workers=workers,
         )
         started = time.perf_counter()
         summary = migration.run(RunOptions(quiet=True))
@@ -86,11 +90,17 @@ def payloads(archive: Path, folder: Path) -> dict[str, list[dict[str, Any]]]:
     for line in out.read_text().splitlines():
         record = json.loads(line)
         body = {
-            "page": record["page"], "parent_id": record["source"]["parent_id"],
-            "author": record["author"], "text": record["text"], "html": record["html"],
+            "page": record["page"],
+            "parent_id": record["source"]["parent_id"],
+            "author": record["author"],
+            "text": record["text"],
+            "html": record["html"],
             "created_at": record["created_at"],
-            "source": {"system": "matrix", "id": record["source"]["id"],
-                       "parent_id": record["source"]["parent_id"]},
+            "source": {
+                "system": "matrix",
+                "id": record["source"]["id"],
+                "parent_id": record["source"]["parent_id"],
+            },
         }
         pages.setdefault(record["page"]["id"], []).append(body)
     return pages
@@ -109,9 +119,12 @@ def run_raw(pages: dict[str, list[dict[str, Any]]], workers: int) -> tuple[float
                 parent = body["parent_id"]
                 payload = {**body, "parent_id": new_ids[parent] if parent else None}
                 response = session.post(
-                    server.url + "/comments", data=json.dumps(payload).encode(),
-                    headers={"Content-Type": "application/json",
-                             "Idempotency-Key": "matrix:" + body["source"]["id"]},
+                    server.url + "/comments",
+                    data=json.dumps(payload).encode(),
+                    headers={
+                        "Content-Type": "application/json",
+                        "Idempotency-Key": "matrix:" + body["source"]["id"],
+                    },
                     timeout=30,
                 )
                 response.raise_for_status()
@@ -127,8 +140,9 @@ def run_raw(pages: dict[str, list[dict[str, Any]]], workers: int) -> tuple[float
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        archive = make_archive(folder / "site.archive.jsonl",
-                               threaded_site(pages=PAGES, per_page=PER_PAGE, depth=4))
+        archive = make_archive(
+            folder / "site.archive.jsonl", threaded_site(pages=PAGES, per_page=PER_PAGE, depth=4)
+        )
         bodies = payloads(archive, folder)
         total = sum(len(b) for b in bodies.values())
         assert total == PAGES * PER_PAGE

@@ -74,8 +74,10 @@ def start(directory: Path) -> None:
         plans = sample.plan_site(specs, spam=False)
         events = sample.seed_site(synapse, sample.SITE, plans)
         sample.write_pages_file(directory / "pages.csv", specs)
-        print(f"Seeded the site {sample.SITE!r}: {len(specs)} pages, {events} events "
-              "(comments, replies, edits, deletions, reactions), dated 2019..2024")
+        print(
+            f"Seeded the site {sample.SITE!r}: {len(specs)} pages, {events} events "
+            "(comments, replies, edits, deletions, reactions), dated 2019..2024"
+        )
 
         # Isso drops <img> unless told to show it: a site with image comments needs this
         # (without it, `verify` reports each image as one readers cannot see)
@@ -85,8 +87,9 @@ def start(directory: Path) -> None:
             markup__allowed_attributes="src, alt, title",
         ).start()
         assert isso.process is not None
-        state.update(isso_pid=isso.process.pid, isso_url=isso.url,
-                     uris=[spec.uri for spec in specs])
+        state.update(
+            isso_pid=isso.process.pid, isso_url=isso.url, uris=[spec.uri for spec in specs]
+        )
         _save(directory, state)
         print(f"Isso is running on {isso.url} (pid {isso.process.pid})")
     except BaseException:
@@ -94,7 +97,8 @@ def start(directory: Path) -> None:
         synapse.stop()
         raise
 
-    (directory / "migration.toml").write_text(textwrap.dedent(f"""\
+    (directory / "migration.toml").write_text(
+        textwrap.dedent(f"""\
         [source]
         type = "matrix"
         homeserver = "{synapse.url}"
@@ -112,7 +116,9 @@ def start(directory: Path) -> None:
         [run]
         checkpoint = ".migration_checkpoint.json"
         workers = 2
-        """), encoding="utf-8")
+        """),
+        encoding="utf-8",
+    )
     print(f"Wrote {directory / 'migration.toml'} and {directory / 'pages.csv'}")
 
 
@@ -152,8 +158,9 @@ def threads(directory: Path) -> int:
     session.trust_env = False  # loopback: no proxy
     total = 0
     for uri in state["uris"]:
-        response = session.get(state["isso_url"] + "/", params={"uri": uri, "plain": "1"},
-                               timeout=10)
+        response = session.get(
+            state["isso_url"] + "/", params={"uri": uri, "plain": "1"}, timeout=10
+        )
         response.raise_for_status()
         thread = response.json()
         print(f"\nGET /?uri={uri}&plain=1  ({thread.get('total_replies', '?')} comments)")

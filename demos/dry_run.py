@@ -93,8 +93,9 @@ class PageForecast:
     refused: list[tuple[str, str]] = field(default_factory=list)  # (text, reason)
 
 
-def forecast_page(page: Page, archive: ArchiveSource, transformer: CommentTransformer,
-                  check: Check) -> PageForecast:
+def forecast_page(
+    page: Page, archive: ArchiveSource, transformer: CommentTransformer, check: Check
+) -> PageForecast:
     """Place and check every comment of the page in send order, as the orchestrator would,
     with made-up target ids instead of sending."""
     comments = archive.comments(page).comments
@@ -124,11 +125,16 @@ def forecast_page(page: Page, archive: ArchiveSource, transformer: CommentTransf
 
 
 def describe_capabilities(name: str, capabilities: Capabilities) -> str:
-    depth = ("any depth" if capabilities.max_depth is None
-             else f"{capabilities.max_depth + 1} levels (max_depth {capabilities.max_depth})")
-    parts = [f"{name} keeps {depth}",
-             "keeps timestamps" if capabilities.keeps_timestamps else "sets its own timestamps",
-             f"takes {capabilities.content}"]
+    depth = (
+        "any depth"
+        if capabilities.max_depth is None
+        else f"{capabilities.max_depth + 1} levels (max_depth {capabilities.max_depth})"
+    )
+    parts = [
+        f"{name} keeps {depth}",
+        "keeps timestamps" if capabilities.keeps_timestamps else "sets its own timestamps",
+        f"takes {capabilities.content}",
+    ]
     if capabilities.min_text_length:
         parts.append(f"refuses text under {capabilities.min_text_length} characters")
     return ", ".join(parts)
@@ -144,21 +150,30 @@ def shorten(text: str, width: int = 60) -> str:
 
 def print_forecast(forecast: PageForecast) -> None:
     page = forecast.page
-    print(f"{page.id}  {page.uri}  \"{page.title or ''}\"")
-    tombstones = (f", {plural(forecast.tombstones, 'deleted comment')} kept as a tombstone"
-                  if forecast.tombstones else "")
-    print(f"    {plural(forecast.comments, 'comment')} in {plural(forecast.threads, 'thread')}, "
-          f"nested up to depth {max(forecast.max_depth, 0)}{tombstones}")
+    print(f'{page.id}  {page.uri}  "{page.title or ""}"')
+    tombstones = (
+        f", {plural(forecast.tombstones, 'deleted comment')} kept as a tombstone"
+        if forecast.tombstones
+        else ""
+    )
+    print(
+        f"    {plural(forecast.comments, 'comment')} in {plural(forecast.threads, 'thread')}, "
+        f"nested up to depth {max(forecast.max_depth, 0)}{tombstones}"
+    )
     if forecast.flattened:
-        print(f"    {plural(forecast.flattened, 'reply', 'replies')} re-attached by depth "
-              f"flattening, e.g. \"{shorten(forecast.example or '')}\"")
+        print(
+            f"    {plural(forecast.flattened, 'reply', 'replies')} re-attached by depth "
+            f'flattening, e.g. "{shorten(forecast.example or "")}"'
+        )
     else:
         print("    depth flattening: nothing to do")
     if forecast.passed_over:
-        print(f"    {plural(forecast.passed_over, 'reply', 'replies')} re-attached past a "
-              "refused parent")
+        print(
+            f"    {plural(forecast.passed_over, 'reply', 'replies')} re-attached past a "
+            "refused parent"
+        )
     for text, reason in forecast.refused:
-        print(f"    refused: \"{shorten(text, 30)}\": {reason}")
+        print(f'    refused: "{shorten(text, 30)}": {reason}')
     if not forecast.refused:
         print("    refused: none")
 
@@ -183,8 +198,12 @@ def cli_dry_run(archive: Path, target: str, workdir: Path) -> dict[str, object]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     done = subprocess.run(
-        [sys.executable, "-m", "migrate", *command, "--json"], cwd=workdir, env=env,
-        capture_output=True, text=True, timeout=300,
+        [sys.executable, "-m", "migrate", *command, "--json"],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     # the human summary is on stderr; a few lines are enough here
     lines = done.stderr.rstrip().splitlines()
@@ -201,12 +220,21 @@ def cli_dry_run(archive: Path, target: str, workdir: Path) -> dict[str, object]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--target", choices=TARGETS, default="isso",
-                        help="plan for this target's rules (default: isso)")
-    parser.add_argument("--archive", type=Path, default=None,
-                        help="another archive (default: the bundled sample site)")
-    parser.add_argument("--no-cli", action="store_true",
-                        help="skip the `comment-migrate run --dry-run` comparison")
+    parser.add_argument(
+        "--target",
+        choices=TARGETS,
+        default="isso",
+        help="plan for this target's rules (default: isso)",
+    )
+    parser.add_argument(
+        "--archive",
+        type=Path,
+        default=None,
+        help="another archive (default: the bundled sample site)",
+    )
+    parser.add_argument(
+        "--no-cli", action="store_true", help="skip the `comment-migrate run --dry-run` comparison"
+    )
     args = parser.parse_args(argv)
 
     with contextlib.ExitStack() as stack:
@@ -217,8 +245,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         pages = list(archive.pages())
         skipped_events = sum(len(archive.comments(p).skipped) for p in pages)
 
-        print(f"Dry run: {path.name} ({archive.source_identity.get('site', '?')} on "
-              f"{archive.source_identity.get('homeserver', '?')}) into {args.target}")
+        print(
+            f"Dry run: {path.name} ({archive.source_identity.get('site', '?')} on "
+            f"{archive.source_identity.get('homeserver', '?')}) into {args.target}"
+        )
         print(f"  {describe_capabilities(args.target, capabilities)}")
         print("  Nothing is sent.\n")
         forecasts = []
@@ -229,12 +259,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         total = sum(f.comments for f in forecasts)
         sent = sum(f.sent for f in forecasts)
         refused = sum(len(f.refused) for f in forecasts)
-        print(f"\nTotal: {len(forecasts)} pages, {total} comments in "
-              f"{sum(f.threads for f in forecasts)} threads; "
-              f"{sum(f.flattened for f in forecasts)} replies re-attached by depth flattening, "
-              f"{sum(f.passed_over for f in forecasts)} past a refused parent; "
-              f"{sent} would be sent, {refused} refused "
-              f"({skipped_events} source events were already skipped at extraction)")
+        print(
+            f"\nTotal: {len(forecasts)} pages, {total} comments in "
+            f"{sum(f.threads for f in forecasts)} threads; "
+            f"{sum(f.flattened for f in forecasts)} replies re-attached by depth flattening, "
+            f"{sum(f.passed_over for f in forecasts)} past a refused parent; "
+            f"{sent} would be sent, {refused} refused "
+            f"({skipped_events} source events were already skipped at extraction)"
+        )
         if args.no_cli:
             return 0
 
@@ -243,13 +275,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             summary = cli_dry_run(path, args.target, Path(tmp))
         skipped = summary.get("skipped_events", [])
         reported_skips = len(skipped) if isinstance(skipped, list) else None  # None: malformed
-        agrees = (summary.get("comments_imported") == sent
-                  and summary.get("comments_skipped") == refused
-                  and reported_skips == skipped_events)
-        print(f"comment-migrate {'agrees' if agrees else 'DISAGREES'}: "
-              f"{summary.get('comments_imported')} would be sent, "
-              f"{summary.get('comments_skipped')} refused, "
-              f"{reported_skips} source events skipped at extraction")
+        agrees = (
+            summary.get("comments_imported") == sent
+            and summary.get("comments_skipped") == refused
+            and reported_skips == skipped_events
+        )
+        print(
+            f"comment-migrate {'agrees' if agrees else 'DISAGREES'}: "
+            f"{summary.get('comments_imported')} would be sent, "
+            f"{summary.get('comments_skipped')} refused, "
+            f"{reported_skips} source events skipped at extraction"
+        )
         return 0 if agrees else 1
 
 

@@ -90,13 +90,33 @@ MODERATOR = Person("moderator", (("2000-01-01", "Wander & Pan moderation"),))
 # -- what they say -------------------------------------------------------------------------
 
 OPENERS = [
-    "", "", "", "", "Great post! ", "Thanks for writing this up. ", "Long-time reader here. ",
-    "Finally someone says it. ", "Bookmarked. ", "Oh, this brings back memories. ",
-    "Ha, I was just thinking about this. ", "Lovely write-up. ", "Obrigado, Ana! ",
+    "",
+    "",
+    "",
+    "",
+    "Great post! ",
+    "Thanks for writing this up. ",
+    "Long-time reader here. ",
+    "Finally someone says it. ",
+    "Bookmarked. ",
+    "Oh, this brings back memories. ",
+    "Ha, I was just thinking about this. ",
+    "Lovely write-up. ",
+    "Obrigado, Ana! ",
 ]
 CLOSERS = [
-    "", "", "", "", " 🙂", " Thanks!", " Keep it up.", " 👍", " Cheers from Kraków.",
-    " Looking forward to part two.", " 😅", " (Sorry for the long comment.)",
+    "",
+    "",
+    "",
+    "",
+    " 🙂",
+    " Thanks!",
+    " Keep it up.",
+    " 👍",
+    " Cheers from Kraków.",
+    " Looking forward to part two.",
+    " 😅",
+    " (Sorry for the long comment.)",
 ]
 REPLIES = [
     "Same experience here, word for word.",
@@ -178,8 +198,12 @@ class PageSpec:
 
 
 def md(body: str, formatted: str) -> dict[str, Any]:
-    return {"msgtype": "m.text", "body": body, "format": "org.matrix.custom.html",
-            "formatted_body": formatted}
+    return {
+        "msgtype": "m.text",
+        "body": body,
+        "format": "org.matrix.custom.html",
+        "formatted_body": formatted,
+    }
 
 
 def emote(body: str) -> dict[str, Any]:
@@ -187,14 +211,20 @@ def emote(body: str) -> dict[str, Any]:
 
 
 def image(name: str, media_id: str, width: int, height: int, size: int) -> dict[str, Any]:
-    return {"msgtype": "m.image", "body": name, "url": f"mxc://localhost/{media_id}",
-            "info": {"mimetype": "image/jpeg", "w": width, "h": height, "size": size}}
+    return {
+        "msgtype": "m.image",
+        "body": name,
+        "url": f"mxc://localhost/{media_id}",
+        "info": {"mimetype": "image/jpeg", "w": width, "h": height, "size": size},
+    }
 
 
 PAGES: list[PageSpec] = [
     PageSpec(
-        "sourdough-starter-week-one", "/2019/03/sourdough-starter-week-one/",
-        "Sourdough starter: week one", "2019-03-14",
+        "sourdough-starter-week-one",
+        "/2019/03/sourdough-starter-week-one/",
+        "Sourdough starter: week one",
+        "2019-03-14",
         (
             "My starter smelled like nail polish remover on day four and I almost threw it out.",
             "Rye flour for the first three days made all the difference for me.",
@@ -207,16 +237,24 @@ PAGES: list[PageSpec] = [
             "Day 7 and it doubled in five hours. I'm weirdly proud. 🍞",
             "The discard crackers alone are worth the whole effort.",
         ),
-        ("Do you feed it with the same flour you bake with?",
-         "Is it normal that a grey liquid forms on top?"),
-        (md("Ratio that finally worked for me: **1:5:5** (starter:flour:water) at ~24 °C.\n\n"
-            "Before that I was doing 1:1:1 and it was *always* hungry.",
-            "<p>Ratio that finally worked for me: <strong>1:5:5</strong> "
-            "(starter:flour:water) at ~24 °C.</p><p>Before that I was doing 1:1:1 and it was "
-            "<em>always</em> hungry.</p>"),),
+        (
+            "Do you feed it with the same flour you bake with?",
+            "Is it normal that a grey liquid forms on top?",
+        ),
+        (
+            md(
+                "Ratio that finally worked for me: **1:5:5** (starter:flour:water) at ~24 °C.\n\n"
+                "Before that I was doing 1:1:1 and it was *always* hungry.",
+                "<p>Ratio that finally worked for me: <strong>1:5:5</strong> "
+                "(starter:flour:water) at ~24 °C.</p><p>Before that I was doing 1:1:1 and it was "
+                "<em>always</em> hungry.</p>",
+            ),
+        ),
     ),
     PageSpec(
-        "lisbon-in-three-days", "/2019/06/lisbon-in-three-days/", "Lisbon in three days",
+        "lisbon-in-three-days",
+        "/2019/06/lisbon-in-three-days/",
+        "Lisbon in three days",
         "2019-06-02",
         (
             "Tram 28 at 8 in the morning, before the cruise ships arrive. Best advice ever.",
@@ -231,12 +269,16 @@ PAGES: list[PageSpec] = [
             "We stayed in Alfama and got lost every single evening, in a good way.",
         ),
         ("Is the Lisboa Card worth it if we only have two days?",),
-        (image("tram-28.jpg", "Tram28MorningLisbon", 1600, 1067, 412_331),
-         emote("is booking flights right now ✈️")),
+        (
+            image("tram-28.jpg", "Tram28MorningLisbon", 1600, 1067, 412_331),
+            emote("is booking flights right now ✈️"),
+        ),
     ),
     PageSpec(
-        "raspberry-pi-weather-station", "/2019/11/raspberry-pi-weather-station/",
-        "A Raspberry Pi weather station on the balcony", "2019-11-20",
+        "raspberry-pi-weather-station",
+        "/2019/11/raspberry-pi-weather-station/",
+        "A Raspberry Pi weather station on the balcony",
+        "2019-11-20",
         (
             "The BME280 reads about 2 °C too high if it's close to the Pi. Ask me how I know.",
             "Did you consider InfluxDB instead of SQLite? Grafana loves it.",
@@ -249,14 +291,21 @@ PAGES: list[PageSpec] = [
             "I've been running a similar setup since 2016 and it just works.",
         ),
         ("Which library do you use for the BME280, smbus2 or the Adafruit one?",),
-        (md("This is the crontab line I use, in case it helps someone:\n\n"
-            "```\n*/5 * * * * /home/pi/weather/read_bme280.py >> /var/log/weather.log 2>&1\n```",
-            "<p>This is the crontab line I use, in case it helps someone:</p>"
-            "<pre><code>*/5 * * * * /home/pi/weather/read_bme280.py &gt;&gt; "
-            "/var/log/weather.log 2&gt;&amp;1\n</code></pre>"),),
+        (
+            md(
+                "This is the crontab line I use, in case it helps someone:\n\n"
+                "```\n*/5 * * * * /home/pi/weather/read_bme280.py"
+                " >> /var/log/weather.log 2>&1\n```",
+                "<p>This is the crontab line I use, in case it helps someone:</p>"
+                "<pre><code>*/5 * * * * /home/pi/weather/read_bme280.py &gt;&gt; "
+                "/var/log/weather.log 2&gt;&amp;1\n</code></pre>",
+            ),
+        ),
     ),
     PageSpec(
-        "kimchi-fridge-edition", "/2020/02/kimchi-fridge-edition/", "Kimchi, fridge edition",
+        "kimchi-fridge-edition",
+        "/2020/02/kimchi-fridge-edition/",
+        "Kimchi, fridge edition",
         "2020-02-09",
         (
             "Gochugaru is not optional, don't use chili flakes, it's a different thing.",
@@ -273,8 +322,10 @@ PAGES: list[PageSpec] = [
         (emote("opens the fridge and immediately regrets it 😂"),),
     ),
     PageSpec(
-        "night-train-vienna-venice", "/2020/09/night-train-vienna-venice/",
-        "The night train from Vienna to Venice", "2020-09-18",
+        "night-train-vienna-venice",
+        "/2020/09/night-train-vienna-venice/",
+        "The night train from Vienna to Venice",
+        "2020-09-18",
         (
             "Took the Nightjet last summer, waking up to the lagoon is magic.",
             "The couchette was fine but bring earplugs, the brakes screech at every stop.",
@@ -287,14 +338,20 @@ PAGES: list[PageSpec] = [
             "Tip: the luggage space under the bottom bunk fits a big suitcase.",
         ),
         ("Did you have any trouble with the border checks at night?",),
-        (md("Useful: [the Man in Seat 61 page](https://www.seat61.com/) has every route "
-            "and the booking tricks.",
-            "<p>Useful: <a href=\"https://www.seat61.com/\">the Man in Seat 61 page</a> has "
-            "every route and the booking tricks.</p>"),),
+        (
+            md(
+                "Useful: [the Man in Seat 61 page](https://www.seat61.com/) has every route "
+                "and the booking tricks.",
+                '<p>Useful: <a href="https://www.seat61.com/">the Man in Seat 61 page</a> has '
+                "every route and the booking tricks.</p>",
+            ),
+        ),
     ),
     PageSpec(
-        "self-hosting-matrix", "/2021/01/self-hosting-matrix/",
-        "Self-hosting Matrix for the family", "2021-01-23",
+        "self-hosting-matrix",
+        "/2021/01/self-hosting-matrix/",
+        "Self-hosting Matrix for the family",
+        "2021-01-23",
         (
             "Synapse on a 2 GB VPS was fine until someone joined a huge public room.",
             "Have you looked at Conduit? Much lighter for a family server.",
@@ -307,20 +364,28 @@ PAGES: list[PageSpec] = [
             "Running it on a Pi 4 for 3 people, works fine with Postgres.",
         ),
         ("How do you do backups, just pg_dump and the media folder?",),
-        (md("You can check federation with "
-            "`curl https://matrix.example.net/_matrix/federation/v1/version`, and if that "
-            "hangs it's the reverse proxy, not Synapse.",
-            "<p>You can check federation with <code>curl "
-            "https://matrix.example.net/_matrix/federation/v1/version</code>, and if that "
-            "hangs it's the reverse proxy, not Synapse.</p>"),
-         md("Backups, my version:\n\n1. `pg_dump` nightly\n2. rsync the media store\n"
-            "3. the signing key, **once**, somewhere safe",
-            "<ol><li><code>pg_dump</code> nightly</li><li>rsync the media store</li><li>the "
-            "signing key, <strong>once</strong>, somewhere safe</li></ol>")),
+        (
+            md(
+                "You can check federation with "
+                "`curl https://matrix.example.net/_matrix/federation/v1/version`, and if that "
+                "hangs it's the reverse proxy, not Synapse.",
+                "<p>You can check federation with <code>curl "
+                "https://matrix.example.net/_matrix/federation/v1/version</code>, and if that "
+                "hangs it's the reverse proxy, not Synapse.</p>",
+            ),
+            md(
+                "Backups, my version:\n\n1. `pg_dump` nightly\n2. rsync the media store\n"
+                "3. the signing key, **once**, somewhere safe",
+                "<ol><li><code>pg_dump</code> nightly</li><li>rsync the media store</li><li>the "
+                "signing key, <strong>once</strong>, somewhere safe</li></ol>",
+            ),
+        ),
     ),
     PageSpec(
-        "ramen-from-scratch", "/2021/04/ramen-from-scratch/",
-        "Tonkotsu ramen from scratch (a 14-hour saga)", "2021-04-11",
+        "ramen-from-scratch",
+        "/2021/04/ramen-from-scratch/",
+        "Tonkotsu ramen from scratch (a 14-hour saga)",
+        "2021-04-11",
         (
             "Fourteen hours! My neighbours would call the fire brigade.",
             "Blanching the bones first is the step everyone skips and regrets.",
@@ -334,20 +399,26 @@ PAGES: list[PageSpec] = [
             "My kitchen looked like a crime scene afterwards but it was worth it.",
         ),
         ("Can you freeze the broth?", "What about chashu, rolled or not rolled?"),
-        (image("bowl-no-3.jpg", "RamenBowlNumberThree", 1200, 1200, 285_114),
-         md("My order of operations, after three tries:\n\n"
-            "1. bones in cold water, boil 10 min, **scrub**\n"
-            "2. hard boil for 12 h, top up with water\n"
-            "3. tare and aroma oil while waiting\n\n"
-            "And *never* let it drop to a simmer.",
-            "<p>My order of operations, after three tries:</p><ol><li>bones in cold water, "
-            "boil 10 min, <strong>scrub</strong></li><li>hard boil for 12 h, top up with "
-            "water</li><li>tare and aroma oil while waiting</li></ol><p>And <em>never</em> "
-            "let it drop to a simmer.</p>"),
-         emote("👩‍🍳 is clearing the whole Saturday for this")),
+        (
+            image("bowl-no-3.jpg", "RamenBowlNumberThree", 1200, 1200, 285_114),
+            md(
+                "My order of operations, after three tries:\n\n"
+                "1. bones in cold water, boil 10 min, **scrub**\n"
+                "2. hard boil for 12 h, top up with water\n"
+                "3. tare and aroma oil while waiting\n\n"
+                "And *never* let it drop to a simmer.",
+                "<p>My order of operations, after three tries:</p><ol><li>bones in cold water, "
+                "boil 10 min, <strong>scrub</strong></li><li>hard boil for 12 h, top up with "
+                "water</li><li>tare and aroma oil while waiting</li></ol><p>And <em>never</em> "
+                "let it drop to a simmer.</p>",
+            ),
+            emote("👩‍🍳 is clearing the whole Saturday for this"),
+        ),
     ),
     PageSpec(
-        "west-highland-way", "/2021/08/west-highland-way/", "Hiking the West Highland Way",
+        "west-highland-way",
+        "/2021/08/west-highland-way/",
+        "Hiking the West Highland Way",
         "2021-08-05",
         (
             "The midges. Nobody warns you enough about the midges.",
@@ -364,8 +435,10 @@ PAGES: list[PageSpec] = [
         (emote("is ordering midge nets as we speak 🦟"),),
     ),
     PageSpec(
-        "moving-off-wordpress", "/2022/01/moving-off-wordpress/",
-        "Moving this blog off WordPress", "2022-01-16",
+        "moving-off-wordpress",
+        "/2022/01/moving-off-wordpress/",
+        "Moving this blog off WordPress",
+        "2022-01-16",
         (
             "Hugo was my choice too. Build times under a second are addictive.",
             "What about the comments though? That was my blocker.",
@@ -378,19 +451,28 @@ PAGES: list[PageSpec] = [
             "I moved back to WordPress after a year. Sometimes boring is good.",
         ),
         ("Did you keep the old comments?",),
-        (md("> Nobody reads the comments anyway\n\nI do! Please keep them. "
-            "[Isso](https://isso-comments.de/) worked well for me after the move.",
-            "<blockquote><p>Nobody reads the comments anyway</p></blockquote><p>I do! Please "
-            "keep them. <a href=\"https://isso-comments.de/\">Isso</a> worked well for me after "
-            "the move.</p>"),
-         md("Checklist I wish I'd had:\n\n- export with the **WXR** tool\n- check every "
-            "`<img>` path\n- set up 301s *before* switching DNS",
-            "<ul><li>export with the <strong>WXR</strong> tool</li><li>check every "
-            "<code>&lt;img&gt;</code> path</li><li>set up 301s <em>before</em> switching "
-            "DNS</li></ul>")),
+        (
+            md(
+                "> Nobody reads the comments anyway\n\nI do! Please keep them. "
+                "[Isso](https://isso-comments.de/) worked well for me after the move.",
+                "<blockquote><p>Nobody reads the comments anyway</p></blockquote><p>I do! Please "
+                'keep them. <a href="https://isso-comments.de/">Isso</a> worked well for me after '
+                "the move.</p>",
+            ),
+            md(
+                "Checklist I wish I'd had:\n\n- export with the **WXR** tool\n- check every "
+                "`<img>` path\n- set up 301s *before* switching DNS",
+                "<ul><li>export with the <strong>WXR</strong> tool</li><li>check every "
+                "<code>&lt;img&gt;</code> path</li><li>set up 301s <em>before</em> switching "
+                "DNS</li></ul>",
+            ),
+        ),
     ),
     PageSpec(
-        "cast-iron-care", "/2022/05/cast-iron-care/", "Cast iron care myths", "2022-05-03",
+        "cast-iron-care",
+        "/2022/05/cast-iron-care/",
+        "Cast iron care myths",
+        "2022-05-03",
         (
             "My grandmother's pan is 70 years old and has never seen soap. Or so she says.",
             "Flaxseed oil seasoning flakes off, I switched to crisco and it's way better.",
@@ -403,16 +485,23 @@ PAGES: list[PageSpec] = [
             "Cornbread in a cast iron skillet is the only correct cornbread.",
         ),
         ("Is it OK to put it in the dishwasher once?",),
-        (md("~~Never use soap~~ Soap is fine, it's **lye** that isn't. Modern dish soap won't "
-            "strip polymerised oil.",
-            "<p><del>Never use soap</del> Soap is fine, it's <strong>lye</strong> that isn't. "
-            "Modern dish soap won't strip polymerised oil.</p>"),
-         md("Same pan, rusty after one night in the sink. 😭",
-            "<p>Same pan, <font color=\"red\">rusty</font> after one night in the "
-            "sink. 😭</p>")),  # the colour does not survive sanitizing
+        (
+            md(
+                "~~Never use soap~~ Soap is fine, it's **lye** that isn't. Modern dish soap won't "
+                "strip polymerised oil.",
+                "<p><del>Never use soap</del> Soap is fine, it's <strong>lye</strong> that isn't. "
+                "Modern dish soap won't strip polymerised oil.</p>",
+            ),
+            md(
+                "Same pan, rusty after one night in the sink. 😭",
+                '<p>Same pan, <font color="red">rusty</font> after one night in the sink. 😭</p>',
+            ),
+        ),  # the colour does not survive sanitizing
     ),
     PageSpec(
-        "tokyo-on-a-budget", "/2023/03/tokyo-on-a-budget/", "Tokyo on a budget 🇯🇵",
+        "tokyo-on-a-budget",
+        "/2023/03/tokyo-on-a-budget/",
+        "Tokyo on a budget 🇯🇵",
         "2023-03-21",
         (
             "Konbini breakfast every morning, egg sando forever. 🥪",
@@ -429,8 +518,10 @@ PAGES: list[PageSpec] = [
         (emote("is saving this for October 🍁"),),
     ),
     PageSpec(
-        "mechanical-keyboard-build", "/2023/09/mechanical-keyboard-build/",
-        "My first mechanical keyboard build", "2023-09-07",
+        "mechanical-keyboard-build",
+        "/2023/09/mechanical-keyboard-build/",
+        "My first mechanical keyboard build",
+        "2023-09-07",
         (
             "Welcome to the rabbit hole. Your wallet will never be the same.",
             "Hot-swap sockets are the best decision for a first build.",
@@ -443,16 +534,22 @@ PAGES: list[PageSpec] = [
             "Cherry profile caps are the comfiest, fight me.",
         ),
         ("How long did the whole build take you?",),
-        (md("My build list:\n\n- **Switches:** Gateron Yellows, lubed with 205g0\n"
-            "- **Keycaps:** PBT, cherry profile\n- **Case:** the cheap aluminium one\n\n"
-            "Total about €180, which is *way* more than I told my partner.",
-            "<p>My build list:</p><ul><li><strong>Switches:</strong> Gateron Yellows, lubed "
-            "with 205g0</li><li><strong>Keycaps:</strong> PBT, cherry profile</li><li>"
-            "<strong>Case:</strong> the cheap aluminium one</li></ul><p>Total about €180, "
-            "which is <em>way</em> more than I told my partner.</p>"),),
+        (
+            md(
+                "My build list:\n\n- **Switches:** Gateron Yellows, lubed with 205g0\n"
+                "- **Keycaps:** PBT, cherry profile\n- **Case:** the cheap aluminium one\n\n"
+                "Total about €180, which is *way* more than I told my partner.",
+                "<p>My build list:</p><ul><li><strong>Switches:</strong> Gateron Yellows, lubed "
+                "with 205g0</li><li><strong>Keycaps:</strong> PBT, cherry profile</li><li>"
+                "<strong>Case:</strong> the cheap aluminium one</li></ul><p>Total about €180, "
+                "which is <em>way</em> more than I told my partner.</p>",
+            ),
+        ),
     ),
     PageSpec(
-        "paella-valenciana", "/2024/01/paella-valenciana/", "Paella valenciana, the argument",
+        "paella-valenciana",
+        "/2024/01/paella-valenciana/",
+        "Paella valenciana, the argument",
         "2024-01-28",
         (
             "No chorizo. Thank you for saying it so clearly.",
@@ -470,7 +567,10 @@ PAGES: list[PageSpec] = [
         debate=6,
     ),
     PageSpec(
-        "about", "/about/", "About", "2019-01-01",
+        "about",
+        "/about/",
+        "About",
+        "2019-01-01",
         (
             "Found this blog through the ramen post, stayed for everything else.",
             "Your writing is so calm, it's my Sunday morning reading.",
@@ -486,7 +586,12 @@ PAGES: list[PageSpec] = [
         replies=10,
     ),
     PageSpec(
-        "now", "/now/", "What I'm doing now", "2024-04-01", (), replies=0,
+        "now",
+        "/now/",
+        "What I'm doing now",
+        "2024-04-01",
+        (),
+        replies=0,
     ),
 ]
 
@@ -538,7 +643,7 @@ def _typo(text: str, rng: random.Random) -> str:
         return text + " " + text.split(" ")[-1]  # a doubled last word
     word = rng.choice(words)
     i = len(word) // 2
-    return text.replace(word, word[: i - 1] + word[i] + word[i - 1] + word[i + 1:], 1)
+    return text.replace(word, word[: i - 1] + word[i] + word[i - 1] + word[i + 1 :], 1)
 
 
 def plan_page(spec: PageSpec, rng: random.Random) -> PagePlanned:
@@ -548,16 +653,17 @@ def plan_page(spec: PageSpec, rng: random.Random) -> PagePlanned:
     comments: list[Planned] = []
 
     def when(after: datetime, scale_hours: float) -> datetime:
-        moment = after + timedelta(hours=rng.expovariate(1 / scale_hours),
-                                   seconds=rng.randint(1, 3599))
+        moment = after + timedelta(
+            hours=rng.expovariate(1 / scale_hours), seconds=rng.randint(1, 3599)
+        )
         return min(moment, now_limit - timedelta(minutes=rng.randint(1, 10_000)))
 
-    def add(person: Person, moment: datetime, content: dict[str, Any],
-            parent: Planned | None = None) -> Planned:
+    def add(
+        person: Person, moment: datetime, content: dict[str, Any], parent: Planned | None = None
+    ) -> Planned:
         if parent is not None and moment.timestamp() * 1000 <= parent.ts:
             moment = datetime.fromtimestamp(parent.ts / 1000, UTC) + timedelta(minutes=7)
-        item = Planned(len(comments), person, _ms(moment), content,
-                       parent.key if parent else None)
+        item = Planned(len(comments), person, _ms(moment), content, parent.key if parent else None)
         comments.append(item)
         return item
 
@@ -573,8 +679,12 @@ def plan_page(spec: PageSpec, rng: random.Random) -> PagePlanned:
         tops.append(add(rng.choice(PEOPLE), moment, text(body.strip())))
     for question in spec.questions:
         asked = add(rng.choice(PEOPLE), when(start, 300), text(question))
-        answer = add(OWNER, when(datetime.fromtimestamp(asked.ts / 1000, UTC), 20),
-                     text(rng.choice(OWNER_REPLIES)), asked)
+        answer = add(
+            OWNER,
+            when(datetime.fromtimestamp(asked.ts / 1000, UTC), 20),
+            text(rng.choice(OWNER_REPLIES)),
+            asked,
+        )
         tops += [asked, answer]
     for content in spec.specials:
         tops.append(add(rng.choice(PEOPLE), when(start, 400), dict(content)))
@@ -601,34 +711,55 @@ def plan_page(spec: PageSpec, rng: random.Random) -> PagePlanned:
         depth = spec.debate or 4
         a, b = rng.sample(PEOPLE, 2)
         parent = rng.choice(tops[: len(spec.lines)])
-        lines = DEBATE if spec.debate else [
-            "Genuinely curious: why do you think that is?",
-            "Partly habit, partly what I grew up with, I think.",
-            "Makes sense. For me it was the opposite, funnily enough.",
-            "Ha, maybe we should swap kitchens for a week.",
-            "Deal. You bring the snacks.",
-        ]
+        lines = (
+            DEBATE
+            if spec.debate
+            else [
+                "Genuinely curious: why do you think that is?",
+                "Partly habit, partly what I grew up with, I think.",
+                "Makes sense. For me it was the opposite, funnily enough.",
+                "Ha, maybe we should swap kitchens for a week.",
+                "Deal. You bring the snacks.",
+            ]
+        )
         for level in range(depth):
             after = datetime.fromtimestamp(parent.ts / 1000, UTC)
             parent = add(a if level % 2 == 0 else b, when(after, 6), text(lines[level]), parent)
 
     # afterlife: edits, deletions, reactions
-    texts = [c for c in comments if c.content["msgtype"] == "m.text"
-             and "format" not in c.content and len(c.content["body"]) >= 10]
+    texts = [
+        c
+        for c in comments
+        if c.content["msgtype"] == "m.text"
+        and "format" not in c.content
+        and len(c.content["body"]) >= 10
+    ]
     for item in rng.sample(texts, min(len(texts), 1 + len(texts) // 12)):
         final = item.content["body"]
         if rng.random() < 0.5:
             item.content = text(_typo(final, rng))
             item.edit = text(final)
         else:
-            item.edit = text(final + "\n\nEdit: " + rng.choice([
-                "tried it again, same result.", "typo.", "added the link, see below.",
-                "it's been a year and I still stand by this.", "never mind, found it 🙈",
-            ]))
+            item.edit = text(
+                final
+                + "\n\nEdit: "
+                + rng.choice(
+                    [
+                        "tried it again, same result.",
+                        "typo.",
+                        "added the link, see below.",
+                        "it's been a year and I still stand by this.",
+                        "never mind, found it 🙈",
+                    ]
+                )
+            )
         item.edit_ts = item.ts + rng.randint(60_000, 3_600_000)
     with_replies = {c.parent for c in comments if c.parent is not None}
-    leaves = [c for c in comments if c.key not in with_replies and c.person is not OWNER
-              and len(c.content["body"]) >= 10]
+    leaves = [
+        c
+        for c in comments
+        if c.key not in with_replies and c.person is not OWNER and len(c.content["body"]) >= 10
+    ]
     for item in rng.sample(leaves, min(len(leaves), 1 + len(leaves) // 20)):
         item.redact_by = item.person  # "I'd rather not have this online"
         item.edit = None
@@ -651,23 +782,38 @@ def add_spam(plans: list[PagePlanned], rng: random.Random) -> None:
         plan = next(p for p in plans if p.spec.section == section)
         first = min(c.ts for c in plan.comments)
         later = first + rng.randint(86_400_000, 10 * 86_400_000)
-        spam = Planned(len(plan.comments), SPAMMER, later,
-                       {"msgtype": "m.text",
-                        "body": "Best replica watches!!! Visit cheap-watches-4u dot biz 💰💰💰"},
-                       redact_by=MODERATOR)
+        spam = Planned(
+            len(plan.comments),
+            SPAMMER,
+            later,
+            {
+                "msgtype": "m.text",
+                "body": "Best replica watches!!! Visit cheap-watches-4u dot biz 💰💰💰",
+            },
+            redact_by=MODERATOR,
+        )
         plan.comments.append(spam)
         if answered:
-            plan.comments.append(Planned(
-                len(plan.comments), rng.choice(PEOPLE), spam.ts + 3_600_000,
-                {"msgtype": "m.text", "body": "Is this spam? Looks like spam. @Ana?"},
-                parent=spam.key,
-            ))
+            plan.comments.append(
+                Planned(
+                    len(plan.comments),
+                    rng.choice(PEOPLE),
+                    spam.ts + 3_600_000,
+                    {"msgtype": "m.text", "body": "Is this spam? Looks like spam. @Ana?"},
+                    parent=spam.key,
+                )
+            )
     # and one commenter who deleted a comment that already had an answer
     plan = next(p for p in plans if p.spec.section == "cast-iron-care")
     parents = {c.parent for c in plan.comments if c.parent is not None}
-    victim = next(c for c in plan.comments
-                  if c.key in parents and c.parent is None and c.person is not OWNER
-                  and not c.content.get("format"))
+    victim = next(
+        c
+        for c in plan.comments
+        if c.key in parents
+        and c.parent is None
+        and c.person is not OWNER
+        and not c.content.get("format")
+    )
     victim.redact_by = victim.person
     victim.edit = None
 
@@ -675,8 +821,9 @@ def add_spam(plans: list[PagePlanned], rng: random.Random) -> None:
 # -- seeding -------------------------------------------------------------------------------
 
 
-def _reply_content(content: dict[str, Any], parent_event: str, parent_sender: str,
-                   parent_body: str, room_id: str) -> dict[str, Any]:
+def _reply_content(
+    content: dict[str, Any], parent_event: str, parent_sender: str, parent_body: str, room_id: str
+) -> dict[str, Any]:
     """A reply as Matrix clients send it: m.in_reply_to plus the quoted fallback."""
     quoted = "\n".join(f"> {line}" for line in f"<{parent_sender}> {parent_body}".split("\n"))
     out = dict(content)
@@ -727,27 +874,48 @@ def seed_page(server: SynapseServer, site: str, plan: PagePlanned) -> int:
             content = item.content
             if item.parent is not None:
                 parent = plan.comments[item.parent]
-                content = _reply_content(content, sent[item.parent],
-                                         server.user_id(parent.person.localpart),
-                                         parent.content["body"], room_id)
+                content = _reply_content(
+                    content,
+                    sent[item.parent],
+                    server.user_id(parent.person.localpart),
+                    parent.content["body"],
+                    room_id,
+                )
             sent[item.key] = server.send_message(room_id, content, user, ts)
         elif what == "edit":
             assert item.edit is not None
-            body = {**item.edit, "body": "* " + item.edit["body"],
-                    "m.new_content": item.edit,
-                    "m.relates_to": {"rel_type": "m.replace", "event_id": sent[item.key]}}
+            body = {
+                **item.edit,
+                "body": "* " + item.edit["body"],
+                "m.new_content": item.edit,
+                "m.relates_to": {"rel_type": "m.replace", "event_id": sent[item.key]},
+            }
             server.send_message(room_id, body, user, ts)
         elif what.startswith("reaction"):
             person, key = item.reactions[int(what.removeprefix("reaction"))]
-            server.send_event(room_id, "m.reaction", {"m.relates_to": {
-                "rel_type": "m.annotation", "event_id": sent[item.key], "key": key,
-            }}, server.user_id(person.localpart), ts)
+            server.send_event(
+                room_id,
+                "m.reaction",
+                {
+                    "m.relates_to": {
+                        "rel_type": "m.annotation",
+                        "event_id": sent[item.key],
+                        "key": key,
+                    }
+                },
+                server.user_id(person.localpart),
+                ts,
+            )
         else:
             assert item.redact_by is not None
             by = item.redact_by
             reason = "spam" if by is MODERATOR else None
-            server.redact(room_id, sent[item.key], reason,
-                          None if by is MODERATOR else server.user_id(by.localpart))
+            server.redact(
+                room_id,
+                sent[item.key],
+                reason,
+                None if by is MODERATOR else server.user_id(by.localpart),
+            )
     return len(events)
 
 
@@ -765,16 +933,20 @@ def seed_site(server: SynapseServer, site: str, plans: Sequence[PagePlanned]) ->
         if person.avatar:
             server.set_avatar_url(user, f"mxc://localhost/{person.avatar}")
     moderation = server.create_comment_room(site, None)
-    for body in ("Spam wave again on the Lisbon post, deleting as they come.",
-                 "Turned on the new-account filter for a week."):
-        server.send_message(moderation, {"msgtype": "m.text", "body": body},
-                            server.user_id(OWNER.localpart))
+    for body in (
+        "Spam wave again on the Lisbon post, deleting as they come.",
+        "Turned on the new-account filter for a week.",
+    ):
+        server.send_message(
+            moderation, {"msgtype": "m.text", "body": body}, server.user_id(OWNER.localpart)
+        )
     with ThreadPoolExecutor(max_workers=4) as pool:
         return sum(pool.map(lambda plan: seed_page(server, site, plan), plans))
 
 
-def plan_site(pages: Sequence[PageSpec] = PAGES, seed: int = SEED,
-              spam: bool = True) -> list[PagePlanned]:
+def plan_site(
+    pages: Sequence[PageSpec] = PAGES, seed: int = SEED, spam: bool = True
+) -> list[PagePlanned]:
     rng = random.Random(seed)
     plans = [plan_page(spec, random.Random(rng.random())) for spec in pages]
     if spam:
@@ -820,20 +992,31 @@ def neutralize(path: Path, homeserver: str, server_name: str) -> None:
             out.write(json.dumps(rewrite(record), ensure_ascii=False) + "\n")
 
 
-def extract(server: SynapseServer, site: str, pages_file: Path, output: Path,
-            log: Callable[[str], None] = print) -> dict[str, Any]:
+def extract(
+    server: SynapseServer,
+    site: str,
+    pages_file: Path,
+    output: Path,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
     """What a site owner would run: pages file, guest reader, archive."""
     source = MatrixCommentExtractor(
-        homeserver=server.url, site=site, server_name=server.server_name,
-        discover="pages_file", pages_file=pages_file, token=None,
+        homeserver=server.url,
+        site=site,
+        server_name=server.server_name,
+        discover="pages_file",
+        pages_file=pages_file,
+        token=None,
     )
     try:
         summary = write_archive(output, source)
     finally:
         source.close()
     neutralize(output, server.url, server.server_name)
-    log(f"extracted {summary['pages']} pages, {summary['comments']} comments, "
-        f"{summary['skipped']} events skipped, {len(summary['failed'])} pages failed")
+    log(
+        f"extracted {summary['pages']} pages, {summary['comments']} comments, "
+        f"{summary['skipped']} events skipped, {len(summary['failed'])} pages failed"
+    )
     return summary
 
 
@@ -842,8 +1025,9 @@ def describe(path: Path) -> list[str]:
     pages = list(archive.pages())
     comments = [c for page in pages for c in archive.comments(page).comments]
     skipped = Counter(s.reason for page in pages for s in archive.comments(page).skipped)
-    max_depth = max((max(depths(archive.comments(p).comments).values(), default=0)
-                     for p in pages), default=0)
+    max_depth = max(
+        (max(depths(archive.comments(p).comments).values(), default=0) for p in pages), default=0
+    )
     authors = {c.author.source_id for c in comments}
     times = sorted(c.created_at for c in comments)
     return [
@@ -864,8 +1048,13 @@ def describe(path: Path) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("-o", "--output", type=Path, default=DEFAULT_OUTPUT,
-                        help=f"archive to write (default: {DEFAULT_OUTPUT.relative_to(REPO)})")
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=DEFAULT_OUTPUT,
+        help=f"archive to write (default: {DEFAULT_OUTPUT.relative_to(REPO)})",
+    )
     args = parser.parse_args(argv)
     plans = plan_site()
     with running_synapse() as server, tempfile.TemporaryDirectory() as tmp:

@@ -52,8 +52,9 @@ class SpamFilter:
             self.seen[page] += 1
             if self.seen[page] <= self.allowed:
                 return None
-        return (f"spam filter: more than {self.allowed} comments a minute on one page "
-                "looks like a bot")
+        return (
+            f"spam filter: more than {self.allowed} comments a minute on one page looks like a bot"
+        )
 
 
 def abridged(lines: list[str], keep: int = 2) -> list[str]:
@@ -61,8 +62,10 @@ def abridged(lines: list[str], keep: int = 2) -> list[str]:
     skipped = [line for line in lines if line.lstrip().startswith(("skipped ", "... and "))]
     out = [line for line in lines if line not in skipped[keep:]]
     if len(skipped) > keep:
-        out.insert(out.index(skipped[keep - 1]) + 1,
-                   f"  [{len(skipped) - keep} more 'skipped' lines cut from this demo]")
+        out.insert(
+            out.index(skipped[keep - 1]) + 1,
+            f"  [{len(skipped) - keep} more 'skipped' lines cut from this demo]",
+        )
     return out
 
 
@@ -73,8 +76,13 @@ def cli(workdir: Path, *args: str) -> int:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     env["NO_PROXY"] = ",".join(filter(None, [env.get("NO_PROXY"), "127.0.0.1"]))
     done = subprocess.run(
-        [sys.executable, "-m", "migrate", *args], cwd=workdir, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300,
+        [sys.executable, "-m", "migrate", *args],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=300,
     )
     for line in abridged(done.stdout.rstrip().splitlines()):
         print(line)
@@ -88,8 +96,9 @@ def check_target(server: ContractServer, archive: ArchiveSource) -> list[str]:
     held: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
     for item in server.comments:
         held[item["source"]["id"]].append(item)
-    problems = [f"{sid} is there {len(items)} times" for sid, items in held.items()
-                if len(items) > 1]
+    problems = [
+        f"{sid} is there {len(items)} times" for sid, items in held.items() if len(items) > 1
+    ]
     problems += [f"{sid} is missing" for sid in expected.keys() - held.keys()]
     problems += [f"{sid} was never in the source" for sid in held.keys() - expected.keys()]
     source_of = {items[0]["id"]: sid for sid, items in held.items()}
@@ -123,8 +132,10 @@ def main() -> int:
             encoding="utf-8",
         )
         print(f"The sample site: {total} comments on {len(list(archive.pages()))} pages.")
-        print(f"Target: a custom comment API on {server.url}, whose spam filter refuses "
-              f"more than {ALLOWED_PER_PAGE} comments on {' and '.join(FLAGGED_PAGES)}.\n")
+        print(
+            f"Target: a custom comment API on {server.url}, whose spam filter refuses "
+            f"more than {ALLOWED_PER_PAGE} comments on {' and '.join(FLAGGED_PAGES)}.\n"
+        )
 
         first = cli(workdir, "run")
         status = cli(workdir, "status")
@@ -139,13 +150,17 @@ def main() -> int:
         problems = check_target(server, archive)
         sent_again = server.posts - posts - (total - before)
         print(f"First run: exit {first}; status: exit {status}; rerun: exit {second}.")
-        print(f"The rerun sent {server.posts - posts} comments: the {total - before} missing "
-              f"ones" + (f" and {sent_again} more" if sent_again else "") + ".")
+        print(
+            f"The rerun sent {server.posts - posts} comments: the {total - before} missing "
+            f"ones" + (f" and {sent_again} more" if sent_again else "") + "."
+        )
         if problems or (first, status, second) != (3, 3, 0) or len(server.comments) != total:
             print("UNEXPECTED:", *problems[:20], sep="\n  ")
             return 1
-        print(f"Checked: {len(server.comments)} comments in the target, {total} in the source, "
-              "no duplicates, none missing, every reply under its parent.")
+        print(
+            f"Checked: {len(server.comments)} comments in the target, {total} in the source, "
+            "no duplicates, none missing, every reply under its parent."
+        )
         return 0
 
 

@@ -181,8 +181,12 @@ def _validate(where: str, data: Any, schema: Mapping[str, Any], prefix: str = ""
 
 
 def _section(
-    where: str, side: str, table: Mapping[str, Any], plugin_schema: Mapping[str, Any],
-    path_keys: tuple[str, ...], base: Path,
+    where: str,
+    side: str,
+    table: Mapping[str, Any],
+    plugin_schema: Mapping[str, Any],
+    path_keys: tuple[str, ...],
+    base: Path,
 ) -> SectionConfig:
     schema = {
         "type": "object",

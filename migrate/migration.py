@@ -115,8 +115,10 @@ class Migration:
         if config.media is not None:
             attach = getattr(source, "attach_media", None)
             if attach is None:
-                log.warning("[media]: the %s source copies no media; links stay as they are",
-                            config.source.type)
+                log.warning(
+                    "[media]: the %s source copies no media; links stay as they are",
+                    config.source.type,
+                )
             else:
                 attach(config.media, config.run)
         return cls(
@@ -140,7 +142,10 @@ class Migration:
     # -- verbs ------------------------------------------------------------------------------
 
     def run(
-        self, options: RunOptions | None = None, *, stop: threading.Event | None = None,
+        self,
+        options: RunOptions | None = None,
+        *,
+        stop: threading.Event | None = None,
         **kwargs: Any,
     ) -> RunSummary:
         """Migrate every page not yet complete (see RunOptions: dry_run, pages, reset...)."""
@@ -149,7 +154,10 @@ class Migration:
         return run_migration(self, options or RunOptions(**kwargs), stop=stop)
 
     def sync(
-        self, options: SyncOptions | None = None, *, stop: threading.Event | None = None,
+        self,
+        options: SyncOptions | None = None,
+        *,
+        stop: threading.Event | None = None,
         **kwargs: Any,
     ) -> SyncSummary:
         """Every page again, importing only what is new since the last run or sync, and
@@ -165,7 +173,9 @@ class Migration:
         return verify_migration(self)
 
     def rollback(
-        self, *, backup: Path | None = None,
+        self,
+        *,
+        backup: Path | None = None,
         confirm: Callable[[RollbackOutcome], bool] = lambda outcome: True,
         stop: threading.Event | None = None,
     ) -> RollbackOutcome:
@@ -194,4 +204,3 @@ class Migration:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-

@@ -82,8 +82,7 @@ def _find(kind: str, group: str, name: str, expected: type) -> Any:
         raise ConfigError(f"{kind} plugin {name!r} ({group}) cannot be loaded: {exc}") from exc
     if not isinstance(plugin, expected):
         raise ConfigError(
-            f"{kind} plugin {name!r} ({group}) is not a {expected.__name__} "
-            f"(see migrate.plugins)"
+            f"{kind} plugin {name!r} ({group}) is not a {expected.__name__} (see migrate.plugins)"
         )
     return plugin
 

@@ -62,10 +62,22 @@ class Reporter:
     def start(self, total_pages: int) -> None:
         if not self.enabled:
             return
-        self._pages = tqdm(total=total_pages, desc="pages", unit="page", file=self.stream,
-                           position=0, dynamic_ncols=True)
-        self._comments = tqdm(total=0, desc="comments", unit="comment", file=self.stream,
-                              position=1, dynamic_ncols=True)
+        self._pages = tqdm(
+            total=total_pages,
+            desc="pages",
+            unit="page",
+            file=self.stream,
+            position=0,
+            dynamic_ncols=True,
+        )
+        self._comments = tqdm(
+            total=0,
+            desc="comments",
+            unit="comment",
+            file=self.stream,
+            position=1,
+            dynamic_ncols=True,
+        )
 
     def page_extracted(self, comments: int) -> None:
         with self._lock:
@@ -96,11 +108,14 @@ class Reporter:
 
         state = "interrupted" if summary.interrupted else "finished"
         if summary.dry_run:
-            write(f"Dry run {state} in {summary.elapsed_seconds:.2f}s: nothing was sent to the "
-                  f"{summary.target} target; this is what a run would do now\n")
+            write(
+                f"Dry run {state} in {summary.elapsed_seconds:.2f}s: nothing was sent to the "
+                f"{summary.target} target; this is what a run would do now\n"
+            )
         else:
-            write(f"Migration {state} in {summary.elapsed_seconds:.2f}s "
-                  f"(target: {summary.target})\n")
+            write(
+                f"Migration {state} in {summary.elapsed_seconds:.2f}s (target: {summary.target})\n"
+            )
         would = "would be " if summary.dry_run else ""
         write(
             f"  pages:    {summary.pages_complete}/{summary.pages_total} complete, "
@@ -129,8 +144,10 @@ class Reporter:
         for skipped in summary.skipped_comments[:10]:
             write(f"  refused {describe_comment(skipped)}: {skipped['reason']}\n")
         if len(summary.skipped_comments) > 10:
-            write(f"  ... and {len(summary.skipped_comments) - 10} more refused "
-                  "(`--json` lists them all)\n")
+            write(
+                f"  ... and {len(summary.skipped_comments) - 10} more refused "
+                "(`--json` lists them all)\n"
+            )
         for note in summary.notes:
             write(f"  note: {note}\n")
         if summary.pages_failed or summary.interrupted:
@@ -142,8 +159,10 @@ def describe_comment(entry: dict[str, str]) -> str:
     id only when nothing else is known)."""
     if not entry.get("author"):
         return f"{entry['page_id']}/{entry['source_id']}"
-    return (f"{entry['page_id']}: {entry['author']}, {entry.get('created_at', '')}: "
-            f"\"{entry.get('excerpt', '')}\"")
+    return (
+        f"{entry['page_id']}: {entry['author']}, {entry.get('created_at', '')}: "
+        f'"{entry.get("excerpt", "")}"'
+    )
 
 
 def print_json(data: Any, stream: IO[str] | None = None) -> None:

@@ -20,14 +20,26 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def write_config(
-    directory: Path, *, archive: Path | None = None, target: dict[str, Any],
-    source: dict[str, Any] | None = None, run: dict[str, Any] | None = None,
+    directory: Path,
+    *,
+    archive: Path | None = None,
+    target: dict[str, Any],
+    source: dict[str, Any] | None = None,
+    run: dict[str, Any] | None = None,
     name: str = "migration.toml",
 ) -> Path:
     src = source or {"type": "archive", "path": str(archive)}
-    sections = {"source": src, "target": target,
-                "run": {"checkpoint": str(directory / "checkpoint.json"), "workers": 2,
-                        "max_attempts": 8, "timeout": 10, **(run or {})}}
+    sections = {
+        "source": src,
+        "target": target,
+        "run": {
+            "checkpoint": str(directory / "checkpoint.json"),
+            "workers": 2,
+            "max_attempts": 8,
+            "timeout": 10,
+            **(run or {}),
+        },
+    }
     lines = []
     for section, values in sections.items():
         lines.append(f"[{section}]")
@@ -63,14 +75,15 @@ def start_run(
     """`comment-migrate run` in a child process (for signals and SIGKILL)."""
     return subprocess.Popen(
         [sys.executable, "-m", "migrate", "-q", "run", "-c", str(config), *extra],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=config.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=config.parent,
         env=env or subprocess_env(),
     )
 
 
-def expected_parents(
-    comments: Sequence[Comment], max_depth: int | None
-) -> dict[str, str | None]:
+def expected_parents(comments: Sequence[Comment], max_depth: int | None) -> dict[str, str | None]:
     """Source id -> source id of the comment it should hang under in a target with max_depth."""
     by_id = {c.id: c for c in comments}
     depth = depths(comments)

@@ -34,8 +34,19 @@ COMMANDS = all_commands(cli)
 
 def test_the_documented_commands_are_all_there() -> None:
     names = {" ".join(c) for c in COMMANDS}
-    assert {"init", "run", "status", "extract", "verify", "rollback", "demo", "checkpoint",
-            "checkpoint validate", "checkpoint show", "checkpoint compact"} <= names
+    assert {
+        "init",
+        "run",
+        "status",
+        "extract",
+        "verify",
+        "rollback",
+        "demo",
+        "checkpoint",
+        "checkpoint validate",
+        "checkpoint show",
+        "checkpoint compact",
+    } <= names
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
@@ -51,8 +62,14 @@ def test_version() -> None:
 
 
 def test_python_dash_m_works() -> None:
-    done = subprocess.run([sys.executable, "-m", "migrate", "--version"], capture_output=True,
-                          text=True, env=subprocess_env(), cwd=REPO, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "migrate", "--version"],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        cwd=REPO,
+        check=False,
+    )
     assert done.returncode == 0 and __version__ in done.stdout
 
 
@@ -132,16 +149,21 @@ def test_status_without_a_checkpoint_says_so(tmp_path: Path) -> None:
 def test_a_locked_checkpoint_is_exit_4_naming_the_holder(tmp_path: Path) -> None:
     archive = make_archive(tmp_path / "a.jsonl", threaded_site(pages=1, per_page=2))
     with ContractServer() as server:
-        config = write_config(tmp_path, archive=archive,
-                              target={"type": "http", "url": server.url})
+        config = write_config(tmp_path, archive=archive, target={"type": "http", "url": server.url})
         holder = subprocess.Popen(
-            [sys.executable, "-c",
-             "import sys, time\n"
-             "from utils.checkpoint_manager import CheckpointManager\n"
-             f"cp = CheckpointManager(checkpoint_file={str(tmp_path / 'checkpoint.json')!r})\n"
-             "print('locked', flush=True)\n"
-             "time.sleep(60)\n"],
-            stdout=subprocess.PIPE, text=True, env=subprocess_env(), cwd=REPO,
+            [
+                sys.executable,
+                "-c",
+                "import sys, time\n"
+                "from utils.checkpoint_manager import CheckpointManager\n"
+                f"cp = CheckpointManager(checkpoint_file={str(tmp_path / 'checkpoint.json')!r})\n"
+                "print('locked', flush=True)\n"
+                "time.sleep(60)\n",
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=subprocess_env(),
+            cwd=REPO,
         )
         try:
             assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
@@ -173,8 +195,12 @@ def test_exit_1_for_an_unreachable_source_with_a_clear_message(tmp_path: Path) -
     with ContractServer() as server:
         config = write_config(
             tmp_path,
-            source={"type": "matrix", "homeserver": "http://127.0.0.1:9",
-                    "site": "blog", "pages_file": "pages.csv"},
+            source={
+                "type": "matrix",
+                "homeserver": "http://127.0.0.1:9",
+                "site": "blog",
+                "pages_file": "pages.csv",
+            },
             target={"type": "http", "url": server.url},
             run={"max_attempts": 1, "timeout": 2},
         )

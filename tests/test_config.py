@@ -78,8 +78,12 @@ def test_missing_file_says_how_to_make_one(tmp_path: Path) -> None:
 def test_tokens_come_only_from_the_named_environment_variable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = load_config(write(tmp_path, GOOD.replace(
-        'site = "myblog"', 'site = "myblog"\ntoken_env = "MY_MATRIX_TOKEN"')))
+    config = load_config(
+        write(
+            tmp_path,
+            GOOD.replace('site = "myblog"', 'site = "myblog"\ntoken_env = "MY_MATRIX_TOKEN"'),
+        )
+    )
     monkeypatch.delenv("MY_MATRIX_TOKEN", raising=False)
     assert config.source.token("MATRIX_ACCESS_TOKEN") is None
     monkeypatch.setenv("MY_MATRIX_TOKEN", "")  # empty means "read as a guest"
@@ -92,8 +96,9 @@ def test_tokens_come_only_from_the_named_environment_variable(
 
 def test_a_token_in_the_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"source\.token is not a known key"):
-        load_config(write(tmp_path, GOOD.replace('site = "myblog"',
-                                                 'site = "myblog"\ntoken = "syt_x"')))
+        load_config(
+            write(tmp_path, GOOD.replace('site = "myblog"', 'site = "myblog"\ntoken = "syt_x"'))
+        )
 
 
 def test_digest_covers_identity_not_tuning(tmp_path: Path) -> None:
@@ -120,7 +125,14 @@ def test_the_identity_of_a_migration_is_the_one_checkpoints_of_version_one_recor
         "source.prefix": "comments_",
         "target.url": "https://comments.example.org",
     }
-    wxr = load_config(write(tmp_path, GOOD.replace(
-        'type = "http"\nurl = "https://comments.example.org"', 'type = "wxr"\noutput = "c.wxr"')))
+    wxr = load_config(
+        write(
+            tmp_path,
+            GOOD.replace(
+                'type = "http"\nurl = "https://comments.example.org"',
+                'type = "wxr"\noutput = "c.wxr"',
+            ),
+        )
+    )
     assert wxr.identity()["target.output"] == str(tmp_path / "c.wxr")
     assert "target.url" not in wxr.identity()

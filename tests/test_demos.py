@@ -28,7 +28,11 @@ def demo_env() -> dict[str, str]:
 
 def run_demo(*command: str, timeout: float = 120) -> str:
     done = subprocess.run(
-        list(command), cwd=REPO, env=demo_env(), capture_output=True, text=True,
+        list(command),
+        cwd=REPO,
+        env=demo_env(),
+        capture_output=True,
+        text=True,
         timeout=timeout,
     )
     output = done.stdout + done.stderr
@@ -39,16 +43,18 @@ def run_demo(*command: str, timeout: float = 120) -> str:
 def test_the_sample_generator_plans_the_same_site_every_time(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    spec = importlib.util.spec_from_file_location("make_sample_site",
-                                                  DEMOS / "make_sample_site.py")
+    spec = importlib.util.spec_from_file_location("make_sample_site", DEMOS / "make_sample_site.py")
     assert spec is not None and spec.loader is not None
     generator = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, spec.name, generator)  # dataclasses look it up there
     spec.loader.exec_module(generator)
 
     def contents() -> list[tuple[str, int, str, int | None]]:
-        return [(c.person.localpart, c.ts, c.content["body"], c.parent)
-                for plan in generator.plan_site() for c in plan.comments]
+        return [
+            (c.person.localpart, c.ts, c.content["body"], c.parent)
+            for plan in generator.plan_site()
+            for c in plan.comments
+        ]
 
     first = contents()
     assert first == contents()
@@ -70,9 +76,12 @@ def test_dry_run_prints_a_plan_per_page_and_totals_that_the_cli_agrees_with(
     for page in pages:
         assert re.search(rf"^{re.escape(page.id)}  {re.escape(page.uri)}", out, re.M), page.id
     assert "Nothing is sent." in out
-    totals = re.search(r"^Total: (\d+) pages, (\d+) comments in \d+ threads; (\d+) replies "
-                       r"re-attached by depth flattening, .*; (\d+) would be sent, (\d+) refused",
-                       out, re.M)
+    totals = re.search(
+        r"^Total: (\d+) pages, (\d+) comments in \d+ threads; (\d+) replies "
+        r"re-attached by depth flattening, .*; (\d+) would be sent, (\d+) refused",
+        out,
+        re.M,
+    )
     assert totals is not None, out
     n_pages, n_comments, flattened, sent, refused = map(int, totals.groups())
     assert (n_pages, n_comments) == (len(pages), total)
@@ -112,8 +121,11 @@ def test_end_to_end_with_real_synapse_and_isso_prints_the_threads() -> None:
     imported = int(runs[0][0])
     assert imported > 30
     threads = re.findall(r"^GET /\?uri=(\S+)&plain=1", out, re.M)
-    assert threads == ["/2019/03/sourdough-starter-week-one/", "/2021/04/ramen-from-scratch/",
-                       "/2024/01/paella-valenciana/"]
+    assert threads == [
+        "/2019/03/sourdough-starter-week-one/",
+        "/2021/04/ramen-from-scratch/",
+        "/2024/01/paella-valenciana/",
+    ]
     assert f"\n{imported} comments in Isso\n" in out
     assert re.search(r"^ {8}#\d+ [^:]+: @[^:]+: ", out, re.M), "a flattened reply with @Name"
     assert "$ comment-migrate verify" in out

@@ -37,13 +37,15 @@ def seeded(synapse: SynapseServer, tmp_path_factory: pytest.TempPathFactory) -> 
         chain: list[str] = []
         for i in range(9):
             ts += 3_600_000
-            content: dict[str, object] = {"msgtype": "m.text",
-                                          "body": f"{section}: comment {i} with **Markdown**"}
+            content: dict[str, object] = {
+                "msgtype": "m.text",
+                "body": f"{section}: comment {i} with **Markdown**",
+            }
             level = i % 4
             if level and chain:
                 content["m.relates_to"] = {"m.in_reply_to": {"event_id": chain[-1]}}
             event = synapse.send_message(room, content, users[i % 3], ts)
-            chain = [*chain[: level], event] if level else [event]
+            chain = [*chain[:level], event] if level else [event]
         ts += 60_000
         synapse.send_message(room, {"msgtype": "m.emote", "body": "waves 👋"}, users[0], ts)
         if number == 0:
@@ -51,34 +53,57 @@ def seeded(synapse: SynapseServer, tmp_path_factory: pytest.TempPathFactory) -> 
             # Isso refuses texts under 3 characters: skipped with a reason, not lost silently
             synapse.send_message(room, {"msgtype": "m.text", "body": "ok"}, users[1], ts)
             ts += 60_000
-            doomed = synapse.send_message(room, {"msgtype": "m.text", "body": "regret this"},
-                                          users[2], ts)
+            doomed = synapse.send_message(
+                room, {"msgtype": "m.text", "body": "regret this"}, users[2], ts
+            )
             ts += 60_000
-            synapse.send_message(room, {
-                "msgtype": "m.text", "body": "> <@x> regret this\n\nwhy?",
-                "m.relates_to": {"m.in_reply_to": {"event_id": doomed}}}, users[0], ts)
+            synapse.send_message(
+                room,
+                {
+                    "msgtype": "m.text",
+                    "body": "> <@x> regret this\n\nwhy?",
+                    "m.relates_to": {"m.in_reply_to": {"event_id": doomed}},
+                },
+                users[0],
+                ts,
+            )
             ts += 60_000
-            edited = synapse.send_message(room, {"msgtype": "m.text", "body": "teh typo"},
-                                          users[1], ts)
-            synapse.send_message(room, {
-                "msgtype": "m.text", "body": "* the typo",
-                "m.new_content": {"msgtype": "m.text", "body": "the typo"},
-                "m.relates_to": {"rel_type": "m.replace", "event_id": edited}}, users[1], ts + 1)
+            edited = synapse.send_message(
+                room, {"msgtype": "m.text", "body": "teh typo"}, users[1], ts
+            )
+            synapse.send_message(
+                room,
+                {
+                    "msgtype": "m.text",
+                    "body": "* the typo",
+                    "m.new_content": {"msgtype": "m.text", "body": "the typo"},
+                    "m.relates_to": {"rel_type": "m.replace", "event_id": edited},
+                },
+                users[1],
+                ts + 1,
+            )
             synapse.redact(room, doomed, user_id=users[2])
     folder = tmp_path_factory.mktemp("site")
     (folder / "pages.csv").write_text(
-        "".join(f"{s},/blog/{s}/,Post {s}\n" for s in SECTIONS), encoding="utf-8")
+        "".join(f"{s},/blog/{s}/,Post {s}\n" for s in SECTIONS), encoding="utf-8"
+    )
     return folder / "pages.csv"
 
 
 def source_config(synapse: SynapseServer, pages_file: Path) -> dict[str, object]:
-    return {"type": "matrix", "homeserver": synapse.url, "server_name": synapse.server_name,
-            "site": SITE, "pages_file": str(pages_file)}
+    return {
+        "type": "matrix",
+        "homeserver": synapse.url,
+        "server_name": synapse.server_name,
+        "site": SITE,
+        "pages_file": str(pages_file),
+    }
 
 
 def extracted(synapse: SynapseServer, pages_file: Path) -> dict[Page, list[Comment]]:
-    source = MatrixCommentExtractor(homeserver=synapse.url, site=SITE,
-                                    server_name=synapse.server_name, pages_file=pages_file)
+    source = MatrixCommentExtractor(
+        homeserver=synapse.url, site=SITE, server_name=synapse.server_name, pages_file=pages_file
+    )
     try:
         return {page: source.comments(page).comments for page in source.pages()}
     finally:
@@ -86,10 +111,14 @@ def extracted(synapse: SynapseServer, pages_file: Path) -> dict[Page, list[Comme
 
 
 def test_synapse_to_isso_keeps_every_thread_as_isso_rules_predict(
-    synapse: SynapseServer, seeded: Path, isso: IssoServer, tmp_path: Path,
+    synapse: SynapseServer,
+    seeded: Path,
+    isso: IssoServer,
+    tmp_path: Path,
 ) -> None:
-    config = write_config(tmp_path, source=source_config(synapse, seeded),
-                          target={"type": "isso", "url": isso.url})
+    config = write_config(
+        tmp_path, source=source_config(synapse, seeded), target={"type": "isso", "url": isso.url}
+    )
     code, summary, stderr = run_json(config)
     assert code == 0, stderr
     assert summary["pages_complete"] == 3
@@ -99,8 +128,10 @@ def test_synapse_to_isso_keeps_every_thread_as_isso_rules_predict(
     assert any("cannot keep original timestamps" in note for note in summary["notes"])
 
     site = extracted(synapse, seeded)
-    kept = {page: [c for c in comments if c.id != short[0]["source_id"]]
-            for page, comments in site.items()}
+    kept = {
+        page: [c for c in comments if c.id != short[0]["source_id"]]
+        for page, comments in site.items()
+    }
     assert isso_shape(isso, list(kept)) == expected_isso_shape(kept)
     texts = [c["text"] for c in isso.comments("/blog/hello-world/")]
     assert "the typo" in texts and "teh typo" not in texts  # the edit applied
@@ -114,11 +145,15 @@ def test_synapse_to_isso_keeps_every_thread_as_isso_rules_predict(
 
 
 def test_synapse_to_wxr_imported_into_isso_keeps_timestamps_and_threads(
-    synapse: SynapseServer, seeded: Path, isso: IssoServer, tmp_path: Path,
+    synapse: SynapseServer,
+    seeded: Path,
+    isso: IssoServer,
+    tmp_path: Path,
 ) -> None:
     wxr = tmp_path / "comments.wxr"
-    config = write_config(tmp_path, source=source_config(synapse, seeded),
-                          target={"type": "wxr", "output": str(wxr)})
+    config = write_config(
+        tmp_path, source=source_config(synapse, seeded), target={"type": "wxr", "output": str(wxr)}
+    )
     code, _, stderr = run_json(config)
     assert code == 0, stderr
     done = isso.import_wxr(wxr)
@@ -136,20 +171,29 @@ def test_synapse_to_wxr_imported_into_isso_keeps_timestamps_and_threads(
             assert when in source_by_time, f"timestamp {when} not kept"
             source = source_by_time[when]
             parent_item = by_id.get(item["parent"]) if item.get("parent") else None
-            parent_when = (datetime.fromtimestamp(parent_item["created"], UTC)
-                           .replace(microsecond=0) if parent_item else None)
+            parent_when = (
+                datetime.fromtimestamp(parent_item["created"], UTC).replace(microsecond=0)
+                if parent_item
+                else None
+            )
             expected = parents[source.id]
             expected_when = next(
-                (c.created_at.replace(microsecond=0) for c in comments if c.id == expected), None)
+                (c.created_at.replace(microsecond=0) for c in comments if c.id == expected), None
+            )
             assert parent_when == expected_when, f"{source.id} under the wrong parent"
         assert min(c.created_at for c in comments).year == 2017
 
 
 def test_extract_archive_round_trip_and_migrate_from_it(
-    synapse: SynapseServer, seeded: Path, tmp_path: Path,
+    synapse: SynapseServer,
+    seeded: Path,
+    tmp_path: Path,
 ) -> None:
-    config = write_config(tmp_path, source=source_config(synapse, seeded),
-                          target={"type": "jsonl", "output": str(tmp_path / "out.jsonl")})
+    config = write_config(
+        tmp_path,
+        source=source_config(synapse, seeded),
+        target={"type": "jsonl", "output": str(tmp_path / "out.jsonl")},
+    )
     archive = tmp_path / "site.archive.jsonl"
     result = invoke("extract", "-c", str(config), "--output", str(archive), "--json")
     assert result.exit_code == 0, result.stderr
@@ -158,30 +202,47 @@ def test_extract_archive_round_trip_and_migrate_from_it(
     read_back = ArchiveSource(archive)
     live = extracted(synapse, seeded)
     assert {p.id: read_back.comments(p).comments for p in read_back.pages()} == {
-        p.id: cs for p, cs in live.items()}
+        p.id: cs for p, cs in live.items()
+    }
 
     # the same migration from the archive gives the same output as from the live source
-    from_archive = write_config(tmp_path, archive=archive, name="archive.toml",
-                                target={"type": "jsonl", "output": str(tmp_path / "a.jsonl")},
-                                run={"checkpoint": str(tmp_path / "a.checkpoint.json")})
+    from_archive = write_config(
+        tmp_path,
+        archive=archive,
+        name="archive.toml",
+        target={"type": "jsonl", "output": str(tmp_path / "a.jsonl")},
+        run={"checkpoint": str(tmp_path / "a.checkpoint.json")},
+    )
     assert run_json(config)[0] == 0 and run_json(from_archive)[0] == 0
 
     def records(path: Path) -> Counter[str]:
-        return Counter(json.dumps({k: v for k, v in json.loads(line).items()
-                                   if k in ("text", "created_at", "author", "source")},
-                                  sort_keys=True)
-                       for line in path.read_text().splitlines())
+        return Counter(
+            json.dumps(
+                {
+                    k: v
+                    for k, v in json.loads(line).items()
+                    if k in ("text", "created_at", "author", "source")
+                },
+                sort_keys=True,
+            )
+            for line in path.read_text().splitlines()
+        )
 
     assert records(tmp_path / "out.jsonl") == records(tmp_path / "a.jsonl")
 
 
 def test_a_missing_page_fails_alone_with_a_clear_message(
-    synapse: SynapseServer, seeded: Path, tmp_path: Path,
+    synapse: SynapseServer,
+    seeded: Path,
+    tmp_path: Path,
 ) -> None:
     pages = tmp_path / "pages.csv"
     pages.write_text(seeded.read_text() + "never-opened\n")
-    config = write_config(tmp_path, source=source_config(synapse, pages),
-                          target={"type": "jsonl", "output": str(tmp_path / "out.jsonl")})
+    config = write_config(
+        tmp_path,
+        source=source_config(synapse, pages),
+        target={"type": "jsonl", "output": str(tmp_path / "out.jsonl")},
+    )
     code, summary, _ = run_json(config)
     assert code == 3
     assert summary["pages_complete"] == 3

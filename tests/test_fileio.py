@@ -235,12 +235,19 @@ def test_a_full_disk_stops_the_run_with_exit_5_and_the_rerun_finishes_it(tmp_pat
 
     site = threaded_site(pages=6, per_page=10)
     archive = make_archive(tmp_path / "site.jsonl", site)
-    config = write_config(tmp_path, archive=archive,
-                          target={"type": "jsonl", "output": "comments.jsonl"},
-                          run={"workers": 1})
+    config = write_config(
+        tmp_path,
+        archive=archive,
+        target={"type": "jsonl", "output": "comments.jsonl"},
+        run={"workers": 1},
+    )
     full = subprocess.run(
         [sys.executable, "-m", "migrate", "-q", "run", "-c", str(config)],
-        capture_output=True, text=True, env=subprocess_env(), cwd=tmp_path, timeout=120,
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        cwd=tmp_path,
+        timeout=120,
         preexec_fn=lambda: _limit_file_size(6000),
     )
     assert full.returncode == 5, full.stderr
@@ -248,7 +255,11 @@ def test_a_full_disk_stops_the_run_with_exit_5_and_the_rerun_finishes_it(tmp_pat
     assert str(tmp_path) in full.stderr  # names the file
     again = subprocess.run(
         [sys.executable, "-m", "migrate", "-q", "run", "-c", str(config)],
-        capture_output=True, text=True, env=subprocess_env(), cwd=tmp_path, timeout=120,
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        cwd=tmp_path,
+        timeout=120,
     )
     assert again.returncode == 0, again.stderr
     records = [json.loads(line) for line in (tmp_path / "comments.jsonl").read_text().splitlines()]

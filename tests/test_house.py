@@ -26,8 +26,17 @@ def test_the_package_says_what_is_public_and_star_import_gives_exactly_that() ->
     exec("from migrate import *", namespace)  # noqa: S102  (the user's own line)
     public = {name for name in namespace if not name.startswith("__")}
     assert public == {name for name in migrate.__all__ if not name.startswith("__")}
-    assert {"Migration", "RunOptions", "ArchiveSource", "HttpTarget", "IssoTarget",
-            "WxrTarget", "JsonlTarget", "TargetPlugin", "VerifyReport"} <= public
+    assert {
+        "Migration",
+        "RunOptions",
+        "ArchiveSource",
+        "HttpTarget",
+        "IssoTarget",
+        "WxrTarget",
+        "JsonlTarget",
+        "TargetPlugin",
+        "VerifyReport",
+    } <= public
 
 
 def test_a_migration_runs_verifies_and_reruns_without_a_configuration_file(
@@ -35,13 +44,15 @@ def test_a_migration_runs_verifies_and_reruns_without_a_configuration_file(
 ) -> None:
     archive = make_archive(tmp_path / "site.jsonl", threaded_site(pages=2, per_page=6))
     out = tmp_path / "comments.wxr"
-    with Migration(ArchiveSource(archive), WxrTarget(out),
-                   checkpoint=tmp_path / "cp.json", workers=2) as migration:
+    with Migration(
+        ArchiveSource(archive), WxrTarget(out), checkpoint=tmp_path / "cp.json", workers=2
+    ) as migration:
         summary = migration.run()
     assert (summary.pages_complete, summary.comments_imported) == (2, 12)
     assert out.read_text(encoding="utf-8").count("<wp:comment>") == 12
-    with Migration(ArchiveSource(archive), WxrTarget(out),
-                   checkpoint=tmp_path / "cp.json") as again:
+    with Migration(
+        ArchiveSource(archive), WxrTarget(out), checkpoint=tmp_path / "cp.json"
+    ) as again:
         assert again.verify().ok
         rerun = again.run()
         assert rerun.comments_imported == 0 and rerun.pages_skipped == 2
@@ -80,8 +91,13 @@ def test_a_comment_costs_one_checkpoint_call(tmp_path: Path) -> None:
         summary = orchestrator.run(list(source.pages()))
         target.close()
         assert summary.comments_imported == 40
-        per_page = {"start_migration", "mark_page_in_progress", "mark_page_complete",
-                    "save_checkpoint", "should_skip_page"}
+        per_page = {
+            "start_migration",
+            "mark_page_in_progress",
+            "mark_page_complete",
+            "save_checkpoint",
+            "should_skip_page",
+        }
         per_comment = sum(n for name, n in cp.calls.items() if name not in per_page)
         assert per_comment <= 40 * 1, cp.calls
         assert cp.calls.get("add_id_mapping") == 40
@@ -161,9 +177,11 @@ def installed_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     (site / "lines_plugin-1.0.dist-info").mkdir(parents=True)
     (site / "lines_target.py").write_text(PLUGIN_MODULE, encoding="utf-8")
     (site / "lines_plugin-1.0.dist-info" / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: lines-plugin\nVersion: 1.0\n", encoding="utf-8")
+        "Metadata-Version: 2.1\nName: lines-plugin\nVersion: 1.0\n", encoding="utf-8"
+    )
     (site / "lines_plugin-1.0.dist-info" / "entry_points.txt").write_text(
-        "[comment_migrate.targets]\nlines = lines_target:PLUGIN\n", encoding="utf-8")
+        "[comment_migrate.targets]\nlines = lines_target:PLUGIN\n", encoding="utf-8"
+    )
     monkeypatch.syspath_prepend(str(site))
     migrate.plugins._registered.cache_clear()
     yield site
@@ -174,11 +192,18 @@ def installed_plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
 def test_a_target_installed_by_another_package_is_usable_with_its_own_keys(
     tmp_path: Path, installed_plugin: Path
 ) -> None:
-    archive = make_archive(tmp_path / "site.jsonl", {page("p1"): [
-        comment("$a", text="first", page="p1"),
-        comment("$b", "$a", minute=1, text="reply", page="p1")]})
-    config = write_config(tmp_path, archive=archive,
-                          target={"type": "lines", "folder": "out", "prefix": "all"})
+    archive = make_archive(
+        tmp_path / "site.jsonl",
+        {
+            page("p1"): [
+                comment("$a", text="first", page="p1"),
+                comment("$b", "$a", minute=1, text="reply", page="p1"),
+            ]
+        },
+    )
+    config = write_config(
+        tmp_path, archive=archive, target={"type": "lines", "folder": "out", "prefix": "all"}
+    )
     (tmp_path / "out").mkdir()
     code, summary, stderr = run_json(config)
     assert code == 0, stderr
@@ -187,8 +212,12 @@ def test_a_target_installed_by_another_package_is_usable_with_its_own_keys(
     # max_depth 0: the reply is flattened and mentions whom it answered
     assert lines == ["p1\tfirst", "p1\t@alice: reply"]
     # its own schema is enforced, with the file and the key named
-    bad = write_config(tmp_path, archive=archive, name="bad.toml",
-                       target={"type": "lines", "folder": "out", "prefix": 3})
+    bad = write_config(
+        tmp_path,
+        archive=archive,
+        name="bad.toml",
+        target={"type": "lines", "folder": "out", "prefix": 3},
+    )
     result = invoke("run", "-c", str(bad))
     assert result.exit_code == 2
     assert "bad.toml: key target.prefix" in result.stderr
@@ -204,8 +233,9 @@ def test_an_unknown_target_type_names_the_installed_ones(tmp_path: Path) -> None
 
 def test_quiet_and_verbose_work_after_the_command_too(tmp_path: Path) -> None:
     archive = make_archive(tmp_path / "a.jsonl", threaded_site(pages=1, per_page=3))
-    config = write_config(tmp_path, archive=archive,
-                          target={"type": "jsonl", "output": "out.jsonl"})
+    config = write_config(
+        tmp_path, archive=archive, target={"type": "jsonl", "output": "out.jsonl"}
+    )
     after = invoke("run", "-c", str(config), "-q", "--reset")
     assert after.exit_code == 0
     assert "WARNING" not in after.stderr  # -q: no info lines
@@ -218,14 +248,27 @@ def test_quiet_and_verbose_work_after_the_command_too(tmp_path: Path) -> None:
 
 def test_a_refused_comment_is_reported_as_people_know_it(tmp_path: Path) -> None:
     """Page, author, time and the start of its text; the event id stays in --json."""
-    archive = make_archive(tmp_path / "site.jsonl", {page("p1"): [
-        comment("$long", text="A long enough comment by Alice about sourdough", page="p1"),
-        comment("$ok", "$long", minute=1, author="bob", text="ok", page="p1"),
-    ]})
-    config = write_config(tmp_path, archive=archive,
-                          target={"type": "isso", "url": "http://127.0.0.1:9"})
-    dry = invoke("run", "-c", str(config), "--dry-run", "--dry-run-output",
-                 str(tmp_path / "plan.jsonl"), "--json")
+    archive = make_archive(
+        tmp_path / "site.jsonl",
+        {
+            page("p1"): [
+                comment("$long", text="A long enough comment by Alice about sourdough", page="p1"),
+                comment("$ok", "$long", minute=1, author="bob", text="ok", page="p1"),
+            ]
+        },
+    )
+    config = write_config(
+        tmp_path, archive=archive, target={"type": "isso", "url": "http://127.0.0.1:9"}
+    )
+    dry = invoke(
+        "run",
+        "-c",
+        str(config),
+        "--dry-run",
+        "--dry-run-output",
+        str(tmp_path / "plan.jsonl"),
+        "--json",
+    )
     assert dry.exit_code == 0, dry.stderr
     assert 'refused p1: bob, 2021-03-14T15:10:26+00:00: "ok"' in dry.stderr
     data = json.loads(dry.stdout.strip().splitlines()[-1])
@@ -235,8 +278,9 @@ def test_a_refused_comment_is_reported_as_people_know_it(tmp_path: Path) -> None
 
 def test_journal_entries_keep_the_source_id_in_the_checkpoint(tmp_path: Path) -> None:
     archive = make_archive(tmp_path / "a.jsonl", threaded_site(pages=1, per_page=2))
-    with Migration(ArchiveSource(archive), JsonlTarget(tmp_path / "o.jsonl"),
-                   checkpoint=tmp_path / "cp.json") as migration:
+    with Migration(
+        ArchiveSource(archive), JsonlTarget(tmp_path / "o.jsonl"), checkpoint=tmp_path / "cp.json"
+    ) as migration:
         migration.run(RunOptions(quiet=True))
     state = read_checkpoint(tmp_path / "cp.json")
     assert state.get_new_comment_id("$p0c0:localhost") is not None
@@ -256,7 +300,8 @@ def test_no_module_of_the_package_passes_about_400_lines() -> None:
 def test_plumbing_imports_nothing_of_the_domain() -> None:
     root = Path(migrate.__file__).resolve().parent.parent
     offenders = [
-        str(p.relative_to(root)) for p in (root / "utils").rglob("*.py")
+        str(p.relative_to(root))
+        for p in (root / "utils").rglob("*.py")
         if "from migrate" in p.read_text(encoding="utf-8")
         or "import migrate" in p.read_text(encoding="utf-8")
     ]
@@ -269,14 +314,17 @@ def test_demos_and_benchmarks_import_nothing_from_tests() -> None:
         str(p.relative_to(root))
         for folder in ("demos", "benchmarks")
         for p in (root / folder).glob("*.py")
-        if any(line.lstrip().startswith(("from tests", "import tests"))
-               for line in p.read_text(encoding="utf-8").splitlines())
+        if any(
+            line.lstrip().startswith(("from tests", "import tests"))
+            for line in p.read_text(encoding="utf-8").splitlines()
+        )
     ]
     assert offenders == []
 
 
-def test_the_readme_example_of_the_python_api_runs(tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_readme_example_of_the_python_api_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     readme = (Path(migrate.__file__).resolve().parent.parent / "README.md").read_text("utf-8")
     block = readme.split("```python\n", 1)[1].split("```", 1)[0]
     make_archive(tmp_path / "site.archive.jsonl", threaded_site(pages=2, per_page=4))

@@ -50,9 +50,13 @@ def test_guest_registration_429_is_waited_out(limited: SynapseServer, tmp_path: 
     policy = RetryPolicy(max_attempts=8, base_wait=0.0, max_wait=0.0, sleep=sleep)
     texts = []
     for _ in range(3):  # each registers a guest: burst 1, so the later ones get 429 first
-        extractor = MatrixCommentExtractor(homeserver=limited.url, site="rl",
-                                           server_name="localhost", pages_file=pages,
-                                           policy=policy)
+        extractor = MatrixCommentExtractor(
+            homeserver=limited.url,
+            site="rl",
+            server_name="localhost",
+            pages_file=pages,
+            policy=policy,
+        )
         page = next(extractor.pages())
         texts.append([c.text for c in extractor.comments(page).comments])
         extractor.close()
@@ -67,12 +71,17 @@ def test_message_429_honoured_by_the_shared_client(limited: SynapseServer) -> No
     room = limited.create_comment_room("rl", "q")
     limited.join(room, user_id)
     sleep = RecordingSleep()
-    client = HttpClient(limited.url, token=token,
-                        policy=RetryPolicy(max_attempts=8, base_wait=0.0, max_wait=0.0,
-                                           sleep=sleep))
+    client = HttpClient(
+        limited.url,
+        token=token,
+        policy=RetryPolicy(max_attempts=8, base_wait=0.0, max_wait=0.0, sleep=sleep),
+    )
     for n in range(4):
-        client.request("PUT", f"/_matrix/client/v3/rooms/{room}/send/m.room.message/rl{n}",
-                       json_body={"msgtype": "m.text", "body": f"m{n}"})
+        client.request(
+            "PUT",
+            f"/_matrix/client/v3/rooms/{room}/send/m.room.message/rl{n}",
+            json_body={"msgtype": "m.text", "body": f"m{n}"},
+        )
     assert sleep.waits  # burst 2: the third message is refused first
     # base_wait 0: the wait is the server's (Synapse sends Retry-After in whole seconds)
     assert all(w > 0 for w in sleep.waits)

@@ -42,12 +42,18 @@ def test_no_bars_when_not_a_terminal_or_quiet() -> None:
 def test_summary_lists_failed_pages_refusals_and_grouped_source_skips() -> None:
     stream = io.StringIO()
     summary = RunSummary(
-        pages_total=3, pages_complete=2, pages_failed=1, comments_imported=20,
-        comments_skipped=1, elapsed_seconds=2.0, target="isso",
+        pages_total=3,
+        pages_complete=2,
+        pages_failed=1,
+        comments_imported=20,
+        comments_skipped=1,
+        elapsed_seconds=2.0,
+        target="isso",
         failed_pages=[{"page_id": "post2", "error": "POST /new -> 400: bad"}],
         skipped_comments=[{"page_id": "post1", "source_id": "$a", "reason": "too short"}],
-        skipped_events=[{"page_id": "post1", "source_id": f"$r{i}", "reason": "reaction"}
-                        for i in range(3)],
+        skipped_events=[
+            {"page_id": "post1", "source_id": f"$r{i}", "reason": "reaction"} for i in range(3)
+        ],
     )
     Reporter(stream=stream).summary(summary)
     out = stream.getvalue()

@@ -49,15 +49,17 @@ def test_a_mapped_comment_redacted_before_the_rerun_does_not_abort_the_run(
         return "page is locked" if body["text"] == "refused at first" else None
 
     with ContractServer(refuse_if=refuse) as server:
-        config = write_config(tmp_path, archive=archive,
-                              target={"type": "http", "url": server.url})
+        config = write_config(tmp_path, archive=archive, target={"type": "http", "url": server.url})
         code, summary, _ = run_json(config)
         assert code == 3 and summary["failed_pages"][0]["page_id"] == "post1"
         # X was redacted in Matrix; the site owner re-extracts to the same archive path
-        write_archive(archive, SkippingSource(
-            {p0: site[p0], p1: [a, b]},
-            {"post1": [SkippedEvent("$x:l", "post1", "redacted")]},
-        ))
+        write_archive(
+            archive,
+            SkippingSource(
+                {p0: site[p0], p1: [a, b]},
+                {"post1": [SkippedEvent("$x:l", "post1", "redacted")]},
+            ),
+        )
         server.refuse_if = None
         result = invoke("-q", "run", "-c", str(config), "--json")
         assert result.exit_code == 0, result.stderr
@@ -70,11 +72,13 @@ def test_reply_of_a_reply_to_a_skipped_comment_hangs_under_its_sent_parent_in_is
     tmp_path: Path, isso: IssoServer
 ) -> None:
     pg = page("post1")
-    site = {pg: [
-        comment("$a:l", text="ok", minute=0),  # too short for Isso: skipped by rule
-        comment("$b:l", "$a:l", text="reply to the short one", minute=1, author="bob"),
-        comment("$c:l", "$b:l", text="reply to bob's reply", minute=2, author="carol"),
-    ]}
+    site = {
+        pg: [
+            comment("$a:l", text="ok", minute=0),  # too short for Isso: skipped by rule
+            comment("$b:l", "$a:l", text="reply to the short one", minute=1, author="bob"),
+            comment("$c:l", "$b:l", text="reply to bob's reply", minute=2, author="carol"),
+        ]
+    }
     archive = make_archive(tmp_path / "site.archive.jsonl", site)
     config = write_config(tmp_path, archive=archive, target={"type": "isso", "url": isso.url})
     code, _, stderr = run_json(config)
@@ -120,8 +124,7 @@ def test_resumed_rollback_keeps_the_backup_of_what_was_already_deleted(tmp_path:
     site = threaded_site(pages=1, per_page=6, depth=2)
     archive = make_archive(tmp_path / "site.archive.jsonl", site)
     with _LockedDelete() as server:
-        config = write_config(tmp_path, archive=archive,
-                              target={"type": "http", "url": server.url})
+        config = write_config(tmp_path, archive=archive, target={"type": "http", "url": server.url})
         assert run_json(config)[0] == 0
         # one top-level comment cannot be deleted
         server.locked = frozenset({server.comments[0]["id"]})
@@ -144,16 +147,17 @@ def test_rollback_deletes_what_was_made_even_for_pages_no_longer_in_the_source(
     site = threaded_site(pages=2, per_page=4, depth=2)
     archive = make_archive(tmp_path / "site.archive.jsonl", site)
     with ContractServer() as server:
-        config = write_config(tmp_path, archive=archive,
-                              target={"type": "http", "url": server.url})
+        config = write_config(tmp_path, archive=archive, target={"type": "http", "url": server.url})
         assert run_json(config)[0] == 0
         first_page = next(iter(site))
         make_archive(archive, {first_page: site[first_page]})  # page post1 left the site
-        result = invoke("rollback", "-c", str(config), "--yes",
-                        "--backup", str(tmp_path / "b.jsonl"))
+        result = invoke(
+            "rollback", "-c", str(config), "--yes", "--backup", str(tmp_path / "b.jsonl")
+        )
         left = [c["source"]["id"] for c in server.comments]
         assert result.exit_code != 0 or not left, (
-            f"rollback said {result.stderr!r} but {len(left)} comments remain")
+            f"rollback said {result.stderr!r} but {len(left)} comments remain"
+        )
 
 
 @pytest.mark.isso

@@ -33,14 +33,18 @@ def archive(tmp_path: Path, site: dict[Page, list[Comment]]) -> Path:
 
 
 def http_config(tmp_path: Path, archive: Path, server: ContractServer, **run: Any) -> Path:
-    return write_config(tmp_path, archive=archive,
-                        target={"type": "http", "url": server.url}, run=run)
+    return write_config(
+        tmp_path, archive=archive, target={"type": "http", "url": server.url}, run=run
+    )
 
 
 @pytest.mark.parametrize("workers", [1, 4])
 def test_every_comment_once_under_its_parent_and_a_rerun_sends_nothing(
-    tmp_path: Path, archive: Path, site: dict[Page, list[Comment]],
-    contract_server: ContractServer, workers: int,
+    tmp_path: Path,
+    archive: Path,
+    site: dict[Page, list[Comment]],
+    contract_server: ContractServer,
+    workers: int,
 ) -> None:
     config = http_config(tmp_path, archive, contract_server, workers=workers)
     code, summary, _ = run_json(config)
@@ -64,7 +68,9 @@ def test_every_comment_once_under_its_parent_and_a_rerun_sends_nothing(
 
 
 def test_transient_faults_on_30_percent_of_posts_give_the_same_result(
-    tmp_path: Path, archive: Path, site: dict[Page, list[Comment]],
+    tmp_path: Path,
+    archive: Path,
+    site: dict[Page, list[Comment]],
 ) -> None:
     # 500/503/429/reset on 30% of POSTs, and 10% stored-then-failed (the client never hears)
     # one comment per POST, so 30% of POSTs is many faults (test_batches has its own chaos)
@@ -77,7 +83,9 @@ def test_transient_faults_on_30_percent_of_posts_give_the_same_result(
 
 
 def test_a_refused_comment_fails_its_page_with_the_server_message_and_others_complete(
-    tmp_path: Path, archive: Path, site: dict[Page, list[Comment]],
+    tmp_path: Path,
+    archive: Path,
+    site: dict[Page, list[Comment]],
 ) -> None:
     def refuse(body: dict[str, Any]) -> str | None:
         return "spam filter says no" if body["text"] == "page 1 comment 6 at level 2" else None
@@ -110,7 +118,9 @@ def test_a_refused_comment_fails_its_page_with_the_server_message_and_others_com
 
 
 def test_only_failed_and_single_page_selection(
-    tmp_path: Path, archive: Path, site: dict[Page, list[Comment]],
+    tmp_path: Path,
+    archive: Path,
+    site: dict[Page, list[Comment]],
 ) -> None:
     with ContractServer(refuse_if=lambda b: "no" if b["page"]["id"] == "post2" else None) as srv:
         config = http_config(tmp_path, archive, srv)
@@ -136,7 +146,9 @@ def test_unknown_page_is_a_usage_error(
 
 
 def test_dry_run_sends_nothing_and_keeps_no_state(
-    tmp_path: Path, archive: Path, contract_server: ContractServer,
+    tmp_path: Path,
+    archive: Path,
+    contract_server: ContractServer,
 ) -> None:
     config = http_config(tmp_path, archive, contract_server)
     plan = tmp_path / "plan.jsonl"
@@ -152,7 +164,9 @@ def test_dry_run_sends_nothing_and_keeps_no_state(
 
 
 def test_a_checkpoint_of_another_migration_is_refused_unless_reset(
-    tmp_path: Path, archive: Path, contract_server: ContractServer,
+    tmp_path: Path,
+    archive: Path,
+    contract_server: ContractServer,
 ) -> None:
     config = http_config(tmp_path, archive, contract_server)
     assert run_json(config)[0] == 0
@@ -168,7 +182,9 @@ def test_a_checkpoint_of_another_migration_is_refused_unless_reset(
 
 
 def test_a_corrupt_checkpoint_stops_before_anything_is_sent(
-    tmp_path: Path, archive: Path, contract_server: ContractServer,
+    tmp_path: Path,
+    archive: Path,
+    contract_server: ContractServer,
 ) -> None:
     config = http_config(tmp_path, archive, contract_server)
     (tmp_path / "checkpoint.json").write_text('{"version": 1, "pages": ')
@@ -179,10 +195,12 @@ def test_a_corrupt_checkpoint_stops_before_anything_is_sent(
 
 
 def test_a_bad_config_stops_before_anything_is_written(
-    tmp_path: Path, archive: Path, contract_server: ContractServer,
+    tmp_path: Path,
+    archive: Path,
+    contract_server: ContractServer,
 ) -> None:
     config = http_config(tmp_path, archive, contract_server)
-    config.write_text(config.read_text().replace('workers = 2', 'workers = "many"'))
+    config.write_text(config.read_text().replace("workers = 2", 'workers = "many"'))
     result = invoke("run", "-c", str(config))
     assert result.exit_code == 2
     assert "run.workers" in result.stderr and str(config) in result.stderr
@@ -191,14 +209,18 @@ def test_a_bad_config_stops_before_anything_is_written(
 
 
 def test_a_target_token_comes_from_the_environment_and_is_never_printed(
-    tmp_path: Path, archive: Path, site: dict[Page, list[Comment]],
+    tmp_path: Path,
+    archive: Path,
+    site: dict[Page, list[Comment]],
 ) -> None:
     secret = "s3cr3t-target-token"
     with ContractServer(token=secret) as server:
-        config = write_config(tmp_path, archive=archive, target={
-            "type": "http", "url": server.url, "token_env": "CM_TEST_TOKEN"})
-        result = invoke("-vv", "run", "-c", str(config), "--json",
-                        env={"CM_TEST_TOKEN": secret})
+        config = write_config(
+            tmp_path,
+            archive=archive,
+            target={"type": "http", "url": server.url, "token_env": "CM_TEST_TOKEN"},
+        )
+        result = invoke("-vv", "run", "-c", str(config), "--json", env={"CM_TEST_TOKEN": secret})
         assert result.exit_code == 0
         assert secret not in result.stdout + result.stderr
         checkpoint_files = list(tmp_path.glob("checkpoint.json*"))
@@ -214,7 +236,10 @@ def test_a_target_token_comes_from_the_environment_and_is_never_printed(
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_signal_finishes_in_flight_saves_and_exits_130_then_the_rerun_completes(
-    tmp_path: Path, archive: Path, site: dict[Page, list[Comment]], sig: signal.Signals,
+    tmp_path: Path,
+    archive: Path,
+    site: dict[Page, list[Comment]],
+    sig: signal.Signals,
 ) -> None:
     with ContractServer(delay=0.05) as server:
         config = http_config(tmp_path, archive, server, workers=1)
@@ -238,7 +263,9 @@ def test_a_signal_finishes_in_flight_saves_and_exits_130_then_the_rerun_complete
 
 
 def test_a_second_interrupt_exits_130_at_once_and_the_checkpoint_stays_consistent(
-    tmp_path: Path, archive: Path, site: dict[Page, list[Comment]],
+    tmp_path: Path,
+    archive: Path,
+    site: dict[Page, list[Comment]],
 ) -> None:
     # a slow target: the graceful stop would wait for the comment in flight (2 s)
     with ContractServer(delay=2.0) as server:
@@ -266,14 +293,17 @@ def test_a_second_interrupt_exits_130_at_once_and_the_checkpoint_stays_consisten
 
 
 def test_a_dry_run_after_a_partial_run_plans_only_what_is_missing(
-    tmp_path: Path, archive: Path, site: dict[Page, list[Comment]],
+    tmp_path: Path,
+    archive: Path,
+    site: dict[Page, list[Comment]],
 ) -> None:
     with ContractServer(refuse_if=lambda b: "no" if b["page"]["id"] == "post2" else None) as srv:
         config = http_config(tmp_path, archive, srv)
         assert run_json(config)[0] == 3
         posts, before = srv.posts, (tmp_path / "checkpoint.json").read_bytes()
-        code, summary, stderr = run_json(config, "--dry-run",
-                                         "--dry-run-output", str(tmp_path / "plan.jsonl"))
+        code, summary, stderr = run_json(
+            config, "--dry-run", "--dry-run-output", str(tmp_path / "plan.jsonl")
+        )
         assert code == 0 and summary["comments_imported"] == 12 and summary["pages_skipped"] == 2
         assert "nothing was sent to the http target" in stderr and "12 would be sent" in stderr
         assert srv.posts == posts  # nothing sent

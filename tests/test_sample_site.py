@@ -36,8 +36,9 @@ def comments(site: dict[Page, list[Comment]]) -> list[Comment]:
     return [c for cs in site.values() for c in cs]
 
 
-def test_size_pages_and_comments(sample_path: Path, site: dict[Page, list[Comment]],
-                                 comments: list[Comment]) -> None:
+def test_size_pages_and_comments(
+    sample_path: Path, site: dict[Page, list[Comment]], comments: list[Comment]
+) -> None:
     assert len(site) >= 12
     assert len(comments) >= 300
     assert sample_path.stat().st_size < 1_000_000
@@ -67,11 +68,12 @@ def test_edits_and_deletions(archive: ArchiveSource, comments: list[Comment]) ->
 def test_emotes_images_unicode_markdown_html(comments: list[Comment]) -> None:
     texts = [c.text for c in comments]
     assert any(t.startswith("* ") for t in texts)  # m.emote
-    assert any(re.match(r"!\[[^\]]+\]\(https://matrix\.example\.org/_matrix/media/", t)
-               for t in texts)  # m.image
-    assert any(re.search("[\U0001F300-\U0001FAFF]", t) for t in texts)  # emoji
-    assert any(re.search("[\u0400-\u04FF]", t) for t in texts)  # Cyrillic
-    assert any(re.search("[\u3040-\u30FF\u4E00-\u9FFF]", t) for t in texts)  # Japanese
+    assert any(
+        re.match(r"!\[[^\]]+\]\(https://matrix\.example\.org/_matrix/media/", t) for t in texts
+    )  # m.image
+    assert any(re.search("[\U0001f300-\U0001faff]", t) for t in texts)  # emoji
+    assert any(re.search("[\u0400-\u04ff]", t) for t in texts)  # Cyrillic
+    assert any(re.search("[\u3040-\u30ff\u4e00-\u9fff]", t) for t in texts)  # Japanese
     assert any("**" in t for t in texts) and any("```" in t for t in texts)  # Markdown
     assert any(c.html and "<strong>" in c.html for c in comments)
     assert any(len(t.strip()) < 3 for t in texts)  # what Isso would refuse

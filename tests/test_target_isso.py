@@ -26,7 +26,11 @@ def test_is_a_target(isso: IssoServer, target: IssoTarget) -> None:
     assert isinstance(target, Target)
     caps = target.capabilities
     assert (caps.max_depth, caps.keeps_timestamps, caps.idempotency, caps.content) == (
-        1, False, "lookup", "markdown")
+        1,
+        False,
+        "lookup",
+        "markdown",
+    )
     assert caps.min_text_length == 3 and caps.can_delete
     assert not IssoTarget(isso.url).capabilities.can_delete  # no database, no deletion
     assert target.identity() == {"type": "isso", "url": isso.url}
@@ -50,15 +54,22 @@ def test_title_comes_from_the_page(isso: IssoServer, target: IssoTarget) -> None
     untitled = Page(id="p2", uri="/untitled/")
     target.create(outgoing("$b", page=untitled))  # no title: the uri, never a page fetch
     import sqlite3
+
     with sqlite3.connect(isso.db_path) as db:
         titles = dict(db.execute("SELECT uri, title FROM threads"))
     assert titles == {PAGE.uri: PAGE.title, "/untitled/": "/untitled/"}
 
 
-@pytest.mark.parametrize(("text", "refused"), [
-    ("ab", True), ("ab   ", True), ("", True), ("abc", False),
-    ("  x", False),  # Isso only strips the right: it accepts this
-])
+@pytest.mark.parametrize(
+    ("text", "refused"),
+    [
+        ("ab", True),
+        ("ab   ", True),
+        ("", True),
+        ("abc", False),
+        ("  x", False),  # Isso only strips the right: it accepts this
+    ],
+)
 def test_check_applies_isso_minimum(target: IssoTarget, text: str, refused: bool) -> None:
     assert (target.check(outgoing("$a", text)) is not None) is refused
 
@@ -119,7 +130,8 @@ def test_list_page_flattens_the_thread(target: IssoTarget) -> None:
     reply = target.create(outgoing("$b", "reply", parent=("$a", top.target_id)))
     listed = target.list_page(PAGE)
     assert [(c.target_id, c.parent_target_id, c.text) for c in listed] == [
-        (top.target_id, None, "top **bold**"), (reply.target_id, top.target_id, "reply"),
+        (top.target_id, None, "top **bold**"),
+        (reply.target_id, top.target_id, "reply"),
     ]
     assert listed[0].author_name == "alice" and listed[0].created_at is not None
     assert target.list_page(Page(id="x", uri="/nothing/")) == []
@@ -134,15 +146,21 @@ def test_delete_an_old_comment(isso_factory: Callable[..., IssoServer]) -> None:
     server = isso_factory(general__max_age="1s")
     target = IssoTarget(server.url, policy=fast_policy(), db_path=server.db_path)
     response = requests.post(  # a visitor's post, keeping the edit cookie Isso hands out
-        f"{server.url}/new", params={"uri": PAGE.uri},
-        json={"text": "old comment", "title": "t"}, timeout=10,
+        f"{server.url}/new",
+        params={"uri": PAGE.uri},
+        json={"text": "old comment", "title": "t"},
+        timeout=10,
     )
     cookies = response.cookies
     old_id = response.json()["id"]
     server.age_comment(old_id, created=1_400_000_000.0)  # 2014
     time.sleep(1.1)  # the cookie's max-age is over
-    own = requests.delete(f"{server.url}/id/{old_id}", cookies=cookies,
-                          headers={"Content-Type": "application/json"}, timeout=10)
+    own = requests.delete(
+        f"{server.url}/id/{old_id}",
+        cookies=cookies,
+        headers={"Content-Type": "application/json"},
+        timeout=10,
+    )
     assert own.status_code == 403  # Isso's own path is closed for it
     assert target.delete(str(old_id), PAGE) is True
     assert server.rows() == []

@@ -516,8 +516,7 @@ def test_synapse_to_the_worker_survives_sigkill_then_verifies_and_rolls_back(
             source=source,
             # single posts: the kill proxy arms on POST /comments (batches are proven on the
             # Worker by the contract tests, and under SIGKILL in tests/test_crash.py)
-            target={"type": "http", "url": proxy.url, "token_env": "TARGET_TOKEN",
-                    "batch_size": 0},
+            target={"type": "http", "url": proxy.url, "token_env": "TARGET_TOKEN", "batch_size": 0},
         )
         kills = crash_until_done(config, proxy, subprocess_env(**env), random.Random(9))
         assert proxy.kills >= MIN_KILLS // 2, "some kills came after the Worker stored"

@@ -45,8 +45,9 @@ def run_demo(output: Path, *, quiet: bool = False, echo: Callable[[str], None] =
             checkpoint = output / f"{name}.checkpoint.json"
             _fresh([out_file, checkpoint])
             echo(f"\n$ comment-migrate run   # {name} target -> {out_file}")
-            with Migration(ArchiveSource(archive), make_target(out_file),
-                           checkpoint=checkpoint) as migration:
+            with Migration(
+                ArchiveSource(archive), make_target(out_file), checkpoint=checkpoint
+            ) as migration:
                 summary = migration.run(RunOptions(quiet=quiet), stop=interrupt.stop)
             Reporter(quiet=quiet).summary(summary)
             echo(f"\n$ comment-migrate status --checkpoint {checkpoint}")
@@ -55,6 +56,8 @@ def run_demo(output: Path, *, quiet: bool = False, echo: Callable[[str], None] =
                 return ExitStatus.INTERRUPTED
             if summary.failed_pages:
                 worst = ExitStatus.PAGES_FAILED
-    echo(f"\nDone. Open {output / 'comments.wxr'} (WordPress WXR: Isso, Remark42, Disqus "
-         f"import it) or {output / 'comments.jsonl'} (one comment per line).")
+    echo(
+        f"\nDone. Open {output / 'comments.wxr'} (WordPress WXR: Isso, Remark42, Disqus "
+        f"import it) or {output / 'comments.jsonl'} (one comment per line)."
+    )
     return worst

@@ -59,7 +59,9 @@ class RollbackSummary:
 
 
 def plan_rollback(
-    target: Target, cp: CheckpointManager, pages: Iterable[Page],
+    target: Target,
+    cp: CheckpointManager,
+    pages: Iterable[Page],
     page_for: Callable[[str], Page],
 ) -> RollbackPlan:
     """Every page the checkpoint has mappings for; `page_for` stands in for a page the
@@ -71,11 +73,13 @@ def plan_rollback(
         )
     known = {page.id: page for page in pages}
     page_ids = [*known]
-    for page_id in (*cp.state.get_completed_page_ids(), *cp.state.get_failed_page_ids(),
-                    *cp.state.get_in_progress_page_ids()):
+    for page_id in (
+        *cp.state.get_completed_page_ids(),
+        *cp.state.get_failed_page_ids(),
+        *cp.state.get_in_progress_page_ids(),
+    ):
         if page_id not in known:
-            log.warning("page %s is no longer in the source; its comments are deleted too",
-                        page_id)
+            log.warning("page %s is no longer in the source; its comments are deleted too", page_id)
             known[page_id] = page_for(page_id)
             page_ids.append(page_id)
     planned = []
@@ -92,8 +96,9 @@ def write_backup(path: Path, target: Target, plan: RollbackPlan) -> int:
     try:
         earlier = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
     except OSError as exc:
-        raise BackupFailed(f"cannot read the existing backup {path}: {exc.strerror}; "
-                           "nothing was deleted") from exc
+        raise BackupFailed(
+            f"cannot read the existing backup {path}: {exc.strerror}; nothing was deleted"
+        ) from exc
     saved = {json.loads(line)["target_id"] for line in earlier if line.strip()}
     lines = list(earlier)
     for page, items in plan.pages:
@@ -109,27 +114,36 @@ def write_backup(path: Path, target: Target, plan: RollbackPlan) -> int:
                 "present": comment is not None,
             }
             if comment is not None:
-                record.update({
-                    "parent_target_id": comment.parent_target_id,
-                    "author": comment.author_name,
-                    "text": comment.text,
-                    "created_at": comment.created_at.isoformat() if comment.created_at else None,
-                    "raw": dict(comment.raw),
-                })
+                record.update(
+                    {
+                        "parent_target_id": comment.parent_target_id,
+                        "author": comment.author_name,
+                        "text": comment.text,
+                        "created_at": comment.created_at.isoformat()
+                        if comment.created_at
+                        else None,
+                        "raw": dict(comment.raw),
+                    }
+                )
             lines.append(json.dumps(record, ensure_ascii=False, default=str))
             saved.add(target_id)
     try:
         with atomic_writer(path) as out:
             out.write("".join(line + "\n" for line in lines))
     except OSError as exc:
-        raise BackupFailed(f"cannot write the backup {path}: {exc.strerror or exc}; "
-                           "nothing was deleted") from exc
+        raise BackupFailed(
+            f"cannot write the backup {path}: {exc.strerror or exc}; nothing was deleted"
+        ) from exc
     return len(lines)
 
 
 def execute_rollback(
-    target: Target, cp: CheckpointManager, plan: RollbackPlan, *,
-    stop: threading.Event | None = None, on_delete: Callable[[], None] | None = None,
+    target: Target,
+    cp: CheckpointManager,
+    plan: RollbackPlan,
+    *,
+    stop: threading.Event | None = None,
+    on_delete: Callable[[], None] | None = None,
 ) -> RollbackSummary:
     summary = RollbackSummary(planned=plan.total)
     cp.set_metadata(ROLLBACK_KEY, True)
@@ -143,8 +157,9 @@ def execute_rollback(
             try:
                 existed = target.delete(target_id, page)
             except Exception as exc:
-                summary.failed.append({"source_id": source_id, "target_id": target_id,
-                                       "error": str(exc)})
+                summary.failed.append(
+                    {"source_id": source_id, "target_id": target_id, "error": str(exc)}
+                )
                 continue
             cp.remove_id_mapping(source_id)
             if existed:
@@ -179,7 +194,9 @@ class RollbackOutcome:
 
 
 def rollback_migration(
-    migration: Migration, *, backup: Path | None = None,
+    migration: Migration,
+    *,
+    backup: Path | None = None,
     confirm: Callable[[RollbackOutcome], bool] = lambda outcome: True,
     stop: threading.Event | None = None,
 ) -> RollbackOutcome:
@@ -200,7 +217,8 @@ def rollback_migration(
                 cp.set_metadata(ROLLBACK_KEY, False)
             else:
                 outcome.backup = backup or path.with_name(
-                    f"{path.name}.rollback-{time.strftime('%Y%m%dT%H%M%S')}.jsonl")
+                    f"{path.name}.rollback-{time.strftime('%Y%m%dT%H%M%S')}.jsonl"
+                )
                 outcome.backed_up = write_backup(outcome.backup, target, plan)
                 if not confirm(outcome):
                     raise RollbackDeclined("nothing was deleted")

@@ -119,9 +119,7 @@ def check_identity(cp: CheckpointManager, migration: Migration, *, record: bool 
 
 
 @contextlib.contextmanager
-def _media(
-    migration: Migration, cp: CheckpointManager, options: RunOptions
-) -> Iterator[None]:
+def _media(migration: Migration, cp: CheckpointManager, options: RunOptions) -> Iterator[None]:
     """A source that copies media records each file in the checkpoint, so a rerun fetches
     nothing again; a dry run copies nothing (its plan links the homeserver)."""
     mirror = getattr(migration.source, "mirror", None)
@@ -183,7 +181,9 @@ def run_migration(
                     )
                 pages = list(migration.source.pages())
                 orchestrator = Orchestrator(
-                    migration.source, target, cp,
+                    migration.source,
+                    target,
+                    cp,
                     workers=options.workers or migration.workers,
                     mention_parent=migration.mention_parent,
                     reporter=Reporter(quiet=options.quiet),

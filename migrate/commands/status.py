@@ -16,14 +16,16 @@ def load_status(path: Path) -> dict[str, Any]:
     for page_id in sorted(state.get_failed_page_ids()):
         page = state.get_page(page_id) or {}
         error = page.get("error") or {}
-        failed.append({
-            "page_id": page_id,
-            "attempts": page.get("attempts", 0),
-            "error": error.get("message"),
-            "error_type": error.get("type"),
-            "retryable": error.get("retryable"),
-            "at": error.get("time"),
-        })
+        failed.append(
+            {
+                "page_id": page_id,
+                "attempts": page.get("attempts", 0),
+                "error": error.get("message"),
+                "error_type": error.get("type"),
+                "retryable": error.get("retryable"),
+                "at": error.get("time"),
+            }
+        )
     summary["failed_pages"] = failed
     summary["in_progress_pages"] = sorted(state.get_in_progress_page_ids())
     summary["checkpoint"] = str(path)
@@ -53,7 +55,8 @@ def describe_status(report: dict[str, Any], path: Path) -> str:
                 f"{entry['changes_applied']} edits/deletions applied, "
                 f"{entry['changes_not_applied']} not applied, "
                 f"{entry['pages_unchanged']}/{entry['pages']} pages unchanged"
-                + (f", wrote {entry['output']}" if entry.get("output") else ""))
+                + (f", wrote {entry['output']}" if entry.get("output") else "")
+            )
     else:
         lines.append("  last sync: never (`comment-migrate sync` imports what came since)")
     if report["failed_pages"]:
@@ -61,10 +64,11 @@ def describe_status(report: dict[str, Any], path: Path) -> str:
         width = max(len(p["page_id"]) for p in report["failed_pages"])
         for page in report["failed_pages"]:
             kind = "retryable" if page["retryable"] else "needs a fix"
-            lines.append(f"    {page['page_id']:<{width}}  attempts {page['attempts']}  "
-                         f"[{kind}] {page['error']}")
-        lines.append("  Fix the cause, then `comment-migrate run` again "
-                     "(or `run --only-failed`).")
+            lines.append(
+                f"    {page['page_id']:<{width}}  attempts {page['attempts']}  "
+                f"[{kind}] {page['error']}"
+            )
+        lines.append("  Fix the cause, then `comment-migrate run` again (or `run --only-failed`).")
     if report["in_progress_pages"]:
         lines.append("  in progress (or interrupted): " + ", ".join(report["in_progress_pages"]))
     return "\n".join(lines)
