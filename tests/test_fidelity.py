@@ -597,3 +597,66 @@ def test_every_shape_clients_write_verifies_ok_in_each_target(
         report = json.loads(verified.stdout)
         assert verified.exit_code == 0 and report["ok"], (name, report)
         assert report["pages"][0]["comments"] >= 10
+
+
+@pytest.mark.parametrize("allow_images", [True, False])
+def test_isso_readers_see_the_same_through_wxr_and_isso_import(
+    seeded: Seeded, isso_factory: Callable[..., IssoServer], tmp_path: Path, allow_images: bool
+) -> None:
+    """The bulk path the README recommends for Isso: WXR written for Isso, `isso import`,
+    then what Isso's readers get (its API without plain=1): each text, link and image once,
+    no parent quote, emotes as written, images as images where Isso allows them, else links."""
+    overrides = (
+        {"markup__allowed_elements": "img", "markup__allowed_attributes": "src, alt, title"}
+        if allow_images
+        else {}
+    )
+    isso = isso_factory(**overrides)
+    source = {
+        "type": "matrix",
+        "homeserver": seeded.server.url,
+        "site": SITE,
+        "server_name": seeded.server.server_name,
+        "pages_file": str(seeded.pages_file),
+    }
+    output = tmp_path / "comments.wxr"
+    target: dict[str, Any] = {"type": "wxr", "output": str(output), "importer": "isso"}
+    if allow_images:
+        target["allow_images"] = True
+    config = write_config(tmp_path, source=source, target=target)
+    with config.open("a", encoding="utf-8") as handle:
+        handle.write(f'\n[media]\ndir = "media"\nbase_url = "{BASE_URL}"\n')
+    code, summary, err = run_json(config)
+    assert code == 0, (summary, err)
+    imported = isso.import_wxr(output)
+    assert imported.returncode == 0, imported.stderr
+    comments = rendered(isso)
+    texts = [c["text"] for c in comments]
+    page_text = "\n".join(visible(t) for t in texts)
+    assert len(comments) == len(extract(seeded).comments)
+    for phrase in (
+        "Spotted a",
+        "Lovely find",
+        "Where exactly",
+        "near the old mill",
+        "Thread again",
+        "Answering the mill",
+        "Loose quote answer",
+        "a quote of my own",
+        "the final draft",
+        "notes.pdf",
+    ):
+        assert page_text.count(phrase) == 1, (phrase, page_text)
+    assert "teh first draft" not in page_text
+    cactus = next(t for t in texts if "Spotted a" in t)
+    assert "<strong>merlin</strong>" in cactus and "&lt;" not in cactus
+    assert 'href="https://birds.example/merlin"' in cactus
+    emote = next(t for t in texts if "waves at the merlin" in t)
+    assert "* Bob waves at the merlin watchers" in visible(emote) and "<li>" not in emote
+    heron = next(t for t in texts if "heron.png" in t)
+    if allow_images:
+        assert re.search(rf'<img [^>]*src="{re.escape(BASE_URL)}[^"]+\.png"', heron), heron
+    else:  # a stock Isso drops <img>: the image comes as a link to it, never lost
+        assert re.search(rf'<a href="{re.escape(BASE_URL)}[^"]+\.png"', heron), heron
+    assert "_matrix" not in "".join(texts) and "![" not in page_text
+    assert "<p>" not in page_text  # no literal tags for readers

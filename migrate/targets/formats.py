@@ -215,6 +215,10 @@ _MD_LINK = re.compile(
 )
 # what an HTML parser reads as the start of a tag, a comment or a declaration ("<3" is not)
 _TAG_OPEN = re.compile(r"<(?=[A-Za-z/!?])")
+# a Markdown autolink, <https://...>, as the sources write bare URLs (its "<" opens no tag)
+_MD_AUTOLINK = re.compile(r"<(https?://[^\s<>]+)>")
+# what a link's label must escape so that Markdown shows it as written
+_MD_LABEL_SPECIAL = re.compile(r"([\\\[\]*_`])")
 # code keeps its characters as typed: Markdown shows them literally there
 _MD_CODE = re.compile(r"(```.*?```|~~~.*?~~~|`[^`\n]*`)", re.DOTALL)
 
@@ -244,11 +248,18 @@ def isso_markdown(text: str, *, allow_images: bool) -> str:
             return f"[{label or safe}]({safe})"
         return f"{match['bang']}[{label}]({safe}{match['title'] or ''})"
 
+    def autolink(match: re.Match[str]) -> str:
+        url = match[1]
+        label = _MD_LABEL_SPECIAL.sub(r"\\\1", url)
+        return f"[{label}]({url})"
+
     parts = _MD_CODE.split(NOT_XML.sub("", text))
     # Isso stores the text as given and serves it raw with plain=1, and its renderer would
     # escape an entity's "&": outside code, a "<" that would open a tag becomes U+2039
     return "".join(
-        part if index % 2 else _TAG_OPEN.sub("\u2039", _MD_LINK.sub(link, part))
+        part
+        if index % 2
+        else _TAG_OPEN.sub("\u2039", _MD_LINK.sub(link, _MD_AUTOLINK.sub(autolink, part)))
         for index, part in enumerate(parts)
     )
 
