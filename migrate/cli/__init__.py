@@ -31,7 +31,7 @@ from migrate.cli.inspection import check, status, verify
 from migrate.cli.worker import worker
 from migrate.config import DEFAULT_CONFIG, TEMPLATE, load_config
 from migrate.errors import ExitStatus
-from migrate.reporter import Reporter, print_json
+from migrate.reporter import Reporter, RunSummary, print_json
 from utils.terminal import printable
 
 log = logging.getLogger(__name__)
@@ -128,7 +128,14 @@ def run(
     )
     with open_migration(config_path, checkpoint) as migration, GracefulInterrupt(log) as interrupt:
         summary = migration.run(options, stop=interrupt.stop)
+    _report(ctx, summary, as_json)
+
+
+def _report(ctx: click.Context, summary: RunSummary, as_json: bool, *more: str) -> NoReturn:
+    """The summary on stderr (and `more` lines), JSON on stdout, the exit status."""
     Reporter(quiet=is_quiet(ctx)).summary(summary)
+    for line in more:
+        click.echo(printable(line), err=True)
     if as_json:
         print_json(summary.to_dict())
     if summary.interrupted:
@@ -171,13 +178,7 @@ def sync(
     options = SyncOptions(workers=workers, dry_run=dry_run, quiet=is_quiet(ctx))
     with open_migration(config_path, checkpoint) as migration, GracefulInterrupt(log) as interrupt:
         summary = migration.sync(options, stop=interrupt.stop)
-    Reporter(quiet=is_quiet(ctx)).summary(summary)
-    click.echo(describe_sync(summary), err=True)
-    if as_json:
-        print_json(summary.to_dict())
-    if summary.interrupted:
-        ctx.exit(ExitStatus.INTERRUPTED)
-    ctx.exit(ExitStatus.PAGES_FAILED if summary.failed_pages else ExitStatus.OK)
+    _report(ctx, summary, as_json, describe_sync(summary))
 
 
 @cli.command()

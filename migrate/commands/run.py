@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from migrate.commands.rollback import ROLLBACK_KEY
 from migrate.config import describe_identity_change
@@ -35,6 +35,7 @@ from utils.checkpoint_manager import (
 from utils.filelock import FileLock, LockHeld
 
 if TYPE_CHECKING:
+    from migrate.commands.sync import SyncOptions
     from migrate.migration import Migration
 
 log = logging.getLogger(__name__)
@@ -119,14 +120,14 @@ def check_identity(cp: CheckpointManager, migration: Migration, *, record: bool 
 
 
 @contextlib.contextmanager
-def _media(migration: Migration, cp: CheckpointManager, options: RunOptions) -> Iterator[None]:
+def _media(migration: Migration, cp: CheckpointManager, *, dry_run: bool) -> Iterator[None]:
     """A source that copies media records each file in the checkpoint, so a rerun fetches
     nothing again; a dry run copies nothing (its plan links the homeserver)."""
     mirror = getattr(migration.source, "mirror", None)
     if mirror is None:
         yield
         return
-    if options.dry_run:
+    if dry_run:
         migration.source.mirror = None  # type: ignore[attr-defined]
         log.warning("a dry run copies no media: the plan links the homeserver")
         try:
@@ -137,6 +138,42 @@ def _media(migration: Migration, cp: CheckpointManager, options: RunOptions) -> 
     if hasattr(cp, "record_media"):
         mirror.ledger = cp
     yield
+
+
+@contextlib.contextmanager
+def open_checkpoint(
+    migration: Migration, path: Path, *, dry_run: bool
+) -> Iterator[CheckpointManager]:
+    """The checkpoint of a run or a sync, under its lock: made for this migration, with no
+    rollback half done, recording the media the source copies."""
+    with CheckpointManager(checkpoint_file=path) as cp, _media(migration, cp, dry_run=dry_run):
+        check_identity(cp, migration)
+        if cp.state.get_metadata(ROLLBACK_KEY):
+            raise RollbackUnfinished(
+                f"a rollback of {path} is unfinished; finish it with "
+                "`comment-migrate rollback` before running again"
+            )
+        yield cp
+
+
+def make_orchestrator(
+    migration: Migration,
+    target: Target,
+    cp: CheckpointManager,
+    options: RunOptions | SyncOptions,
+    stop: threading.Event | None,
+    **extra: Any,
+) -> Orchestrator:
+    return Orchestrator(
+        migration.source,
+        target,
+        cp,
+        workers=options.workers or migration.workers,
+        mention_parent=migration.mention_parent,
+        reporter=Reporter(quiet=options.quiet),
+        stop=stop,
+        **extra,
+    )
 
 
 def _dry_run_copy(path: Path, tmpdir: Path) -> Path:
@@ -172,23 +209,9 @@ def run_migration(
                     log.warning("moved the old checkpoint aside to %s", moved)
             target = spec.build()
         try:
-            with CheckpointManager(checkpoint_file=path) as cp, _media(migration, cp, options):
-                check_identity(cp, migration)
-                if cp.state.get_metadata(ROLLBACK_KEY):
-                    raise RollbackUnfinished(
-                        f"a rollback of {path} is unfinished; finish it with "
-                        "`comment-migrate rollback` before running again"
-                    )
+            with open_checkpoint(migration, path, dry_run=options.dry_run) as cp:
                 pages = list(migration.source.pages())
-                orchestrator = Orchestrator(
-                    migration.source,
-                    target,
-                    cp,
-                    workers=options.workers or migration.workers,
-                    mention_parent=migration.mention_parent,
-                    reporter=Reporter(quiet=options.quiet),
-                    stop=stop,
-                )
+                orchestrator = make_orchestrator(migration, target, cp, options, stop)
                 summary = orchestrator.run(
                     pages, page_ids=options.page_ids, only_failed=options.only_failed
                 )

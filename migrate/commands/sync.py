@@ -25,14 +25,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from migrate.commands.rollback import ROLLBACK_KEY
-from migrate.commands.run import RollbackUnfinished, _dry_run_copy, check_identity
+from migrate.commands.run import _dry_run_copy, make_orchestrator, open_checkpoint
 from migrate.model import DeltaFileTarget, Target
 from migrate.pipeline.changes import SyncSummary
-from migrate.pipeline.orchestrator import Orchestrator
-from migrate.reporter import Reporter
 from migrate.targets.jsonl import JsonlTarget
-from utils.checkpoint_manager import CheckpointManager
 
 if TYPE_CHECKING:
     from migrate.migration import Migration
@@ -75,23 +71,10 @@ def sync_migration(
             target = spec.build()
             work = target.delta(sync_label(now)) if isinstance(target, DeltaFileTarget) else target
         try:
-            with CheckpointManager(checkpoint_file=path) as cp:
-                check_identity(cp, migration)
-                if cp.state.get_metadata(ROLLBACK_KEY):
-                    raise RollbackUnfinished(
-                        f"a rollback of {path} is unfinished; finish it with "
-                        "`comment-migrate rollback` before syncing"
-                    )
+            with open_checkpoint(migration, path, dry_run=options.dry_run) as cp:
                 pages = list(migration.source.pages())
-                orchestrator = Orchestrator(
-                    migration.source,
-                    work,
-                    cp,
-                    workers=options.workers or migration.workers,
-                    mention_parent=migration.mention_parent,
-                    reporter=Reporter(quiet=options.quiet),
-                    stop=stop,
-                    apply_changes=not options.dry_run,
+                orchestrator = make_orchestrator(
+                    migration, work, cp, options, stop, apply_changes=not options.dry_run
                 )
                 summary = orchestrator.run(pages, sync=True)
                 assert isinstance(summary, SyncSummary)

@@ -13,7 +13,7 @@ from typing import IO, Any, Self
 
 from migrate.config import SectionConfig
 from migrate.errors import TargetError
-from migrate.model import CommentRefused, Created, OutgoingComment
+from migrate.model import Capabilities, CommentRefused, Created, OutgoingComment
 from migrate.plugins import TargetPlugin
 from migrate.targets.base import PageAtomicFileTarget, Record, dumps
 from migrate.targets.formats import IMPORTERS, Importer, importer, page_link, writable_page
@@ -37,6 +37,14 @@ class DerivedFileTarget(PageAtomicFileTarget):
 
     name: str
     default_importer = DEFAULT_IMPORTER
+    capabilities = Capabilities(
+        max_depth=None,
+        keeps_timestamps=True,
+        idempotency="none",
+        can_delete=True,
+        content="html",
+        page_atomic=True,
+    )
 
     def __init__(
         self,

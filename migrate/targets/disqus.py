@@ -21,7 +21,6 @@ from collections.abc import Iterator
 from typing import IO
 from xml.sax.saxutils import quoteattr
 
-from migrate.model import Capabilities
 from migrate.targets.base import Record, StoredPage, parse_rfc3339
 from migrate.targets.derived import DerivedFileTarget, derived_file_plugin
 from migrate.targets.formats import (
@@ -54,14 +53,6 @@ def boolean(value: object) -> str:
 class DisqusTarget(DerivedFileTarget):
     name = "disqus"
     default_importer = "disqus"
-    capabilities = Capabilities(
-        max_depth=None,
-        keeps_timestamps=True,
-        idempotency="none",
-        can_delete=True,
-        content="html",
-        page_atomic=True,
-    )
 
     def write_file(self, handle: IO[str]) -> None:
         write_disqus(

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Literal
 from xml.sax.saxutils import escape
 
-import nh3
+from migrate.content import sanitize_html as content_sanitize_html
 
 log = logging.getLogger(__name__)
 
@@ -32,54 +32,6 @@ NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 WEB_SCHEMES = frozenset({"http", "https"})
 LINK_SCHEMES = frozenset({"http", "https", "mailto"})
-
-# The HTML a comment may carry in a file: what comment systems display (the sources sanitize
-# already; the files are sanitized again because an archive can come from anywhere).
-HTML_TAGS = frozenset(
-    {
-        "a",
-        "b",
-        "blockquote",
-        "br",
-        "code",
-        "del",
-        "em",
-        "h1",
-        "h2",
-        "h3",
-        "h4",
-        "h5",
-        "h6",
-        "hr",
-        "i",
-        "img",
-        "li",
-        "ol",
-        "p",
-        "pre",
-        "s",
-        "strike",
-        "strong",
-        "sub",
-        "sup",
-        "table",
-        "tbody",
-        "td",
-        "th",
-        "thead",
-        "tr",
-        "u",
-        "ul",
-    }
-)
-HTML_ATTRIBUTES: dict[str, set[str]] = {
-    "a": {"href", "title"},
-    "img": {"src", "alt", "title", "width", "height"},
-    "ol": {"start"},
-    "code": {"class"},
-    "td": {"colspan", "rowspan"},
-    "th": {"colspan", "rowspan"},
-}
 
 
 @dataclass(frozen=True)
@@ -191,14 +143,9 @@ _PARAGRAPH_BREAK = re.compile(r"\n{2,}")
 
 
 def sanitize_html(value: str) -> str:
-    return nh3.clean(
-        NOT_XML.sub("", value),
-        tags=set(HTML_TAGS),
-        attributes=HTML_ATTRIBUTES,
-        url_schemes=set(LINK_SCHEMES),
-        link_rel="noopener noreferrer nofollow",
-        strip_comments=True,
-    ).strip()
+    """The sources' allowlist sanitizer again (an archive can come from anywhere), on text a
+    file can hold."""
+    return content_sanitize_html(NOT_XML.sub("", value)) or ""
 
 
 def text_as_html(text: str) -> str:

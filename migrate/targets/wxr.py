@@ -22,7 +22,6 @@ from collections.abc import Iterator
 from typing import IO
 from xml.sax.saxutils import quoteattr
 
-from migrate.model import Capabilities
 from migrate.targets.base import (
     StoredPage,
     parse_rfc3339,
@@ -60,14 +59,6 @@ def wp_date(value: object) -> str:
 
 class WxrTarget(DerivedFileTarget):
     name = "wxr"
-    capabilities = Capabilities(
-        max_depth=None,
-        keeps_timestamps=True,
-        idempotency="none",
-        can_delete=True,
-        content="html",
-        page_atomic=True,
-    )
 
     def write_file(self, handle: IO[str]) -> None:
         write_wxr(
