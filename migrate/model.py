@@ -101,6 +101,7 @@ class Capabilities:
     # time): one request per page at a time, in send order
     ordered_per_page: bool = False
     keeps_avatars: bool = False  # a field for the author's avatar URL that readers see
+    shows_images: bool = True  # Markdown images render as images (a stock Isso drops <img>)
 
 
 @dataclass(frozen=True)

@@ -483,7 +483,9 @@ def test_isso_readers_see_what_matrix_readers_saw(
         "server_name": seeded.server.server_name,
         "pages_file": str(seeded.pages_file),
     }
-    config = write_config(tmp_path, source=source, target={"type": "isso", "url": isso.url})
+    config = write_config(
+        tmp_path, source=source, target={"type": "isso", "url": isso.url, "allow_images": True}
+    )
     with config.open("a", encoding="utf-8") as handle:
         handle.write(f'\n[media]\ndir = "media"\nbase_url = "{BASE_URL}"\n')
     code, summary, err = run_json(config)

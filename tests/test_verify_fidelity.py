@@ -297,7 +297,9 @@ def test_isso_verify_compares_what_its_readers_see(
     isso: IssoServer = isso_factory(
         markup__allowed_elements="img", markup__allowed_attributes="src, alt, title"
     )
-    config = write_config(tmp_path, archive=archive, target={"type": "isso", "url": isso.url})
+    config = write_config(
+        tmp_path, archive=archive, target={"type": "isso", "url": isso.url, "allow_images": True}
+    )
     assert run_json(config)[0] == 0
     code, report = verify_json(config)
     assert code == 0 and report["ok"], report
@@ -334,7 +336,10 @@ def test_isso_verify_compares_what_its_readers_see(
 def test_a_stock_isso_hides_images_and_verify_says_so(
     tmp_path: Path, archive: Path, isso: IssoServer
 ) -> None:
-    config = write_config(tmp_path, archive=archive, target={"type": "isso", "url": isso.url})
+    """`allow_images = true` on an Isso that does not allow <img>: readers see no image."""
+    config = write_config(
+        tmp_path, archive=archive, target={"type": "isso", "url": isso.url, "allow_images": True}
+    )
     assert run_json(config)[0] == 0
     code, report = verify_json(config)
     assert code == 3
@@ -375,3 +380,17 @@ def test_wxr_verify_reads_the_stored_records(tmp_path: Path, archive: Path) -> N
         ("$lovely", "time"),
     }
     assert found(report, "$lovely", "time")["expected"] == "2021-03-14T15:11:26Z"
+
+
+@pytest.mark.isso
+def test_a_stock_isso_gets_images_as_links_and_verifies(
+    tmp_path: Path, archive: Path, isso: IssoServer
+) -> None:
+    """By default the Isso target sends an image as a link to it: a stock Isso drops <img>,
+    so its readers would otherwise see nothing where the picture was."""
+    config = write_config(tmp_path, archive=archive, target={"type": "isso", "url": isso.url})
+    assert run_json(config)[0] == 0
+    code, report = verify_json(config)
+    assert code == 0 and report["ok"], report
+    shown = " ".join(c["text"] for c in isso.rendered("/birds/"))
+    assert f'href="{HERON}"' in shown and "<img" not in shown

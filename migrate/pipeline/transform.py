@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from migrate.content import images_as_links
 from migrate.model import Capabilities, Comment, OutgoingComment, Page
 from migrate.threads import depths as depths
 from migrate.threads import send_order as send_order
@@ -126,6 +127,8 @@ class CommentTransformer:
         out_html: str | None
         if content == "markdown":
             out_html = None
+            if not self.capabilities.shows_images:
+                text = images_as_links(text)
         elif content == "html":
             out_html = html if html is not None else plain_to_html(text)
         else:

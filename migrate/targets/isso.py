@@ -107,9 +107,10 @@ def _flatten(thread: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
         yield from _flatten(comment)
 
 
-def isso_capabilities(*, can_delete: bool) -> Capabilities:
+def isso_capabilities(*, can_delete: bool, shows_images: bool = False) -> Capabilities:
     """Two levels, import-time timestamps, recognition by reading the thread back; deletion
-    only with the server's database (its moderation key)."""
+    only with the server's database (its moderation key); images as links unless Isso is
+    configured to show them (`allow_images`)."""
     return Capabilities(
         max_depth=1,
         keeps_timestamps=False,
@@ -118,6 +119,7 @@ def isso_capabilities(*, can_delete: bool) -> Capabilities:
         content="markdown",
         min_text_length=MIN_TEXT,
         ordered_per_page=True,  # a thread shows its comments in the order Isso stored them
+        shows_images=shows_images,
     )
 
 
@@ -131,11 +133,14 @@ class IssoTarget:
         timeout: float = 30.0,
         policy: RetryPolicy | None = None,
         db_path: Path | str | None = None,
+        allow_images: bool = False,
     ) -> None:
         self.url = url.rstrip("/")
         self.client = HttpClient(self.url, timeout=timeout, policy=policy, keep_cookies=False)
         self.db_path = Path(db_path) if db_path else None
-        self.capabilities = isso_capabilities(can_delete=self.db_path is not None)
+        self.capabilities = isso_capabilities(
+            can_delete=self.db_path is not None, shows_images=allow_images
+        )
         self._warned_moderation = False
         # target ids that are ours (created, adopted, or mapped before): never adopted again
         self._known: set[str] = set()
@@ -362,8 +367,12 @@ PLUGIN = TargetPlugin(
         timeout=run.timeout,
         policy=retry_policy(run),
         db_path=section.path("db_path"),
+        allow_images=bool(section.get("allow_images", False)),
     ),
-    capabilities=lambda section: isso_capabilities(can_delete=section.get("db_path") is not None),
+    capabilities=lambda section: isso_capabilities(
+        can_delete=section.get("db_path") is not None,
+        shows_images=bool(section.get("allow_images", False)),
+    ),
     identity=lambda section: {"url": section.text("url").rstrip("/")},
     path_keys=("db_path",),
     schema={
@@ -371,6 +380,7 @@ PLUGIN = TargetPlugin(
         "properties": {
             "url": {"type": "string", "pattern": "^https?://[^\\s]+$"},
             "db_path": {"type": "string", "minLength": 1},
+            "allow_images": {"type": "boolean"},
         },
     },
 )
