@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,38 +32,9 @@ sys.path.insert(0, str(REPO))
 from migrate import ArchiveSource, HttpTarget, Migration, RunOptions  # noqa: E402
 from migrate.model import Author, Comment, Page, PageComments  # noqa: E402
 from migrate.sources.archive import write_archive  # noqa: E402
-
-SERVER_SCRIPT = """
-import sys
-sys.path.insert(0, sys.argv[1])
-from migrate.testing.contract import ContractServer
-server = ContractServer(delay=float(sys.argv[2])).start()
-print(server.url, flush=True)
-sys.stdin.read()
-"""
+from migrate.testing.contract_process import ContractServerProcess  # noqa: E402
 
 SHAPES = {"many_pages": (16, 150), "one_page": (1, 1200)}
-
-
-class ServerProcess:
-    def __init__(self, delay: float) -> None:
-        self.delay = delay
-
-    def __enter__(self) -> ServerProcess:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", SERVER_SCRIPT, str(REPO), str(self.delay)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        self.url = self.proc.stdout.readline().strip()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        self.proc.wait(timeout=10)
 
 
 class SiteSource:
@@ -118,7 +88,7 @@ class SiteSource:
 
 
 def migrate(archive: Path, folder: Path, delay: float, workers: int, batch_size: int) -> float:
-    with ServerProcess(delay) as server:
+    with ContractServerProcess(delay) as server:
         target = HttpTarget(server.url, batch_size=batch_size)
         migration = Migration(
             ArchiveSource(archive),

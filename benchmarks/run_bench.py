@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -31,40 +30,14 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from migrate import ArchiveSource, HttpTarget, JsonlTarget, Migration, RunOptions  # noqa: E402
+from migrate.testing.contract_process import ContractServerProcess  # noqa: E402
 from migrate.testing.factories import make_archive, threaded_site  # noqa: E402
 
 PAGES, PER_PAGE, ROUNDS = 20, 250, 3
 
-SERVER_SCRIPT = """
-import sys, time
-sys.path.insert(0, sys.argv[1])
-from migrate.testing.contract import ContractServer
-server = ContractServer().start()
-print(server.url, flush=True)
-sys.stdin.read()
-"""
-
-
-class ServerProcess:
-    def __enter__(self) -> ServerProcess:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", SERVER_SCRIPT, str(REPO)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        self.url = self.proc.stdout.readline().strip()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        self.proc.wait(timeout=10)
-
 
 def run_ours(archive: Path, workers: int, folder: Path) -> tuple[float, int]:
-    with ServerProcess() as server:
+    with ContractServerProcess() as server:
         # like for like with the bare loop: single posts (latency_bench measures batches)
         migration = Migration(
             ArchiveSource(archive),
@@ -107,7 +80,7 @@ def payloads(archive: Path, folder: Path) -> dict[str, list[dict[str, Any]]]:
 
 
 def run_raw(pages: dict[str, list[dict[str, Any]]], workers: int) -> tuple[float, int]:
-    with ServerProcess() as server:
+    with ContractServerProcess() as server:
         local = threading.local()
 
         def post_page(bodies: list[dict[str, Any]]) -> int:

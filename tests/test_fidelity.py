@@ -470,6 +470,31 @@ def visible(html: str) -> str:
     return html_lib.unescape(re.sub(r"<[^>]+>", "", html))
 
 
+def readers_see_each_comment_once(
+    comments: list[dict[str, Any]], seeded: Seeded
+) -> tuple[list[str], str]:
+    """Every comment of the seeded room is there, each phrase once (no parent quote repeated
+    it), the latest edit only; returns the rendered texts and what a reader sees of them."""
+    texts = [c["text"] for c in comments]
+    page_text = "\n".join(visible(t) for t in texts)
+    assert len(comments) == len(extract(seeded).comments)
+    for phrase in (
+        "Spotted a",
+        "Lovely find",
+        "Where exactly",
+        "near the old mill",
+        "Thread again",
+        "Answering the mill",
+        "Loose quote answer",
+        "a quote of my own",
+        "the final draft",
+        "notes.pdf",
+    ):
+        assert page_text.count(phrase) == 1, (phrase, page_text)
+    assert "teh first draft" not in page_text
+    return texts, page_text
+
+
 def test_isso_readers_see_what_matrix_readers_saw(
     seeded: Seeded, isso_factory: Callable[..., IssoServer], tmp_path: Path
 ) -> None:
@@ -491,23 +516,7 @@ def test_isso_readers_see_what_matrix_readers_saw(
     code, summary, err = run_json(config)
     assert code == 0, (summary, err)
     comments = rendered(isso)
-    texts = [c["text"] for c in comments]
-    page_text = "\n".join(visible(t) for t in texts)
-    assert len(comments) == len(extract(seeded).comments)
-    for phrase in (
-        "Spotted a",
-        "Lovely find",
-        "Where exactly",
-        "near the old mill",
-        "Thread again",
-        "Answering the mill",
-        "Loose quote answer",
-        "a quote of my own",
-        "the final draft",
-        "notes.pdf",
-    ):
-        assert page_text.count(phrase) == 1, (phrase, page_text)
-    assert "teh first draft" not in page_text
+    texts, page_text = readers_see_each_comment_once(comments, seeded)
     cactus = next(t for t in texts if "Spotted a" in t)
     assert "<strong>merlin</strong>" in cactus
     assert 'href="https://birds.example/merlin"' in cactus
@@ -633,23 +642,7 @@ def test_isso_readers_see_the_same_through_wxr_and_isso_import(
     imported = isso.import_wxr(output)
     assert imported.returncode == 0, imported.stderr
     comments = rendered(isso)
-    texts = [c["text"] for c in comments]
-    page_text = "\n".join(visible(t) for t in texts)
-    assert len(comments) == len(extract(seeded).comments)
-    for phrase in (
-        "Spotted a",
-        "Lovely find",
-        "Where exactly",
-        "near the old mill",
-        "Thread again",
-        "Answering the mill",
-        "Loose quote answer",
-        "a quote of my own",
-        "the final draft",
-        "notes.pdf",
-    ):
-        assert page_text.count(phrase) == 1, (phrase, page_text)
-    assert "teh first draft" not in page_text
+    texts, page_text = readers_see_each_comment_once(comments, seeded)
     cactus = next(t for t in texts if "Spotted a" in t)
     assert "<strong>merlin</strong>" in cactus and "&lt;" not in cactus
     assert 'href="https://birds.example/merlin"' in cactus
