@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -152,15 +152,13 @@ class ChangeApplier:
             change.note = f"the {self.target.name} target cannot change a comment it holds"
             return change
         outgoing = plan.outgoing(comment, ledger.target_id, ledger.skip_reason)
-        try:
-            found = self.target.update(target_id, outgoing)
-        except UnsupportedOperation as exc:
-            change.note = str(exc)
-            return change
-        change.applied = True
-        if not found:
-            change.note = "the comment is no longer in the target"
-        self.checkpoint.set_revision(comment.id, current)
+        target = self.target
+        if _attempt(
+            change,
+            lambda: target.update(target_id, outgoing),
+            gone="the comment is no longer in the target",
+        ):
+            self.checkpoint.set_revision(comment.id, current)
         return change
 
     def _delete(self, page: Page, source_id: str, target_id: str) -> Change:
@@ -171,13 +169,24 @@ class ChangeApplier:
         if not self.target.capabilities.can_delete:
             change.note = f"the {self.target.name} target, as configured, cannot delete comments"
             return change
-        try:
-            found = self.target.delete(target_id, page)
-        except UnsupportedOperation as exc:
-            change.note = str(exc)
-            return change
-        change.applied = True
-        if not found:
-            change.note = "the comment was already gone from the target"
-        self.checkpoint.set_revision(source_id, GONE)
+        if _attempt(
+            change,
+            lambda: self.target.delete(target_id, page),
+            gone="the comment was already gone from the target",
+        ):
+            self.checkpoint.set_revision(source_id, GONE)
         return change
+
+
+def _attempt(change: Change, action: Callable[[], bool], *, gone: str) -> bool:
+    """Apply one change to the target: True when the target took it (`gone` notes that
+    the comment was not there any more), False with the target's reason when it cannot."""
+    try:
+        found = action()
+    except UnsupportedOperation as exc:
+        change.note = str(exc)
+        return False
+    change.applied = True
+    if not found:
+        change.note = gone
+    return True

@@ -151,13 +151,7 @@ class HomeserverClient:
         path = f"/_matrix/client/v3/rooms/{quoted(room_id)}/messages"
         params: dict[str, Any] = {"dir": "f", "limit": page_size, "filter": MESSAGES_FILTER}
         while True:
-            try:
-                data = self.get(path, params)
-            except HttpError as exc:
-                raise page_error(label, exc) from exc
-            chunk = data.get("chunk") if isinstance(data, dict) else None
-            if not isinstance(chunk, list):
-                raise PageError(f"room {label}: /messages answered without a chunk list")
+            data, chunk = self._messages(path, params, label)
             # lazy-loaded members: the senders' membership at the chunk's start
             state = data.get("state")
             if isinstance(state, list):
@@ -170,6 +164,19 @@ class HomeserverClient:
                 return  # no progress at all: the server would loop forever
             params["from"] = end
 
+    def _messages(
+        self, path: str, params: Mapping[str, Any], label: str
+    ) -> tuple[dict[str, Any], list[Any]]:
+        """One `/messages` answer and its chunk; a page error when either is unusable."""
+        try:
+            data = self.get(path, params)
+        except HttpError as exc:
+            raise page_error(label, exc) from exc
+        chunk = data.get("chunk") if isinstance(data, dict) else None
+        if not isinstance(chunk, list):
+            raise PageError(f"room {label}: /messages answered without a chunk list")
+        return data, chunk
+
     def quiet_since(self, room_id: str, label: str, cursor: str) -> str | None:
         """The cursor to keep when nothing happened in the room after `cursor` (one small
         forward `/messages`, the usual case); None when something did, or when too many
@@ -177,13 +184,7 @@ class HomeserverClient:
         path = f"/_matrix/client/v3/rooms/{quoted(room_id)}/messages"
         params: dict[str, Any] = {"dir": "f", "from": cursor, "limit": 1, "filter": _SINCE_FILTER}
         for _ in range(_MAX_EMPTY_BATCHES):
-            try:
-                data = self.get(path, params)
-            except HttpError as exc:
-                raise page_error(label, exc) from exc
-            chunk = data.get("chunk") if isinstance(data, dict) else None
-            if not isinstance(chunk, list):
-                raise PageError(f"room {label}: /messages answered without a chunk list")
+            data, chunk = self._messages(path, params, label)
             if chunk:
                 return None
             end = data.get("end")

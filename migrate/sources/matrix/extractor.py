@@ -83,6 +83,10 @@ class MatrixCommentExtractor:
     def alias_for(self, section_id: str) -> str:
         return self.names.alias_for(section_id)
 
+    def _alias(self, page: Page) -> str:
+        """The room alias of a page: the one discovery found, else the site's naming rule."""
+        return page.alias or self.alias_for(page.id)
+
     def page_for(
         self,
         section_id: str,
@@ -110,7 +114,7 @@ class MatrixCommentExtractor:
         """The room id of a page (alias lookup; see the package docstring's side effect)."""
         if page.room_id:
             return page.room_id
-        return self.client.room_id(page.alias or self.alias_for(page.id))
+        return self.client.room_id(self._alias(page))
 
     def room_events(self, room_id: str, label: str) -> Iterator[Any]:
         """Every event of a room, oldest first."""
@@ -119,7 +123,7 @@ class MatrixCommentExtractor:
     def comments(self, page: Page) -> PageComments:
         self.check()
         room_id = self.resolve(page)
-        alias = page.alias or self.alias_for(page.id)
+        alias = self._alias(page)
         page = dataclasses.replace(page, room_id=room_id, alias=alias)
         label = page.alias or room_id
         if self.mirror is not None:
@@ -163,7 +167,7 @@ class MatrixCommentExtractor:
         during the read is then seen again by the next sync (harmless), never missed."""
         self.check()
         room_id = self.resolve(page)
-        cursor = self.client.timeline_now(room_id, page.alias or self.alias_for(page.id))
+        cursor = self.client.timeline_now(room_id, self._alias(page))
         return self.comments(dataclasses.replace(page, room_id=room_id)), cursor
 
     def comments_since(self, page: Page, cursor: str) -> tuple[PageComments | None, str]:
@@ -171,7 +175,7 @@ class MatrixCommentExtractor:
         (the usual case, one request), else the whole page read again and a new cursor."""
         self.check()
         room_id = self.resolve(page)
-        kept = self.client.quiet_since(room_id, page.alias or self.alias_for(page.id), cursor)
+        kept = self.client.quiet_since(room_id, self._alias(page), cursor)
         if kept is not None:
             return None, kept
         return self.comments_with_cursor(dataclasses.replace(page, room_id=room_id))

@@ -258,25 +258,14 @@ class _RoomNormalizer:
             )
             parent_id = parents[message.event_id]
             created_at = utc(message.ts)
-            if message.redacted:
-                if message.event_id in tombstones:
-                    comments.append(
-                        Comment(
-                            id=message.event_id,
-                            page_id=self.page.id,
-                            parent_id=parent_id,
-                            author=author,
-                            text=DELETED_TEXT,
-                            html=plain_to_html(DELETED_TEXT),
-                            created_at=created_at,
-                            deleted=True,
-                        )
-                    )
-                    self.homeserver_media += self._links_homeserver
-                else:
-                    self.skip(message.event_id, "redacted")
+            deleted = message.redacted
+            if deleted and message.event_id not in tombstones:
+                self.skip(message.event_id, "redacted")
                 continue
-            text, html = self.render(message)
+            # a deleted comment stays only as a tombstone, so that its replies keep their place
+            text, html = (
+                (DELETED_TEXT, plain_to_html(DELETED_TEXT)) if deleted else self.render(message)
+            )
             self.homeserver_media += self._links_homeserver
             comments.append(
                 Comment(
@@ -287,7 +276,8 @@ class _RoomNormalizer:
                     text=text,
                     html=html,
                     created_at=created_at,
-                    edited_at=utc(message.edit[0]) if message.edit else None,
+                    edited_at=utc(message.edit[0]) if message.edit and not deleted else None,
+                    deleted=deleted,
                 )
             )
         return PageComments(
