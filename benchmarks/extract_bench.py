@@ -21,7 +21,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from migrate.sources.matrix import MESSAGES_FILTER, MatrixCommentExtractor
+from migrate.systems.matrix import MESSAGES_FILTER, MatrixCommentExtractor
 from migrate.testing.synapse import SynapseServer, running_synapse
 
 

@@ -31,7 +31,7 @@ sys.path.insert(0, str(REPO))
 
 from migrate import ArchiveSource, HttpTarget, Migration, RunOptions  # noqa: E402
 from migrate.model import Author, Comment, Page, PageComments  # noqa: E402
-from migrate.sources.archive import write_archive  # noqa: E402
+from migrate.systems.archive import write_archive  # noqa: E402
 from migrate.testing.contract_process import ContractServerProcess  # noqa: E402
 
 SHAPES = {"many_pages": (16, 150), "one_page": (1, 1200)}

@@ -31,7 +31,7 @@ if str(REPO) not in sys.path:
 
 from migrate.model import Capabilities, OutgoingComment, Page  # noqa: E402
 from migrate.pipeline.transform import CommentTransformer, PagePlan  # noqa: E402
-from migrate.sources.archive import ArchiveSource  # noqa: E402
+from migrate.systems.archive import ArchiveSource  # noqa: E402
 
 TARGETS = ("isso", "http", "wxr", "jsonl")
 Check = Callable[[OutgoingComment], str | None]
@@ -58,23 +58,23 @@ def min_length_check(capabilities: Capabilities) -> Check:
 def target_rules(name: str) -> tuple[Capabilities, Check]:
     """The target's capabilities and its refusal rule, without touching the network."""
     if name == "isso":
-        from migrate.targets.isso import IssoTarget
+        from migrate.systems.isso.target import IssoTarget
 
         isso = IssoTarget("http://isso.invalid")  # builds a client, connects nowhere
         isso.close()
         return isso.capabilities, isso.check
     if name == "http":
-        from migrate.targets.http import HttpTarget
+        from migrate.systems.http.target import HttpTarget
 
         http = HttpTarget("http://comments.invalid")
         http.close()
         return http.capabilities, http.check
     if name == "wxr":
-        from migrate.targets.wxr import WxrTarget
+        from migrate.systems.wordpress.wxr import WxrTarget
 
         # the class's own declaration: an instance would create its output file
         return WxrTarget.capabilities, min_length_check(WxrTarget.capabilities)
-    from migrate.targets.jsonl import DEFAULT_CAPABILITIES
+    from migrate.systems.jsonl.target import DEFAULT_CAPABILITIES
 
     return DEFAULT_CAPABILITIES, min_length_check(DEFAULT_CAPABILITIES)
 

@@ -41,8 +41,8 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from migrate.pipeline.transform import depths  # noqa: E402
-from migrate.sources.archive import ArchiveSource, write_archive  # noqa: E402
-from migrate.sources.matrix import MatrixCommentExtractor  # noqa: E402
+from migrate.systems.archive import ArchiveSource, write_archive  # noqa: E402
+from migrate.systems.matrix import MatrixCommentExtractor  # noqa: E402
 from migrate.testing.synapse import SynapseServer, running_synapse  # noqa: E402
 from utils.fileio import atomic_writer  # noqa: E402
 

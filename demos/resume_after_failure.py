@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from migrate.sources.archive import ArchiveSource  # noqa: E402
+from migrate.systems.archive import ArchiveSource  # noqa: E402
 from migrate.testing.contract import ContractServer  # noqa: E402
 
 FLAGGED_PAGES = ("lisbon-in-three-days", "tokyo-on-a-budget")

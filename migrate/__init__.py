@@ -31,12 +31,12 @@ _EXPORTS = {
     "ExitStatus": "migrate.errors",
     "SourcePlugin": "migrate.plugins",
     "TargetPlugin": "migrate.plugins",
-    "MatrixCommentExtractor": "migrate.sources.matrix",
-    "ArchiveSource": "migrate.sources.archive",
-    "HttpTarget": "migrate.targets.http",
-    "IssoTarget": "migrate.targets.isso",
-    "WxrTarget": "migrate.targets.wxr",
-    "JsonlTarget": "migrate.targets.jsonl",
+    "MatrixCommentExtractor": "migrate.systems.matrix",
+    "ArchiveSource": "migrate.systems.archive",
+    "HttpTarget": "migrate.systems.http.target",
+    "IssoTarget": "migrate.systems.isso.target",
+    "WxrTarget": "migrate.systems.wordpress.wxr",
+    "JsonlTarget": "migrate.systems.jsonl.target",
 }
 
 __all__ = [
@@ -78,12 +78,12 @@ if TYPE_CHECKING:
     from migrate.model import Author, Capabilities, Comment, Page, Source, Target
     from migrate.plugins import SourcePlugin, TargetPlugin
     from migrate.reporter import RunSummary
-    from migrate.sources.archive import ArchiveSource
-    from migrate.sources.matrix import MatrixCommentExtractor
-    from migrate.targets.http import HttpTarget
-    from migrate.targets.isso import IssoTarget
-    from migrate.targets.jsonl import JsonlTarget
-    from migrate.targets.wxr import WxrTarget
+    from migrate.systems.archive import ArchiveSource
+    from migrate.systems.http.target import HttpTarget
+    from migrate.systems.isso.target import IssoTarget
+    from migrate.systems.jsonl.target import JsonlTarget
+    from migrate.systems.matrix import MatrixCommentExtractor
+    from migrate.systems.wordpress.wxr import WxrTarget
 
 
 def __getattr__(name: str) -> Any:

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from migrate.model import Author, Comment, Page, PageComments, PageError, SkippedEvent, Source
-from migrate.sources.archive import ArchiveError, ArchiveSource, archive_schema, write_archive
-from migrate.sources.matrix import MatrixCommentExtractor
+from migrate.systems.archive import ArchiveError, ArchiveSource, archive_schema, write_archive
+from migrate.systems.matrix import MatrixCommentExtractor
 from tests.servers.synapse import SynapseServer
 from utils.retry import RetryPolicy
 
@@ -267,7 +267,7 @@ def test_round_trip_from_real_synapse(synapse: SynapseServer, tmp_path: Path) ->
 def test_compiled_record_checks_agree_with_jsonschema(tmp_path: Path) -> None:
     import jsonschema
 
-    from migrate.sources.archive.records import _checks, archive_schema
+    from migrate.systems.archive.records import _checks, archive_schema
     from tests.factories import make_archive, threaded_site
 
     path = make_archive(tmp_path / "a.jsonl", threaded_site(pages=2, per_page=5))

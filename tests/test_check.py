@@ -19,8 +19,8 @@ from migrate.commands.check import run_checks
 from migrate.config import load_config
 from migrate.migration import Migration
 from migrate.model import CheckItem, Page
-from migrate.sources.archive import ArchiveSource
-from migrate.targets.http import HttpTarget
+from migrate.systems.archive import ArchiveSource
+from migrate.systems.http.target import HttpTarget
 from tests.factories import make_archive, threaded_site
 from tests.migration_helpers import invoke, write_config
 from tests.servers.contract import ContractServer

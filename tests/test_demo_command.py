@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 from importlib import resources
 from pathlib import Path
 
-from migrate.sources.archive import ArchiveSource
+from migrate.systems.archive import ArchiveSource
 from tests.migration_helpers import invoke
 
 WP = "{http://wordpress.org/export/1.2/}"

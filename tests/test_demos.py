@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from migrate.sources.archive import ArchiveSource
+from migrate.systems.archive import ArchiveSource
 from tests.migration_helpers import REPO
 
 DEMOS = REPO / "demos"

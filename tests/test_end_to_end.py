@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from migrate.model import Comment, Page
-from migrate.sources.archive import ArchiveSource
-from migrate.sources.matrix import MatrixCommentExtractor
+from migrate.systems.archive import ArchiveSource
+from migrate.systems.matrix import MatrixCommentExtractor
 from tests.migration_helpers import expected_parents, invoke, run_json, write_config
 from tests.servers.isso import IssoServer
 from tests.servers.synapse import SynapseServer

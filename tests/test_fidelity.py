@@ -34,7 +34,7 @@ from migrate.errors import ConfigError
 from migrate.media import InMemoryMediaLedger, MediaMirror
 from migrate.migration import Migration
 from migrate.model import Comment, PageComments
-from migrate.sources.matrix import MatrixCommentExtractor
+from migrate.systems.matrix import MatrixCommentExtractor
 from tests.migration_helpers import REPO, invoke, run_json, write_config
 from tests.servers.contract import ContractServer
 from tests.servers.isso import IssoServer

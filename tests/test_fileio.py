@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from migrate.targets.jsonl import JsonlTarget
+from migrate.systems.jsonl.target import JsonlTarget
 from tests.migration_helpers import REPO, subprocess_env
 from tests.test_target_files import page, write_page
 from utils.checkpoint_manager import CheckpointError, CheckpointManager, read_checkpoint
@@ -51,7 +51,7 @@ def test_a_failed_page_append_is_undone_and_the_next_page_lands_cleanly(tmp_path
     out = tmp_path / "out.jsonl"
     lines = run_child(
         """
-        from migrate.targets.jsonl import JsonlTarget
+        from migrate.systems.jsonl.target import JsonlTarget
         from tests.test_target_files import write_page
         from utils.errors import DiskFull
         out = Path(sys.argv[1])

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from migrate.model import DELETED_TEXT, Page
-from migrate.sources.matrix import normalize_room
+from migrate.systems.matrix import normalize_room
 from migrate.threads import send_order
 
 HS = "https://hs.example"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from migrate.sources.matrix import MatrixCommentExtractor
+from migrate.systems.matrix import MatrixCommentExtractor
 from tests.servers.synapse import SynapseServer
 from utils.http import HttpClient
 from utils.retry import RetryPolicy

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from migrate.model import DELETED_TEXT, Page, PageComments, PageError, Source
-from migrate.sources.matrix import MatrixCommentExtractor, SourceUnavailable
+from migrate.systems.matrix import MatrixCommentExtractor, SourceUnavailable
 from tests.servers.killproxy import KillProxy
 from tests.servers.synapse import SynapseError, SynapseServer
 from utils.retry import RetryPolicy

@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
+from migrate.files.base import PageAtomicFileTarget
 from migrate.model import Author, Comment, OutgoingComment, Page
-from migrate.targets.base import PageAtomicFileTarget
-from migrate.targets.disqus import DisqusTarget
-from migrate.targets.wxr import WxrTarget
+from migrate.systems.disqus.target import DisqusTarget
+from migrate.systems.wordpress.wxr import WxrTarget
 from tests.factories import comment, make_archive, page
 from tests.migration_helpers import run_json, write_config
 from tests.servers.isso import IssoServer

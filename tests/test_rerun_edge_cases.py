@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from migrate.model import Comment, Page, PageComments, SkippedEvent
-from migrate.sources.archive import write_archive
+from migrate.systems.archive import write_archive
 from tests.factories import ListSource, comment, make_archive, page, threaded_site
 from tests.migration_helpers import invoke, run_json, write_config
 from tests.servers.contract import ContractServer

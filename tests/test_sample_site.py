@@ -11,7 +11,7 @@ import pytest
 
 from migrate.model import Comment, Page
 from migrate.pipeline.transform import depths
-from migrate.sources.archive import ArchiveSource
+from migrate.systems.archive import ArchiveSource
 
 
 @pytest.fixture(scope="module")

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from migrate.model import Comment, Page
-from migrate.sources.matrix import MatrixCommentExtractor
-from migrate.targets.isso_match import visible_text
+from migrate.systems.isso.match import visible_text
+from migrate.systems.matrix import MatrixCommentExtractor
 from tests.migration_helpers import (
     assert_http_target_holds,
     invoke,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from migrate.model import Target
-from migrate.targets.disqus import INTERNALS, NAMESPACE, DisqusTarget
+from migrate.systems.disqus.target import INTERNALS, NAMESPACE, DisqusTarget
 from tests.servers.isso import IssoServer
 from tests.test_target_wxr import POST, T1, T2, T3, T4, UNTITLED, out
 

@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 
 from migrate.errors import TargetError
+from migrate.files.base import PageAtomicFileTarget
 from migrate.model import Page, Target
-from migrate.targets.base import PageAtomicFileTarget
-from migrate.targets.disqus import DisqusTarget
-from migrate.targets.jsonl import JsonlTarget
-from migrate.targets.wxr import WxrTarget
+from migrate.systems.disqus.target import DisqusTarget
+from migrate.systems.jsonl.target import JsonlTarget
+from migrate.systems.wordpress.wxr import WxrTarget
 from tests.test_target_http import outgoing
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,7 +14,7 @@ import pytest
 
 from migrate.errors import UnsupportedOperation
 from migrate.model import Author, Comment, OutgoingComment, Page, Target
-from migrate.targets.http import HttpTarget
+from migrate.systems.http.target import HttpTarget
 from tests.factories import comment, make_archive, page
 from tests.migration_helpers import run_json, write_config
 from tests.servers.contract import ContractServer

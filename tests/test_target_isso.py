@@ -11,7 +11,7 @@ from itsdangerous import URLSafeTimedSerializer
 
 from migrate.errors import UnsupportedOperation
 from migrate.model import CommentRefused, Page, Target
-from migrate.targets.isso import IssoTarget, sign_for_isso
+from migrate.systems.isso.target import IssoTarget, sign_for_isso
 from tests.servers.isso import IssoServer
 from tests.test_target_http import PAGE, fast_policy, outgoing
 from utils.http import HttpError

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from migrate.model import Author, CommentRefused, Page
-from migrate.targets.isso import IssoTarget
-from migrate.targets.jsonl import JsonlTarget
+from migrate.systems.isso.target import IssoTarget
+from migrate.systems.jsonl.target import JsonlTarget
 from tests.test_target_http import PAGE, outgoing
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from migrate.errors import TargetError
 from migrate.model import Author, Comment, OutgoingComment, Page
-from migrate.targets.wxr import NAMESPACES, WxrTarget
+from migrate.systems.wordpress.wxr import NAMESPACES, WxrTarget
 from tests.servers.isso import IssoServer
 
 WP = "{" + NAMESPACES["wp"] + "}"

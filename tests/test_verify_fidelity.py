@@ -21,10 +21,10 @@ import pytest
 from migrate.commands.verify_compare import limits
 from migrate.content import Visible, render_markdown, visible_html, visible_markdown
 from migrate.model import Author, Capabilities, Comment, Page
-from migrate.targets.http import HttpTarget
-from migrate.targets.isso import isso_capabilities
-from migrate.targets.jsonl import JsonlTarget
-from migrate.targets.wxr import WxrTarget
+from migrate.systems.http.target import HttpTarget
+from migrate.systems.isso.target import isso_capabilities
+from migrate.systems.jsonl.target import JsonlTarget
+from migrate.systems.wordpress.wxr import WxrTarget
 from tests.factories import BASE_TIME, make_archive
 from tests.migration_helpers import invoke, run_json, write_config
 from tests.servers.contract import ContractServer

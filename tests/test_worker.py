@@ -22,9 +22,9 @@ import pytest
 import requests
 
 from migrate.cli import cli
+from migrate.files.base import rfc3339
 from migrate.model import Comment, Page
-from migrate.sources.matrix import MatrixCommentExtractor
-from migrate.targets.base import rfc3339
+from migrate.systems.matrix import MatrixCommentExtractor
 from migrate.worker import TEMPLATE_FILES
 from tests.migration_helpers import (
     REPO,

@@ -7,7 +7,7 @@ Python API, through `check_migration`). Each `CheckItem` is ok, or says what is 
 What is checked, in order:
 - the configuration (already parsed by the caller): its path, source and target types;
 - a source with the `Preflightable` ability checks its own service and credentials (the Matrix
-  source: homeserver, token and its rights; migrate/sources/matrix_check.py); then the pages
+  source: homeserver, token and its rights; migrate/systems/matrix/preflight.py); then the pages
   are listed, and such a source checks that each page can be read (its room);
 - the target answers and accepts its credentials without anything being written (the
   `Probeable` ability); a file target is not opened (opening one may repair, i.e. write, its

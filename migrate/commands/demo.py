@@ -12,9 +12,9 @@ from migrate.errors import ExitStatus
 from migrate.migration import Migration
 from migrate.model import Target
 from migrate.reporter import Reporter
-from migrate.sources.archive import ArchiveSource
-from migrate.targets.jsonl import JsonlTarget
-from migrate.targets.wxr import WxrTarget
+from migrate.systems.archive import ArchiveSource
+from migrate.systems.jsonl.target import JsonlTarget
+from migrate.systems.wordpress.wxr import WxrTarget
 from utils.signals import GracefulInterrupt
 
 SAMPLE = "sample/site.archive.jsonl"

@@ -7,7 +7,7 @@ from typing import Any
 
 from migrate.config import Config
 from migrate.plugins import build_source
-from migrate.sources.archive import write_archive
+from migrate.systems.archive import write_archive
 
 
 def extract(config: Config, output: Path) -> dict[str, Any]:

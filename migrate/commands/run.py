@@ -25,7 +25,7 @@ from migrate.errors import ConfigChanged, ExitStatus, MigrateError
 from migrate.model import Target
 from migrate.pipeline.orchestrator import Orchestrator
 from migrate.reporter import Reporter, RunSummary
-from migrate.targets.jsonl import JsonlTarget
+from migrate.systems.jsonl.target import JsonlTarget
 from utils.checkpoint_manager import (
     CheckpointManager,
     checkpoint_exists,

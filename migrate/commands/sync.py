@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from migrate.commands.run import _dry_run_copy, make_orchestrator, open_checkpoint
 from migrate.model import DeltaFileTarget, Target
 from migrate.pipeline.changes import SyncSummary
-from migrate.targets.jsonl import JsonlTarget
+from migrate.systems.jsonl.target import JsonlTarget
 
 if TYPE_CHECKING:
     from migrate.migration import Migration

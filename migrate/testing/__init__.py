@@ -5,7 +5,7 @@ Not needed at run time: nothing in the migration imports this package, and impor
 starts nothing. Each module is importable without pytest (the fixtures live in tests/):
 
 - `migrate.testing.contract`: `ContractServer`, an in-memory server of the HTTP target
-  contract (migrate/targets/http.py) with injectable faults.
+  contract (migrate/systems/http/target.py) with injectable faults.
 - `migrate.testing.synapse`: `SynapseServer`, `running_synapse`, a real Synapse homeserver
   seeded the way Cactus Comments fills rooms (needs `matrix-synapse` installed).
 - `migrate.testing.isso`: `IssoServer`, a real Isso (needs `isso` installed).

@@ -1,4 +1,4 @@
-"""An in-memory server implementing the HTTP target contract (migrate/targets/http.py), for
+"""An in-memory server implementing the HTTP target contract (migrate/systems/http/target.py), for
 tests and benchmarks: a real threaded HTTP/1.1 server with keep-alive on 127.0.0.1.
 
 Importable without pytest::

@@ -67,7 +67,7 @@ class ListSource:
 
 
 def make_archive(path: Path, pages: dict[Page, list[Comment]]) -> Path:
-    from migrate.sources.archive import write_archive  # on use: builders stay cheap to import
+    from migrate.systems.archive import write_archive  # on use: builders stay cheap to import
 
     write_archive(path, ListSource(pages))
     return path

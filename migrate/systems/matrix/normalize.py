@@ -42,7 +42,7 @@ from migrate.content import (
 )
 from migrate.media import MediaMirror
 from migrate.model import DELETED_TEXT, Author, Comment, Page, PageComments, SkippedEvent
-from migrate.sources.matrix.events import (
+from migrate.systems.matrix.events import (
     MEDIA_MSGTYPES,
     Message,
     content_problem,

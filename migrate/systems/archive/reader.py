@@ -19,7 +19,7 @@ import jsonschema
 
 from migrate.content import clean_text
 from migrate.model import Comment, Page, PageComments, PageError, SkippedEvent
-from migrate.sources.archive.records import (
+from migrate.systems.archive.records import (
     FORMAT,
     VERSION,
     ArchiveError,

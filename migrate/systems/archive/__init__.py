@@ -31,9 +31,9 @@ bytes that are not UTF-8 are reported at their own line.
 
 from __future__ import annotations
 
-from migrate.sources.archive.plugin import PLUGIN
-from migrate.sources.archive.reader import ArchiveSource
-from migrate.sources.archive.records import (
+from migrate.systems.archive.plugin import PLUGIN as SOURCE
+from migrate.systems.archive.reader import ArchiveSource
+from migrate.systems.archive.records import (
     FORMAT,
     VERSION,
     ArchiveError,
@@ -42,11 +42,11 @@ from migrate.sources.archive.records import (
     format_time,
     parse_time,
 )
-from migrate.sources.archive.writer import write_archive
+from migrate.systems.archive.writer import write_archive
 
 __all__ = [
     "FORMAT",
-    "PLUGIN",
+    "SOURCE",
     "VERSION",
     "ArchiveError",
     "ArchiveSource",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from migrate.config import RunConfig, SectionConfig
 from migrate.plugins import SourcePlugin
-from migrate.sources.archive.reader import ArchiveSource
+from migrate.systems.archive.reader import ArchiveSource
 
 
 def _build(section: SectionConfig, run: RunConfig) -> ArchiveSource:

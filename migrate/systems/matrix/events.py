@@ -1,6 +1,6 @@
 """What one Matrix message event says: its content checked, its relation read.
 
-Pure functions over raw event dicts; migrate/sources/matrix/normalize.py puts a room's
+Pure functions over raw event dicts; migrate/systems/matrix/normalize.py puts a room's
 messages together into comments.
 """
 

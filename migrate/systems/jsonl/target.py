@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from migrate.config import SectionConfig
+from migrate.files.base import PageAtomicFileTarget, Record, dumps
+from migrate.files.formats import writable_page
 from migrate.model import Capabilities
 from migrate.plugins import TargetPlugin
-from migrate.targets.base import PageAtomicFileTarget, Record, dumps
-from migrate.targets.formats import writable_page
 
 DEFAULT_CAPABILITIES = Capabilities(
     max_depth=None,

@@ -7,7 +7,7 @@ number of lines), so a load can tell a complete page from a torn tail: a crash (
 cut) mid-append leaves at most an incomplete last batch, which the next load cuts off with a
 warning. Anything invalid before the tail is an error naming the file, never a silent reset.
 
-Sync writes delta files beside the output (migrate/targets/delta.py); reconciliation looks
+Sync writes delta files beside the output (migrate/files/delta.py); reconciliation looks
 at the output and all its delta files.
 """
 
@@ -25,6 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from migrate.errors import TargetError
+from migrate.files.delta import DeltaFiles
+from migrate.files.formats import (
+    WEB_SCHEMES,
+    sanitize_html,
+    strip_unwritable,
+    unsafe_links,
+    web_url,
+)
 from migrate.model import (
     Capabilities,
     CommentRefused,
@@ -32,14 +40,6 @@ from migrate.model import (
     OutgoingComment,
     Page,
     TargetComment,
-)
-from migrate.targets.delta import DeltaFiles
-from migrate.targets.formats import (
-    WEB_SCHEMES,
-    sanitize_html,
-    strip_unwritable,
-    unsafe_links,
-    web_url,
 )
 from utils.fileio import append_durably, atomic_writer, read_bytes, truncate_durably
 

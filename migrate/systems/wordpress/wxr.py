@@ -10,7 +10,7 @@ instant loses nothing the sidecar committed. Target ids (wp:comment_id) are sequ
 integers, continuing from the sidecar after a restart; all dates are UTC.
 
 The fields are written for the system that will import the file (`importer`, see
-migrate/targets/formats.py): by default Isso, the path the README recommends, which gets
+migrate/files/formats.py): by default Isso, the path the README recommends, which gets
 Markdown content and HTML-escaped author names; "wordpress", "remark42" and "disqus" get
 sanitized HTML and plain-text names. A page whose link is not http(s) or a path is refused.
 """
@@ -22,12 +22,12 @@ from collections.abc import Iterator
 from typing import IO
 from xml.sax.saxutils import quoteattr
 
-from migrate.targets.base import (
+from migrate.files.base import (
     StoredPage,
     parse_rfc3339,
 )
-from migrate.targets.derived import DEFAULT_IMPORTER, DerivedFileTarget, derived_file_plugin
-from migrate.targets.formats import (
+from migrate.files.derived import DEFAULT_IMPORTER, DerivedFileTarget, derived_file_plugin
+from migrate.files.formats import (
     Importer,
     author_name,
     cdata,

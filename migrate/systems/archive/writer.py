@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from migrate.model import Page, PageComments, PageError, Source
-from migrate.sources.archive.records import FORMAT, VERSION, comment_record, format_time
+from migrate.systems.archive.records import FORMAT, VERSION, comment_record, format_time
 from utils.fileio import atomic_writer
 
 log = logging.getLogger(__name__)

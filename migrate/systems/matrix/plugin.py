@@ -6,8 +6,8 @@ import urllib.parse
 
 from migrate.config import DEFAULT_URI, RunConfig, SectionConfig
 from migrate.plugins import SourcePlugin, retry_policy
-from migrate.sources.matrix.discovery import DISCOVERY_MODES
-from migrate.sources.matrix.extractor import MatrixCommentExtractor
+from migrate.systems.matrix.discovery import DISCOVERY_MODES
+from migrate.systems.matrix.extractor import MatrixCommentExtractor
 
 
 def _server_name(section: SectionConfig) -> str:

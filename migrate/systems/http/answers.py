@@ -1,4 +1,4 @@
-"""What the answers of the HTTP comment API mean (migrate.targets.http): ids, a batch's
+"""What the answers of the HTTP comment API mean (migrate.systems.http.target): ids, a batch's
 per-item results, listed comments, and a 404 that says "no such comment".
 
 Ids are non-empty strings or integers (an integer becomes its decimal string; a JSON `true`
@@ -15,8 +15,8 @@ from typing import Any
 
 import requests
 
+from migrate.files.base import parse_rfc3339
 from migrate.model import Created, OutgoingComment, PageError, TargetComment
-from migrate.targets.base import parse_rfc3339
 from utils.http import HttpError
 
 log = logging.getLogger(__name__)

@@ -14,22 +14,22 @@ lists the rooms that exist instead, and resolves no aliases.
 The parts, in the order a comment passes them: discovery.py (which pages, room names),
 client.py (the homeserver: token or guest, `/messages` paging, sync cursors), events.py and
 normalize.py (events -> comments), extractor.py (MatrixCommentExtractor ties them), plugin.py
-(PLUGIN, the configuration entry point); matrix_check.py beside this package is the preflight.
+(PLUGIN, the configuration entry point); preflight.py is the preflight.
 """
 
 from __future__ import annotations
 
-from migrate.sources.matrix.client import MAX_PAGE_SIZE, MESSAGES_FILTER, SourceUnavailable
-from migrate.sources.matrix.discovery import DISCOVERY_MODES
-from migrate.sources.matrix.extractor import MatrixCommentExtractor
-from migrate.sources.matrix.normalize import normalize_room
-from migrate.sources.matrix.plugin import PLUGIN
+from migrate.systems.matrix.client import MAX_PAGE_SIZE, MESSAGES_FILTER, SourceUnavailable
+from migrate.systems.matrix.discovery import DISCOVERY_MODES
+from migrate.systems.matrix.extractor import MatrixCommentExtractor
+from migrate.systems.matrix.normalize import normalize_room
+from migrate.systems.matrix.plugin import PLUGIN as SOURCE
 
 __all__ = [
     "DISCOVERY_MODES",
     "MAX_PAGE_SIZE",
     "MESSAGES_FILTER",
-    "PLUGIN",
+    "SOURCE",
     "MatrixCommentExtractor",
     "SourceUnavailable",
     "normalize_room",

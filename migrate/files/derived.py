@@ -1,7 +1,7 @@
 """File targets derived from the page-atomic store: the store (`<output>.pages.jsonl`) is the
 record, and the file an importer reads (WXR, Disqus XML) is rebuilt whole from it, atomically,
 so it only ever holds whole pages. Each field is written for the system that will import the
-file (`importer`): see migrate/targets/formats.py.
+file (`importer`): see migrate/files/formats.py.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from typing import IO, Any, Self
 
 from migrate.config import SectionConfig
 from migrate.errors import TargetError
+from migrate.files.base import PageAtomicFileTarget, Record, dumps
+from migrate.files.formats import IMPORTERS, Importer, importer, page_link, writable_page
 from migrate.model import Capabilities, CommentRefused, Created, OutgoingComment
 from migrate.plugins import TargetPlugin
-from migrate.targets.base import PageAtomicFileTarget, Record, dumps
-from migrate.targets.formats import IMPORTERS, Importer, importer, page_link, writable_page
 from utils.fileio import atomic_writer
 
 DEFAULT_IMPORTER = "isso"

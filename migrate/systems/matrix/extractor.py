@@ -18,10 +18,10 @@ from migrate.config import MediaConfig, RunConfig
 from migrate.media import MediaMirror, MediaUnavailable
 from migrate.model import Page, PageComments, PageError
 from migrate.plugins import retry_policy
-from migrate.sources.matrix.client import MAX_PAGE_SIZE, HomeserverClient
-from migrate.sources.matrix.discovery import DISCOVERY_MODES, RoomNames, discover_pages
-from migrate.sources.matrix.normalize import normalize_room
-from migrate.sources.matrix_check import MatrixPreflight
+from migrate.systems.matrix.client import MAX_PAGE_SIZE, HomeserverClient
+from migrate.systems.matrix.discovery import DISCOVERY_MODES, RoomNames, discover_pages
+from migrate.systems.matrix.normalize import normalize_room
+from migrate.systems.matrix.preflight import MatrixPreflight
 from utils.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ class MatrixCommentExtractor:
         self.client.check()
 
     def preflight(self, timeout: float) -> MatrixPreflight:
-        """What `comment-migrate check` asks of this source (migrate/sources/matrix_check.py)."""
+        """What `comment-migrate check` asks of this source (see preflight.py)."""
         return MatrixPreflight(self, timeout)
 
     def pages(self) -> Iterator[Page]:

@@ -52,7 +52,7 @@ any other 4xx fails the comment, and so its page, with the server's message.
 Ids in answers are non-empty strings or integers (an integer becomes its decimal string; a
 JSON `true` is not an integer here). Anything else, or a missing id, fails the page with a
 message naming the endpoint and what came back: a wrong id recorded in the checkpoint would
-hang every later reply under a comment that does not exist (migrate.targets.http_answers).
+hang every later reply under a comment that does not exist (migrate.systems.http.answers).
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ from typing import Any
 from urllib.parse import quote
 
 from migrate.errors import UnsupportedOperation
+from migrate.files.base import comment_fields, page_record, rfc3339
 from migrate.model import (
     BatchUnsupported,
     Capabilities,
@@ -75,8 +76,7 @@ from migrate.model import (
     TargetComment,
 )
 from migrate.plugins import TargetPlugin, retry_policy
-from migrate.targets.base import comment_fields, page_record, rfc3339
-from migrate.targets.http_answers import (
+from migrate.systems.http.answers import (
     batch_result,
     is_not_found,
     json_or_none,

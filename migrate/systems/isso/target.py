@@ -26,7 +26,7 @@
   last reply), so its caches and invariants stay its own. Edits (sync) use the same key:
   `POST /id/<id>/edit/<key>` with the new text. (The admin interface would need a
   password and HTML scraping; writing the SQLite file directly would bypass Isso's logic.)
-  The key and its path: migrate.targets.isso_moderation.
+  The key and its path: migrate.systems.isso.moderation.
 """
 
 from __future__ import annotations
@@ -52,10 +52,10 @@ from migrate.model import (
     TargetComment,
 )
 from migrate.plugins import TargetPlugin, retry_policy
-from migrate.targets.isso_embed import check_isso_embed
-from migrate.targets.isso_match import match_pending, same_comment
-from migrate.targets.isso_moderation import MODE_DELETED, moderation_path
-from migrate.targets.isso_moderation import sign_for_isso as sign_for_isso  # re-exported
+from migrate.systems.isso.embed import check_isso_embed
+from migrate.systems.isso.match import match_pending, same_comment
+from migrate.systems.isso.moderation import MODE_DELETED, moderation_path
+from migrate.systems.isso.moderation import sign_for_isso as sign_for_isso  # re-exported
 from utils.http import HttpClient, HttpError
 from utils.retry import RetryPolicy
 

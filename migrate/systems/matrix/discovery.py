@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from migrate.model import Page
-from migrate.sources.matrix.client import HomeserverClient, SourceUnavailable, quoted
+from migrate.systems.matrix.client import HomeserverClient, SourceUnavailable, quoted
 from utils.http import HttpError
 
 DISCOVERY_MODES = ("pages_file", "admin", "joined_rooms")

@@ -22,7 +22,7 @@ from utils.http import HttpClient, HttpError
 from utils.retry import RetryPolicy
 
 if TYPE_CHECKING:
-    from migrate.sources.matrix.extractor import MatrixCommentExtractor
+    from migrate.systems.matrix.extractor import MatrixCommentExtractor
 
 log = logging.getLogger(__name__)
 

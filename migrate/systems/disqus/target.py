@@ -10,7 +10,7 @@ replies, `isSpam` false).
 
 Written page-atomically exactly like the WXR (a sidecar `<output>.pages.jsonl` committed per
 page, the XML rebuilt from it atomically), with the fields in the form the importer named by
-`importer` renders (migrate/targets/formats.py): by default "disqus", i.e. sanitized HTML in
+`importer` renders (migrate/files/formats.py): by default "disqus", i.e. sanitized HTML in
 `message` as Disqus exports carry it; "isso" gets Markdown and HTML-escaped author names.
 """
 
@@ -21,9 +21,9 @@ from collections.abc import Iterator
 from typing import IO
 from xml.sax.saxutils import quoteattr
 
-from migrate.targets.base import Record, StoredPage, parse_rfc3339
-from migrate.targets.derived import DerivedFileTarget, derived_file_plugin
-from migrate.targets.formats import (
+from migrate.files.base import Record, StoredPage, parse_rfc3339
+from migrate.files.derived import DerivedFileTarget, derived_file_plugin
+from migrate.files.formats import (
     Importer,
     author_name,
     cdata,
