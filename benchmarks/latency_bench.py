@@ -48,7 +48,7 @@ class SiteSource:
         start = datetime(2022, 1, 1, tzinfo=UTC)
         self.site: dict[Page, list[Comment]] = {}
         for p in range(pages):
-            page = Page(id=f"post{p}", uri=f"/post{p}/", title=f"Post {p}")
+            page = Page(id=f"post{p}", key=f"/post{p}/", title=f"Post {p}")
             comments: list[Comment] = []
             tops: list[str] = []
             replies: list[str] = []

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from migrate.model import Author, Capabilities, Comment, Page
 from migrate.pipeline.transform import CommentTransformer, PagePlan
 
-PAGE = Page(id="post", uri="/post/", title="A post")
+PAGE = Page(id="post", key="/post/", title="A post")
 START = datetime(2020, 1, 1, tzinfo=UTC)
 
 

@@ -150,7 +150,7 @@ def shorten(text: str, width: int = 60) -> str:
 
 def print_forecast(forecast: PageForecast) -> None:
     page = forecast.page
-    print(f'{page.id}  {page.uri}  "{page.title or ""}"')
+    print(f'{page.id}  {page.key}  "{page.title or ""}"')
     tombstones = (
         f", {plural(forecast.tombstones, 'deleted comment')} kept as a tombstone"
         if forecast.tombstones

@@ -25,8 +25,8 @@ _EXPORTS = {
     "Page": "migrate.model",
     "Author": "migrate.model",
     "Capabilities": "migrate.model",
-    "Source": "migrate.model",
-    "Target": "migrate.model",
+    "Source": "migrate.abilities",
+    "Target": "migrate.abilities",
     "MigrateError": "migrate.errors",
     "ExitStatus": "migrate.errors",
     "SourcePlugin": "migrate.plugins",
@@ -69,13 +69,14 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from migrate.abilities import Source, Target
     from migrate.commands.rollback import RollbackOutcome
     from migrate.commands.run import RunOptions
     from migrate.commands.verify import VerifyReport
     from migrate.config import Config, load_config, parse_config
     from migrate.errors import ExitStatus, MigrateError
     from migrate.migration import Migration, TargetSpec
-    from migrate.model import Author, Capabilities, Comment, Page, Source, Target
+    from migrate.model import Author, Capabilities, Comment, Page
     from migrate.plugins import SourcePlugin, TargetPlugin
     from migrate.reporter import RunSummary
     from migrate.systems.archive import ArchiveSource

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from migrate.abilities import Source, Target
 from migrate.config import DEFAULT_CHECKPOINT, DEFAULT_URI, Config, identity_digest
-from migrate.model import Capabilities, Page, Source, Target
+from migrate.model import Capabilities, Page
 from migrate.plugins import build_source, target_plugin
 
 if TYPE_CHECKING:
@@ -137,7 +138,7 @@ class Migration:
 
     def page_for(self, page_id: str) -> Page:
         """A page the source no longer lists: its id, and the uri the template gives."""
-        return Page(id=page_id, uri=self.uri_template.format(section_id=page_id))
+        return Page(id=page_id, key=self.uri_template.format(section_id=page_id))
 
     # -- verbs ------------------------------------------------------------------------------
 

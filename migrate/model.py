@@ -1,15 +1,16 @@
-"""Source-neutral data model: what a comment is, wherever it came from or goes to.
+"""The neutral data model: what a page and a comment are, wherever they come from or go to.
 
-This module imports nothing of the project, so sources, targets and the orchestrator can all
-depend on it without depending on each other.
+Data only: no I/O, no behaviour beyond construction. This module imports nothing of the
+project, so every system, the pipeline and the commands can depend on it. What a source or a
+target must do, and may do, is in migrate/abilities.py.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal
 
 DELETED_TEXT = "[deleted]"
 
@@ -19,17 +20,26 @@ class Author:
     name: str
     source_id: str
     avatar_url: str | None = None
+    # kept where the target has a field for them; never printed or logged (not in repr)
+    email: str | None = field(default=None, repr=False)
+    url: str | None = None
+    ip: str | None = field(default=None, repr=False)  # dropped unless `keep_ip = true`
 
 
 @dataclass(frozen=True)
 class Page:
-    """One page of the site: a Cactus section, i.e. one Matrix room."""
+    """One page of the site, as every system has it."""
 
-    id: str  # the Cactus section id
-    uri: str  # the page's path on the site, e.g. "/blog/post1/"
+    id: str  # stable source id of the page (a thread id, a section id)
+    key: str  # the target's thread key, usually the URL path, e.g. "/blog/post1/"
     title: str | None = None
-    room_id: str | None = None
-    alias: str | None = None
+    # the absolute URL of the page, where the source knows it
+    url: str | None = field(default=None, kw_only=True)
+    # the source's own address of the page (a room id), opaque to the core
+    ref: str | None = field(default=None, kw_only=True)
+
+
+Status = Literal["approved", "pending", "spam"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +53,8 @@ class Comment:
     html: str | None = None  # sanitized HTML (Matrix: always; formatted_body or escaped plain)
     edited_at: datetime | None = None
     deleted: bool = False  # tombstone: kept only because it has replies
+    status: Status = "approved"  # spam never migrates; pending stays pending where it can
+    likes: int = 0
 
 
 @dataclass(frozen=True)
@@ -64,27 +76,11 @@ class PageComments:
     orphans: list[str] = field(default_factory=list)  # comment ids whose parent was not found
     # comments whose content or avatar links media on the source's server (not copied by
     # [media]): they break when that server refuses anonymous downloads or is turned off
-    homeserver_media: int = 0
-
-
-@runtime_checkable
-class Source(Protocol):
-    """Where comments come from (`migrate/sources/`)."""
-
-    system: str  # short name used in idempotency keys, e.g. "matrix"
-
-    def pages(self) -> Iterator[Page]: ...
-
-    def comments(self, page: Page) -> PageComments: ...
-
-    def identity(self) -> Mapping[str, str]:
-        """What identifies this source in a checkpoint's config digest."""
-        ...
-
-    def close(self) -> None: ...
+    source_media: int = 0
 
 
 Idempotency = Literal["key", "lookup", "none"]
+
 ContentKind = Literal["markdown", "html", "both"]
 
 
@@ -102,6 +98,9 @@ class Capabilities:
     ordered_per_page: bool = False
     keeps_avatars: bool = False  # a field for the author's avatar URL that readers see
     shows_images: bool = True  # Markdown images render as images (a stock Isso drops <img>)
+    # a comment waiting for moderation can be stored as waiting (Isso mode 2, WXR approved 0,
+    # Waline "waiting"); elsewhere pending comments are skipped with the reason
+    keeps_pending: bool = False
 
 
 @dataclass(frozen=True)
@@ -139,100 +138,6 @@ class TargetComment:
     raw: Mapping[str, object] = field(default_factory=dict)
 
 
-class PageError(Exception):
-    """One page cannot be read or written (room not found, forbidden, a target's refusal).
-
-    The page is marked failed with this message; the other pages go on."""
-
-    def __init__(self, message: str, *, retryable: bool = False) -> None:
-        super().__init__(message)
-        self.message = message
-        self.retryable = retryable
-
-
-class CommentRefused(Exception):
-    """The target refuses this comment by rule (not retryable): skip it, record why."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class BatchUnsupported(Exception):
-    """The target turned out to have no batch endpoint: send these comments one by one."""
-
-
-@runtime_checkable
-class BatchTarget(Protocol):
-    """An optional ability of a target: many comments in one request, answered per item."""
-
-    def batch_limit(self) -> int:
-        """Most comments one `create_batch` may carry now; 0 or 1: send one by one."""
-        ...
-
-    def create_batch(
-        self, outgoing: Sequence[OutgoingComment]
-    ) -> list[Created | CommentRefused | PageError]:
-        """Create comments whose parents are all mapped already: one result per item, in
-        order. An item's PageError fails its page as a single create's error would; the
-        other items stand. Raises BatchUnsupported (nothing sent), or utils.http.HttpError
-        for the request as a whole."""
-        ...
-
-
-@runtime_checkable
-class Target(Protocol):
-    """Where comments go (`migrate/targets/`)."""
-
-    name: str
-    capabilities: Capabilities
-
-    def identity(self) -> Mapping[str, str]: ...
-
-    def check(self, outgoing: OutgoingComment) -> str | None:
-        """Reason this comment would be refused by rule, or None. Sends nothing."""
-        ...
-
-    def begin_page(self, page: Page) -> None: ...
-
-    def create(self, outgoing: OutgoingComment) -> Created:
-        """Create one comment. Raises CommentRefused, or utils.http.HttpError."""
-        ...
-
-    def reconcile(
-        self,
-        page: Page,
-        pending: Sequence[OutgoingComment],
-        known_target_ids: Collection[str] = (),
-    ) -> dict[str, str]:
-        """Before resending on an interrupted page: source id -> target id already there.
-
-        `known_target_ids`: target ids already mapped (on this page), which must not be
-        adopted again (Isso matches by author and text, and those can repeat)."""
-        ...
-
-    def finish_page(self, page: Page) -> None:
-        """The page's comments are all sent; file targets commit the page here."""
-        ...
-
-    def abort_page(self, page: Page) -> None:
-        """The page failed; file targets discard what they buffered for it."""
-        ...
-
-    def list_page(self, page: Page) -> list[TargetComment]:
-        """The page's comments as the target holds them (verify, reconcile)."""
-        ...
-
-    def delete(self, target_id: str, page: Page) -> bool:
-        """Delete one comment; False if it was already gone."""
-        ...
-
-    def close(self) -> None: ...
-
-
-# -- preflight (`comment-migrate check`): optional abilities, asked of the object ------------
-
-
 @dataclass(frozen=True)
 class CheckItem:
     """One preflight finding: ok, or what is wrong (`detail`) and how to fix it (`fix`).
@@ -249,105 +154,3 @@ class CheckItem:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "ok": self.ok, "detail": self.detail, "fix": self.fix}
-
-
-class CheckFailed(Exception):
-    """A preflight ability (a target's `probe()`) found a fault it can explain itself."""
-
-    def __init__(self, detail: str, fix: str = "") -> None:
-        super().__init__(detail)
-        self.detail = detail
-        self.fix = fix
-
-
-class SourcePreflight(Protocol):
-    """What a source knows about checking itself; see `Preflightable`."""
-
-    @property
-    def origin(self) -> str:
-        """Where the pages come from, e.g. "from pages.csv"."""
-        ...
-
-    @property
-    def note(self) -> str:
-        """Said of a listing that worked ("" for nothing)."""
-        ...
-
-    @property
-    def fix(self) -> str:
-        """How to mend a listing that failed or found no page."""
-        ...
-
-    def service(self) -> list[CheckItem]:
-        """The source's service and credentials, checked without writing; the pages are
-        listed only when every item is ok."""
-        ...
-
-    def page(self, page: Page) -> CheckItem | None:
-        """Whether this page can be read (None: nothing to check per page)."""
-        ...
-
-
-@runtime_checkable
-class Preflightable(Protocol):
-    """A source that can check itself before a run (optional ability)."""
-
-    def preflight(self, timeout: float) -> SourcePreflight: ...
-
-
-@runtime_checkable
-class Probeable(Protocol):
-    """A target that can prove it answers and accepts its credentials without writing
-    (optional ability). Says what answered; raises CheckFailed, or the error it met."""
-
-    def probe(self) -> str: ...
-
-
-@runtime_checkable
-class EmbedCheckable(Protocol):
-    """A target whose comments a page shows through an embed (optional ability): does the
-    page at `url`, whose HTML is `html`, show the thread this target writes for `page`?"""
-
-    def check_embed(self, page: Page, html: str, url: str) -> CheckItem: ...
-
-
-# -- optional abilities, asked of the object with isinstance (sync) ---------------------------
-
-
-@runtime_checkable
-class IncrementalSource(Protocol):
-    """A source that can tell, cheaply, whether a page changed since a cursor.
-
-    A cursor is an opaque string the source hands out with a full read (taken *before* the
-    read, so nothing that arrives meanwhile is missed) and reads forward from later."""
-
-    def comments_with_cursor(self, page: Page) -> tuple[PageComments, str]:
-        """The page's comments (as `comments`), and the cursor of this read."""
-        ...
-
-    def comments_since(self, page: Page, cursor: str) -> tuple[PageComments | None, str]:
-        """None and the same cursor when nothing happened on the page after `cursor`;
-        otherwise the whole page read again and a new cursor. A new event may refer to old
-        ones (a reply's parent, an edit's or a redaction's target), so what changed is worked
-        out against the whole page, never from the new events alone."""
-        ...
-
-
-@runtime_checkable
-class UpdatableTarget(Protocol):
-    """A target that can change a comment it holds (sync applies edits and tombstones)."""
-
-    def update(self, target_id: str, outgoing: OutgoingComment) -> bool:
-        """Replace the comment's text (and html); False when it is gone from the target.
-        Raises UnsupportedOperation when the target cannot, after all."""
-        ...
-
-
-@runtime_checkable
-class DeltaFileTarget(Protocol):
-    """A file target: a sync writes what is new to a new file beside the output, never
-    rewriting what was imported."""
-
-    def delta(self, label: str) -> Target:
-        """The same kind of target writing to `<stem>.<label><suffix>` beside the output."""
-        ...

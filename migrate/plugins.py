@@ -8,7 +8,7 @@ groups a third party uses (`comment_migrate.sources`, `comment_migrate.targets`)
 declared in its own module as `PLUGIN`.
 
 A target needs only `create`, `begin_page`, `finish_page`, `abort_page`, `check` and
-`close` (migrate.model.Target); reading back (`list_page`), reconciling, deleting and batches
+`close` (migrate.abilities.Target); reading back (`list_page`), reconciling, deleting and batches
 are abilities it may have, asked of the object, never of its name.
 """
 
@@ -21,8 +21,9 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from migrate.abilities import Source, Target
 from migrate.errors import ConfigError
-from migrate.model import Capabilities, Source, Target
+from migrate.model import Capabilities
 from utils.retry import RetryPolicy
 
 if TYPE_CHECKING:

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from migrate.model import Author, Comment, Page, PageComments, PageError, SkippedEvent, Source
+from migrate.abilities import PageError, Source
+from migrate.model import Author, Comment, Page, PageComments, SkippedEvent
 from migrate.systems.archive import ArchiveError, ArchiveSource, archive_schema, write_archive
 from migrate.systems.matrix import MatrixCommentExtractor
 from tests.servers.synapse import SynapseServer
@@ -45,7 +46,7 @@ class FakeSource:
 
 
 def sample() -> FakeSource:
-    page = Page("p1", "/p1/", "Title \u00e9", "!r:hs", "#c_demo_p1:hs")
+    page = Page("p1", "/p1/", "Title \u00e9", ref="!r:hs")
     comments = [
         Comment(
             "$a",

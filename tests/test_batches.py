@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from migrate import HttpTarget
-from migrate.model import BatchTarget, Comment, Created, Page, PageError
+from migrate.abilities import BatchTarget, PageError
+from migrate.model import Comment, Created, Page
 from migrate.pipeline.ledger import PageLedger
 from tests.factories import make_archive, threaded_site
 from tests.migration_helpers import assert_http_target_holds, invoke, run_json, write_config

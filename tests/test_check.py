@@ -603,14 +603,14 @@ class LicensedArchive(ArchiveSource):
 
     def page(self, page: Page) -> CheckItem:
         self.asked.append(page.id)
-        return CheckItem(f"page {page.id}", True, f"archived as {page.uri}")
+        return CheckItem(f"page {page.id}", True, f"archived as {page.key}")
 
 
 class WidgetTarget(HttpTarget):
     """A third party's target whose pages show comments through a widget of its own."""
 
     def check_embed(self, page: Page, html: str, url: str) -> CheckItem:
-        shown = 'data-widget="' + page.uri + '"' in html
+        shown = 'data-widget="' + page.key + '"' in html
         return CheckItem(f"page {page.id}", shown, "widget found", "add the widget")
 
 

@@ -112,7 +112,7 @@ def test_isso_threads_show_comments_in_send_order_with_many_workers(
     assert code == 0, stderr
     assert summary["comments_imported"] == 48
     for pg, comments in site.items():
-        stored = sorted(isso.comments(pg.uri), key=lambda c: c["id"])  # Isso's arrival order
+        stored = sorted(isso.comments(pg.key), key=lambda c: c["id"])  # Isso's arrival order
         assert [c["text"] for c in stored] == [c.text for c in send_order(comments)]
 
 

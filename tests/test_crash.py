@@ -159,7 +159,7 @@ def isso_shape(isso: IssoServer, pages: list[Page]) -> Counter[tuple[str, str, s
     """(page, author, text, parent text) of every comment Isso holds."""
     shape: Counter[tuple[str, str, str, str | None]] = Counter()
     for page in pages:
-        flat = isso.comments(page.uri)
+        flat = isso.comments(page.key)
         by_id = {c["id"]: c for c in flat}
         for c in flat:
             parent = by_id[c["parent"]]["text"] if c.get("parent") else None

@@ -74,7 +74,7 @@ def test_dry_run_prints_a_plan_per_page_and_totals_that_the_cli_agrees_with(
     pages = list(archive.pages())
     total = sum(len(archive.comments(p).comments) for p in pages)
     for page in pages:
-        assert re.search(rf"^{re.escape(page.id)}  {re.escape(page.uri)}", out, re.M), page.id
+        assert re.search(rf"^{re.escape(page.id)}  {re.escape(page.key)}", out, re.M), page.id
     assert "Nothing is sent." in out
     totals = re.search(
         r"^Total: (\d+) pages, (\d+) comments in \d+ threads; (\d+) replies "

@@ -161,7 +161,7 @@ def test_synapse_to_wxr_imported_into_isso_keeps_timestamps_and_threads(
 
     site = extracted(synapse, seeded)
     for page, comments in site.items():
-        held = isso.comments(page.uri)
+        held = isso.comments(page.key)
         assert len(held) == len(comments)
         source_by_time = {c.created_at.replace(microsecond=0): c for c in comments}
         by_id = {c["id"]: c for c in held}

@@ -266,7 +266,7 @@ def test_without_media_links_avoid_the_legacy_endpoint_and_are_counted(seeded: S
     assert any("/_matrix/client/v1/media/download/" in link for link in links)
     # the image, the file, and Alice's comments (her avatar): cactus, thread, loose quote, file
     alice_comments = sum(c.author.name == "Alice" for c in page.comments)
-    assert page.homeserver_media == 2 + alice_comments - 1  # the file is Alice's too
+    assert page.source_media == 2 + alice_comments - 1  # the file is Alice's too
 
 
 def test_display_names_as_they_were(seeded: Seeded) -> None:
@@ -299,7 +299,7 @@ def test_media_are_copied_once_with_their_bytes_and_linked_from_base_url(
         page = extract(seeded, mirror, homeserver=proxy.url)
         links = media_links(page)
         assert links and all(u.startswith(BASE_URL) for u in links), links
-        assert page.homeserver_media == 0
+        assert page.source_media == 0
         names = {u.removeprefix(BASE_URL) for u in links}
         held = {p.name: p.read_bytes() for p in (tmp_path / "media").iterdir()}
         assert set(held) == names

@@ -22,7 +22,7 @@ from migrate.systems.matrix import normalize_room
 from migrate.threads import send_order
 
 HS = "https://hs.example"
-PAGE = Page(id="post1", uri="/post1/")
+PAGE = Page(id="post1", key="/post1/")
 T0 = 1_500_000_000_000
 
 
@@ -316,7 +316,7 @@ def test_display_name_in_effect_at_message_time() -> None:
     assert authors["$two"].name == "Caroline"
     assert authors["$three"].name == "carol"  # a blank name is no name
     assert {c.id: c.text for c in result.comments}["$two"] == "\\* Caroline b"
-    assert result.homeserver_media == 1  # "$one" shows an avatar kept on the homeserver
+    assert result.source_media == 1  # "$one" shows an avatar kept on the homeserver
 
 
 def test_reply_older_than_parent_still_comes_after_it() -> None:

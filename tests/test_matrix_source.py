@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from migrate.model import DELETED_TEXT, Page, PageComments, PageError, Source
+from migrate.abilities import PageError, Source
+from migrate.model import DELETED_TEXT, Page, PageComments
 from migrate.systems.matrix import MatrixCommentExtractor, SourceUnavailable
 from tests.servers.killproxy import KillProxy
 from tests.servers.synapse import SynapseError, SynapseServer
@@ -410,15 +411,15 @@ def test_comments_are_oldest_first_with_parents_first(post1: PageComments) -> No
         seen.add(comment.id)
     top = [c.created_at for c in post1.comments if c.parent_id is None]
     assert top == sorted(top)
-    assert post1.page.room_id is not None and post1.page.alias == "#comments_tsite_post1:localhost"
+    assert post1.page.ref is not None and post1.page.ref.startswith("!")
 
 
 def test_pages_file_discovery_and_guest_reader(site: Site) -> None:
     extractor = site.extractor()  # no token: registers a guest, as the Cactus client does
     pages = list(extractor.pages())
     assert pages == [
-        Page("post1", "/blog/post1/", "Post One", None, "#comments_tsite_post1:localhost"),
-        Page("post2", "/post2/", None, None, "#comments_tsite_post2:localhost"),
+        Page("post1", "/blog/post1/", "Post One"),
+        Page("post2", "/post2/", None),
     ]
     assert extractor.client.http.token is not None  # a guest token, never printed
     result = extractor.comments(pages[1])
@@ -430,8 +431,8 @@ def test_admin_discovery(site: Site) -> None:
     extractor = site.extractor(token=site.server.admin_token, discover="admin", page_size=3)
     pages = list(extractor.pages())
     assert [p.id for p in pages] == ["post1", "post2", "private"]
-    assert pages[0].room_id == site.rooms["post1"]
-    assert all(p.uri == f"/{p.id}/" for p in pages)
+    assert pages[0].ref == site.rooms["post1"]
+    assert all(p.key == f"/{p.id}/" for p in pages)
     # small page_size: many /messages round trips give the same result
     assert [c.text for c in extractor.comments(pages[1]).comments] == ["second page"]
 

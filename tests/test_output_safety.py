@@ -30,7 +30,7 @@ XSS_NAME = "<img src=x onerror=alert(1)>"
 XSS_TITLE = "<script>alert(1)</script>Post"
 XSS_TEXT = "hi [click](javascript:alert(1)) <img src=x onerror=alert(2)> <script>alert(3)</script>"
 XSS_HTML = '<p>hi <a href="javascript:alert(1)">click</a><img src=x onerror=alert(2)></p>'
-PAGE = Page(id="xss", uri="/xss/", title=XSS_TITLE)
+PAGE = Page(id="xss", key="/xss/", title=XSS_TITLE)
 WHEN = datetime(2020, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
@@ -124,12 +124,12 @@ def test_no_script_reaches_isso_through_an_import(
     run_import(isso, path)
     assert len(isso.rows()) == 2, "both comments imported"
 
-    raw = isso.threads(PAGE.uri)  # plain=1: what Isso stored
-    shown = requests_json(isso, PAGE.uri)  # rendered: what embed.js gets
+    raw = isso.threads(PAGE.key)  # plain=1: what Isso stored
+    shown = requests_json(isso, PAGE.key)  # rendered: what embed.js gets
     for served in (raw, shown):
         for value in all_strings(served):
             assert dangers(value) == [], f"{case}: {value!r}"
-    for item in isso.comments(PAGE.uri):
+    for item in isso.comments(PAGE.key):
         # embed.js inserts the name as HTML: it must hold no tag at all
         assert Markup(item["author"]).tags == [], item["author"]
         assert "img" in item["author"]  # the name is there, as text
@@ -181,7 +181,7 @@ def test_images_in_isso_are_links_unless_allowed(
     tmp_path: Path, isso_factory: Callable[..., IssoServer]
 ) -> None:
     text = "look ![a cat](https://example.org/cat.png) **now**"
-    page_ = Page(id="img", uri="/img/", title="Images")
+    page_ = Page(id="img", key="/img/", title="Images")
     cases = {
         False: isso_factory(),
         True: isso_factory(

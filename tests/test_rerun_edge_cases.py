@@ -83,7 +83,7 @@ def test_reply_of_a_reply_to_a_skipped_comment_hangs_under_its_sent_parent_in_is
     config = write_config(tmp_path, archive=archive, target={"type": "isso", "url": isso.url})
     code, _, stderr = run_json(config)
     assert code == 0, stderr
-    held = {c["author"]: c for c in isso.comments(pg.uri)}
+    held = {c["author"]: c for c in isso.comments(pg.key)}
     assert held["bob"]["parent"] is None  # B is top level in Isso
     assert held["carol"]["parent"] == held["bob"]["id"], held["carol"]
 

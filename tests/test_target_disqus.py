@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from migrate.model import Target
+from migrate.abilities import Target
 from migrate.systems.disqus.target import INTERNALS, NAMESPACE, DisqusTarget
 from tests.servers.isso import IssoServer
 from tests.test_target_wxr import POST, T1, T2, T3, T4, UNTITLED, out
@@ -115,7 +115,7 @@ def test_isso_imports_threads_authors_timestamps_and_parents(
     write_site(path, importer="isso")
     isso.post("/elsewhere/", "already here")  # a non-empty database: Isso asks, we say y
     isso.import_disqus(path)
-    thread = isso.threads(POST.uri)["replies"]
+    thread = isso.threads(POST.key)["replies"]
     assert [(c["text"], c["author"], c["created"]) for c in thread] == [
         ("Hello *world*", "alice", T1.timestamp()),
         ("x ]]> y", "carol", T4.timestamp()),
@@ -125,11 +125,11 @@ def test_isso_imports_threads_authors_timestamps_and_parents(
         ("a reply", "bob", T2.timestamp()),
         ("deeper", "alice", T3.timestamp()),
     ]
-    assert [c["text"] for c in isso.comments(UNTITLED.uri)] == ["two & \u2039b>"]
+    assert [c["text"] for c in isso.comments(UNTITLED.key)] == ["two & \u2039b>"]
     # rendered as a visitor sees it: Markdown became HTML, no literal tags
-    rendered = [c["text"].strip() for c in isso.rendered(POST.uri)]
+    rendered = [c["text"].strip() for c in isso.rendered(POST.key)]
     assert rendered[0] == "<p>Hello <em>world</em></p>"
-    assert [c["text"].strip() for c in isso.rendered(UNTITLED.uri)] == [
+    assert [c["text"].strip() for c in isso.rendered(UNTITLED.key)] == [
         "<p>two &amp; \u2039b&gt;</p>"
     ]
     assert isso.threads("/elsewhere/")["total_replies"] == 1
@@ -183,10 +183,11 @@ def test_configured_by_type_disqus(tmp_path: Path) -> None:
 def test_a_page_without_a_usable_link_is_refused(tmp_path: Path) -> None:
     from dataclasses import replace
 
-    from migrate.model import CommentRefused, Page
+    from migrate.abilities import CommentRefused
+    from migrate.model import Page
 
     target = DisqusTarget(tmp_path / "comments.xml", site_url="https://example.org")
-    bad = Page(id="bad", uri="javascript:alert(1)", title="Bad")
+    bad = Page(id="bad", key="javascript:alert(1)", title="Bad")
     outgoing = replace(out("$1", T1, "hello"), page=bad)
     assert "neither a path" in (target.check(outgoing) or "")
     target.begin_page(bad)

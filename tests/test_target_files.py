@@ -18,9 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from migrate.abilities import Target
 from migrate.errors import TargetError
 from migrate.files.base import PageAtomicFileTarget
-from migrate.model import Page, Target
+from migrate.model import Page
 from migrate.systems.disqus.target import DisqusTarget
 from migrate.systems.jsonl.target import JsonlTarget
 from migrate.systems.wordpress.wxr import WxrTarget
@@ -42,7 +43,7 @@ def make(request: pytest.FixtureRequest) -> Factory:
 
 
 def page(n: int) -> Page:
-    return Page(id=f"p{n}", uri=f"/p{n}/", title=f"Page {n}")
+    return Page(id=f"p{n}", key=f"/p{n}/", title=f"Page {n}")
 
 
 def write_page(target: PageAtomicFileTarget, n: int, count: int) -> list[str]:

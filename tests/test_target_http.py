@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
+from migrate.abilities import Target
 from migrate.errors import UnsupportedOperation
-from migrate.model import Author, Comment, OutgoingComment, Page, Target
+from migrate.model import Author, Comment, OutgoingComment, Page
 from migrate.systems.http.target import HttpTarget
 from tests.factories import comment, make_archive, page
 from tests.migration_helpers import run_json, write_config
@@ -21,7 +22,7 @@ from tests.servers.contract import ContractServer
 from utils.http import HttpError
 from utils.retry import RetryPolicy
 
-PAGE = Page(id="post1", uri="/blog/post1/", title="Post one")
+PAGE = Page(id="post1", key="/blog/post1/", title="Post one")
 WHEN = datetime(2019, 5, 6, 7, 8, 9, tzinfo=UTC)
 
 
@@ -219,7 +220,7 @@ def test_reconcile_without_lookup_relies_on_the_key() -> None:
 
 def test_list_page_follows_the_cursor() -> None:
     server = ContractServer(page_size=2).start()
-    other = Page(id="post2", uri="/blog/post2/")
+    other = Page(id="post2", key="/blog/post2/")
     try:
         target = HttpTarget(server.url, policy=fast_policy())
         made = [target.create(outgoing(f"${n}", f"text {n}")).target_id for n in range(5)]

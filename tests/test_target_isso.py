@@ -9,8 +9,9 @@ import pytest
 import requests
 from itsdangerous import URLSafeTimedSerializer
 
+from migrate.abilities import CommentRefused, Target
 from migrate.errors import UnsupportedOperation
-from migrate.model import CommentRefused, Page, Target
+from migrate.model import Page
 from migrate.systems.isso.target import IssoTarget, sign_for_isso
 from tests.servers.isso import IssoServer
 from tests.test_target_http import PAGE, fast_policy, outgoing
@@ -43,7 +44,7 @@ def test_create_top_level_and_replies_two_levels(isso: IssoServer, target: IssoT
     assert top.parent_target_id is None
     assert reply.parent_target_id == top.target_id
     assert deeper.parent_target_id == top.target_id  # Isso flattened it, and says so
-    thread = isso.threads(PAGE.uri)["replies"]
+    thread = isso.threads(PAGE.key)["replies"]
     assert [c["text"] for c in thread] == ["first comment"]
     assert [c["text"] for c in thread[0]["replies"]] == ["a reply", "reply to reply"]
     assert thread[0]["author"] == "alice"
@@ -51,13 +52,13 @@ def test_create_top_level_and_replies_two_levels(isso: IssoServer, target: IssoT
 
 def test_title_comes_from_the_page(isso: IssoServer, target: IssoTarget) -> None:
     target.create(outgoing("$a"))
-    untitled = Page(id="p2", uri="/untitled/")
+    untitled = Page(id="p2", key="/untitled/")
     target.create(outgoing("$b", page=untitled))  # no title: the uri, never a page fetch
     import sqlite3
 
     with sqlite3.connect(isso.db_path) as db:
         titles = dict(db.execute("SELECT uri, title FROM threads"))
-    assert titles == {PAGE.uri: PAGE.title, "/untitled/": "/untitled/"}
+    assert titles == {PAGE.key: PAGE.title, "/untitled/": "/untitled/"}
 
 
 @pytest.mark.parametrize(
@@ -102,7 +103,7 @@ def test_other_4xx_is_http_error_with_isso_message(
 def test_reconcile_adopts_in_order_and_skips_known(isso: IssoServer, target: IssoTarget) -> None:
     a = target.create(outgoing("$a", "Thanks!", author="A & <b>"))
     b = target.create(outgoing("$b", "Thanks!", author="A & <b>"))  # accepted, not mapped
-    isso.post(PAGE.uri, "someone else wrote this", author="carol")
+    isso.post(PAGE.key, "someone else wrote this", author="carol")
     c = target.create(outgoing("$c", "third", parent=("$a", a.target_id)))  # not mapped
     pending = [
         outgoing("$b", "Thanks!", author="A & <b>"),
@@ -113,7 +114,7 @@ def test_reconcile_adopts_in_order_and_skips_known(isso: IssoServer, target: Iss
     assert adopted == {"$b": b.target_id, "$c": c.target_id}
     # without knowing $a is mapped, its twin would be taken for $b
     assert target.reconcile(PAGE, pending[:1]) == {"$b": a.target_id}
-    assert target.reconcile(Page(id="x", uri="/nothing/"), pending) == {}
+    assert target.reconcile(Page(id="x", key="/nothing/"), pending) == {}
 
 
 def test_reconcile_does_not_match_out_of_order(target: IssoTarget) -> None:
@@ -134,7 +135,7 @@ def test_list_page_flattens_the_thread(target: IssoTarget) -> None:
         (reply.target_id, top.target_id, "reply"),
     ]
     assert listed[0].author_name == "alice" and listed[0].created_at is not None
-    assert target.list_page(Page(id="x", uri="/nothing/")) == []
+    assert target.list_page(Page(id="x", key="/nothing/")) == []
 
 
 def test_signature_matches_itsdangerous() -> None:
@@ -147,7 +148,7 @@ def test_delete_an_old_comment(isso_factory: Callable[..., IssoServer]) -> None:
     target = IssoTarget(server.url, policy=fast_policy(), db_path=server.db_path)
     response = requests.post(  # a visitor's post, keeping the edit cookie Isso hands out
         f"{server.url}/new",
-        params={"uri": PAGE.uri},
+        params={"uri": PAGE.key},
         json={"text": "old comment", "title": "t"},
         timeout=10,
     )

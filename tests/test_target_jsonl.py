@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from migrate.model import Author, CommentRefused, Page
+from migrate.abilities import CommentRefused
+from migrate.model import Author, Page
 from migrate.systems.isso.target import IssoTarget
 from migrate.systems.jsonl.target import JsonlTarget
 from tests.test_target_http import PAGE, outgoing
@@ -58,7 +59,7 @@ def test_records_hold_only_what_a_file_can(
 ) -> None:
     """A lone surrogate (valid JSON, not UTF-8) or a control character is removed and logged
     with the comment's id; an avatar that is no http(s)/mxc URL is dropped; HTML sanitized."""
-    odd_page = Page(id="p\ud800", uri="/p/", title="T\x07itle \udfff")
+    odd_page = Page(id="p\ud800", key="/p/", title="T\x07itle \udfff")
     comment = outgoing("$a", "ok\x1b[31m \ud800", page=odd_page)
     comment = dataclasses.replace(
         comment,

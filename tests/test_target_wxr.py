@@ -14,8 +14,8 @@ from migrate.systems.wordpress.wxr import NAMESPACES, WxrTarget
 from tests.servers.isso import IssoServer
 
 WP = "{" + NAMESPACES["wp"] + "}"
-POST = Page(id="post1", uri="/blog/post1/", title="Post & one")
-UNTITLED = Page(id="post2", uri="/blog/post2/")
+POST = Page(id="post1", key="/blog/post1/", title="Post & one")
+UNTITLED = Page(id="post2", key="/blog/post2/")
 
 
 def out(
@@ -129,7 +129,7 @@ def test_isso_imports_it_with_threads_and_timestamps(tmp_path: Path, isso: IssoS
     isso.post("/elsewhere/", "already here")  # a non-empty database: Isso asks, we say y
     result = isso.import_wxr(path)
     assert result.returncode == 0
-    thread = isso.threads(POST.uri)["replies"]
+    thread = isso.threads(POST.key)["replies"]
     assert [c["created"] for c in thread] == [T1.timestamp(), T4.timestamp()]
     assert thread[0]["text"] == "Hello *world*"  # Markdown, which Isso renders
     # Isso keeps two levels: the reply to the reply hangs under the top-level comment
@@ -139,12 +139,12 @@ def test_isso_imports_it_with_threads_and_timestamps(tmp_path: Path, isso: IssoS
     ]
     assert thread[1]["text"] == "x ]]> y"  # "]]>" survives CDATA, \x01 is gone
     assert thread[1]["author"] == "Zoë &lt;z&gt;"  # as Isso's own API stores a name
-    assert [c["text"] for c in isso.comments(UNTITLED.uri)] == ["two & \u2039b>"]
+    assert [c["text"] for c in isso.comments(UNTITLED.key)] == ["two & \u2039b>"]
     assert isso.threads("/elsewhere/")["total_replies"] == 1
     # what a visitor sees: rendered, no literal tags
-    rendered = [c["text"] for c in isso.rendered(POST.uri)]
+    rendered = [c["text"] for c in isso.rendered(POST.key)]
     assert rendered[0].strip() == "<p>Hello <em>world</em></p>"
-    assert [c["text"].strip() for c in isso.rendered(UNTITLED.uri)] == [
+    assert [c["text"].strip() for c in isso.rendered(UNTITLED.key)] == [
         "<p>two &amp; \u2039b&gt;</p>"
     ]
 

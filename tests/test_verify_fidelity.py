@@ -30,7 +30,7 @@ from tests.migration_helpers import invoke, run_json, write_config
 from tests.servers.contract import ContractServer
 from tests.servers.isso import IssoServer
 
-PAGE = Page(id="birds", uri="/birds/", title="Birds")
+PAGE = Page(id="birds", key="/birds/", title="Birds")
 AVATAR = "https://avatars.example/alice.png"
 MERLIN = "https://birds.example/merlin"
 HERON = "https://media.example/heron.png"

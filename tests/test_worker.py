@@ -485,7 +485,7 @@ def assert_worker_holds(worker: WorkerServer, site: dict[Page, list[Comment]]) -
             assert item["created_at"] == rfc3339(c.created_at), "original timestamp kept"
             parent = item["parent_id"]
             assert (source_of[parent] if parent else None) == parents[c.id]
-        public = worker.call("GET", "/threads", params={"uri": page.uri}, token=None).json()
+        public = worker.call("GET", "/threads", params={"uri": page.key}, token=None).json()
         assert public["total"] == len(comments)
         assert thread_shape(public["comments"]) == source_shape(comments)
 
@@ -539,5 +539,5 @@ def test_synapse_to_the_worker_survives_sigkill_then_verifies_and_rolls_back(
     assert kills >= MIN_KILLS
     for page in site:
         assert worker.list_page(page.id) == []
-        empty = worker.call("GET", "/threads", params={"uri": page.uri}, token=None).json()
+        empty = worker.call("GET", "/threads", params={"uri": page.key}, token=None).json()
         assert empty["total"] == 0

@@ -30,21 +30,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from migrate.commands.check_files import checkpoint_item, output_item
-from migrate.commands.check_report import CheckReport
-from migrate.config import Config
-from migrate.errors import MigrateError
-from migrate.model import (
+from migrate.abilities import (
     CheckFailed,
-    CheckItem,
     EmbedCheckable,
-    Page,
     Preflightable,
     Probeable,
     Source,
     SourcePreflight,
     Target,
 )
+from migrate.commands.check_files import checkpoint_item, output_item
+from migrate.commands.check_report import CheckReport
+from migrate.config import Config
+from migrate.errors import MigrateError
+from migrate.model import CheckItem, Page
 from migrate.plugins import build_source
 from utils.http import HttpClient, HttpError
 from utils.retry import RetryPolicy
@@ -278,16 +277,16 @@ def _check_pages(
 
 def _site_part(site: HttpClient, page: Page, embed: EmbedCheckable | None) -> CheckItem:
     name = f"page {page.id}"
-    url = site.url(page.uri)
+    url = site.url(page.key)
     try:
-        response = site.request("GET", page.uri, ok=(200,), retry=False)
+        response = site.request("GET", page.key, ok=(200,), retry=False)
     except HttpError as exc:
         where = f"status {exc.status}" if exc.status else exc.message
         return CheckItem(
             name,
             False,
             f"{url} answers {where}",
-            f"check the page's uri {page.uri!r} (the pages file's second column) and "
+            f"check the page's uri {page.key!r} (the pages file's second column) and "
             "[target] site_url",
         )
     answered = CheckItem(name, True, f"{url} answers 200")

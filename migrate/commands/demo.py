@@ -6,11 +6,11 @@ from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
+from migrate.abilities import Target
 from migrate.commands.run import RunOptions
 from migrate.commands.status import describe_status, load_status
 from migrate.errors import ExitStatus
 from migrate.migration import Migration
-from migrate.model import Target
 from migrate.reporter import Reporter
 from migrate.systems.archive import ArchiveSource
 from migrate.systems.jsonl.target import JsonlTarget

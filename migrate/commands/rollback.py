@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from migrate.abilities import DeletingTarget, ListingTarget, Target
 from migrate.errors import MigrateError, UnsupportedOperation
-from migrate.model import Page, Target
+from migrate.model import Page
 from utils.checkpoint_manager import CheckpointManager
 from utils.fileio import atomic_writer
 
@@ -66,7 +67,7 @@ def plan_rollback(
 ) -> RollbackPlan:
     """Every page the checkpoint has mappings for; `page_for` stands in for a page the
     source no longer lists (its id is enough to delete by, the uri helps the backup)."""
-    if not target.capabilities.can_delete:
+    if not isinstance(target, DeletingTarget) or not target.capabilities.can_delete:
         raise UnsupportedOperation(
             f"the {target.name} target cannot delete comments, so this migration cannot be "
             "rolled back through it"
@@ -102,13 +103,18 @@ def write_backup(path: Path, target: Target, plan: RollbackPlan) -> int:
     saved = {json.loads(line)["target_id"] for line in earlier if line.strip()}
     lines = list(earlier)
     for page, items in plan.pages:
-        held = {c.target_id: c for c in target.list_page(page)}
+        # a target that cannot be read back: the backup holds what the checkpoint knows
+        held = (
+            {c.target_id: c for c in target.list_page(page)}
+            if isinstance(target, ListingTarget)
+            else {}
+        )
         for source_id, target_id in items:
             if target_id in saved:
                 continue
             comment = held.get(target_id)
             record: dict[str, object] = {
-                "page": {"id": page.id, "uri": page.uri, "title": page.title},
+                "page": {"id": page.id, "uri": page.key, "title": page.title},
                 "source_id": source_id,
                 "target_id": target_id,
                 "present": comment is not None,
@@ -138,7 +144,7 @@ def write_backup(path: Path, target: Target, plan: RollbackPlan) -> int:
 
 
 def execute_rollback(
-    target: Target,
+    target: DeletingTarget,
     cp: CheckpointManager,
     plan: RollbackPlan,
     *,
@@ -222,6 +228,7 @@ def rollback_migration(
                 outcome.backed_up = write_backup(outcome.backup, target, plan)
                 if not confirm(outcome):
                     raise RollbackDeclined("nothing was deleted")
+                assert isinstance(target, DeletingTarget)  # plan_rollback refused one without
                 outcome.summary = execute_rollback(target, cp, plan, stop=stop)
         finally:
             target.close()

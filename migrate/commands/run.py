@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from migrate.abilities import Target
 from migrate.commands.rollback import ROLLBACK_KEY
 from migrate.config import describe_identity_change
 from migrate.errors import ConfigChanged, ExitStatus, MigrateError
-from migrate.model import Target
 from migrate.pipeline.orchestrator import Orchestrator
 from migrate.reporter import Reporter, RunSummary
 from migrate.systems.jsonl.target import JsonlTarget

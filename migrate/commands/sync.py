@@ -1,13 +1,13 @@
 """`sync`: the cutover. Every page again, complete ones included, importing only what is new
 since the last run or sync, with the same exactly-once protocol as `run`.
 
-- A complete page whose source can tell (migrate.model.IncrementalSource: Matrix) that
+- A complete page whose source can tell (migrate.abilities.IncrementalSource: Matrix) that
   nothing happened since the page's cursor costs one small read; a page with new events is
   read whole again, so replies to long-migrated comments find their parent through the
   checkpoint. Other sources (archives) are read whole and compared with what is mapped.
 - Edits and deletions of migrated comments are applied where the target can, reported
   where it cannot (migrate.pipeline.changes).
-- File targets (migrate.model.DeltaFileTarget) get a new file beside the output for what
+- File targets (migrate.abilities.DeltaFileTarget) get a new file beside the output for what
   this sync brings (`<stem>.sync-<UTC time><suffix>`); what was imported is never rewritten.
 - `--dry-run` works on a copy of the checkpoint and sends nothing, writes nothing and
   records nothing: it says what a sync would do now.
@@ -25,8 +25,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from migrate.abilities import DeltaFileTarget, Target
 from migrate.commands.run import _dry_run_copy, make_orchestrator, open_checkpoint
-from migrate.model import DeltaFileTarget, Target
 from migrate.pipeline.changes import SyncSummary
 from migrate.systems.jsonl.target import JsonlTarget
 

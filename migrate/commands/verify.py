@@ -17,8 +17,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from migrate.abilities import ListingTarget, PageError, Source, Target
 from migrate.commands.verify_compare import ASPECTS, Difference, Limit, compare, difference, limits
-from migrate.model import Page, PageError, Source, Target, TargetComment
+from migrate.model import Page, TargetComment
 from migrate.pipeline.ledger import PageLedger
 from migrate.pipeline.transform import CommentTransformer, PagePlan
 from utils.checkpoint_manager import CheckpointManager
@@ -118,6 +119,9 @@ def verify_page(
     transformer: CommentTransformer,
 ) -> PageVerification:
     result = PageVerification(page.id)
+    if not isinstance(target, ListingTarget):
+        result.error = f"the {target.name} target cannot be read back, so nothing was compared"
+        return result
     try:
         extracted = source.comments(page)
         held: dict[str, TargetComment] = {c.target_id: c for c in target.list_page(page)}

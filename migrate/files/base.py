@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from migrate.abilities import CommentRefused
 from migrate.errors import TargetError
 from migrate.files.delta import DeltaFiles
 from migrate.files.formats import (
@@ -33,14 +34,7 @@ from migrate.files.formats import (
     unsafe_links,
     web_url,
 )
-from migrate.model import (
-    Capabilities,
-    CommentRefused,
-    Created,
-    OutgoingComment,
-    Page,
-    TargetComment,
-)
+from migrate.model import Capabilities, Created, OutgoingComment, Page, TargetComment
 from utils.fileio import append_durably, atomic_writer, read_bytes, truncate_durably
 
 log = logging.getLogger("comment_migrate.targets")
@@ -78,7 +72,7 @@ def source_system(outgoing: OutgoingComment) -> str:
 
 
 def page_record(page: Page) -> Record:
-    return {"id": page.id, "uri": page.uri, "title": page.title}
+    return {"id": page.id, "uri": page.key, "title": page.title}
 
 
 def comment_record(target_id: str, outgoing: OutgoingComment) -> Record:

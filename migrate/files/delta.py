@@ -1,5 +1,5 @@
 """Delta files: what a sync brings to a file target, in a new file beside the output
-(migrate.model.DeltaFileTarget), so what was imported is never rewritten.
+(migrate.abilities.DeltaFileTarget), so what was imported is never rewritten.
 
 `delta(label)` is a target of the same kind writing to `<stem>.<label><suffix>` (labels
 start with `sync-`). Its target ids continue after every id of the family (the output and

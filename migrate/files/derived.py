@@ -11,11 +11,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, Self
 
+from migrate.abilities import CommentRefused
 from migrate.config import SectionConfig
 from migrate.errors import TargetError
 from migrate.files.base import PageAtomicFileTarget, Record, dumps
 from migrate.files.formats import IMPORTERS, Importer, importer, page_link, writable_page
-from migrate.model import Capabilities, CommentRefused, Created, OutgoingComment
+from migrate.model import Capabilities, Created, OutgoingComment
 from migrate.plugins import TargetPlugin
 from utils.fileio import atomic_writer
 
@@ -103,7 +104,7 @@ class DerivedFileTarget(PageAtomicFileTarget):
         return {"type": self.name, "output": str(self.output.resolve())}
 
     def check(self, outgoing: OutgoingComment) -> str | None:
-        _, problem = page_link(self.site_url, outgoing.page.uri)
+        _, problem = page_link(self.site_url, outgoing.page.key)
         return problem or super().check(outgoing)
 
     def create(self, outgoing: OutgoingComment) -> Created:

@@ -12,7 +12,7 @@ page is sent, every mapped comment of it is compared:
 - otherwise (no revision recorded for an edited comment, e.g. one adopted from what the
   target already held, like an Isso that imported a WXR; or a revision that differs) it is
   an *edit* (or a *tombstone*: deleted in the source but
-  kept for its replies), applied with `update()` (migrate.model.UpdatableTarget), which sets
+  kept for its replies), applied with `update()` (migrate.abilities.UpdatableTarget), which sets
   the same text again when it is already there, so applying twice is harmless;
 - a mapped comment that the source no longer shows (redacted without replies) is a *delete*,
   applied with `delete()` where `capabilities.can_delete`.
@@ -31,8 +31,9 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from migrate.abilities import DeletingTarget, Target, UpdatableTarget
 from migrate.errors import UnsupportedOperation
-from migrate.model import Comment, Page, Target, UpdatableTarget
+from migrate.model import Comment, Page
 from migrate.pipeline.ledger import PageLedger
 from migrate.pipeline.transform import PagePlan
 from migrate.reporter import RunSummary
@@ -166,12 +167,13 @@ class ChangeApplier:
         if not self.apply:
             change.note = "dry run: nothing sent"
             return change
-        if not self.target.capabilities.can_delete:
+        target = self.target
+        if not isinstance(target, DeletingTarget) or not target.capabilities.can_delete:
             change.note = f"the {self.target.name} target, as configured, cannot delete comments"
             return change
         if _attempt(
             change,
-            lambda: self.target.delete(target_id, page),
+            lambda: target.delete(target_id, page),
             gone="the comment was already gone from the target",
         ):
             self.checkpoint.set_revision(source_id, GONE)

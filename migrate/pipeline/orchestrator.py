@@ -16,7 +16,7 @@ Concurrency: pages run on a pool of `workers` threads, and so do the sends of a 
 page of a thousand comments is as fast as many small ones. `workers` bounds the target
 requests in flight over the whole run (one shared set of slots). A comment is sent once
 every ancestor of it is settled (mapped or skipped), so where it hangs is final when it is
-placed; a target that takes batches (migrate.model.BatchTarget) gets many such comments per
+placed; a target that takes batches (migrate.abilities.BatchTarget) gets many such comments per
 request. Targets whose readers see arrival order (`ordered_per_page`) and page-atomic file
 targets get one comment of a page at a time, in send order. The sends are
 migrate.pipeline.sender's, a sync's cursors and changes migrate.pipeline.sync's, and what a
@@ -32,8 +32,9 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
+from migrate.abilities import PageError, ReconcilingTarget, Source, Target
 from migrate.errors import ExitStatus, MigrateError
-from migrate.model import Comment, Page, PageError, SkippedEvent, Source, Target
+from migrate.model import Comment, Page, SkippedEvent
 from migrate.pipeline.changes import ChangeApplier, SyncSummary
 from migrate.pipeline.ledger import PageLedger
 from migrate.pipeline.result import PageResult, tally
@@ -98,7 +99,7 @@ class Orchestrator:
             extracted, cursor = prefetched or extract(self.source, page)
             comments = extracted.comments
             result.extracted = len(comments)
-            result.homeserver_media = extracted.homeserver_media
+            result.source_media = extracted.source_media
             self.reporter.page_extracted(len(comments))
             self._record_source_skips(extracted.skipped, ledger, result)
             plan = PagePlan(self.transformer, page, comments)
@@ -165,9 +166,12 @@ class Orchestrator:
         ledger: PageLedger,
         result: PageResult,
     ) -> None:
+        target = self.target
+        if not isinstance(target, ReconcilingTarget):
+            return
         outgoing = [plan.outgoing(c, ledger.target_id, ledger.skip_reason) for c in pending]
         with self.sends.slots:
-            adopted = self.target.reconcile(page, outgoing, known_target_ids=ledger.target_ids())
+            adopted = target.reconcile(page, outgoing, known_target_ids=ledger.target_ids())
         ledger.adopt(adopted)
         result.adopted += len(adopted)
         result.adopted_ids.update(adopted)
@@ -180,6 +184,8 @@ class Orchestrator:
         harmless, only for pages a crash or a failure interrupted. Elsewhere, always: a page
         without a status may still be in the target (a new checkpoint after --reset, or a
         status lost with a power cut), and one read per page costs little."""
+        if not isinstance(self.target, ReconcilingTarget):
+            return False  # nothing to ask: its summary says it may repeat (crash_window)
         if self.target.capabilities.idempotency == "key":
             return prior in ("in_progress", "failed")
         return True

@@ -23,7 +23,7 @@ class PageResult:
     skipped: int = 0
     error: str | None = None
     unfinished: int = 0  # comments of a failed page neither mapped nor skipped
-    homeserver_media: int = 0  # comments whose media links point at the homeserver
+    source_media: int = 0  # comments whose media links point at the homeserver
     skipped_comments: list[dict[str, str]] = field(default_factory=list)  # refused by rule
     skipped_events: list[dict[str, str]] = field(default_factory=list)  # not comments, or bad
     adopted_ids: set[str] = field(default_factory=set)  # reconciliation's finds
@@ -48,7 +48,7 @@ def tally(summary: RunSummary, results: Sequence[PageResult]) -> None:
             summary.changes.extend(result.changes)
     summary.comments_skipped = len(summary.skipped_comments)
     summary.comments_failed = sum(r.unfinished for r in results)
-    media = sum(r.homeserver_media for r in results)
+    media = sum(r.source_media for r in results)
     if media:
         summary.notes.append(
             f"{media} comments link media (images, files, avatars) on the homeserver, "

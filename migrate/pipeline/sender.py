@@ -3,7 +3,7 @@
 `SendPool`: the run's `workers` slots (every target request takes one, so `workers` bounds
 what is in flight over all pages), the send threads, and how many pages are sending.
 `PageSender`: one page's sends, each comment once every ancestor of it is settled (mapped
-or skipped), in groups where the target takes batches (migrate.model.BatchTarget), one at a
+or skipped), in groups where the target takes batches (migrate.abilities.BatchTarget), one at a
 time where readers see arrival order or the target is page-atomic. What the target accepts
 is journaled in the page's ledger as soon as it comes back.
 """
@@ -21,16 +21,8 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from migrate.model import (
-    BatchTarget,
-    BatchUnsupported,
-    Comment,
-    CommentRefused,
-    Created,
-    OutgoingComment,
-    PageError,
-    Target,
-)
+from migrate.abilities import BatchTarget, BatchUnsupported, CommentRefused, PageError, Target
+from migrate.model import Comment, Created, OutgoingComment
 from migrate.pipeline.ledger import PageLedger
 from migrate.pipeline.result import PageResult
 from migrate.pipeline.transform import PagePlan

@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 
-from migrate.model import Comment, IncrementalSource, Page, PageComments, PageError, Source
+from migrate.abilities import IncrementalSource, PageError, Source
+from migrate.model import Comment, Page, PageComments
 from migrate.pipeline.changes import ChangeApplier
 from migrate.pipeline.ledger import PageLedger
 from migrate.pipeline.result import PageResult

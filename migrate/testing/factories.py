@@ -42,7 +42,7 @@ def comment(
 
 
 def page(pid: str = "post1") -> Page:
-    return Page(id=pid, uri=f"/{pid}/", title=f"Title of {pid}")
+    return Page(id=pid, key=f"/{pid}/", title=f"Title of {pid}")
 
 
 class ListSource:

@@ -17,8 +17,9 @@ from typing import Any
 
 import jsonschema
 
+from migrate.abilities import PageError
 from migrate.content import clean_text
-from migrate.model import Comment, Page, PageComments, PageError, SkippedEvent
+from migrate.model import Comment, Page, PageComments, SkippedEvent
 from migrate.systems.archive.records import (
     FORMAT,
     VERSION,
@@ -161,10 +162,9 @@ class ArchiveSource:
             raise self._error(line_no, "a failed page without its error")
         page = Page(
             id=record["id"],
-            uri=record["uri"],
+            key=record["uri"],
             title=record["title"],
-            room_id=record["room_id"],
-            alias=record["alias"],
+            ref=record["room_id"],
         )
         archived = _ArchivedPage(
             page,

@@ -3,7 +3,6 @@ and a comment to a record and back (times in RFC 3339 UTC with a Z)."""
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import importlib.resources
 import json
@@ -60,12 +59,21 @@ def comment_record(comment: Comment) -> dict[str, Any]:
         "id": comment.id,
         "page_id": comment.page_id,
         "parent_id": comment.parent_id,
-        "author": dataclasses.asdict(comment.author),
+        # an IP address never goes into an archive; email and URL do (the owner's own data)
+        "author": {
+            "name": comment.author.name,
+            "source_id": comment.author.source_id,
+            "avatar_url": comment.author.avatar_url,
+            "email": comment.author.email,
+            "url": comment.author.url,
+        },
         "text": comment.text,
         "html": comment.html,
         "created_at": format_time(comment.created_at),
         "edited_at": format_time(comment.edited_at) if comment.edited_at else None,
         "deleted": comment.deleted,
+        "status": comment.status,
+        "likes": comment.likes,
     }
 
 
@@ -75,10 +83,18 @@ def record_comment(record: Mapping[str, Any]) -> Comment:
         id=record["id"],
         page_id=record["page_id"],
         parent_id=record["parent_id"],
-        author=Author(author["name"], author["source_id"], author["avatar_url"]),
+        author=Author(
+            author["name"],
+            author["source_id"],
+            author["avatar_url"],
+            email=author.get("email"),
+            url=author.get("url"),
+        ),
         text=record["text"],
         html=record["html"],
         created_at=parse_time(record["created_at"]),
         edited_at=parse_time(record["edited_at"]) if record["edited_at"] else None,
         deleted=record["deleted"],
+        status=record.get("status", "approved"),
+        likes=record.get("likes", 0),
     )

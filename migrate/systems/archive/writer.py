@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from migrate.model import Page, PageComments, PageError, Source
+from migrate.abilities import PageError, Source
+from migrate.model import Page, PageComments
 from migrate.systems.archive.records import FORMAT, VERSION, comment_record, format_time
 from utils.fileio import atomic_writer
 
@@ -32,10 +33,10 @@ def _page_record(
     return {
         "record": "page",
         "id": page.id,
-        "uri": page.uri,
+        "uri": page.key,
         "title": page.title,
-        "room_id": page.room_id,
-        "alias": page.alias,
+        "room_id": page.ref,  # (named for the first source; any source's own page address)
+        "alias": None,
         "status": status,
         "error": error,
         "retryable": retryable,

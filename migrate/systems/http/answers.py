@@ -15,8 +15,9 @@ from typing import Any
 
 import requests
 
+from migrate.abilities import PageError
 from migrate.files.base import parse_rfc3339
-from migrate.model import Created, OutgoingComment, PageError, TargetComment
+from migrate.model import Created, OutgoingComment, TargetComment
 from utils.http import HttpError
 
 log = logging.getLogger(__name__)

@@ -61,22 +61,22 @@ def check_isso_embed(page: Page, html: str, url: str) -> CheckItem:
             'add <section id="isso-thread"></section> where comments belong',
         )
     shown = embed.thread_id or urllib.parse.urlsplit(url).path or "/"
-    if shown == page.uri:
-        return CheckItem(name, True, f"shows Isso thread {page.uri}")
+    if shown == page.key:
+        return CheckItem(name, True, f"shows Isso thread {page.key}")
     # the page's uri is both its address (site_url + uri) and the thread the migration fills
     if embed.thread_id:
         return CheckItem(
             name,
             False,
             f"the page shows Isso thread {shown!r} (its data-isso-id), but the migration "
-            f"writes to {page.uri!r}",
-            f'set data-isso-id="{page.uri}" on the page, or remove it (Isso then uses the path)',
+            f"writes to {page.key!r}",
+            f'set data-isso-id="{page.key}" on the page, or remove it (Isso then uses the path)',
         )
     return CheckItem(
         name,
         False,
         f"the page shows Isso thread {shown!r} (its path; it has no data-isso-id), but the "
-        f"migration writes to {page.uri!r}",
+        f"migration writes to {page.key!r}",
         f"give the page the uri {shown!r} in the pages file (second column) and [target] "
         "site_url only the scheme and host",
     )

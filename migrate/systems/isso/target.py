@@ -40,17 +40,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from migrate.abilities import CommentRefused, PageError
 from migrate.errors import TargetError
-from migrate.model import (
-    Capabilities,
-    CheckItem,
-    CommentRefused,
-    Created,
-    OutgoingComment,
-    Page,
-    PageError,
-    TargetComment,
-)
+from migrate.model import Capabilities, CheckItem, Created, OutgoingComment, Page, TargetComment
 from migrate.plugins import TargetPlugin, retry_policy
 from migrate.systems.isso.embed import check_isso_embed
 from migrate.systems.isso.match import match_pending, same_comment
@@ -169,7 +161,7 @@ class IssoTarget:
             "website": None,
             "email": None,
             "parent": int(parent) if parent is not None else None,
-            "title": page.title or page.uri,
+            "title": page.title or page.key,
         }
 
         def look_before_resending() -> None:
@@ -183,7 +175,7 @@ class IssoTarget:
             response = self.client.request(
                 "POST",
                 "/new",
-                params={"uri": page.uri},
+                params={"uri": page.key},
                 json_body=body,
                 ok=(201, 202),
                 before_resend=look_before_resending,
@@ -191,7 +183,7 @@ class IssoTarget:
         except _AlreadyStored as stored:
             log.info(
                 "%s: Isso had stored %s after all (id %s); not sending it again",
-                page.uri,
+                page.key,
                 outgoing.source.id,
                 stored.target_id,
             )
@@ -231,7 +223,7 @@ class IssoTarget:
                 self.url,
                 outgoing.source.id,
                 parent,
-                page.uri,
+                page.key,
             )
         self._remember(str(data["id"]))
         return Created(
@@ -259,7 +251,7 @@ class IssoTarget:
     def thread(self, page: Page) -> list[Mapping[str, Any]]:
         """The thread's visible comments, flattened, in creation order (raw text)."""
         response = self.client.request(
-            "GET", "/", params={"uri": page.uri, "plain": "1"}, ok=(200, 404)
+            "GET", "/", params={"uri": page.key, "plain": "1"}, ok=(200, 404)
         )
         if response.status_code == 404:
             return []
@@ -315,7 +307,7 @@ class IssoTarget:
 
     def _rendered(self, page: Page) -> dict[str, str]:
         """Target id -> the comment's text as Isso renders it for readers."""
-        response = self.client.request("GET", "/", params={"uri": page.uri}, ok=(200, 404))
+        response = self.client.request("GET", "/", params={"uri": page.key}, ok=(200, 404))
         if response.status_code == 404:
             return {}
         return {str(c["id"]): str(c.get("text") or "") for c in _flatten(response.json())}

@@ -15,8 +15,8 @@ import urllib.parse
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from migrate.abilities import PageError
 from migrate.errors import SourceError
-from migrate.model import PageError
 from utils.http import HttpClient, HttpError
 from utils.retry import RetryPolicy
 

@@ -45,10 +45,9 @@ class RoomNames:
     ) -> Page:
         return Page(
             id=section_id,
-            uri=uri or self.uri_template.format(section_id=section_id),
+            key=uri or self.uri_template.format(section_id=section_id),
             title=title or None,
-            room_id=room_id,
-            alias=self.alias_for(section_id),
+            ref=room_id,
         )
 
     def section_of(self, alias: Any) -> str | None:

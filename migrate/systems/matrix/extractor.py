@@ -1,4 +1,4 @@
-"""MatrixCommentExtractor: the Cactus Comments source, as migrate.model.Source describes one.
+"""MatrixCommentExtractor: the Cactus Comments source, as migrate.abilities.Source describes one.
 
 It ties the parts together: discovery.py lists the pages, client.py reads each page's room
 from the homeserver, normalize.py turns the room's events into comments. Sync reads are cheap:
@@ -14,9 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from migrate.abilities import PageError
 from migrate.config import MediaConfig, RunConfig
 from migrate.media import MediaMirror, MediaUnavailable
-from migrate.model import Page, PageComments, PageError
+from migrate.model import Page, PageComments
 from migrate.plugins import retry_policy
 from migrate.systems.matrix.client import MAX_PAGE_SIZE, HomeserverClient
 from migrate.systems.matrix.discovery import DISCOVERY_MODES, RoomNames, discover_pages
@@ -84,8 +85,8 @@ class MatrixCommentExtractor:
         return self.names.alias_for(section_id)
 
     def _alias(self, page: Page) -> str:
-        """The room alias of a page: the one discovery found, else the site's naming rule."""
-        return page.alias or self.alias_for(page.id)
+        """The room alias of a page, by the site's naming rule."""
+        return self.alias_for(page.id)
 
     def page_for(
         self,
@@ -112,8 +113,8 @@ class MatrixCommentExtractor:
 
     def resolve(self, page: Page) -> str:
         """The room id of a page (alias lookup; see the package docstring's side effect)."""
-        if page.room_id:
-            return page.room_id
+        if page.ref:
+            return page.ref
         return self.client.room_id(self._alias(page))
 
     def room_events(self, room_id: str, label: str) -> Iterator[Any]:
@@ -124,8 +125,8 @@ class MatrixCommentExtractor:
         self.check()
         room_id = self.resolve(page)
         alias = self._alias(page)
-        page = dataclasses.replace(page, room_id=room_id, alias=alias)
-        label = page.alias or room_id
+        page = dataclasses.replace(page, ref=room_id)
+        label = alias
         if self.mirror is not None:
             self.mirror.use_token(self.client.http.token)  # a guest's token may have been renewed
         try:
@@ -160,7 +161,7 @@ class MatrixCommentExtractor:
         if self.mirror is not None:
             self.mirror.close()
 
-    # sync: cheap re-reads (migrate.model.IncrementalSource)
+    # sync: cheap re-reads (migrate.abilities.IncrementalSource)
 
     def comments_with_cursor(self, page: Page) -> tuple[PageComments, str]:
         """The page's comments and a cursor taken *before* the read: an event that arrives
@@ -168,7 +169,7 @@ class MatrixCommentExtractor:
         self.check()
         room_id = self.resolve(page)
         cursor = self.client.timeline_now(room_id, self._alias(page))
-        return self.comments(dataclasses.replace(page, room_id=room_id)), cursor
+        return self.comments(dataclasses.replace(page, ref=room_id)), cursor
 
     def comments_since(self, page: Page, cursor: str) -> tuple[PageComments | None, str]:
         """One small forward `/messages` from `cursor`: None when nothing happened after it
@@ -178,4 +179,4 @@ class MatrixCommentExtractor:
         kept = self.client.quiet_since(room_id, self._alias(page), cursor)
         if kept is not None:
             return None, kept
-        return self.comments_with_cursor(dataclasses.replace(page, room_id=room_id))
+        return self.comments_with_cursor(dataclasses.replace(page, ref=room_id))

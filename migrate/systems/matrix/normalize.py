@@ -58,7 +58,7 @@ class _RoomNormalizer:
         self.page = page
         self.homeserver = homeserver
         self.mirror = mirror
-        self.homeserver_media = 0  # comments that link media on the homeserver
+        self.source_media = 0  # comments that link media on the homeserver
         self._links_homeserver = False  # the comment being rendered does
         self.messages: dict[str, Message] = {}
         self.edits: list[tuple[int, Mapping[str, Any]]] = []
@@ -266,7 +266,7 @@ class _RoomNormalizer:
             text, html = (
                 (DELETED_TEXT, plain_to_html(DELETED_TEXT)) if deleted else self.render(message)
             )
-            self.homeserver_media += self._links_homeserver
+            self.source_media += self._links_homeserver
             comments.append(
                 Comment(
                     id=message.event_id,
@@ -285,7 +285,7 @@ class _RoomNormalizer:
             comments=send_order(comments),  # built in timeline order: it breaks ties
             skipped=self.skipped,
             orphans=orphans,
-            homeserver_media=self.homeserver_media,
+            source_media=self.source_media,
         )
 
 
@@ -295,7 +295,7 @@ def normalize_room(
     """Comments of one room from its events in timeline order (oldest first).
 
     With a mirror, media (images, files, avatars) link its copies; without one, or for a
-    file it cannot copy, they link the homeserver and `homeserver_media` counts them."""
+    file it cannot copy, they link the homeserver and `source_media` counts them."""
     normalizer = _RoomNormalizer(page, homeserver, mirror)
     for position, event in enumerate(events):
         normalizer.read(position, event)

@@ -16,8 +16,9 @@ import logging
 import urllib.parse
 from typing import TYPE_CHECKING
 
+from migrate.abilities import PageError
 from migrate.errors import MigrateError
-from migrate.model import CheckItem, Page, PageError
+from migrate.model import CheckItem, Page
 from utils.http import HttpClient, HttpError
 from utils.retry import RetryPolicy
 
@@ -190,7 +191,7 @@ class MatrixPreflight:
         )
 
     def page(self, page: Page) -> CheckItem:
-        label = page.alias or page.room_id or page.id
+        label = self.source.alias_for(page.id)
         name = f"page {page.id}"
         try:
             room = self.source.resolve(page)
