@@ -107,8 +107,12 @@ def target_types() -> list[str]:
 
 
 def build_source(section: SectionConfig, run: RunConfig) -> Source:
-    return source_plugin(section.type).build(section, run)
+    plugin = source_plugin(section.type)
+    section.require_files("source", plugin.path_keys)
+    return plugin.build(section, run)
 
 
 def build_target(section: SectionConfig, run: RunConfig) -> Target:
-    return target_plugin(section.type).build(section, run)
+    plugin = target_plugin(section.type)
+    section.require_files("target", plugin.path_keys)
+    return plugin.build(section, run)

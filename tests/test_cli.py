@@ -85,6 +85,36 @@ def test_init_writes_a_valid_template_and_refuses_to_overwrite(tmp_path: Path) -
     assert path.read_text() == "# my edits\n"
 
 
+@pytest.mark.parametrize("source", ["archive", "matrix"])
+@pytest.mark.parametrize("target", ["http", "isso", "wxr", "disqus", "jsonl"])
+def test_init_writes_just_the_keys_a_source_and_a_target_need(
+    tmp_path: Path, source: str, target: str
+) -> None:
+    import tomllib
+
+    from migrate.plugins import source_plugin, target_plugin
+
+    path = tmp_path / "migration.toml"
+    result = invoke("init", str(path), "--source", source, "--target", target)
+    assert result.exit_code == 0, result.output
+    config = load_config(path)  # valid as written: every required key has a usable value
+    assert (config.source.type, config.target.type) == (source, target)
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    for side, plugin in (("source", source_plugin(source)), ("target", target_plugin(target))):
+        own = set(plugin.schema.get("properties", {}))
+        assert set(data[side]) - {"type"} <= own  # no key of another system
+        written = path.read_text(encoding="utf-8").split(f"[{side}]", 1)[1].split("\n[", 1)[0]
+        for key in own:  # the optional ones, commented, so a reader sees what exists
+            assert f"{key} = " in written
+
+
+def test_init_names_an_unknown_type_and_what_exists(tmp_path: Path) -> None:
+    result = invoke("init", str(tmp_path / "m.toml"), "--source", "archiv", "--target", "jsonl")
+    assert result.exit_code == 2
+    assert "--source must be one of 'archive'" in result.stderr
+    assert not (tmp_path / "m.toml").exists()
+
+
 def make_checkpoint(tmp_path: Path) -> Path:
     path = tmp_path / "cp.json"
     with CheckpointManager(checkpoint_file=path) as cp:

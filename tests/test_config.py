@@ -112,7 +112,7 @@ def test_digest_covers_identity_not_tuning(tmp_path: Path) -> None:
 
 
 def test_the_identity_of_a_migration_is_the_one_checkpoints_of_version_one_recorded(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Plugins compute the identity now; a checkpoint made before must still match."""
     config = load_config(write(tmp_path, GOOD))
@@ -125,14 +125,53 @@ def test_the_identity_of_a_migration_is_the_one_checkpoints_of_version_one_recor
         "source.prefix": "comments_",
         "target.url": "https://comments.example.org",
     }
-    wxr = load_config(
-        write(
-            tmp_path,
-            GOOD.replace(
-                'type = "http"\nurl = "https://comments.example.org"',
-                'type = "wxr"\noutput = "c.wxr"',
-            ),
-        )
+    write(
+        tmp_path,
+        GOOD.replace(
+            'type = "http"\nurl = "https://comments.example.org"', 'type = "wxr"\noutput = "c.wxr"'
+        ),
     )
-    assert wxr.identity()["target.output"] == str(tmp_path / "c.wxr")
+    monkeypatch.chdir(tmp_path)  # as the CLI ran then: migration.toml in the current folder
+    wxr = load_config("migration.toml")
+    assert wxr.identity()["target.output"] == "c.wxr"
     assert "target.url" not in wxr.identity()
+    assert wxr.target.path("output") == Path("c.wxr")
+
+
+def test_a_migration_is_the_same_from_any_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`cd demo && comment-migrate run` and `comment-migrate run -c demo/migration.toml`
+    are one migration: paths identify it as written, relative to the file."""
+    (tmp_path / "demo").mkdir()
+    files = '[source]\ntype = "archive"\npath = "a.jsonl"\n'
+    files += '[target]\ntype = "jsonl"\noutput = "o.jsonl"\n'
+    write(tmp_path / "demo", files)
+    monkeypatch.chdir(tmp_path)
+    outside = load_config("demo/migration.toml")
+    monkeypatch.chdir(tmp_path / "demo")
+    inside = load_config("migration.toml")
+    assert outside.digest() == inside.digest()
+    assert outside.source.path("path") == Path("demo/a.jsonl")
+    assert inside.target.path("output") == Path("o.jsonl")
+
+
+def test_every_problem_is_reported_at_once_with_the_near_key(tmp_path: Path) -> None:
+    """One round of editing, not one per key: each unknown key with the key it is
+    closest to, each missing one, in one error."""
+    text = (
+        GOOD.replace("workers = 2", "wrokers = 2\nmax_atempts = 3")
+        .replace('site = "myblog"\n', "")
+        .replace('url = "https://comments.example.org"', 'ulr = "https://c.example.org"')
+    )
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    lines = str(info.value).splitlines()
+    assert sorted(line.removeprefix(f"{path}: ") for line in lines) == [
+        "key run.max_atempts is not a known key (did you mean run.max_attempts?)",
+        "key run.wrokers is not a known key (did you mean run.workers?)",
+        "key source.site is required",
+        "key target.ulr is not a known key (did you mean target.url?)",
+        "key target.url is required",
+    ]

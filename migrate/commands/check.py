@@ -42,7 +42,7 @@ from migrate.abilities import (
 from migrate.commands.check_files import checkpoint_item, output_item
 from migrate.commands.check_report import CheckReport
 from migrate.config import Config
-from migrate.errors import MigrateError
+from migrate.errors import MigrateError, MissingToken
 from migrate.model import CheckItem, Page
 from migrate.plugins import build_source
 from utils.http import HttpClient, HttpError
@@ -208,6 +208,9 @@ def _check_target(p: _Preflight, report: CheckReport) -> Target | None:
         return None
     try:
         target = spec.build()
+    except MissingToken as exc:
+        report.add(CheckItem("target", False, str(exc), f"export {exc.variable}=<the token>"))
+        return None
     except (MigrateError, ValueError) as exc:
         report.add(
             CheckItem(

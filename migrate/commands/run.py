@@ -204,10 +204,10 @@ def run_migration(
             path = _dry_run_copy(path, Path(tmpdir))
             target: Target = JsonlTarget(output, capabilities=spec.capabilities)
         else:
+            target = spec.build()  # a missing token stops here, before anything is touched
             if options.reset:
                 for moved in move_aside_locked(path):
                     log.warning("moved the old checkpoint aside to %s", moved)
-            target = spec.build()
         try:
             with open_checkpoint(migration, path, dry_run=options.dry_run) as cp:
                 pages = list(migration.source.pages())

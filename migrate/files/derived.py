@@ -37,6 +37,7 @@ class DerivedFileTarget(PageAtomicFileTarget):
     `write_file`; the fields are written for the system named by `importer`."""
 
     name: str
+    example_suffix = ".xml"  # the output `init` suggests: comments<suffix>
     default_importer = DEFAULT_IMPORTER
     capabilities = Capabilities(
         max_depth=None,
@@ -146,7 +147,14 @@ def _output(section: SectionConfig) -> Path:
     return path
 
 
-FILE_MODE_SCHEMA = {"file_mode": {"type": "string", "pattern": "^0?[0-7]{3}$"}}
+FILE_MODE_SCHEMA = {
+    "file_mode": {
+        "type": "string",
+        "pattern": "^0?[0-7]{3}$",
+        "examples": ["0644"],
+        "description": "files are 0600 unless you ask otherwise",
+    }
+}
 
 
 def file_mode(section: SectionConfig) -> int | None:
@@ -175,9 +183,21 @@ def derived_file_plugin(cls: type[DerivedFileTarget]) -> TargetPlugin:
         schema={
             "required": ["output"],
             "properties": {
-                "output": {"type": "string", "minLength": 1},
-                "importer": {"enum": sorted(IMPORTERS)},
-                "allow_images": {"type": "boolean"},
+                "output": {
+                    "type": "string",
+                    "minLength": 1,
+                    "examples": [f"comments{cls.example_suffix}"],
+                },
+                "importer": {
+                    "enum": sorted(IMPORTERS),
+                    "examples": [cls.default_importer],
+                    "description": "who imports the file",
+                },
+                "allow_images": {
+                    "type": "boolean",
+                    "examples": [False],
+                    "description": "importer isso: true when Isso allows <img>",
+                },
                 **FILE_MODE_SCHEMA,
             },
         },

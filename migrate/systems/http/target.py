@@ -91,6 +91,10 @@ def comment_body(outgoing: OutgoingComment) -> dict[str, Any]:
     return {"page": page_record(outgoing.page), **comment_fields(outgoing)}
 
 
+# the variable read when the file names none (a variable's name, not a secret)
+DEFAULT_TOKEN_ENV = "TARGET_TOKEN"  # noqa: S105
+
+
 class HttpTarget:
     name = "http"
     capabilities = Capabilities(
@@ -328,6 +332,11 @@ class HttpTarget:
                 f"export {variable}=<the token the comment API expects> "
                 "(for the Worker: its MIGRATE_TOKEN secret)",
             ) from exc
+        if self.client.token is None and (response.status_code == 200 or is_not_found(response)):
+            return (
+                f"{self.url} answers without a token (no token_env set, ${DEFAULT_TOKEN_ENV} "
+                "unset): fine if your API needs none"
+            )
         if response.status_code == 200 or is_not_found(response):
             return f"{self.url} answers and accepts the token (lookup by source id)"
         return (
@@ -343,8 +352,8 @@ PLUGIN = TargetPlugin(
     name="http",
     build=lambda section, run: HttpTarget(
         section.text("url"),
-        token=section.token("TARGET_TOKEN"),
-        token_env=section.text("token_env", "TARGET_TOKEN"),
+        token=section.required_token(DEFAULT_TOKEN_ENV, "[target]"),
+        token_env=section.text("token_env", DEFAULT_TOKEN_ENV),
         timeout=run.timeout,
         policy=retry_policy(run),
         batch_size=section.get("batch_size"),
@@ -354,10 +363,25 @@ PLUGIN = TargetPlugin(
     schema={
         "required": ["url"],
         "properties": {
-            "url": {"type": "string", "pattern": "^https?://[^\\s]+$"},
-            "token_env": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+            "url": {
+                "type": "string",
+                "pattern": "^https?://[^\\s]+$",
+                "examples": ["https://comments.example.org"],
+            },
+            "token_env": {
+                "type": "string",
+                "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
+                "examples": ["TARGET_TOKEN"],
+                "description": "the variable holding the bearer token; unset: the run stops",
+            },
             # comments per POST /comments/batch; 0: never batch; unset: 50 if the server can
-            "batch_size": {"type": "integer", "minimum": 0, "maximum": MAX_BATCH_SIZE},
+            "batch_size": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": MAX_BATCH_SIZE,
+                "examples": [DEFAULT_BATCH_SIZE],
+                "description": "comments per POST /comments/batch; 0: never batch",
+            },
         },
     },
 )

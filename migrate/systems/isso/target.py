@@ -370,9 +370,22 @@ PLUGIN = TargetPlugin(
     schema={
         "required": ["url"],
         "properties": {
-            "url": {"type": "string", "pattern": "^https?://[^\\s]+$"},
-            "db_path": {"type": "string", "minLength": 1},
-            "allow_images": {"type": "boolean"},
+            "url": {
+                "type": "string",
+                "pattern": "^https?://[^\\s]+$",
+                "examples": ["http://127.0.0.1:8080"],
+            },
+            "db_path": {
+                "type": "string",
+                "minLength": 1,
+                "examples": ["/var/lib/isso/comments.db"],
+                "description": "read-only: for rollback and edits during sync",
+            },
+            "allow_images": {
+                "type": "boolean",
+                "examples": [False],
+                "description": "true when Isso allows <img>",
+            },
         },
     },
 )

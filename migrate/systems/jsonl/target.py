@@ -107,5 +107,10 @@ PLUGIN = TargetPlugin(
     output=lambda section: str(_output(section)),
     recognizes=JsonlTarget.recognizes,
     path_keys=("output",),
-    schema={"required": ["output"], "properties": {"output": {"type": "string", "minLength": 1}}},
+    schema={
+        "required": ["output"],
+        "properties": {
+            "output": {"type": "string", "minLength": 1, "examples": ["comments.jsonl"]}
+        },
+    },
 )

@@ -48,13 +48,37 @@ PLUGIN = SourcePlugin(
     schema={
         "required": ["homeserver", "site"],
         "properties": {
-            "homeserver": {"type": "string", "pattern": "^https?://[^\\s]+$"},
-            "server_name": {"type": "string", "minLength": 1},
-            "site": {"type": "string", "pattern": "^[^_\\s]+$"},
-            "prefix": {"type": "string"},
-            "token_env": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+            "homeserver": {
+                "type": "string",
+                "pattern": "^https?://[^\\s]+$",
+                "examples": ["https://matrix.example.org"],
+            },
+            "server_name": {
+                "type": "string",
+                "minLength": 1,
+                "examples": ["example.org"],
+                "description": "alias server part; default: the homeserver's host",
+            },
+            "site": {
+                "type": "string",
+                "pattern": "^[^_\\s]+$",
+                "examples": ["myblog"],
+                "description": "your Cactus site name",
+            },
+            "prefix": {"type": "string", "examples": ["comments_"]},
+            "token_env": {
+                "type": "string",
+                "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
+                "examples": ["MATRIX_ACCESS_TOKEN"],
+                "description": "unset or empty: read as a guest",
+            },
             "discover": {"enum": list(DISCOVERY_MODES)},
-            "pages_file": {"type": "string", "minLength": 1},
+            "pages_file": {
+                "type": "string",
+                "minLength": 1,
+                "examples": ["pages.csv"],
+                "description": "columns: section_id[,uri[,title]]",
+            },
         },
         # discover defaults to pages_file, which needs the file
         "if": {"properties": {"discover": {"const": "pages_file"}}},

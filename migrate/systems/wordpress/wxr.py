@@ -59,6 +59,7 @@ def wp_date(value: object) -> str:
 
 class WxrTarget(DerivedFileTarget):
     name = "wxr"
+    example_suffix = ".wxr"
 
     def write_file(self, handle: IO[str]) -> None:
         write_wxr(
