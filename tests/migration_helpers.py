@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,12 +51,12 @@ def write_config(
     return path
 
 
-def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
+def invoke(*args: str, env: Mapping[str, str | None] | None = None) -> Result:
     return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
 
 
 def run_json(config: Path, *extra: str) -> tuple[int, dict[str, Any], str]:
-    result = invoke("-q", "run", "-c", str(config), "--json", *extra)
+    result = invoke("run", "-c", str(config), "--json", *extra)
     out = result.stdout.strip().splitlines()
     data = json.loads(out[-1]) if out else {}
     return result.exit_code, data, result.stderr
