@@ -70,18 +70,6 @@ class SectionConfig:
         except InvalidSecret as exc:
             raise ConfigError(str(exc)) from None
 
-    def require_files(self, side: str, path_keys: tuple[str, ...]) -> None:
-        """Every path key names a file, not a folder (checked when the plugin is built, so
-        `check` still reports it as its own item)."""
-        folders = [k for k in path_keys if (p := self.path(k)) is not None and p.is_dir()]
-        if folders:
-            raise ConfigError(
-                "; ".join(
-                    f"key {side}.{k} {str(self.path(k))!r} is a folder; name a file in it"
-                    for k in folders
-                )
-            )
-
     def required_token(self, default_env: str, table: str) -> str | None:
         """The token, for a system that needs one: a `token_env` the file names must hold
         one (MissingToken, before any request); without `token_env`, `default_env` if set."""

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from migrate.abilities import Source, Target
 from migrate.config import DEFAULT_CHECKPOINT, DEFAULT_URI, Config, identity_digest
 from migrate.model import Capabilities, Page
-from migrate.plugins import build_source, build_target, target_plugin
+from migrate.plugins import build_source, target_plugin
 
 if TYPE_CHECKING:
     from migrate.commands.check_report import CheckReport
@@ -61,7 +61,7 @@ class TargetSpec:
             name=plugin.name,
             capabilities=plugin.capabilities(section),
             identity=plugin.identity(section),
-            build=lambda: build_target(section, run),
+            build=lambda: plugin.build(section, run),
             output=plugin.output(section),
             recognizes=plugin.recognizes,
         )

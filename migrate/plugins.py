@@ -107,12 +107,8 @@ def target_types() -> list[str]:
 
 
 def build_source(section: SectionConfig, run: RunConfig) -> Source:
-    plugin = source_plugin(section.type)
-    section.require_files("source", plugin.path_keys)
-    return plugin.build(section, run)
+    return source_plugin(section.type).build(section, run)
 
 
 def build_target(section: SectionConfig, run: RunConfig) -> Target:
-    plugin = target_plugin(section.type)
-    section.require_files("target", plugin.path_keys)
-    return plugin.build(section, run)
+    return target_plugin(section.type).build(section, run)

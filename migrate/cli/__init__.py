@@ -36,6 +36,8 @@ from utils.terminal import printable
 
 log = logging.getLogger(__name__)
 
+WORKERS_HELP = "Requests in flight over the whole run [default: from the config]."
+
 
 @click.group(cls=MigrateGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="comment-migrate")
@@ -83,12 +85,15 @@ def init(path: Path, source_type: str | None, target_type: str | None) -> None:
 @config_option
 @click.option("--dry-run", is_flag=True, help="Send nothing: write what would be sent as JSONL.")
 @click.option(
+    "--output",
     "--dry-run-output",
-    type=click.Path(path_type=Path),
+    "dry_run_output",
+    type=click.Path(path_type=Path, allow_dash=True),
     default=None,
-    help="Where --dry-run writes [default: comment-migrate-dry-run.jsonl].",
+    help="Where --dry-run writes its plan; - for stdout [default: a new file beside the "
+    "checkpoint, the last 5 kept].",
 )
-@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Pages in parallel.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help=WORKERS_HELP)
 @checkpoint_option
 @click.option(
     "--page", "page_ids", multiple=True, metavar="SECTION_ID", help="Only this page (repeatable)."
@@ -157,7 +162,7 @@ def _report(ctx: click.Context, summary: RunSummary, as_json: bool, *more: str) 
 @click.option(
     "--dry-run", is_flag=True, help="Say what a sync would do: send nothing, record nothing."
 )
-@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Pages in parallel.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help=WORKERS_HELP)
 @checkpoint_option
 @json_option
 @click.pass_context

@@ -110,6 +110,12 @@ def open_migration(config_path: Path, checkpoint: Path | None = None) -> Migrati
     migration = Migration.from_config(load_config(config_path))
     if checkpoint is not None:
         migration.checkpoint = checkpoint
+    if migration.checkpoint.is_dir():  # the user's path: exit 2, and no `<folder>.lock` made
+        where = "--checkpoint" if checkpoint is not None else "[run] checkpoint"
+        fail(
+            f"{where} {migration.checkpoint} is a folder; name the checkpoint file "
+            f"(for example {migration.checkpoint / '.migration_checkpoint.json'})"
+        )
     return migration
 
 

@@ -14,7 +14,7 @@ from typing import IO, Any, Self
 from migrate.abilities import CommentRefused
 from migrate.config import SectionConfig
 from migrate.errors import TargetError
-from migrate.files.base import PageAtomicFileTarget, Record, dumps
+from migrate.files.base import PageAtomicFileTarget, Record, dumps, require_file
 from migrate.files.formats import IMPORTERS, Importer, importer, page_link, writable_page
 from migrate.model import Capabilities, Created, OutgoingComment
 from migrate.plugins import TargetPlugin
@@ -67,6 +67,7 @@ class DerivedFileTarget(PageAtomicFileTarget):
         self.rebuild_interval = rebuild_interval
         self._last_rebuild = float("-inf")  # the first page is written at once
         self._stale = False  # the file lags behind the sidecar
+        require_file(self.output)
         sidecar = self.output.with_name(self.output.name + ".pages.jsonl")
         if self.output.exists() and not sidecar.exists():
             raise TargetError(
