@@ -32,6 +32,7 @@ class RunSummary:
     dry_run: bool = False
     target: str = ""
     output: str | None = None  # file written (file targets, dry run)
+    verb: str = "Migration"  # what finished: "Migration" (run) or "Sync"
     notes: list[str] = field(default_factory=list)
     failed_pages: list[dict[str, Any]] = field(default_factory=list)
     skipped_comments: list[dict[str, str]] = field(default_factory=list)
@@ -122,7 +123,8 @@ class Reporter:
             )
         else:
             write(
-                f"Migration {state} in {summary.elapsed_seconds:.2f}s (target: {summary.target})\n"
+                f"{summary.verb} {state} in {summary.elapsed_seconds:.2f}s "
+                f"(target: {summary.target})\n"
             )
         would = "would be " if summary.dry_run else ""
         write(

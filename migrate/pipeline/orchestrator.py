@@ -98,6 +98,7 @@ class Orchestrator:
         try:
             extracted, cursor = prefetched or extract(self.source, page)
             comments = extracted.comments
+            ledger.note_revisions(comments)
             result.extracted = len(comments)
             result.source_media = extracted.source_media
             self.reporter.page_extracted(len(comments))

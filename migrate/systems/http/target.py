@@ -58,6 +58,7 @@ hang every later reply under a comment that does not exist (migrate.systems.http
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
@@ -124,6 +125,8 @@ class HttpTarget:
         # None: batches of the default size, if the server turns out to take them
         self.batch_size = DEFAULT_BATCH_SIZE if batch_size is None else batch_size
         self._has_batch: bool | None = None if self.batch_size > 1 else False
+        self._batch_lock = threading.Lock()
+        self._said_no_batch = False
 
     def __repr__(self) -> str:  # never show the token
         return f"HttpTarget({self.url!r})"
@@ -175,12 +178,15 @@ class HttpTarget:
         )
         where = f"POST {self.client.url('/comments/batch')}"
         if response.status_code in NOT_IMPLEMENTED:
-            self._has_batch = False
-            log.info(
-                "%s -> %d: no batch endpoint; sending comments one by one",
-                where,
-                response.status_code,
-            )
+            with self._batch_lock:  # workers learn it together: say it once per run
+                first, self._said_no_batch = not self._said_no_batch, True
+                self._has_batch = False
+            if first:
+                log.info(
+                    "%s -> %d: no batch endpoint; sending comments one by one",
+                    where,
+                    response.status_code,
+                )
             raise BatchUnsupported
         self._has_batch = True
         body = json_or_none(response)
