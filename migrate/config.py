@@ -8,7 +8,6 @@ never invalidates a checkpoint.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tomllib
 from collections.abc import Mapping
@@ -99,35 +98,6 @@ class Config:
     @property
     def mention_parent(self) -> bool:
         return bool(self.target.get("mention_parent", True))
-
-    def identity(self) -> dict[str, str]:
-        """What makes this migration this migration (compared against the checkpoint): each
-        plugin names what identifies it, never how fast it runs."""
-        from migrate.plugins import source_plugin, target_plugin
-
-        ident = {"source.type": self.source.type, "target.type": self.target.type}
-        for side, section, plugin in (
-            ("source", self.source, source_plugin(self.source.type)),
-            ("target", self.target, target_plugin(self.target.type)),
-        ):
-            ident.update({f"{side}.{k}": v for k, v in plugin.identity(section).items()})
-        return ident
-
-    def digest(self) -> str:
-        return identity_digest(self.identity())
-
-
-def identity_digest(identity: dict[str, str]) -> str:
-    canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"))
-    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-def describe_identity_change(old: dict[str, str], new: dict[str, str]) -> str:
-    changes = []
-    for key in sorted(set(old) | set(new)):
-        if old.get(key) != new.get(key):
-            changes.append(f"{key}: {old.get(key, '(unset)')!r} -> {new.get(key, '(unset)')!r}")
-    return "; ".join(changes) or "(identity unknown)"
 
 
 def _key_path(error: jsonschema.ValidationError) -> str:

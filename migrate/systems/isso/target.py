@@ -142,7 +142,7 @@ class IssoTarget:
         return f"IssoTarget({self.url!r})"
 
     def identity(self) -> Mapping[str, str]:
-        return {"type": self.name, "url": self.url}
+        return {"url": self.url}
 
     def check(self, outgoing: OutgoingComment) -> str | None:
         return isso_text_problem(outgoing.text)
