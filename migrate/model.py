@@ -79,7 +79,10 @@ class PageComments:
     source_media: int = 0
 
 
-Idempotency = Literal["key", "lookup", "none"]
+# how the window "accepted by the target, not yet journaled" is closed: an idempotency key, a
+# reconcile that reads the page back (ReconcilingTarget), or nothing (page-atomic targets
+# close it by writing a page whole: Capabilities.page_atomic)
+Idempotency = Literal["key", "reconcile", "none"]
 
 ContentKind = Literal["markdown", "html", "both"]
 

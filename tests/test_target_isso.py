@@ -29,7 +29,7 @@ def test_is_a_target(isso: IssoServer, target: IssoTarget) -> None:
     assert (caps.max_depth, caps.keeps_timestamps, caps.idempotency, caps.content) == (
         1,
         False,
-        "lookup",
+        "reconcile",
         "markdown",
     )
     assert caps.min_text_length == 3 and caps.can_delete

@@ -38,6 +38,7 @@ from migrate.abilities import (
     Source,
     SourcePreflight,
     Target,
+    crash_window,
 )
 from migrate.commands.check_files import checkpoint_item, output_item
 from migrate.commands.check_report import CheckReport
@@ -147,6 +148,10 @@ def _check(p: _Preflight) -> CheckReport:
     report.add(CheckItem("config", True, p.summary))
     pages, source_check = _check_source(p, report)
     target = _check_target(p, report)
+    window = crash_window(p.target.capabilities)
+    if window is not None:
+        # a fact of the target, not a fault: the run goes on, and its summary says it again
+        report.add(CheckItem("crash safety", True, f"the {p.target.name} target {window}"))
     report.add(checkpoint_item(p.checkpoint, p.digest, p.where))
     try:
         if pages:

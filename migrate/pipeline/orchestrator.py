@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
-from migrate.abilities import PageError, ReconcilingTarget, Source, Target
+from migrate.abilities import PageError, ReconcilingTarget, Source, Target, target_notes
 from migrate.errors import ExitStatus, MigrateError
 from migrate.model import Comment, Page, SkippedEvent
 from migrate.pipeline.changes import ChangeApplier, SyncSummary
@@ -315,12 +315,7 @@ class Orchestrator:
         summary.pages_failed = sum(1 for pid in cp.state.get_failed_page_ids() if pid in known)
         summary.interrupted = self.stop.is_set()
         summary.elapsed_seconds = time.monotonic() - started
-        if not self.target.capabilities.keeps_timestamps:
-            summary.notes.append(
-                f"{self.target.name} cannot keep original timestamps: imported comments carry "
-                "the time of the import. For full fidelity use the wxr target and import the "
-                "file (e.g. `isso import -t wordpress`)."
-            )
+        summary.notes.extend(target_notes(self.target))
         return summary
 
     def _fill(

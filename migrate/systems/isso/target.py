@@ -106,7 +106,7 @@ def isso_capabilities(*, can_delete: bool, shows_images: bool = False) -> Capabi
     return Capabilities(
         max_depth=1,
         keeps_timestamps=False,
-        idempotency="lookup",
+        idempotency="reconcile",
         can_delete=can_delete,
         content="markdown",
         min_text_length=MIN_TEXT,
@@ -140,6 +140,12 @@ class IssoTarget:
 
     def __repr__(self) -> str:
         return f"IssoTarget({self.url!r})"
+
+    def advice(self) -> list[str]:
+        return [
+            "For original dates, write the wxr target and import the file with "
+            "`isso import -t wordpress` instead (Isso's API stamps the import time)."
+        ]
 
     def identity(self) -> Mapping[str, str]:
         return {"url": self.url}
