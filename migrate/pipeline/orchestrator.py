@@ -40,7 +40,7 @@ from migrate.pipeline.ledger import PageLedger
 from migrate.pipeline.result import PageResult, tally
 from migrate.pipeline.sender import PageInterrupted, PageSender, SendPool
 from migrate.pipeline.sync import PageSync, Prefetched, apply_page_changes, extract
-from migrate.pipeline.transform import CommentTransformer, PagePlan
+from migrate.pipeline.transform import CommentTransformer, PagePlan, moderation_refusal
 from migrate.reporter import Reporter, RunSummary
 from utils.checkpoint_manager import CheckpointManager
 from utils.errors import DiskFull
@@ -103,6 +103,10 @@ class Orchestrator:
             self.reporter.page_extracted(len(comments))
             self._record_source_skips(extracted.skipped, ledger, result)
             plan = PagePlan(self.transformer, page, comments)
+            for comment in comments:
+                reason = moderation_refusal(comment, self.target.capabilities)
+                if reason is not None and not ledger.is_done(comment.id):
+                    ledger.skip(comment, reason)  # replies hang under the nearest one kept
             self.target.begin_page(page)
             pending = [c for c in plan.order if not ledger.is_done(c.id)]
             if pending and self._must_reconcile(prior):

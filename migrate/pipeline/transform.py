@@ -164,3 +164,13 @@ class PagePlan:
 
     def max_depth(self) -> int:
         return max(self.depth.values(), default=-1)
+
+
+def moderation_refusal(comment: Comment, capabilities: Capabilities) -> str | None:
+    """Why a comment's moderation state keeps it out of the target, or None: spam never
+    migrates; a comment waiting for moderation goes only where it can wait too."""
+    if comment.status == "spam":
+        return "spam in the source: never migrated"
+    if comment.status == "pending" and not capabilities.keeps_pending:
+        return "waiting for moderation in the source, and the target cannot hold it waiting"
+    return None
