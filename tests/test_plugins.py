@@ -143,3 +143,10 @@ def test_a_plugins_own_keys_are_checked_with_the_file_and_key_named(
     result = invoke("run", "-c", str(bad))
     assert result.exit_code == 2
     assert "bad.toml: key target.prefix" in result.stderr
+
+
+def test_the_documented_source_is_the_tested_one() -> None:
+    """docs/plugins.md shows the whole third-party source that the test above runs."""
+    doc = (Path(__file__).parent.parent / "docs" / "plugins.md").read_text(encoding="utf-8")
+    code = (PLUGINS / "csv_comments.py").read_text(encoding="utf-8")
+    assert f"```python\n{code}```" in doc
