@@ -27,7 +27,7 @@ from migrate.model import (
 class Source(Protocol):
     """Where comments come from (`migrate/sources/`)."""
 
-    system: str  # short name used in idempotency keys, e.g. "matrix"
+    system: str  # short name used in idempotency keys, e.g. "disqus"
 
     def pages(self) -> Iterator[Page]: ...
 
@@ -41,7 +41,7 @@ class Source(Protocol):
 
 
 class PageError(Exception):
-    """One page cannot be read or written (room not found, forbidden, a target's refusal).
+    """One page cannot be read or written (not found, forbidden, a target's refusal).
 
     The page is marked failed with this message; the other pages go on."""
 
