@@ -9,7 +9,6 @@ never invalidates a checkpoint.
 from __future__ import annotations
 
 import difflib
-import hashlib
 import json
 import tomllib
 from collections.abc import Mapping
@@ -43,12 +42,6 @@ class SectionConfig:
 
     type: str
     values: Mapping[str, Any] = field(default_factory=dict)
-    # the keys as written in the file (paths relative to it): what identifies the
-    # migration, so `cd dir && run` and `run -c dir/migration.toml` are one migration
-    written: Mapping[str, Any] | None = None
-
-    def as_written(self) -> SectionConfig:
-        return self if self.written is None else SectionConfig(self.type, self.written)
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.values.get(key, default)
@@ -114,36 +107,6 @@ class Config:
     @property
     def mention_parent(self) -> bool:
         return bool(self.target.get("mention_parent", True))
-
-    def identity(self) -> dict[str, str]:
-        """What makes this migration this migration (compared against the checkpoint): each
-        plugin names what identifies it, never how fast it runs."""
-        from migrate.plugins import source_plugin, target_plugin
-
-        ident = {"source.type": self.source.type, "target.type": self.target.type}
-        for side, section, plugin in (
-            ("source", self.source, source_plugin(self.source.type)),
-            ("target", self.target, target_plugin(self.target.type)),
-        ):
-            named = plugin.identity(section.as_written())
-            ident.update({f"{side}.{k}": v for k, v in named.items()})
-        return ident
-
-    def digest(self) -> str:
-        return identity_digest(self.identity())
-
-
-def identity_digest(identity: dict[str, str]) -> str:
-    canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"))
-    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-def describe_identity_change(old: dict[str, str], new: dict[str, str]) -> str:
-    changes = []
-    for key in sorted(set(old) | set(new)):
-        if old.get(key) != new.get(key):
-            changes.append(f"{key}: {old.get(key, '(unset)')!r} -> {new.get(key, '(unset)')!r}")
-    return "; ".join(changes) or "(identity unknown)"
 
 
 def _problems(error: jsonschema.ValidationError, prefix: str) -> list[str]:
@@ -231,7 +194,7 @@ def _section(
         if values.get(key) is not None:
             p = Path(values[key]).expanduser()
             values[key] = p if p.is_absolute() else base / p
-    return SectionConfig(type=str(table["type"]), values=values, written=dict(table))
+    return SectionConfig(type=str(table["type"]), values=values)
 
 
 def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:

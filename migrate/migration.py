@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from migrate.abilities import Source, Target
-from migrate.config import DEFAULT_CHECKPOINT, DEFAULT_URI, Config, identity_digest
+from migrate.config import DEFAULT_CHECKPOINT, DEFAULT_URI, Config
+from migrate.identity import identity_digest, migration_identity
 from migrate.model import Capabilities, Page
 from migrate.plugins import build_source, target_plugin
 
@@ -78,14 +79,6 @@ class TargetSpec:
         )
 
 
-def _identity(source: Source, target: TargetSpec) -> dict[str, str]:
-    ident = {f"source.{k}": str(v) for k, v in source.identity().items()}
-    ident.update({f"target.{k}": str(v) for k, v in target.identity.items()})
-    ident.setdefault("source.system", source.system)
-    ident.setdefault("target.type", target.name)
-    return ident
-
-
 class Migration:
     """A source, a target and the checkpoint that remembers what went where."""
 
@@ -98,7 +91,6 @@ class Migration:
         workers: int = 4,
         mention_parent: bool = True,
         uri_template: str = DEFAULT_URI,
-        identity: Mapping[str, str] | None = None,
     ) -> None:
         self.source = source
         self.target = target if isinstance(target, TargetSpec) else TargetSpec.of(target)
@@ -106,7 +98,7 @@ class Migration:
         self.workers = workers
         self.mention_parent = mention_parent
         self.uri_template = uri_template
-        self.identity = dict(identity) if identity else _identity(source, self.target)
+        self.identity = migration_identity(source, self.target.name, self.target.identity)
 
     @classmethod
     def from_config(cls, config: Config) -> Migration:
@@ -129,7 +121,6 @@ class Migration:
             workers=config.run.workers,
             mention_parent=config.mention_parent,
             uri_template=config.uri_template,
-            identity=config.identity(),
         )
 
     @property

@@ -1,15 +1,18 @@
 """The shape of a page's threads: the one reply-ordering rule, and each comment's depth.
 
-Neutral ground (it imports only migrate.model): sources order what they read with it and the
-pipeline orders what it sends with it, so both agree on what "parents first" means.
+Neutral ground (it imports only the model and the abilities' errors): sources order what they
+read with it and assemble their pages with it, and the pipeline orders what it sends with it,
+so all agree on what "parents first", an orphan, a cycle and a tombstone mean.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
-from migrate.model import Comment
+from migrate.abilities import PageError
+from migrate.model import Comment, Page, PageComments, SkippedEvent
 
 
 def send_order(comments: Sequence[Comment]) -> list[Comment]:
@@ -75,3 +78,37 @@ def depths(comments: Iterable[Comment]) -> dict[str, int]:
         if cid not in result:
             depth_of(cid)
     return result
+
+
+def assemble_page(
+    page: Page, comments: Sequence[Comment], skipped: Sequence[SkippedEvent] = ()
+) -> PageComments:
+    """One page's comments as every source hands them on, from what it read in any order:
+    - a reply whose parent is not in the export becomes top level, and is named in `orphans`;
+    - a parent cycle is refused (PageError naming the ids): no order could send it;
+    - a deleted comment stays only as the tombstone of a comment with replies (a deleted
+      comment without replies is skipped with its reason);
+    - parents before replies, otherwise oldest first (`send_order`)."""
+    by_id = {c.id: c for c in comments}
+    for comment in comments:
+        seen = [comment.id]
+        current = comment.parent_id
+        while current is not None and current in by_id:
+            if current in seen:
+                cycle = " -> ".join([*seen[seen.index(current) :], current])
+                raise PageError(f"page {page.id}: reply parents form a cycle: {cycle}")
+            seen.append(current)
+            current = by_id[current].parent_id
+    has_replies = {c.parent_id for c in comments if c.parent_id in by_id}
+    kept: list[Comment] = []
+    dropped = list(skipped)
+    orphans: list[str] = []
+    for comment in comments:
+        if comment.deleted and comment.id not in has_replies:
+            dropped.append(SkippedEvent(comment.id, page.id, "deleted, and no replies"))
+            continue
+        if comment.parent_id is not None and comment.parent_id not in by_id:
+            orphans.append(comment.id)
+            comment = replace(comment, parent_id=None)
+        kept.append(comment)
+    return PageComments(page, send_order(kept), skipped=dropped, orphans=orphans)

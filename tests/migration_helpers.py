@@ -15,6 +15,7 @@ from click.testing import CliRunner, Result
 from migrate.cli import cli
 from migrate.model import Comment, Page
 from migrate.pipeline.transform import depths
+from utils.retry import RetryPolicy
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -49,6 +50,11 @@ def write_config(
     path = directory / name
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
+
+
+def fast_policy(attempts: int = 3) -> RetryPolicy:
+    """Retries that never wait: tests meet faults, not sleeps."""
+    return RetryPolicy(max_attempts=attempts, base_wait=0.0, max_wait=0.0, sleep=lambda _s: None)
 
 
 def invoke(*args: str, env: Mapping[str, str | None] | None = None) -> Result:

@@ -132,9 +132,12 @@ def named_commands() -> list[tuple[Path, str]]:
     """`comment-migrate ...` wherever the pages write it, in code or in prose."""
     found = []
     for page in PAGES:
-        for match in re.finditer(
-            r"comment-migrate((?: [a-z][\w-]*| -{1,2}[\w-]+)+)", page.read_text("utf-8")
-        ):
+        text = page.read_text("utf-8")
+        code = "\n".join(
+            re.findall(r"`([^`\n]+)`", text)
+            + re.findall(r"^```\w*\n(.*?)^```", text, flags=re.M | re.S)
+        )
+        for match in re.finditer(r"comment-migrate((?: [a-z][\w-]*| -{1,2}[\w-]+)+)", code):
             found.append((page, match.group(1).strip()))
     return found
 
@@ -177,6 +180,9 @@ def known_keys() -> dict[str, set[str]]:
     return keys
 
 
+OUR_TABLES = ("source", "target", "run", "media", "pages")
+
+
 def named_keys() -> list[tuple[Path, str, str]]:
     """Keys in TOML blocks (commented-out ones too) and `[section] key` in prose."""
     found = []
@@ -185,12 +191,14 @@ def named_keys() -> list[tuple[Path, str, str]]:
             section = ""
             for line in block.splitlines():
                 line = line.strip()
-                if header := re.match(r"#?\s*\[(\w+)\]", line):
+                if header := re.match(r"#?\s*\[([^\]]+)\]", line):
                     section = header.group(1)
+                elif section not in OUR_TABLES:
+                    continue  # another program's file (pyproject.toml's entry points)
                 elif key := re.match(r"#?\s*(\w+)\s*=", line):
                     found.append((page, section, key.group(1)))
         # our tables only: pages quote other systems' settings too (Isso's `[guard] enabled`)
-        ours = r"`\[(source|target|run|media|pages)\] (\w+)"
+        ours = rf"`\[({'|'.join(OUR_TABLES)})\] (\w+)"
         for match in re.finditer(ours, page.read_text("utf-8")):
             found.append((page, match.group(1), match.group(2)))
     return found

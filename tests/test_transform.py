@@ -9,7 +9,6 @@ from migrate.pipeline.transform import (
     CommentTransformer,
     PagePlan,
     depths,
-    plain_to_html,
     send_order,
 )
 from tests.factories import comment, page
@@ -186,8 +185,18 @@ def test_idempotency_key_names_the_source_system_and_id() -> None:
     assert plan.outgoing(c, nothing_sent, never_gone).idempotency_key == "matrix:$event:localhost"
 
 
-def test_plain_to_html_keeps_line_breaks() -> None:
-    assert plain_to_html("one\ntwo") == "<p>one<br>\ntwo</p>"
+def test_an_html_only_comment_reaches_a_markdown_target_as_markdown() -> None:
+    """Sources that keep only HTML (Disqus, WordPress): the Markdown renders the same
+    text, link and line break; the script is gone."""
+    c = comment(
+        "$h",
+        text="",
+        html='<p>See <a href="https://x.org/a">this</a><br>now</p><script>alert(1)</script>',
+    )
+    plan = PagePlan(CommentTransformer(caps(content="markdown"), system="disqus"), page(), [c])
+    out = plan.outgoing(c, nothing_sent, never_gone)
+    assert out.html is None
+    assert out.text == "See [this](https://x.org/a)  \nnow"
 
 
 def test_plan_counts_threads_and_depth() -> None:

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from migrate.abilities import Target
 from migrate.commands.rollback import ROLLBACK_KEY
-from migrate.config import describe_identity_change
 from migrate.errors import ConfigChanged, ExitStatus, MigrateError
+from migrate.identity import describe_identity_change
 from migrate.pipeline.orchestrator import Orchestrator
 from migrate.reporter import Reporter, RunSummary
 from migrate.systems.jsonl.target import JsonlTarget

@@ -103,7 +103,7 @@ class DerivedFileTarget(PageAtomicFileTarget):
         return self.store
 
     def identity(self) -> Mapping[str, str]:
-        return {"type": self.name, "output": str(self.output.resolve())}
+        return {"output": str(self.output.resolve())}
 
     def check(self, outgoing: OutgoingComment) -> str | None:
         _, problem = page_link(self.site_url, outgoing.page.key)
@@ -177,7 +177,7 @@ def derived_file_plugin(cls: type[DerivedFileTarget]) -> TargetPlugin:
             file_mode=file_mode(section),
         ),
         capabilities=lambda section: cls.capabilities,
-        identity=lambda section: {"output": str(_output(section))},
+        identity=lambda section: {"output": str(_output(section).resolve())},
         output=lambda section: str(_output(section)),
         recognizes=cls.recognizes,
         path_keys=("output",),

@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
-from migrate.abilities import PageError, ReconcilingTarget, Source, Target
+from migrate.abilities import PageError, ReconcilingTarget, Source, Target, target_notes
 from migrate.errors import ExitStatus, MigrateError
 from migrate.model import Comment, Page, SkippedEvent
 from migrate.pipeline.changes import ChangeApplier, SyncSummary
@@ -40,7 +40,7 @@ from migrate.pipeline.ledger import PageLedger
 from migrate.pipeline.result import PageResult, tally
 from migrate.pipeline.sender import PageInterrupted, PageSender, SendPool
 from migrate.pipeline.sync import PageSync, Prefetched, apply_page_changes, extract
-from migrate.pipeline.transform import CommentTransformer, PagePlan
+from migrate.pipeline.transform import CommentTransformer, PagePlan, moderation_refusal
 from migrate.reporter import Reporter, RunSummary
 from utils.checkpoint_manager import CheckpointManager
 from utils.errors import DiskFull
@@ -104,6 +104,10 @@ class Orchestrator:
             self.reporter.page_extracted(len(comments))
             self._record_source_skips(extracted.skipped, ledger, result)
             plan = PagePlan(self.transformer, page, comments)
+            for comment in comments:
+                reason = moderation_refusal(comment, self.target.capabilities)
+                if reason is not None and not ledger.is_done(comment.id):
+                    ledger.skip(comment, reason)  # replies hang under the nearest one kept
             self.target.begin_page(page)
             pending = [c for c in plan.order if not ledger.is_done(c.id)]
             if pending and self._must_reconcile(prior):
@@ -316,12 +320,7 @@ class Orchestrator:
         summary.pages_failed = sum(1 for pid in cp.state.get_failed_page_ids() if pid in known)
         summary.interrupted = self.stop.is_set()
         summary.elapsed_seconds = time.monotonic() - started
-        if not self.target.capabilities.keeps_timestamps:
-            summary.notes.append(
-                f"{self.target.name} cannot keep original timestamps: imported comments carry "
-                "the time of the import. For full fidelity use the wxr target and import the "
-                "file (e.g. `isso import -t wordpress`)."
-            )
+        summary.notes.extend(target_notes(self.target))
         return summary
 
     def _fill(

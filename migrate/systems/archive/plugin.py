@@ -16,7 +16,6 @@ def _build(section: SectionConfig, run: RunConfig) -> ArchiveSource:
 PLUGIN = SourcePlugin(
     name="archive",
     build=_build,
-    identity=lambda section: {"path": str(section.path("path"))},
     path_keys=("path",),
     schema={
         "required": ["path"],

@@ -229,7 +229,7 @@ class ArchiveSource:
         )
 
     def identity(self) -> dict[str, str]:
-        return {**self.source_identity, "archive": str(self.path)}
+        return {**self.source_identity, "archive": str(self.path.resolve())}
 
     def close(self) -> None:
         """Nothing to release: the archive was read whole when opened."""

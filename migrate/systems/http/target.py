@@ -132,7 +132,7 @@ class HttpTarget:
         return f"HttpTarget({self.url!r})"
 
     def identity(self) -> Mapping[str, str]:
-        return {"type": self.name, "url": self.url}
+        return {"url": self.url}
 
     def check(self, outgoing: OutgoingComment) -> str | None:
         return None  # the contract has no rule known in advance

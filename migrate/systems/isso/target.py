@@ -106,7 +106,7 @@ def isso_capabilities(*, can_delete: bool, shows_images: bool = False) -> Capabi
     return Capabilities(
         max_depth=1,
         keeps_timestamps=False,
-        idempotency="lookup",
+        idempotency="reconcile",
         can_delete=can_delete,
         content="markdown",
         min_text_length=MIN_TEXT,
@@ -141,8 +141,14 @@ class IssoTarget:
     def __repr__(self) -> str:
         return f"IssoTarget({self.url!r})"
 
+    def advice(self) -> list[str]:
+        return [
+            "For original dates, write the wxr target and import the file with "
+            "`isso import -t wordpress` instead (Isso's API stamps the import time)."
+        ]
+
     def identity(self) -> Mapping[str, str]:
-        return {"type": self.name, "url": self.url}
+        return {"url": self.url}
 
     def check(self, outgoing: OutgoingComment) -> str | None:
         return isso_text_problem(outgoing.text)

@@ -1,4 +1,4 @@
-"""The Matrix source's plugin: its configuration keys, identity and how to build it."""
+"""The Matrix source's plugin: its configuration keys and how to build it."""
 
 from __future__ import annotations
 
@@ -13,15 +13,6 @@ from migrate.systems.matrix.extractor import MatrixCommentExtractor
 def _server_name(section: SectionConfig) -> str:
     homeserver = section.text("homeserver").rstrip("/")
     return section.text("server_name") or (urllib.parse.urlsplit(homeserver).hostname or "")
-
-
-def _identity(section: SectionConfig) -> dict[str, str]:
-    return {
-        "homeserver": section.text("homeserver").rstrip("/"),
-        "server_name": _server_name(section),
-        "site": section.text("site"),
-        "prefix": section.text("prefix", "comments_"),
-    }
 
 
 def _build(section: SectionConfig, run: RunConfig) -> MatrixCommentExtractor:
@@ -43,7 +34,6 @@ def _build(section: SectionConfig, run: RunConfig) -> MatrixCommentExtractor:
 PLUGIN = SourcePlugin(
     name="matrix",
     build=_build,
-    identity=_identity,
     path_keys=("pages_file",),
     schema={
         "required": ["homeserver", "site"],
