@@ -96,6 +96,10 @@ class Config:
         )
 
     @property
+    def keep_ip(self) -> bool:
+        return bool(self.source.get("keep_ip", False))
+
+    @property
     def mention_parent(self) -> bool:
         return bool(self.target.get("mention_parent", True))
 
@@ -131,6 +135,8 @@ SHARED_KEYS: dict[str, dict[str, Any]] = {
     "source": {
         "type": {"type": "string"},
         "uri_template": {"type": "string", "pattern": "\\{section_id\\}"},
+        # commenters' IP addresses reach the target only when asked for
+        "keep_ip": {"type": "boolean"},
     },
     "target": {
         "type": {"type": "string"},
