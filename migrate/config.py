@@ -105,6 +105,10 @@ class Config:
         )
 
     @property
+    def keep_ip(self) -> bool:
+        return bool(self.source.get("keep_ip", False))
+
+    @property
     def mention_parent(self) -> bool:
         return bool(self.target.get("mention_parent", True))
 
@@ -141,7 +145,12 @@ _URI_TEMPLATE = {
     "description": "a page's URI when the source gives none",
 }
 SHARED_KEYS: dict[str, dict[str, Any]] = {
-    "source": {"type": {"type": "string"}, "uri_template": _URI_TEMPLATE},
+    "source": {
+        "type": {"type": "string"},
+        "uri_template": _URI_TEMPLATE,
+        # commenters' IP addresses reach the target only when asked for
+        "keep_ip": {"type": "boolean", "description": "pass commenters' IP addresses on"},
+    },
     "target": {
         "type": {"type": "string"},
         "uri_template": _URI_TEMPLATE,

@@ -90,6 +90,7 @@ class Migration:
         checkpoint: str | Path = DEFAULT_CHECKPOINT,
         workers: int = 4,
         mention_parent: bool = True,
+        keep_ip: bool = False,
         uri_template: str = DEFAULT_URI,
     ) -> None:
         self.source = source
@@ -97,6 +98,7 @@ class Migration:
         self.checkpoint = Path(checkpoint)
         self.workers = workers
         self.mention_parent = mention_parent
+        self.keep_ip = keep_ip
         self.uri_template = uri_template
         self.identity = migration_identity(source, self.target.name, self.target.identity)
 
@@ -120,6 +122,7 @@ class Migration:
             checkpoint=config.run.checkpoint,
             workers=config.run.workers,
             mention_parent=config.mention_parent,
+            keep_ip=config.keep_ip,
             uri_template=config.uri_template,
         )
 

@@ -3,7 +3,6 @@ same source and target, and the other way round, with nothing sent again."""
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 from migrate.commands.demo import run_demo
@@ -17,19 +16,17 @@ from tests.migration_helpers import run_json, write_config
 def test_the_demos_checkpoint_continues_under_the_cli(tmp_path: Path) -> None:
     out = tmp_path / "demo"
     assert run_demo(out, quiet=True, echo=lambda line: None) == 0
-    sample = resources.files("migrate").joinpath("sample/site.archive.jsonl")
-    with resources.as_file(sample) as archive:
-        config = write_config(
-            tmp_path,
-            archive=archive,
-            target={
-                "type": "wxr",
-                "output": "demo/comments.wxr",
-                "site_url": "https://blog.example.org",
-            },
-            run={"checkpoint": "demo/wxr.checkpoint.json"},
-        )
-        code, summary, stderr = run_json(config)
+    config = write_config(
+        tmp_path,
+        archive=out / "site.archive.jsonl",  # the demo migrates its copy of the sample
+        target={
+            "type": "wxr",
+            "output": "demo/comments.wxr",
+            "site_url": "https://blog.example.org",
+        },
+        run={"checkpoint": "demo/wxr.checkpoint.json"},
+    )
+    code, summary, stderr = run_json(config)
     assert code == 0, stderr
     assert summary["comments_imported"] == 0 and summary["pages_failed"] == 0
     assert summary["pages_skipped"] == summary["pages_total"] > 0

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from migrate.model import Capabilities, Comment
 from migrate.pipeline.transform import (
     CommentTransformer,
     PagePlan,
+    Placement,
     depths,
     send_order,
 )
@@ -288,3 +291,16 @@ def test_a_20000_deep_chain_is_planned_and_placed(max_depth: int | None) -> None
             assert out.parent_source_id == "c0" and out.parent_target_id == "tc0"
             assert out.text == f"@u{previous}: {c.text}"
     assert len(sent) == 20_000
+
+
+def test_a_commenters_ip_reaches_the_target_only_with_keep_ip() -> None:
+    c = comment("$ip")
+    c = dataclasses.replace(c, author=dataclasses.replace(c.author, ip="192.0.2.7"))
+    dropped = CommentTransformer(caps(), system="wordpress").outgoing(
+        c, page(), Placement(None, None), nothing_sent
+    )
+    assert dropped.source.author.ip is None
+    kept = CommentTransformer(caps(), system="wordpress", keep_ip=True).outgoing(
+        c, page(), Placement(None, None), nothing_sent
+    )
+    assert kept.source.author.ip == "192.0.2.7"

@@ -174,6 +174,7 @@ def make_orchestrator(
         cp,
         workers=options.workers or migration.workers,
         mention_parent=migration.mention_parent,
+        keep_ip=migration.keep_ip,
         reporter=Reporter(quiet=options.quiet),
         stop=stop,
         **extra,

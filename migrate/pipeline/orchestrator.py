@@ -63,6 +63,7 @@ class Orchestrator:
         *,
         workers: int = 4,
         mention_parent: bool = True,
+        keep_ip: bool = False,
         reporter: Reporter | None = None,
         stop: threading.Event | None = None,
         apply_changes: bool = True,
@@ -72,7 +73,10 @@ class Orchestrator:
         self.checkpoint = checkpoint
         self.workers = max(1, workers)
         self.transformer = CommentTransformer(
-            target.capabilities, system=source.system, mention_parent=mention_parent
+            target.capabilities,
+            system=source.system,
+            mention_parent=mention_parent,
+            keep_ip=keep_ip,
         )
         self.reporter = reporter or Reporter(quiet=True)
         self.stop = stop or threading.Event()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import html as html_lib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from migrate.content import html_to_markdown, images_as_links, plain_to_html
 from migrate.model import Capabilities, Comment, OutgoingComment, Page
@@ -37,11 +37,17 @@ class Placement:
 
 class CommentTransformer:
     def __init__(
-        self, capabilities: Capabilities, *, system: str, mention_parent: bool = True
+        self,
+        capabilities: Capabilities,
+        *,
+        system: str,
+        mention_parent: bool = True,
+        keep_ip: bool = False,
     ) -> None:
         self.capabilities = capabilities
         self.system = system
         self.mention_parent = mention_parent
+        self.keep_ip = keep_ip  # else a commenter's IP address never reaches a target
 
     def placement(
         self,
@@ -121,6 +127,8 @@ class CommentTransformer:
             out_html = html if html is not None else plain_to_html(text)
         else:
             out_html = html
+        if comment.author.ip is not None and not self.keep_ip:
+            comment = replace(comment, author=replace(comment.author, ip=None))
         return OutgoingComment(
             source=comment,
             page=page,
