@@ -55,8 +55,10 @@ def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
     return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
 
 
-def run_json(config: Path, *extra: str) -> tuple[int, dict[str, Any], str]:
-    result = invoke("-q", "run", "-c", str(config), "--json", *extra)
+def run_json(
+    config: Path, *extra: str, env: dict[str, str] | None = None
+) -> tuple[int, dict[str, Any], str]:
+    result = invoke("-q", "run", "-c", str(config), "--json", *extra, env=env)
     out = result.stdout.strip().splitlines()
     data = json.loads(out[-1]) if out else {}
     return result.exit_code, data, result.stderr
