@@ -95,6 +95,29 @@ def test_never_writes_the_database_and_waits_out_isso_s_write_lock(
     assert not db.with_name(db.name + "-journal").exists()
 
 
+def test_a_database_in_wal_mode_is_read_while_a_write_is_in_progress(
+    isso_site: IssoSite,
+) -> None:
+    """Some sites switch Isso's database to WAL: a reader sees the last committed state and
+    never waits for the writer."""
+    db = isso_site.server.db_path
+    writer = sqlite3.connect(db, timeout=5)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("UPDATE comments SET text = 'rewritten' WHERE id = ?", (isso_site.ids["a"],))
+    source = IssoSource(db)
+    try:
+        (first, _) = source.pages()
+        texts = {c.id: c.text for c in source.comments(first).comments}
+        assert texts[str(isso_site.ids["a"])] == "First **comment** on the first post"
+        writer.commit()
+        texts = {c.id: c.text for c in source.comments(first).comments}
+        assert texts[str(isso_site.ids["a"])] == "rewritten"
+    finally:
+        source.close()
+        writer.close()
+
+
 def test_a_missing_or_foreign_database_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="does not exist"):
         IssoSource(tmp_path / "nope.db")

@@ -14,6 +14,7 @@ import pytest
 
 from migrate.model import Comment, Page
 from migrate.systems.matrix import MatrixCommentExtractor
+from migrate.testing.factories import make_archive, threaded_site
 from migrate.testing.waline import WalineServer
 from tests.migration_helpers import expected_parents, invoke, run_json, write_config
 from tests.servers.killproxy import KillProxy
@@ -215,3 +216,21 @@ def test_sync_applies_an_edit_through_waline_s_api(waline: WalineServer, tmp_pat
         target.close()
     (shown,) = waline.widget("/edit/")
     assert shown["orig"] == "after the edit" and shown["time"] == 1425211205000
+
+
+def test_without_or_with_a_wrong_token_nothing_is_written_and_the_variable_is_named(
+    waline: WalineServer, tmp_path: Path
+) -> None:
+    archive = make_archive(tmp_path / "a.jsonl", threaded_site(pages=1, per_page=3, depth=2))
+    config = write_config(tmp_path, archive=archive, target={"type": "waline", "url": waline.url})
+    for env, said in (
+        ({}, "$WALINE_TOKEN is not set"),
+        ({"WALINE_TOKEN": "forged"}, "does not take"),
+    ):
+        checked = invoke("check", "-c", str(config), env=env)
+        assert checked.exit_code != 0 and said in checked.output
+        assert "export WALINE_TOKEN=" in checked.output
+        code, _, stderr = run_json(config, env=env)
+        assert code == 3
+    assert "no valid administrator's token" in stderr
+    assert waline.rows() == []

@@ -19,6 +19,10 @@ from typing import Any
 from utils.http import HttpClient, HttpError
 
 PAGE_SIZE = 100  # Waline's largest pageSize
+_REFUSALS = {
+    401: "no valid administrator's token (missing, expired, or signed for another server)",
+    403: "the token is not an administrator's",
+}
 
 
 def waline_data(client: HttpClient, method: str, path: str, **kwargs: Any) -> Any:
@@ -33,10 +37,14 @@ def waline_data(client: HttpClient, method: str, path: str, **kwargs: Any) -> An
             url=client.url(path),
         ) from exc
     if not isinstance(body, dict) or body.get("errno"):
-        message = body.get("errmsg") if isinstance(body, dict) else None
+        errno = body.get("errno") if isinstance(body, dict) else None
+        known = errno if isinstance(errno, int) and errno in _REFUSALS else None
+        message = (body.get("errmsg") if isinstance(body, dict) else None) or (
+            _REFUSALS[known] if known else repr(body)
+        )
         raise HttpError(
-            f"{method} {client.url(path)}: Waline answered {message or body!r}",
-            status=401 if isinstance(body, dict) and body.get("errno") == 401 else 400,
+            f"{method} {client.url(path)}: Waline answered {errno}: {message}",
+            status=known or 400,
             url=client.url(path),
             body=message,
         )

@@ -29,7 +29,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from migrate.abilities import CommentRefused, PageError
+from migrate.abilities import CheckFailed, CommentRefused, PageError
 from migrate.errors import TargetError
 from migrate.files.formats import web_url
 from migrate.model import Capabilities, Created, OutgoingComment, Page, TargetComment
@@ -261,10 +261,16 @@ class WalineTarget:
 
     def probe(self) -> str:
         """Writes nothing: the administrator's own profile (`GET /api/token`)."""
+        fix = (
+            f"export {self.token_env}=<the token POST {self.url}/api/token answers for the "
+            "administrator's email and password>"
+        )
+        if not self._has_token:
+            raise CheckFailed(f"${self.token_env} is not set", fix)
         data = waline_data(self.client, "GET", "/api/token", ok=(200,), retry=False)
         if not isinstance(data, Mapping) or data.get("type") != "administrator":
-            raise TargetError(
-                f"{self.url} does not take ${self.token_env} as an administrator's token"
+            raise CheckFailed(
+                f"{self.url} does not take ${self.token_env} as an administrator's token", fix
             )
         return f"{self.url} answers as Waline and accepts the administrator's token"
 
