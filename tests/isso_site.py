@@ -27,10 +27,13 @@ class IssoSite:
         return set(self.ids) - self.pending - {self.tombstone, self.removed}
 
 
-def _moderate(server: IssoServer, comment_id: int, action: str) -> None:
+def moderate(
+    server: IssoServer, comment_id: int, action: str, body: dict[str, str] | None = None
+) -> None:
+    """Isso's moderation endpoint (activate, edit, delete), as its admin mail links use it."""
     path = moderation_path(server.db_path, str(comment_id), action)
     assert path is not None
-    answer = requests.post(server.url + path, timeout=10)
+    answer = requests.post(server.url + path, json=body, timeout=10)
     assert answer.status_code == 200, answer.text
 
 
@@ -61,9 +64,9 @@ def seed_isso(server: IssoServer) -> IssoSite:
     site.pending = {"held"}
     for label, comment_id in site.ids.items():
         if label not in site.pending:
-            _moderate(server, comment_id, "activate")
+            moderate(server, comment_id, "activate")
     for label in (site.tombstone, site.removed):
-        _moderate(server, site.ids[label], "delete")
+        moderate(server, site.ids[label], "delete")
     modes = {row["id"]: row["mode"] for row in server.rows()}
     assert modes[site.ids[site.tombstone]] == 4 and site.ids[site.removed] not in modes
     assert modes[site.ids["held"]] == 2

@@ -11,13 +11,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import requests
 
 from migrate.errors import SourceError
 from migrate.model import DELETED_TEXT
 from migrate.systems.isso import IssoSource
 from migrate.testing.isso import IssoServer
 from migrate.testing.waline import WalineServer
-from tests.isso_site import PAGES, IssoSite, seed_isso
+from tests.isso_site import PAGES, IssoSite, moderate, seed_isso
 from tests.migration_helpers import invoke, run_json, write_config
 from tests.servers.workerd import WorkerServer
 
@@ -176,6 +177,45 @@ def test_isso_into_waline_then_verify_and_rollback_leave_a_visitor_s_comment(
     assert [(r["id"], r["comment"]) for r in left] == [
         (visitor["objectId"], "A visitor was here first")
     ]
+
+
+@pytest.mark.waline
+def test_sync_carries_isso_edits_and_deletions_into_waline(
+    isso_site: IssoSite, waline: WalineServer, tmp_path: Path
+) -> None:
+    """An author's own edit (Isso's `PUT /id/<id>` with the cookie it gave the author, which
+    stamps `modified`) and a deletion reach Waline; the comment keeps its id and time."""
+    server = isso_site.server
+    author = requests.Session()  # the author's browser: keeps Isso's edit cookie
+    posted = author.post(
+        f"{server.url}/new",
+        params={"uri": PAGES[1]},
+        json={"text": "Typo in thsi comment", "author": "Hal"},
+        timeout=10,
+    )
+    assert posted.status_code == 202, posted.text  # moderation is on
+    moderate(server, posted.json()["id"], "activate")
+    env = {"WALINE_TOKEN": waline.admin_token()}
+    config = write_config(
+        tmp_path, source=isso_source(isso_site), target={"type": "waline", "url": waline.url}
+    )
+    code, _, stderr = run_json(config, env=env)
+    assert code == 0, stderr
+    before = {c["orig"]: c for c in waline.widget(PAGES[1])}
+    edit = author.put(
+        f"{server.url}/id/{posted.json()['id']}",
+        json={"text": "Typo in this comment, fixed", "author": "Hal"},
+        timeout=10,
+    )
+    assert edit.status_code == 200, edit.text
+    moderate(server, isso_site.ids["f"], "delete")  # no replies: the row goes
+    synced = invoke("-q", "sync", "-c", str(config), env=env)
+    assert synced.exit_code == 0, synced.output
+    after = {c["orig"]: c for c in waline.widget(PAGES[1])}
+    assert "Ünïcode and emoji 🎉 survive" not in after
+    fixed, typo = after["Typo in this comment, fixed"], before["Typo in thsi comment"]
+    assert (fixed["objectId"], fixed["time"]) == (typo["objectId"], typo["time"])
+    assert invoke("verify", "-c", str(config), env=env).exit_code == 0
 
 
 def test_isso_into_another_isso(
