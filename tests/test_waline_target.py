@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 
 from migrate.model import Comment, Page
-from migrate.systems.matrix import MatrixCommentExtractor
 from migrate.testing.factories import make_archive, threaded_site
 from migrate.testing.waline import WalineServer
 from tests.migration_helpers import expected_parents, invoke, run_json, write_config
 from tests.servers.killproxy import KillProxy
 from tests.servers.synapse import SynapseServer
+from tests.synapse_site import matrix_source, read_site, seed_threaded_site
 from tests.test_crash import MIN_KILLS, crash_until_done
 
 pytestmark = [pytest.mark.waline, pytest.mark.synapse]
@@ -31,46 +31,22 @@ BASE_TS = 1_400_000_000_000  # May 2014: the originals' times must survive, in a
 @pytest.fixture(scope="module")
 def synapse_site(synapse: SynapseServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Four pages of 30 threaded comments (replies four deep) on the real homeserver."""
-    users = [synapse.user_id(n) for n in ("cactus_wla", "cactus_wlb", "cactus_wlc")]
-    for user, name in zip(users, ("Lin", "Mei", "Noor"), strict=True):
-        synapse.set_displayname(user, name)
-    ts = BASE_TS
-    for section in SECTIONS:
-        room = synapse.create_comment_room(SITE, section)
-        chain: list[str] = []
-        for i in range(30):
-            ts += 3_600_000 + 1234  # milliseconds too
-            content: dict[str, object] = {"msgtype": "m.text", "body": f"{section} says *{i}*"}
-            level = i % 5
-            if level and chain:
-                content["m.relates_to"] = {"m.in_reply_to": {"event_id": chain[-1]}}
-            event = synapse.send_message(room, content, users[i % 3], ts)
-            chain = [*chain[:level], event] if level else [event]
-    folder = tmp_path_factory.mktemp("waline-site")
-    (folder / "pages.csv").write_text(
-        "".join(f"{s},/blog/{s}/,Post {s}\n" for s in SECTIONS), encoding="utf-8"
+    return seed_threaded_site(
+        synapse,
+        tmp_path_factory.mktemp("waline-site"),
+        site=SITE,
+        sections=SECTIONS,
+        users={"cactus_wla": "Lin", "cactus_wlb": "Mei", "cactus_wlc": "Noor"},
+        per_page=30,
+        depth=5,
+        base_ts=BASE_TS,
+        step_ms=3_600_000 + 1234,  # milliseconds too
+        body="{section} says *{i}*",
     )
-    return folder / "pages.csv"
-
-
-def matrix_source(synapse: SynapseServer, pages_file: Path) -> dict[str, str]:
-    return {
-        "type": "matrix",
-        "homeserver": synapse.url,
-        "server_name": synapse.server_name,
-        "site": SITE,
-        "pages_file": str(pages_file),
-    }
 
 
 def source_site(synapse: SynapseServer, pages_file: Path) -> dict[Page, list[Comment]]:
-    source = MatrixCommentExtractor(
-        homeserver=synapse.url, site=SITE, server_name=synapse.server_name, pages_file=pages_file
-    )
-    try:
-        return {page: source.comments(page).comments for page in source.pages()}
-    finally:
-        source.close()
+    return read_site(synapse, SITE, pages_file)
 
 
 def assert_waline_shows(waline: WalineServer, site: dict[Page, list[Comment]]) -> None:
@@ -113,7 +89,7 @@ def test_a_synapse_site_survives_sigkill_into_waline_then_verifies_and_rolls_bac
     try:
         config = write_config(
             tmp_path,
-            source=matrix_source(synapse, synapse_site),
+            source=matrix_source(synapse, SITE, synapse_site),
             target={"type": "waline", "url": proxy.url},
         )
         kills = crash_until_done(config, proxy, random.Random(23))
@@ -146,7 +122,7 @@ def test_an_answer_lost_in_transit_is_not_inserted_twice(
     try:
         config = write_config(
             tmp_path,
-            source=matrix_source(synapse, synapse_site),
+            source=matrix_source(synapse, SITE, synapse_site),
             target={"type": "waline", "url": proxy.url},
             run={"workers": 1},
         )
@@ -171,7 +147,7 @@ def test_a_visitor_s_reply_under_a_migrated_comment_survives_rollback(
     env = {"WALINE_TOKEN": waline.admin_token()}
     config = write_config(
         tmp_path,
-        source=matrix_source(synapse, synapse_site),
+        source=matrix_source(synapse, SITE, synapse_site),
         target={"type": "waline", "url": waline.url},
     )
     code, _, stderr = run_json(config, env=env)
