@@ -225,3 +225,20 @@ def test_the_export_file_target_round_trips_through_the_file_source(
             other.insert({k: v for k, v in row.items() if k != "objectId"})
     times = {c["orig"]: c["time"] for c in other.widget("/posts/b/", admin=True)}
     assert times["Imported years ago"] == int(OLD.timestamp() * 1000)
+
+
+def test_one_type_a_server_or_a_file_never_both(tmp_path: Path) -> None:
+    isso_db = tmp_path / "comments.db"
+    neither = write_config(
+        tmp_path, source={"type": "isso", "db_path": str(isso_db)}, target={"type": "waline"}
+    )
+    checked = invoke("check", "-c", str(neither))
+    assert checked.exit_code == 2 and "key target.url is required" in checked.output
+    both = write_config(
+        tmp_path,
+        source={"type": "waline", "url": "http://127.0.0.1:9", "path": "x.json"},
+        target={"type": "jsonl", "output": str(tmp_path / "o.jsonl")},
+    )
+    checked = invoke("check", "-c", str(both))
+    assert "[source] has both url and path" in checked.output
+    assert checked.exit_code != 0

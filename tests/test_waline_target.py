@@ -210,3 +210,16 @@ def test_without_or_with_a_wrong_token_nothing_is_written_and_the_variable_is_na
         assert code == 3
     assert "no valid administrator's token" in stderr
     assert waline.rows() == []
+
+
+def test_the_test_waline_listens_on_loopback_only(waline: WalineServer) -> None:
+    """ThinkJS listens on every interface unless told otherwise (serve.js tells it)."""
+    listening = [
+        line.split()[1]
+        for table in ("/proc/net/tcp", "/proc/net/tcp6")
+        for line in Path(table).read_text().splitlines()[1:]
+        if line.split()[3] == "0A"  # LISTEN
+    ]
+    port = f"{waline.port:04X}"
+    mine = [address for address in listening if address.endswith(f":{port}")]
+    assert mine == [f"0100007F:{port}"]

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from migrate.abilities import Target
 from migrate.config import RunConfig, SectionConfig
+from migrate.errors import ConfigError
 from migrate.model import Capabilities
 from migrate.plugins import SourcePlugin, TargetPlugin, retry_policy
 from migrate.systems.waline.export import WalineFileTarget
@@ -23,15 +24,21 @@ _URL = {"type": "string", "pattern": "^https?://[^\\s]+$"}
 _TOKEN_ENV = {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}
 
 
-def _one_of(a: str, b: str) -> list[dict[str, object]]:
-    """The schema's "exactly one of the two keys"."""
-    return [
-        {"required": [a], "not": {"required": [b]}},
-        {"required": [b], "not": {"required": [a]}},
-    ]
+def _url_unless(key: str) -> dict[str, object]:
+    """Without the file key, `url` is required (the error then names `url`)."""
+    return {"if": {"not": {"required": [key]}}, "then": {"required": ["url"]}}
+
+
+def _one_place(section: SectionConfig, side: str, key: str) -> None:
+    if section.get("url") is not None and section.get(key) is not None:
+        raise ConfigError(
+            f"[{side}] has both url and {key}: a Waline {side} is a server (url) or a file "
+            f"({key}), one of the two"
+        )
 
 
 def _source(section: SectionConfig, run: RunConfig) -> WalineSource:
+    _one_place(section, "source", "path")
     return WalineSource(
         path=section.path("path"),
         url=section.get("url"),
@@ -54,7 +61,7 @@ SOURCE = SourcePlugin(
     identity=_source_identity,
     path_keys=("path",),
     schema={
-        "oneOf": _one_of("url", "path"),
+        **_url_unless("path"),
         "properties": {
             "url": _URL,
             "path": {"type": "string", "minLength": 1},
@@ -70,6 +77,7 @@ def _output(section: SectionConfig) -> Path | None:
 
 
 def _target(section: SectionConfig, run: RunConfig) -> Target:
+    _one_place(section, "target", "output")
     output = _output(section)
     if output is not None:
         return WalineFileTarget(output, file_mode=None)
@@ -106,7 +114,7 @@ TARGET = TargetPlugin(
     recognizes=_recognizes,
     path_keys=("output",),
     schema={
-        "oneOf": _one_of("url", "output"),
+        **_url_unless("output"),
         "properties": {
             "url": _URL,
             "output": {"type": "string", "minLength": 1},
