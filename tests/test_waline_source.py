@@ -148,6 +148,12 @@ def test_a_real_waline_into_jsonl(waline: WalineServer, tmp_path: Path) -> None:
     assert records[str(ids["old"])]["created_at"] == "2019-05-01T12:30:15Z"
     assert records[str(ids["a"])]["text"] == "Visitors **write** Markdown"
     assert invoke("verify", "-c", str(config), env=env).exit_code == 0
+    rolled = invoke(
+        "rollback", "-c", str(config), "--yes", "--backup", str(tmp_path / "b.jsonl"), env=env
+    )
+    assert rolled.exit_code == 0, rolled.output
+    assert output.read_text() == ""
+    assert len(waline.rows()) == len(ids)  # the source is only read
 
 
 @pytest.mark.isso
