@@ -61,8 +61,10 @@ def invoke(*args: str, env: Mapping[str, str | None] | None = None) -> Result:
     return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
 
 
-def run_json(config: Path, *extra: str) -> tuple[int, dict[str, Any], str]:
-    result = invoke("run", "-c", str(config), "--json", *extra)
+def run_json(
+    config: Path, *extra: str, env: dict[str, str] | None = None
+) -> tuple[int, dict[str, Any], str]:
+    result = invoke("run", "-c", str(config), "--json", *extra, env=env)
     out = result.stdout.strip().splitlines()
     data = json.loads(out[-1]) if out else {}
     return result.exit_code, data, result.stderr

@@ -11,10 +11,10 @@ import pytest
 
 from migrate.model import Comment, Page
 from migrate.systems.archive import ArchiveSource
-from migrate.systems.matrix import MatrixCommentExtractor
 from tests.migration_helpers import expected_parents, invoke, run_json, write_config
 from tests.servers.isso import IssoServer
 from tests.servers.synapse import SynapseServer
+from tests.synapse_site import matrix_source, read_site
 from tests.test_crash import expected_isso_shape, isso_shape
 
 pytestmark = [pytest.mark.synapse, pytest.mark.isso]
@@ -91,23 +91,11 @@ def seeded(synapse: SynapseServer, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 def source_config(synapse: SynapseServer, pages_file: Path) -> dict[str, object]:
-    return {
-        "type": "matrix",
-        "homeserver": synapse.url,
-        "server_name": synapse.server_name,
-        "site": SITE,
-        "pages_file": str(pages_file),
-    }
+    return matrix_source(synapse, SITE, pages_file)
 
 
 def extracted(synapse: SynapseServer, pages_file: Path) -> dict[Page, list[Comment]]:
-    source = MatrixCommentExtractor(
-        homeserver=synapse.url, site=SITE, server_name=synapse.server_name, pages_file=pages_file
-    )
-    try:
-        return {page: source.comments(page).comments for page in source.pages()}
-    finally:
-        source.close()
+    return read_site(synapse, SITE, pages_file)
 
 
 def test_synapse_to_isso_keeps_every_thread_as_isso_rules_predict(

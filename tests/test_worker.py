@@ -25,7 +25,6 @@ import requests
 from migrate.cli import cli
 from migrate.files.base import rfc3339
 from migrate.model import Comment, Page
-from migrate.systems.matrix import MatrixCommentExtractor
 from migrate.worker import TEMPLATE_FILES
 from tests.migration_helpers import (
     REPO,
@@ -38,6 +37,7 @@ from tests.migration_helpers import (
 from tests.servers.killproxy import KillProxy
 from tests.servers.synapse import SynapseServer
 from tests.servers.workerd import WorkerServer, missing_tools
+from tests.synapse_site import matrix_source, read_site, seed_threaded_site
 
 Body = dict[str, Any]
 
@@ -406,36 +406,20 @@ MIN_KILLS = 6
 @pytest.fixture(scope="module")
 def worker_site(synapse: SynapseServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Four pages of 24 threaded comments (replies three deep) on the real homeserver."""
-    users = [synapse.user_id(n) for n in ("cactus_wa", "cactus_wb", "cactus_wc")]
-    for user, name in zip(users, ("Wanda", "Walt", "Wes"), strict=True):
-        synapse.set_displayname(user, name)
-    ts = BASE_TS
-    for section in SECTIONS:
-        room = synapse.create_comment_room(SITE, section)
-        chain: list[str] = []
-        for i in range(24):
-            ts += 3_600_000
-            content: dict[str, object] = {"msgtype": "m.text", "body": f"{section} #{i}"}
-            level = i % 4
-            if level and chain:
-                content["m.relates_to"] = {"m.in_reply_to": {"event_id": chain[-1]}}
-            event = synapse.send_message(room, content, users[i % 3], ts)
-            chain = [*chain[:level], event] if level else [event]
-    folder = tmp_path_factory.mktemp("worker-site")
-    (folder / "pages.csv").write_text(
-        "".join(f"{s},/blog/{s}/,Post {s}\n" for s in SECTIONS), encoding="utf-8"
+    return seed_threaded_site(
+        synapse,
+        tmp_path_factory.mktemp("worker-site"),
+        site=SITE,
+        sections=SECTIONS,
+        users={"cactus_wa": "Wanda", "cactus_wb": "Walt", "cactus_wc": "Wes"},
+        per_page=24,
+        depth=4,
+        base_ts=BASE_TS,
     )
-    return folder / "pages.csv"
 
 
 def source_site(synapse: SynapseServer, pages_file: Path) -> dict[Page, list[Comment]]:
-    source = MatrixCommentExtractor(
-        homeserver=synapse.url, site=SITE, server_name=synapse.server_name, pages_file=pages_file
-    )
-    try:
-        return {page: source.comments(page).comments for page in source.pages()}
-    finally:
-        source.close()
+    return read_site(synapse, SITE, pages_file)
 
 
 def kill_later(pid: int, delay: float) -> threading.Timer:
@@ -522,13 +506,7 @@ def test_synapse_to_the_worker_survives_sigkill_then_verifies_and_rolls_back(
     worker: WorkerServer,
     tmp_path: Path,
 ) -> None:
-    source = {
-        "type": "matrix",
-        "homeserver": synapse.url,
-        "server_name": synapse.server_name,
-        "site": SITE,
-        "pages_file": str(worker_site),
-    }
+    source = matrix_source(synapse, SITE, worker_site)
     site = source_site(synapse, worker_site)
     assert sum(len(c) for c in site.values()) == 96
     env = {"TARGET_TOKEN": worker.token}
