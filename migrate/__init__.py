@@ -38,6 +38,9 @@ _EXPORTS = {
     "WxrTarget": "migrate.systems.wordpress.wxr",
     "JsonlTarget": "migrate.systems.jsonl.target",
     "DisqusTarget": "migrate.systems.disqus.target",
+    "IssoSource": "migrate.systems.isso.source",
+    "WalineSource": "migrate.systems.waline.source",
+    "WalineTarget": "migrate.systems.waline.target",
 }
 
 # the one list of public names; the imports below tell type checkers the same (a test
@@ -67,9 +70,12 @@ if TYPE_CHECKING:
     from migrate.systems.archive import ArchiveSource as ArchiveSource
     from migrate.systems.disqus.target import DisqusTarget as DisqusTarget
     from migrate.systems.http.target import HttpTarget as HttpTarget
+    from migrate.systems.isso.source import IssoSource as IssoSource
     from migrate.systems.isso.target import IssoTarget as IssoTarget
     from migrate.systems.jsonl.target import JsonlTarget as JsonlTarget
     from migrate.systems.matrix import MatrixCommentExtractor as MatrixCommentExtractor
+    from migrate.systems.waline.source import WalineSource as WalineSource
+    from migrate.systems.waline.target import WalineTarget as WalineTarget
     from migrate.systems.wordpress.wxr import WxrTarget as WxrTarget
 
 

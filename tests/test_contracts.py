@@ -15,10 +15,13 @@ from migrate.config import load_config
 from migrate.plugins import target_plugin
 from migrate.systems.archive import ArchiveSource
 from migrate.systems.http import HttpTarget
-from migrate.systems.isso import IssoTarget
+from migrate.systems.isso import IssoSource, IssoTarget
+from migrate.systems.waline import WalineSource, WalineTarget
 from migrate.testing.factories import comment, make_archive, page
 from migrate.testing.source_contract import check_source
 from migrate.testing.target_contract import check_target
+from migrate.testing.waline import WalineServer
+from tests.isso_site import seed_isso
 from tests.migration_helpers import fast_policy, write_config
 from tests.servers.contract import ContractServer
 from tests.servers.isso import IssoServer
@@ -77,3 +80,20 @@ def test_the_isso_target_passes_the_target_contract(isso: IssoServer) -> None:
     report = check_target(open_target)
     assert {"list", "reconcile", "delete"} <= set(report.abilities)
     assert report.crash_window is None
+
+
+@pytest.mark.isso
+def test_the_isso_source_passes_the_source_contract(
+    isso_factory: Callable[..., IssoServer],
+) -> None:
+    site = seed_isso(isso_factory(moderation__enabled="true"))
+    report = check_source(lambda: IssoSource(site.server.db_path))
+    assert report.statuses["pending"] >= 1 and report.tombstones >= 1 and report.replies > 0
+
+
+def test_waline_passes_the_source_and_target_contracts(waline: WalineServer) -> None:
+    token = waline.admin_token()
+    report = check_target(lambda: WalineTarget(waline.url, token=token, policy=fast_policy()))
+    assert {"list", "reconcile", "delete"} <= set(report.abilities)
+    read = check_source(lambda: WalineSource(url=waline.url, token=token))
+    assert read.comments == 3 and read.replies == 2  # one deleted by the target kit

@@ -56,7 +56,7 @@ class IssoSource:
         return f"IssoSource({str(self.db_path)!r})"
 
     def identity(self) -> Mapping[str, str]:
-        return {"type": "isso", "db_path": str(self.db_path.resolve())}
+        return {"db_path": str(self.db_path.resolve())}
 
     def pages(self) -> Iterator[Page]:
         with self._lock:
@@ -132,7 +132,6 @@ def _build(section: SectionConfig, run: RunConfig) -> IssoSource:
 PLUGIN = SourcePlugin(
     name="isso",
     build=_build,
-    identity=lambda section: {"db_path": str(section.path("db_path"))},
     path_keys=("db_path",),
     schema={
         "required": ["db_path"],

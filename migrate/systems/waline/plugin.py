@@ -49,16 +49,9 @@ def _source(section: SectionConfig, run: RunConfig) -> WalineSource:
     )
 
 
-def _source_identity(section: SectionConfig) -> dict[str, str]:
-    if section.get("path") is not None:
-        return {"path": str(section.path("path"))}
-    return {"url": section.text("url").rstrip("/")}
-
-
 SOURCE = SourcePlugin(
     name="waline",
     build=_source,
-    identity=_source_identity,
     path_keys=("path",),
     schema={
         **_url_unless("path"),
@@ -97,7 +90,7 @@ def _capabilities(section: SectionConfig) -> Capabilities:
 def _target_identity(section: SectionConfig) -> dict[str, str]:
     output = _output(section)
     if output is not None:
-        return {"output": str(output)}
+        return {"output": str(output.resolve())}
     return {"url": section.text("url").rstrip("/")}
 
 

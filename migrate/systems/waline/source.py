@@ -64,8 +64,8 @@ class WalineSource:
 
     def identity(self) -> Mapping[str, str]:
         if self.path is not None:
-            return {"type": "waline", "path": str(self.path.resolve())}
-        return {"type": "waline", "url": str(self.url)}
+            return {"path": str(self.path.resolve())}
+        return {"url": str(self.url).rstrip("/")}
 
     def rows(self) -> list[dict[str, Any]]:
         if self._rows is None:

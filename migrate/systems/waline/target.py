@@ -43,7 +43,7 @@ log = logging.getLogger(__name__)
 CAPABILITIES = Capabilities(
     max_depth=None,  # pid is any comment of the page, rid its root
     keeps_timestamps=True,
-    idempotency="lookup",
+    idempotency="reconcile",
     can_delete=True,
     content="markdown",  # Waline stores Markdown and renders it for the widget
     keeps_pending=True,  # status "waiting"
@@ -90,7 +90,7 @@ class WalineTarget:
         return f"WalineTarget({self.url!r})"
 
     def identity(self) -> Mapping[str, str]:
-        return {"type": self.name, "url": self.url}
+        return {"url": self.url}
 
     def check(self, outgoing: OutgoingComment) -> str | None:
         return None if outgoing.text.strip() else "empty text (Waline refuses it)"
