@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from migrate.systems.matrix import MatrixCommentExtractor
 from migrate.systems.matrix.client import quoted
 from tests.migration_helpers import invoke, run_json, write_config
 from tests.servers.contract import ContractServer
@@ -165,3 +166,27 @@ def test_a_cursor_is_never_applied_to_another_room(
     assert set(_held(contract_server)) == {*old, first}
     shown = invoke("checkpoint", "show", str(tmp_path / "checkpoint.json"))
     assert json.loads(shown.stdout)["pages"]["p"]["cursor_ref"] == room.room_id
+
+
+def test_listing_rooms_gives_a_recreated_page_once_in_its_new_room(
+    synapse: SynapseServer, tmp_path: Path
+) -> None:
+    """`discover = "joined_rooms"` (the Cactus appservice's token): the lost room still
+    carries the page's canonical alias, and the page is one page, in the room the alias
+    names now."""
+    room = Room(synapse, tmp_path, "roomlist")
+    room.say("in the first room", room.ann)
+    lost = room.room_id
+    room.recreate()
+    source = MatrixCommentExtractor(
+        homeserver=synapse.url,
+        server_name=synapse.server_name,
+        site=room.site,
+        token=synapse.appservice_token,
+        discover="joined_rooms",
+    )
+    try:
+        pages = list(source.pages())
+    finally:
+        source.close()
+    assert [(p.id, p.ref) for p in pages] == [("p", room.room_id)] and lost != room.room_id
