@@ -296,6 +296,7 @@ def test_media_are_copied_once_with_their_bytes_and_linked_from_base_url(
     try:
         ledger = InMemoryMediaLedger()
         mirror = MediaMirror(tmp_path / "media", BASE_URL, homeserver=proxy.url, ledger=ledger)
+        mirror.start()
         page = extract(seeded, mirror, homeserver=proxy.url)
         links = media_links(page)
         assert links and all(u.startswith(BASE_URL) for u in links), links
@@ -313,9 +314,11 @@ def test_media_are_copied_once_with_their_bytes_and_linked_from_base_url(
         assert len(downloads) == 3  # one per file: the avatar serves five comments
         # a rerun with the checkpoint's ledger fetches nothing
         again = MediaMirror(tmp_path / "media", BASE_URL, homeserver=proxy.url, ledger=ledger)
+        again.start()
         assert media_links(extract(seeded, again, homeserver=proxy.url)) == links
         # and so does one that lost its ledger: a file under its final name is complete
         fresh = MediaMirror(tmp_path / "media", BASE_URL, homeserver=proxy.url)
+        fresh.start()
         assert media_links(extract(seeded, fresh, homeserver=proxy.url)) == links
         downloads = [p for _, p in proxy.log if "/media/" in p and "download" in p]
         assert len(downloads) == 3 and again.fetched == 0 and fresh.fetched == 0
@@ -390,6 +393,7 @@ def test_legacy_endpoint_is_the_fallback(
 ) -> None:
     server = media_server(PNG, v1_status=404)
     mirror = MediaMirror(tmp_path, BASE_URL, homeserver=server.url)
+    mirror.start()
     url = mirror.url_for("mxc://old.example/Abc123")
     assert url is not None and url.startswith(BASE_URL)
     assert (tmp_path / url.removeprefix(BASE_URL)).read_bytes() == PNG
@@ -402,10 +406,12 @@ def test_legacy_endpoint_is_the_fallback(
 def test_too_big_or_unsafe_types(media_server: Callable[..., _MediaServer], tmp_path: Path) -> None:
     big = media_server(PNG)
     mirror = MediaMirror(tmp_path / "a", BASE_URL, homeserver=big.url, max_bytes=100)
+    mirror.start()
     assert mirror.url_for("mxc://hs.example/big") is None
     assert list((tmp_path / "a").iterdir()) == []
     svg = media_server(b"<svg onload='alert(1)'/>", content_type="image/svg+xml")
     mirror = MediaMirror(tmp_path / "b", BASE_URL, homeserver=svg.url)
+    mirror.start()
     url = mirror.url_for("mxc://hs.example/../../etc/passwd") or ""
     assert url == ""  # not an mxc:// URI: nothing fetched, nothing named after it
     url = mirror.url_for("mxc://hs.example/pic") or ""
@@ -420,8 +426,8 @@ def test_sigkill_mid_download_leaves_no_half_file(
     target = tmp_path / "media"
     script = (
         "import sys; from migrate.media import MediaMirror; "
-        f"MediaMirror({str(target)!r}, {BASE_URL!r}, homeserver={server.url!r})"
-        ".url_for('mxc://hs.example/slow')"
+        f"m = MediaMirror({str(target)!r}, {BASE_URL!r}, homeserver={server.url!r}); "
+        "m.start(); m.url_for('mxc://hs.example/slow')"
     )
     child = subprocess.Popen(
         [sys.executable, "-c", script],
@@ -446,7 +452,9 @@ def test_sigkill_mid_download_leaves_no_half_file(
     assert [p.name for p in target.iterdir() if not p.name.startswith(".")] == []
     # the next mirror sweeps the leftover and downloads whole
     whole = media_server(body)
-    url = MediaMirror(target, BASE_URL, homeserver=whole.url).url_for("mxc://hs.example/slow")
+    whole_mirror = MediaMirror(target, BASE_URL, homeserver=whole.url)
+    whole_mirror.start()
+    url = whole_mirror.url_for("mxc://hs.example/slow")
     assert url is not None
     assert [p.name for p in target.iterdir()] == [url.removeprefix(BASE_URL)]
     assert (target / url.removeprefix(BASE_URL)).read_bytes() == body
