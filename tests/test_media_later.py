@@ -72,15 +72,22 @@ def links(text: str) -> list[str]:
     return re.findall(r"(?:https?://[^\s)\"']+)", text)
 
 
+def migrated(
+    synapse: SynapseServer, tmp_path: Path, name: str, target: dict[str, Any]
+) -> tuple[Site, Path, dict[str, Any]]:
+    """The site, run once into `target` without [media]: its config and run summary."""
+    site = Site(synapse, tmp_path, name)
+    config = write_config(tmp_path, source=site.source, target=target)
+    code, summary, stderr = run_json(config)
+    assert code == 0, stderr
+    return site, config, summary
+
+
 def test_readers_never_download_nor_sweep_a_running_download(
     synapse: SynapseServer, contract_server: ContractServer, tmp_path: Path
 ) -> None:
-    site = Site(synapse, tmp_path, "medlock")
-    config = write_config(
-        tmp_path, source=site.source, target={"type": "http", "url": contract_server.url}
-    )
-    code, _, stderr = run_json(config)
-    assert code == 0, stderr
+    http = {"type": "http", "url": contract_server.url}
+    _, config, _ = migrated(synapse, tmp_path, "medlock", http)
     media = add_media(config)
     media.mkdir()
     # a run's download in flight: its temp file, and the run holding the checkpoint's lock
@@ -99,12 +106,8 @@ def test_readers_never_download_nor_sweep_a_running_download(
 def test_verify_reads_the_source_again_and_downloads_nothing(
     synapse: SynapseServer, contract_server: ContractServer, tmp_path: Path
 ) -> None:
-    site = Site(synapse, tmp_path, "medverify")
-    config = write_config(
-        tmp_path, source=site.source, target={"type": "http", "url": contract_server.url}
-    )
-    code, _, stderr = run_json(config)
-    assert code == 0, stderr
+    http = {"type": "http", "url": contract_server.url}
+    _, config, _ = migrated(synapse, tmp_path, "medverify", http)
     media = add_media(config)
     verified = invoke("verify", "-c", str(config), "--json")
     assert verified.exit_code == 0, verified.stdout  # it predicts the links the run made
@@ -114,12 +117,8 @@ def test_verify_reads_the_source_again_and_downloads_nothing(
 def test_media_added_after_the_run_is_copied_and_linked_by_a_sync(
     synapse: SynapseServer, contract_server: ContractServer, tmp_path: Path
 ) -> None:
-    site = Site(synapse, tmp_path, "medlater")
-    config = write_config(
-        tmp_path, source=site.source, target={"type": "http", "url": contract_server.url}
-    )
-    code, summary, stderr = run_json(config)
-    assert code == 0, stderr
+    http = {"type": "http", "url": contract_server.url}
+    site, config, summary = migrated(synapse, tmp_path, "medlater", http)
     held = {c["source"]["id"]: c for c in contract_server.comments}
     assert HOMESERVER_LINK in held[site.photo]["text"] + held[site.inline]["text"]
     assert any("media" in note and "sync" in note for note in summary["notes"])
@@ -151,13 +150,8 @@ def test_media_added_after_the_run_is_copied_and_linked_by_a_sync(
 def test_a_target_that_cannot_change_a_comment_names_those_still_linking_the_homeserver(
     synapse: SynapseServer, tmp_path: Path
 ) -> None:
-    site = Site(synapse, tmp_path, "medwxr")
-    output = tmp_path / "comments.wxr"
-    config = write_config(
-        tmp_path, source=site.source, target={"type": "wxr", "output": str(output)}
-    )
-    code, _, stderr = run_json(config)
-    assert code == 0, stderr
+    wxr = {"type": "wxr", "output": str(tmp_path / "comments.wxr")}
+    site, config, _ = migrated(synapse, tmp_path, "medwxr", wxr)
     add_media(config)
     result = invoke("sync", "-c", str(config), "--json")
     assert result.exit_code == 0, result.output
