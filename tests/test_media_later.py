@@ -161,3 +161,20 @@ def test_a_target_that_cannot_change_a_comment_names_those_still_linking_the_hom
     assert all(c["kind"] == "media" for c in not_applied.values())
     assert f"media p/{site.photo}" in result.stderr  # the summary names them
     assert "still link media on the source's server" in result.stderr
+
+
+def test_media_added_after_the_run_is_linked_by_a_run_reset_too(
+    synapse: SynapseServer, contract_server: ContractServer, tmp_path: Path
+) -> None:
+    """`run --reset` sends every comment again; the target answers "already there" (409)
+    with what it held from the first run: the comments that link media are updated."""
+    http = {"type": "http", "url": contract_server.url}
+    site, config, _ = migrated(synapse, tmp_path, "medreset", http)
+    add_media(config)
+    code, summary, stderr = run_json(config, "--reset")
+    assert code == 0, stderr
+    assert summary["comments_imported"] == 0 and summary["comments_adopted"] == 3
+    held = {c["source"]["id"]: c for c in contract_server.comments}
+    assert all(HOMESERVER_LINK not in c["text"] + c["html"] for c in held.values())
+    assert links(held[site.photo]["text"])[0].startswith(BASE_URL)
+    assert contract_server.patches == 2

@@ -8,12 +8,13 @@ page is sent, every mapped comment of it is compared:
 - no revision recorded, never edited nor deleted in the source, and linking no media file:
   as it was first sent, nothing to do and nothing recorded (so a plain comment costs no
   checkpoint call here);
-- edited, a tombstone or linking media, and sent (or adopted by a 409) in this very pass:
-  its revision is recorded, nothing to apply;
+- edited, a tombstone or linking media, and sent in this very pass: its revision is
+  recorded, nothing to apply;
 - otherwise (no revision recorded for such a comment, e.g. one adopted from what the
-  target already held, like an Isso that imported a WXR, or migrated before [media] was
-  added; or a revision that differs) it is an *edit*, a *tombstone* (deleted in the source but
-  kept for its replies) or a *media* change (its links now point at the [media] copies),
+  target already held, like an Isso that imported a WXR, or answered "already there" (409)
+  after `run --reset`, or migrated before [media] was added; or a revision that differs)
+  it is an *edit*, a *tombstone* (deleted in the source but kept for its replies) or a
+  *media* change (its links now point at the [media] copies),
   applied with `update()` (migrate.abilities.UpdatableTarget), which sets the same text
   again when it is already there, so applying twice is harmless;
 - a mapped comment that the source reports deleted (a SkippedEvent of it: redacted without

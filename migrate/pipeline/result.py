@@ -27,6 +27,8 @@ class PageResult:
     skipped_comments: list[dict[str, str]] = field(default_factory=list)  # refused by rule
     skipped_events: list[dict[str, str]] = field(default_factory=list)  # not comments, or bad
     adopted_ids: set[str] = field(default_factory=set)  # reconciliation's finds
+    # answered "already there" (a 409): the target holds a version of unknown age
+    existed_ids: set[str] = field(default_factory=set)
     changes: list[dict[str, object]] = field(default_factory=list)  # edits, deletions (sync)
 
 

@@ -46,8 +46,11 @@ def apply_page_changes(
     mapped_before: set[str],
 ) -> None:
     """Apply (or report) the page's edits and deletions once its comments are sent."""
-    # sent in this pass (a 409 included): the target holds the current version
-    fresh = set(ledger.mapped) - mapped_before - result.adopted_ids
+    # sent in this pass: the target holds the current version. Not so for what the target
+    # already held (reconciliation, or a 409): after `run --reset` it may be older (an edit,
+    # or media copied since), so it is compared like any mapped comment (an update of a
+    # comment already as it is costs one harmless request)
+    fresh = set(ledger.mapped) - mapped_before - result.adopted_ids - result.existed_ids
     found = changes.page(plan, extracted, ledger, fresh)
     result.changes.extend(change.to_dict() for change in found)
 
