@@ -18,11 +18,10 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +36,7 @@ from migrate.model import Comment, PageComments
 from migrate.systems.matrix import MatrixCommentExtractor
 from tests.migration_helpers import REPO, invoke, run_json, write_config
 from tests.servers.contract import ContractServer
+from tests.servers.faulty import Behaviour, FaultyServer
 from tests.servers.isso import IssoServer
 from tests.servers.killproxy import KillProxy
 from tests.servers.synapse import SynapseServer
@@ -326,70 +326,48 @@ def test_media_are_copied_once_with_their_bytes_and_linked_from_base_url(
         proxy.stop()
 
 
-class _MediaServer:
+def _media_endpoints(
+    body: bytes,
+    *,
+    v1_status: int = 200,
+    stall_after: int | None = None,
+    content_type: str = "image/png",
+) -> Behaviour:
     """A homeserver's media endpoints misbehaving as no real one can be made to on cue:
     v1 refused (an old server), a body cut off mid-way, a size bigger than announced."""
 
-    def __init__(
-        self,
-        body: bytes,
-        *,
-        v1_status: int = 200,
-        stall_after: int | None = None,
-        content_type: str = "image/png",
-    ) -> None:
-        self.requests: list[str] = []
-        outer = self
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        if "/client/v1/" in handler.path and v1_status != 200:
+            refusal = b'{"errcode": "M_UNRECOGNIZED"}'
+            handler.send_response(v1_status)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(refusal)))
+            handler.end_headers()
+            handler.wfile.write(refusal)
+            return
+        handler.send_response(200)
+        handler.send_header("Content-Type", content_type)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        if stall_after is None:
+            handler.wfile.write(body)
+            return
+        handler.wfile.write(body[:stall_after])
+        handler.wfile.flush()
+        time.sleep(60)  # the client is killed meanwhile
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                outer.requests.append(self.path)
-                if "/client/v1/" in self.path and v1_status != 200:
-                    self.send_response(v1_status)
-                    self.send_header("Content-Type", "application/json")
-                    self.end_headers()
-                    self.wfile.write(b'{"errcode": "M_UNRECOGNIZED"}')
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if stall_after is None:
-                    self.wfile.write(body)
-                    return
-                self.wfile.write(body[:stall_after])
-                self.wfile.flush()
-                time.sleep(60)  # the client is killed meanwhile
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    return answer
 
 
 @pytest.fixture
-def media_server() -> Iterator[Callable[..., _MediaServer]]:
-    started: list[_MediaServer] = []
-
-    def start(body: bytes, **kwargs: Any) -> _MediaServer:
-        server = _MediaServer(body, **kwargs)
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
+def media_server(
+    serve_faults: Callable[[Behaviour], FaultyServer],
+) -> Callable[..., FaultyServer]:
+    return lambda body, **kwargs: serve_faults(_media_endpoints(body, **kwargs))
 
 
 def test_legacy_endpoint_is_the_fallback(
-    media_server: Callable[..., _MediaServer], tmp_path: Path
+    media_server: Callable[..., FaultyServer], tmp_path: Path
 ) -> None:
     server = media_server(PNG, v1_status=404)
     mirror = MediaMirror(tmp_path, BASE_URL, homeserver=server.url)
@@ -403,7 +381,7 @@ def test_legacy_endpoint_is_the_fallback(
     ]
 
 
-def test_too_big_or_unsafe_types(media_server: Callable[..., _MediaServer], tmp_path: Path) -> None:
+def test_too_big_or_unsafe_types(media_server: Callable[..., FaultyServer], tmp_path: Path) -> None:
     big = media_server(PNG)
     mirror = MediaMirror(tmp_path / "a", BASE_URL, homeserver=big.url, max_bytes=100)
     mirror.start()
@@ -419,7 +397,7 @@ def test_too_big_or_unsafe_types(media_server: Callable[..., _MediaServer], tmp_
 
 
 def test_sigkill_mid_download_leaves_no_half_file(
-    media_server: Callable[..., _MediaServer], tmp_path: Path
+    media_server: Callable[..., FaultyServer], tmp_path: Path
 ) -> None:
     body = os.urandom(200_000)
     server = media_server(body, stall_after=150_000)

@@ -9,59 +9,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
 from migrate.media import MediaMirror, MediaUnavailable
+from tests.servers.faulty import Behaviour, FaultyServer
 from utils.retry import RetryPolicy
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
 BASE_URL = "https://blog.example/media/"
-Behaviour = Callable[[BaseHTTPRequestHandler], None]
-
-
-class FaultyServer:
-    """Answers every GET with `behaviour`; counts the requests it got."""
-
-    def __init__(self, behaviour: Behaviour) -> None:
-        self.requests: list[str] = []
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                outer.requests.append(self.path)
-                behaviour(self)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[[Behaviour], FaultyServer]]:
-    started: list[FaultyServer] = []
-
-    def start(behaviour: Behaviour) -> FaultyServer:
-        server = FaultyServer(behaviour)
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
 
 
 def png(handler: BaseHTTPRequestHandler) -> None:
@@ -113,7 +72,7 @@ def within(seconds: float, action: Callable[[], object]) -> object:
 
 
 def test_a_dribbling_server_meets_a_deadline_for_the_whole_download(
-    serve: Callable[[Behaviour], FaultyServer], tmp_path: Path
+    serve_faults: Callable[[Behaviour], FaultyServer], tmp_path: Path
 ) -> None:
     def dribble(handler: BaseHTTPRequestHandler) -> None:
         handler.send_response(200)
@@ -128,7 +87,7 @@ def test_a_dribbling_server_meets_a_deadline_for_the_whole_download(
                 return
             time.sleep(1)
 
-    server = serve(dribble)
+    server = serve_faults(dribble)
     copies = mirror(tmp_path, server.url, timeout=1.5)
     started = time.monotonic()
     outcome = within(20, lambda: copies.url_for("mxc://hs.example/slow"))
@@ -139,10 +98,12 @@ def test_a_dribbling_server_meets_a_deadline_for_the_whole_download(
 
 
 def test_a_redirect_to_another_origin_is_not_followed(
-    serve: Callable[[Behaviour], FaultyServer], tmp_path: Path, caplog: pytest.LogCaptureFixture
+    serve_faults: Callable[[Behaviour], FaultyServer],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    elsewhere = serve(png)  # another port of the same host is another origin
-    homeserver = serve(redirect_to(f"{elsewhere.url}/internal/secret.png"))
+    elsewhere = serve_faults(png)  # another port of the same host is another origin
+    homeserver = serve_faults(redirect_to(f"{elsewhere.url}/internal/secret.png"))
     copies = mirror(tmp_path, homeserver.url)
     with caplog.at_level(logging.WARNING, logger="migrate.media"):
         assert within(10, lambda: copies.url_for("mxc://hs.example/moved")) is None
@@ -152,7 +113,7 @@ def test_a_redirect_to_another_origin_is_not_followed(
 
 
 def test_a_redirect_within_the_homeserver_is_followed(
-    serve: Callable[[Behaviour], FaultyServer], tmp_path: Path
+    serve_faults: Callable[[Behaviour], FaultyServer], tmp_path: Path
 ) -> None:
     def moved_once(handler: BaseHTTPRequestHandler) -> None:
         if handler.path.startswith("/store/"):
@@ -160,7 +121,7 @@ def test_a_redirect_within_the_homeserver_is_followed(
         else:
             redirect_to("/store/abc.png")(handler)
 
-    server = serve(moved_once)
+    server = serve_faults(moved_once)
     copies = mirror(tmp_path, server.url)
     url = within(10, lambda: copies.url_for("mxc://hs.example/moved"))
     assert isinstance(url, str) and url.startswith(BASE_URL)
@@ -168,9 +129,11 @@ def test_a_redirect_within_the_homeserver_is_followed(
 
 
 def test_a_redirect_loop_fails_that_file_with_a_plain_reason(
-    serve: Callable[[Behaviour], FaultyServer], tmp_path: Path, caplog: pytest.LogCaptureFixture
+    serve_faults: Callable[[Behaviour], FaultyServer],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    server = serve(redirect_to("/_matrix/client/v1/media/download/hs.example/loop"))
+    server = serve_faults(redirect_to("/_matrix/client/v1/media/download/hs.example/loop"))
     copies = mirror(tmp_path, server.url)
     with caplog.at_level(logging.WARNING, logger="migrate.media"):
         assert within(10, lambda: copies.url_for("mxc://hs.example/loop")) is None
@@ -180,7 +143,7 @@ def test_a_redirect_loop_fails_that_file_with_a_plain_reason(
 
 
 def test_a_body_cut_off_fails_that_file_with_a_plain_reason(
-    serve: Callable[[Behaviour], FaultyServer], tmp_path: Path
+    serve_faults: Callable[[Behaviour], FaultyServer], tmp_path: Path
 ) -> None:
     def truncated(handler: BaseHTTPRequestHandler) -> None:
         handler.send_response(200)
@@ -191,7 +154,7 @@ def test_a_body_cut_off_fails_that_file_with_a_plain_reason(
         handler.wfile.write(PNG[: len(PNG) // 2])
         handler.close_connection = True
 
-    server = serve(truncated)
+    server = serve_faults(truncated)
     copies = mirror(tmp_path, server.url)
     outcome = within(10, lambda: copies.url_for("mxc://hs.example/cut"))
     assert isinstance(outcome, MediaUnavailable), outcome
