@@ -16,6 +16,7 @@ from migrate.model import (
     Capabilities,
     CheckItem,
     Created,
+    Cursor,
     OutgoingComment,
     Page,
     PageComments,
@@ -252,14 +253,15 @@ class EmbedCheckable(Protocol):
 class IncrementalSource(Protocol):
     """A source that can tell, cheaply, whether a page changed since a cursor.
 
-    A cursor is an opaque string the source hands out with a full read (taken *before* the
-    read, so nothing that arrives meanwhile is missed) and reads forward from later."""
+    A Cursor is the source's opaque position, taken *before* a full read (so nothing that
+    arrives meanwhile is missed), in the page's address of that time (`Cursor.ref`): a cursor
+    taken elsewhere (a replaced room) is never applied, the page is read whole instead."""
 
-    def comments_with_cursor(self, page: Page) -> tuple[PageComments, str]:
+    def comments_with_cursor(self, page: Page) -> tuple[PageComments, Cursor]:
         """The page's comments (as `comments`), and the cursor of this read."""
         ...
 
-    def comments_since(self, page: Page, cursor: str) -> tuple[PageComments | None, str]:
+    def comments_since(self, page: Page, cursor: Cursor) -> tuple[PageComments | None, Cursor]:
         """None and the same cursor when nothing happened on the page after `cursor`;
         otherwise the whole page read again and a new cursor. A new event may refer to old
         ones (a reply's parent, an edit's or a redaction's target), so what changed is worked

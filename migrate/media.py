@@ -10,8 +10,13 @@
   anything that a browser would run when served from the site's own origin (HTML, SVG,
   scripts) gets `.bin`, so it is downloaded, never rendered;
 - written durably: a temp file in `dir`, fsync, rename, fsync of the directory; a crash leaves
-  at most a `.part` file (removed when the next mirror opens the directory), never a half file
-  under its final name;
+  at most a `.part` file (removed by the next `start`), never a half file under its final name;
+- nothing is written before `start`, which only a command holding the checkpoint's lock calls
+  (run, sync): until then (verify, check, a dry run, a command waiting for the lock) the
+  mirror links the copies it finds and downloads nothing, so it never sweeps away the `.part`
+  of a download another process is making;
+- each download is bounded as a whole by the HTTP client's deadline (`timeout`), and
+  redirects are followed only on the homeserver's origin;
 - recorded through a `MediaLedger` (the checkpoint implements it): when the ledger knows a file
   and it is on disk, nothing is fetched. A file already on disk under its final name is
   complete (only a rename puts it there) and is adopted without fetching too.
@@ -38,8 +43,8 @@ from typing import Any, Protocol
 import requests
 
 from migrate.content import parse_mxc
-from utils.http import HttpClient, HttpError, server_message
-from utils.retry import RetryableError, RetryPolicy, is_retryable_status
+from utils.http import HttpClient, HttpError
+from utils.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -154,10 +159,9 @@ class MediaMirror:
         self.ledger: MediaLedger = ledger if ledger is not None else InMemoryMediaLedger()
         self.client = HttpClient(homeserver, token=token, timeout=timeout, policy=policy)
         self.fetched = 0  # files downloaded by this mirror (a rerun should show 0)
+        self.started = False  # until `start`, it only links the copies it finds: it writes nothing
         self._locks: dict[str, threading.Lock] = {}
         self._locks_guard = threading.Lock()
-        self.directory.mkdir(parents=True, exist_ok=True)
-        self._remove_stale_parts()
 
     def __repr__(self) -> str:
         return f"MediaMirror({str(self.directory)!r}, {self.base_url!r})"
@@ -165,6 +169,16 @@ class MediaMirror:
     def use_token(self, token: str | None) -> None:
         """The source's current access token (a guest's may be renewed mid-run)."""
         self.client.token = token
+
+    def start(self, ledger: MediaLedger | None = None) -> None:
+        """Let the mirror download and record (`ledger`: the checkpoint), after sweeping the
+        `.part` files an interrupted download left. Only a command that holds the
+        checkpoint's lock may call this: another's download may be running otherwise."""
+        if ledger is not None:
+            self.ledger = ledger
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._remove_stale_parts()
+        self.started = True
 
     def _remove_stale_parts(self) -> None:
         for part in self.directory.glob(f".*{PART_SUFFIX}"):
@@ -189,10 +203,13 @@ class MediaMirror:
             if isinstance(name, str) and (self.directory / name).is_file():
                 return self.base_url + name
             for existing in self._on_disk(mxc):
-                self.ledger.record_media(
-                    mxc, {"name": existing.name, "size": existing.stat().st_size}
-                )
+                if self.started:
+                    self.ledger.record_media(
+                        mxc, {"name": existing.name, "size": existing.stat().st_size}
+                    )
                 return self.base_url + existing.name
+            if not self.started:
+                return None  # a reader (verify, check, a dry run): the homeserver's link
             info = self._download(mxc, *parsed)
             if info is None:
                 return None
@@ -228,40 +245,11 @@ class MediaMirror:
         return None
 
     def _fetch(self, mxc: str, path: str) -> dict[str, Any]:
-        """One download, streamed to a temp file that is renamed into place when complete;
-        retried by the shared policy (connection errors, timeouts, 429, 5xx)."""
-        url = self.client.url(path)
-        headers = dict(self.client.headers)
-        if self.client.token:
-            headers["Authorization"] = f"Bearer {self.client.token}"
-
-        def attempt() -> dict[str, Any]:
-            try:
-                response = self.client.session().get(
-                    url, headers=headers, stream=True, timeout=self.client.timeout
-                )
-                with response:
-                    if response.status_code != 200:
-                        message, body = server_message(response)
-                        error = HttpError(
-                            f"GET {path} -> {response.status_code}: {message}",
-                            status=response.status_code,
-                            url=url,
-                            body=body,
-                            retryable=is_retryable_status(response.status_code),
-                        )
-                        if error.retryable:
-                            raise _Retry(error)
-                        raise error
-                    return self._store(mxc, response)
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                error = HttpError(f"GET {path}: {type(exc).__name__}", url=url, retryable=True)
-                raise _Retry(error) from exc
-
-        try:
-            return self.client.policy.call(attempt)
-        except _Retry as exc:
-            raise exc.error from exc
+        """One download through the one HTTP client: streamed to a temp file that is renamed
+        into place when complete, within the client's deadline for the whole download,
+        redirects followed only on the homeserver; retried by the shared policy
+        (connection errors, timeouts, a body cut off, 429, 5xx)."""
+        return self.client.stream(path, lambda response: self._store(mxc, response))
 
     def _store(self, mxc: str, response: requests.Response) -> dict[str, Any]:
         announced = response.headers.get("Content-Length")
@@ -299,9 +287,3 @@ class MediaMirror:
 
     def close(self) -> None:
         self.client.close()
-
-
-class _Retry(RetryableError):
-    def __init__(self, error: HttpError) -> None:
-        super().__init__(str(error))
-        self.error = error

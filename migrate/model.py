@@ -66,6 +66,16 @@ class SkippedEvent:
     reason: str
 
 
+@dataclass(frozen=True)
+class Cursor:
+    """Where a sync reads a page on from: the source's position `token`, taken in `ref`
+    (the page's address when it was taken, e.g. a room id). A token means nothing anywhere
+    else: a page whose address changed is read whole again."""
+
+    token: str
+    ref: str | None = None
+
+
 @dataclass
 class PageComments:
     """Everything extracted from one page."""
@@ -77,6 +87,9 @@ class PageComments:
     # comments whose content or avatar links media on the source's server (not copied by
     # [media]): they break when that server refuses anonymous downloads or is turned off
     source_media: int = 0
+    # ids of comments whose text links a media file (on the source's server or a [media]
+    # copy): copying it changes their text, so a sync keeps their revision and updates them
+    media_comments: list[str] = field(default_factory=list)
 
 
 # how the window "accepted by the target, not yet journaled" is closed: an idempotency key, a

@@ -237,3 +237,25 @@ def test_checkpoint_errors_are_tool_errors(path: Path) -> None:
         read_checkpoint(path)
     assert isinstance(caught.value, CheckpointError)
     assert caught.value.message == str(caught.value) and str(path) in caught.value.message
+
+
+def test_a_cursor_keeps_its_room_and_a_page_its_media_count_across_reloads(path: Path) -> None:
+    with CheckpointManager(path) as m:
+        m.set_page_cursor("p1", "t1-1", ref="!old:example.org")
+        m.mark_page_in_progress("p1")
+        m.mark_page_complete("p1", extracted=3, imported=3, source_media=2)
+        assert m.state.get_page_cursor_ref("p1") == "!old:example.org"
+        m.mark_page_in_progress("p1")
+        m.mark_page_complete("p1", extracted=3, imported=3)  # no count given: kept
+        m.set_page_cursor("p1", "t5-2", ref="!new:example.org")
+        m.set_page_cursor("p2", "t1-1")  # a cursor of no known room
+        m.close(compact=False)
+    state = read_checkpoint(path)
+    assert state.get_page_cursor("p1") == "t5-2"
+    assert state.get_page_cursor_ref("p1") == "!new:example.org"
+    assert state.get_page_source_media("p1") == 2
+    assert state.get_page_cursor_ref("p2") is None and state.get_page_source_media("p2") is None
+    with CheckpointManager(path) as m:
+        m.mark_page_complete("p1", extracted=3, imported=3, source_media=0)
+        assert m.state.get_page_source_media("p1") == 0
+        assert m.state.get_page_cursor_ref("p1") == "!new:example.org"

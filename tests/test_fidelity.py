@@ -18,11 +18,10 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +36,7 @@ from migrate.model import Comment, PageComments
 from migrate.systems.matrix import MatrixCommentExtractor
 from tests.migration_helpers import REPO, invoke, run_json, write_config
 from tests.servers.contract import ContractServer
+from tests.servers.faulty import Behaviour, FaultyServer
 from tests.servers.isso import IssoServer
 from tests.servers.killproxy import KillProxy
 from tests.servers.synapse import SynapseServer
@@ -296,6 +296,7 @@ def test_media_are_copied_once_with_their_bytes_and_linked_from_base_url(
     try:
         ledger = InMemoryMediaLedger()
         mirror = MediaMirror(tmp_path / "media", BASE_URL, homeserver=proxy.url, ledger=ledger)
+        mirror.start()
         page = extract(seeded, mirror, homeserver=proxy.url)
         links = media_links(page)
         assert links and all(u.startswith(BASE_URL) for u in links), links
@@ -313,9 +314,11 @@ def test_media_are_copied_once_with_their_bytes_and_linked_from_base_url(
         assert len(downloads) == 3  # one per file: the avatar serves five comments
         # a rerun with the checkpoint's ledger fetches nothing
         again = MediaMirror(tmp_path / "media", BASE_URL, homeserver=proxy.url, ledger=ledger)
+        again.start()
         assert media_links(extract(seeded, again, homeserver=proxy.url)) == links
         # and so does one that lost its ledger: a file under its final name is complete
         fresh = MediaMirror(tmp_path / "media", BASE_URL, homeserver=proxy.url)
+        fresh.start()
         assert media_links(extract(seeded, fresh, homeserver=proxy.url)) == links
         downloads = [p for _, p in proxy.log if "/media/" in p and "download" in p]
         assert len(downloads) == 3 and again.fetched == 0 and fresh.fetched == 0
@@ -323,73 +326,52 @@ def test_media_are_copied_once_with_their_bytes_and_linked_from_base_url(
         proxy.stop()
 
 
-class _MediaServer:
+def _media_endpoints(
+    body: bytes,
+    *,
+    v1_status: int = 200,
+    stall_after: int | None = None,
+    content_type: str = "image/png",
+) -> Behaviour:
     """A homeserver's media endpoints misbehaving as no real one can be made to on cue:
     v1 refused (an old server), a body cut off mid-way, a size bigger than announced."""
 
-    def __init__(
-        self,
-        body: bytes,
-        *,
-        v1_status: int = 200,
-        stall_after: int | None = None,
-        content_type: str = "image/png",
-    ) -> None:
-        self.requests: list[str] = []
-        outer = self
+    def answer(handler: BaseHTTPRequestHandler) -> None:
+        if "/client/v1/" in handler.path and v1_status != 200:
+            refusal = b'{"errcode": "M_UNRECOGNIZED"}'
+            handler.send_response(v1_status)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(refusal)))
+            handler.end_headers()
+            handler.wfile.write(refusal)
+            return
+        handler.send_response(200)
+        handler.send_header("Content-Type", content_type)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        if stall_after is None:
+            handler.wfile.write(body)
+            return
+        handler.wfile.write(body[:stall_after])
+        handler.wfile.flush()
+        time.sleep(60)  # the client is killed meanwhile
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                outer.requests.append(self.path)
-                if "/client/v1/" in self.path and v1_status != 200:
-                    self.send_response(v1_status)
-                    self.send_header("Content-Type", "application/json")
-                    self.end_headers()
-                    self.wfile.write(b'{"errcode": "M_UNRECOGNIZED"}')
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                if stall_after is None:
-                    self.wfile.write(body)
-                    return
-                self.wfile.write(body[:stall_after])
-                self.wfile.flush()
-                time.sleep(60)  # the client is killed meanwhile
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    return answer
 
 
 @pytest.fixture
-def media_server() -> Iterator[Callable[..., _MediaServer]]:
-    started: list[_MediaServer] = []
-
-    def start(body: bytes, **kwargs: Any) -> _MediaServer:
-        server = _MediaServer(body, **kwargs)
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
+def media_server(
+    serve_faults: Callable[[Behaviour], FaultyServer],
+) -> Callable[..., FaultyServer]:
+    return lambda body, **kwargs: serve_faults(_media_endpoints(body, **kwargs))
 
 
 def test_legacy_endpoint_is_the_fallback(
-    media_server: Callable[..., _MediaServer], tmp_path: Path
+    media_server: Callable[..., FaultyServer], tmp_path: Path
 ) -> None:
     server = media_server(PNG, v1_status=404)
     mirror = MediaMirror(tmp_path, BASE_URL, homeserver=server.url)
+    mirror.start()
     url = mirror.url_for("mxc://old.example/Abc123")
     assert url is not None and url.startswith(BASE_URL)
     assert (tmp_path / url.removeprefix(BASE_URL)).read_bytes() == PNG
@@ -399,13 +381,15 @@ def test_legacy_endpoint_is_the_fallback(
     ]
 
 
-def test_too_big_or_unsafe_types(media_server: Callable[..., _MediaServer], tmp_path: Path) -> None:
+def test_too_big_or_unsafe_types(media_server: Callable[..., FaultyServer], tmp_path: Path) -> None:
     big = media_server(PNG)
     mirror = MediaMirror(tmp_path / "a", BASE_URL, homeserver=big.url, max_bytes=100)
+    mirror.start()
     assert mirror.url_for("mxc://hs.example/big") is None
     assert list((tmp_path / "a").iterdir()) == []
     svg = media_server(b"<svg onload='alert(1)'/>", content_type="image/svg+xml")
     mirror = MediaMirror(tmp_path / "b", BASE_URL, homeserver=svg.url)
+    mirror.start()
     url = mirror.url_for("mxc://hs.example/../../etc/passwd") or ""
     assert url == ""  # not an mxc:// URI: nothing fetched, nothing named after it
     url = mirror.url_for("mxc://hs.example/pic") or ""
@@ -413,15 +397,15 @@ def test_too_big_or_unsafe_types(media_server: Callable[..., _MediaServer], tmp_
 
 
 def test_sigkill_mid_download_leaves_no_half_file(
-    media_server: Callable[..., _MediaServer], tmp_path: Path
+    media_server: Callable[..., FaultyServer], tmp_path: Path
 ) -> None:
     body = os.urandom(200_000)
     server = media_server(body, stall_after=150_000)
     target = tmp_path / "media"
     script = (
         "import sys; from migrate.media import MediaMirror; "
-        f"MediaMirror({str(target)!r}, {BASE_URL!r}, homeserver={server.url!r})"
-        ".url_for('mxc://hs.example/slow')"
+        f"m = MediaMirror({str(target)!r}, {BASE_URL!r}, homeserver={server.url!r}); "
+        "m.start(); m.url_for('mxc://hs.example/slow')"
     )
     child = subprocess.Popen(
         [sys.executable, "-c", script],
@@ -446,7 +430,9 @@ def test_sigkill_mid_download_leaves_no_half_file(
     assert [p.name for p in target.iterdir() if not p.name.startswith(".")] == []
     # the next mirror sweeps the leftover and downloads whole
     whole = media_server(body)
-    url = MediaMirror(target, BASE_URL, homeserver=whole.url).url_for("mxc://hs.example/slow")
+    whole_mirror = MediaMirror(target, BASE_URL, homeserver=whole.url)
+    whole_mirror.start()
+    url = whole_mirror.url_for("mxc://hs.example/slow")
     assert url is not None
     assert [p.name for p in target.iterdir()] == [url.removeprefix(BASE_URL)]
     assert (target / url.removeprefix(BASE_URL)).read_bytes() == body

@@ -13,36 +13,34 @@ Contract:
   other registered secret never appear in them, even when a server echoes the request's
   headers or requests quotes a header value in an exception.
 - Failures of requests itself that no retry can mend (an invalid header or URL) are
-  HttpError too, not retryable.
+  HttpError too, not retryable; an answer cut off before its end is retryable, with that
+  plain reason.
+- `stream` (downloads) keeps the same deadline over the whole body and follows redirects
+  only within the client's own origin, a few hops at most (a hostile server must not make
+  the tool fetch, and publish, another host's answer).
 """
 
 from __future__ import annotations
 
-import contextlib
-import heapq
 import http.cookiejar
-import itertools
 import json
 import logging
 import os
-import socket
 import threading
-import time
+import urllib.parse
 from collections.abc import Callable, Collection, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
-import requests.adapters
-import urllib3
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from utils.deadline import Deadline, DeadlineAdapter, arm, disarm
 from utils.redact import redact, redact_value, register_secret
 from utils.retry import RetryableError, RetryPolicy, is_retryable_status, parse_retry_after
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = "comment-migrate/0.1"
+T = TypeVar("T")
 
 
 class HttpError(Exception):
@@ -102,123 +100,35 @@ def _retry_after(response: requests.Response, body: Any) -> float | None:
 _TRANSIENT = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
 
+def _status_error(method: str, url: str, response: requests.Response) -> Exception:
+    """The HttpError of an answer that is not a success (wrapped for a retry when one may
+    mend it)."""
+    message, body = server_message(response)
+    retryable = is_retryable_status(response.status_code)
+    error = HttpError(
+        f"{method} {url} -> {response.status_code}: {message}",
+        status=response.status_code,
+        url=url,
+        retryable=retryable,
+        body=body,
+    )
+    return _RetryableHttp(error, _retry_after(response, body)) if retryable else error
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    except ValueError:  # a port that is no number: an origin of its own, never ours
+        port = -1
+    return scheme, (parts.hostname or "").lower(), port
+
+
 class _RetryableHttp(RetryableError):
     def __init__(self, error: HttpError, retry_after: float | None = None) -> None:
         super().__init__(str(error), retry_after)
         self.error = error
-
-
-class _Deadline:
-    """One attempt's end: past it, the attempt's connection is shut down, which ends any
-    read in progress (requests' own timeout only bounds each read)."""
-
-    __slots__ = ("conn", "done", "expired", "lock", "when")
-
-    def __init__(self, when: float) -> None:
-        self.when = when
-        self.conn: HTTPConnection | None = None
-        self.expired = False
-        self.done = False
-        self.lock = threading.Lock()
-
-    def attach(self, conn: HTTPConnection) -> None:
-        with self.lock:
-            self.conn = conn
-            if self.expired:  # the time ran out while connecting
-                _shut_down(conn)
-
-    def expire(self) -> None:
-        with self.lock:
-            if self.done:
-                return
-            self.expired = True
-            if self.conn is not None:
-                _shut_down(self.conn)
-
-    def finish(self) -> None:
-        with self.lock:
-            self.done = True
-
-
-def _shut_down(conn: HTTPConnection) -> None:
-    sock = conn.sock
-    if sock is not None:
-        # shutdown, not close: it wakes the blocked reader and leaves the descriptor to it
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
-
-
-class _Watchdog:
-    """One daemon thread for all deadlines of the process (a heap, so arming is cheap)."""
-
-    def __init__(self) -> None:
-        self._heap: list[tuple[float, int, _Deadline]] = []
-        self._order = itertools.count()
-        self._wake = threading.Condition()
-        self._thread: threading.Thread | None = None
-
-    def arm(self, deadline: _Deadline) -> None:
-        with self._wake:
-            heapq.heappush(self._heap, (deadline.when, next(self._order), deadline))
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._run, name="http-deadlines", daemon=True
-                )
-                self._thread.start()
-            elif self._heap[0][2] is deadline:
-                self._wake.notify()
-
-    def _run(self) -> None:
-        with self._wake:
-            while True:
-                now = time.monotonic()
-                while self._heap and (self._heap[0][2].done or self._heap[0][0] <= now):
-                    _, _, deadline = heapq.heappop(self._heap)
-                    deadline.expire()
-                self._wake.wait(self._heap[0][0] - now if self._heap else None)
-
-
-_watchdog = _Watchdog()
-_attempt = threading.local()  # the deadline of the request this thread is making
-
-
-class _WatchedHTTPConnection(HTTPConnection):
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        deadline: _Deadline | None = getattr(_attempt, "deadline", None)
-        if deadline is not None:
-            deadline.attach(self)
-        super().request(*args, **kwargs)
-        if deadline is not None:
-            deadline.attach(self)  # connected by now: shut at once if the time already ran out
-
-
-class _WatchedHTTPSConnection(HTTPSConnection, _WatchedHTTPConnection):
-    pass
-
-
-class _WatchedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _WatchedHTTPConnection
-
-
-class _WatchedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _WatchedHTTPSConnection
-
-
-_WATCHED_POOLS = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
-
-
-class _DeadlineAdapter(requests.adapters.HTTPAdapter):
-    """requests' adapter, with connections the watchdog can shut down."""
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = _WATCHED_POOLS
-
-    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
-        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
-        if type(manager) is urllib3.ProxyManager:  # SOCKS pools keep their own connections
-            manager.pool_classes_by_scheme = _WATCHED_POOLS
-        return manager
 
 
 class HttpClient:
@@ -264,8 +174,8 @@ class HttpClient:
             # environment, a sizeable share of a loopback request); this client talks to one
             # host, so the answer is fixed: resolve it once, the same way requests would
             session.trust_env = False
-            session.mount("http://", _DeadlineAdapter())
-            session.mount("https://", _DeadlineAdapter())
+            session.mount("http://", DeadlineAdapter())
+            session.mount("https://", DeadlineAdapter())
             session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
             bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
             if bundle:
@@ -318,9 +228,7 @@ class HttpClient:
             attempts += 1
             if attempts > 1 and before_resend is not None:
                 before_resend()
-            deadline = _Deadline(time.monotonic() + self.timeout)
-            _watchdog.arm(deadline)
-            _attempt.deadline = deadline
+            deadline = arm(self.timeout)
             try:
                 response = self.session().request(
                     method,
@@ -331,34 +239,12 @@ class HttpClient:
                     timeout=self.timeout,
                 )
             except requests.RequestException as exc:
-                if deadline.expired:
-                    error = HttpError(
-                        f"{method} {url}: timed out: no complete answer within {self.timeout:g} s",
-                        url=url,
-                        retryable=True,
-                    )
-                    raise _RetryableHttp(error) from exc
-                message = f"{method} {url}: {type(exc).__name__}: {exc}"
-                if isinstance(exc, _TRANSIENT):
-                    raise _RetryableHttp(HttpError(message, url=url, retryable=True)) from exc
-                raise HttpError(message, url=url) from exc  # an invalid header, URL, ...
+                raise self._failure(method, url, exc, deadline) from exc
             finally:
-                deadline.finish()
-                _attempt.deadline = None
+                disarm(deadline)
             if response.status_code in ok:
                 return response
-            message, body = server_message(response)
-            retryable = is_retryable_status(response.status_code)
-            error = HttpError(
-                f"{method} {url} -> {response.status_code}: {message}",
-                status=response.status_code,
-                url=url,
-                retryable=retryable,
-                body=body,
-            )
-            if retryable:
-                raise _RetryableHttp(error, _retry_after(response, body))
-            raise error
+            raise _status_error(method, url, response)
 
         def log_retry(attempt_number: int, error: BaseException) -> None:
             log.debug("retrying after attempt %d: %s", attempt_number, error)
@@ -371,6 +257,78 @@ class HttpClient:
             return self.policy.call(attempt, on_retry=log_retry)
         except _RetryableHttp as exc:
             raise exc.error from exc
+
+    def stream(
+        self,
+        path: str,
+        receive: Callable[[requests.Response], T],
+        *,
+        max_redirects: int = 5,
+    ) -> T:
+        """GET `path` and hand its 200 answer to `receive` while the body is still coming
+        (a download). The deadline (`timeout`) bounds the whole exchange, body and redirects
+        included; redirects are followed only within this client's origin (scheme, host and
+        port of `base_url`), at most `max_redirects`: anywhere else, or more, is an HttpError
+        that no retry mends. A body cut off before its Content-Length is retried like a
+        dropped connection. Other statuses: as `request`."""
+        first = self.url(path)
+        headers = dict(self.headers)
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        origin = _origin(self.base_url)
+
+        def attempt() -> T:
+            url = first
+            deadline = arm(self.timeout)
+            try:
+                for _ in range(max_redirects + 1):
+                    response = self.session().get(
+                        url, headers=headers, stream=True, timeout=self.timeout,
+                        allow_redirects=False,
+                    )  # fmt: skip
+                    with response:
+                        if not response.is_redirect:
+                            if response.status_code != 200:
+                                raise _status_error("GET", url, response)
+                            return receive(response)
+                        location = urllib.parse.urljoin(url, response.headers["Location"])
+                    if _origin(location) != origin:
+                        raise HttpError(
+                            f"GET {url}: redirected to another origin ({location}): not followed",
+                            status=response.status_code,
+                            url=url,
+                        )
+                    url = location
+                raise HttpError(f"GET {first}: too many redirects (more than {max_redirects})",
+                                url=first)  # fmt: skip
+            except requests.RequestException as exc:
+                raise self._failure("GET", url, exc, deadline) from exc
+            finally:
+                disarm(deadline)
+
+        try:
+            return self.policy.call(attempt)
+        except _RetryableHttp as exc:
+            raise exc.error from exc
+
+    def _failure(
+        self, method: str, url: str, exc: requests.RequestException, deadline: Deadline
+    ) -> Exception:
+        """What a failure of requests itself means: retryable unless no attempt can mend it."""
+        if deadline.expired:
+            error = HttpError(
+                f"{method} {url}: timed out: no complete answer within {self.timeout:g} s",
+                url=url,
+                retryable=True,
+            )
+            return _RetryableHttp(error)
+        if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+            message = f"{method} {url}: the answer was cut off before its end"
+            return _RetryableHttp(HttpError(message, url=url, retryable=True))
+        message = f"{method} {url}: {type(exc).__name__}: {exc}"
+        if isinstance(exc, _TRANSIENT):
+            return _RetryableHttp(HttpError(message, url=url, retryable=True))
+        return HttpError(message, url=url)  # an invalid header, URL, ...
 
     def get_json(self, path: str, **kwargs: Any) -> Any:
         return self.request("GET", path, **kwargs).json()

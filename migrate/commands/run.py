@@ -26,6 +26,7 @@ from migrate.abilities import Target
 from migrate.commands.rollback import ROLLBACK_KEY
 from migrate.errors import ConfigChanged, ExitStatus, MigrateError
 from migrate.identity import describe_identity_change
+from migrate.media import MediaMirror
 from migrate.pipeline.orchestrator import Orchestrator
 from migrate.reporter import Reporter, RunSummary
 from migrate.systems.jsonl.target import JsonlTarget
@@ -123,24 +124,26 @@ def check_identity(cp: CheckpointManager, migration: Migration, *, record: bool 
         )
 
 
+def source_mirror(migration: Migration) -> MediaMirror | None:
+    """The media mirror of a source that copies media ([media]), if any."""
+    mirror = getattr(migration.source, "mirror", None)
+    return mirror if isinstance(mirror, MediaMirror) else None
+
+
 @contextlib.contextmanager
 def _media(migration: Migration, cp: CheckpointManager, *, dry_run: bool) -> Iterator[None]:
-    """A source that copies media records each file in the checkpoint, so a rerun fetches
-    nothing again; a dry run copies nothing (its plan links the homeserver)."""
-    mirror = getattr(migration.source, "mirror", None)
+    """Called under the checkpoint's lock: a run or a sync starts the mirror, which records
+    each file in the checkpoint, so a rerun fetches nothing again; a dry run only links the
+    copies the checkpoint knows (it downloads and writes nothing)."""
+    mirror = source_mirror(migration)
     if mirror is None:
         yield
         return
     if dry_run:
-        migration.source.mirror = None  # type: ignore[attr-defined]
-        log.warning("a dry run copies no media: the plan links the homeserver")
-        try:
-            yield
-        finally:
-            migration.source.mirror = mirror  # type: ignore[attr-defined]
-        return
-    if hasattr(cp, "record_media"):
-        mirror.ledger = cp
+        mirror.ledger = cp  # the dry run's copy: read, never written through the mirror
+        log.warning("a dry run copies no media: files not copied yet link the homeserver")
+    else:
+        mirror.start(cp)
     yield
 
 

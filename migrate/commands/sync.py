@@ -26,7 +26,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from migrate.abilities import DeltaFileTarget, IncrementalSource, Target
-from migrate.commands.run import _dry_run_copy, make_orchestrator, open_checkpoint
+from migrate.commands.run import (
+    _dry_run_copy,
+    make_orchestrator,
+    open_checkpoint,
+    source_mirror,
+)
 from migrate.pipeline.changes import SyncSummary
 from migrate.systems.jsonl.target import JsonlTarget
 
@@ -74,7 +79,13 @@ def sync_migration(
             with open_checkpoint(migration, path, dry_run=options.dry_run) as cp:
                 pages = list(migration.source.pages())
                 orchestrator = make_orchestrator(
-                    migration, work, cp, options, stop, apply_changes=not options.dry_run
+                    migration,
+                    work,
+                    cp,
+                    options,
+                    stop,
+                    apply_changes=not options.dry_run,
+                    copy_media=not options.dry_run and source_mirror(migration) is not None,
                 )
                 summary = orchestrator.run(pages, sync=True)
                 assert isinstance(summary, SyncSummary)

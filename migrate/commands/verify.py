@@ -183,13 +183,17 @@ def verify_migration(migration: Migration) -> VerifyReport:
     """`verify`: source and target read again, compared through the checkpoint's mapping.
 
     It holds the checkpoint's lock while it reads, so it never reads a file target halfway
-    through a run's append (and could not mistake that for a torn tail); it writes nothing."""
-    from migrate.commands.run import check_identity, require_checkpoint
+    through a run's append (and could not mistake that for a torn tail); it writes nothing,
+    media included: comments link the copies [media] made, never a new download."""
+    from migrate.commands.run import check_identity, require_checkpoint, source_mirror
 
     require_checkpoint(migration.checkpoint, "to verify against")
     cp = CheckpointManager(checkpoint_file=migration.checkpoint)
     try:
         check_identity(cp, migration, record=False)
+        mirror = source_mirror(migration)
+        if mirror is not None:
+            mirror.ledger = cp  # links the copies the run made; never started: no download
         target = migration.target.build()
         try:
             return verify_pages(

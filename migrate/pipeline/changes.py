@@ -5,17 +5,22 @@ A comment's *revision* is a digest of what the source shows of it (text, html, t
 The checkpoint keeps, per mapped comment, the revision the target last received. After a
 page is sent, every mapped comment of it is compared:
 
-- no revision recorded and never edited nor deleted in the source: as it was first sent,
-  nothing to do and nothing recorded (so a plain comment costs no checkpoint call here);
-- edited or a tombstone, and sent (or adopted by a 409) in this very pass: its revision is
+- no revision recorded, never edited nor deleted in the source, and linking no media file:
+  as it was first sent, nothing to do and nothing recorded (so a plain comment costs no
+  checkpoint call here);
+- edited, a tombstone or linking media, and sent in this very pass: its revision is
   recorded, nothing to apply;
-- otherwise (no revision recorded for an edited comment, e.g. one adopted from what the
-  target already held, like an Isso that imported a WXR; or a revision that differs) it is
-  an *edit* (or a *tombstone*: deleted in the source but
-  kept for its replies), applied with `update()` (migrate.abilities.UpdatableTarget), which sets
-  the same text again when it is already there, so applying twice is harmless;
-- a mapped comment that the source no longer shows (redacted without replies) is a *delete*,
-  applied with `delete()` where `capabilities.can_delete`.
+- otherwise (no revision recorded for such a comment, e.g. one adopted from what the
+  target already held, like an Isso that imported a WXR, or answered "already there" (409)
+  after `run --reset`, or migrated before [media] was added; or a revision that differs)
+  it is an *edit*, a *tombstone* (deleted in the source but kept for its replies) or a
+  *media* change (its links now point at the [media] copies),
+  applied with `update()` (migrate.abilities.UpdatableTarget), which sets the same text
+  again when it is already there, so applying twice is harmless;
+- a mapped comment that the source reports deleted (a SkippedEvent of it: redacted without
+  replies) is a *delete*, applied with `delete()` where `capabilities.can_delete`. A mapped
+  comment the read simply did not show is never taken for deleted: a room replaced, a
+  read cut short or a page moved would otherwise empty the target.
 
 A revision is recorded only after the target applied the change, so a crash in between
 makes the next pass apply it again. A change the target cannot apply is reported (and kept
@@ -26,13 +31,13 @@ new event on it) tries it again, e.g. once Isso's `db_path` is configured.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from migrate.abilities import DeletingTarget, Target, UpdatableTarget
 from migrate.errors import UnsupportedOperation
-from migrate.model import Comment, Page
+from migrate.model import Comment, Page, PageComments
 from migrate.pipeline.ledger import PageLedger
 from migrate.pipeline.revisions import revision
 from migrate.pipeline.transform import PagePlan
@@ -42,7 +47,7 @@ from utils.checkpoint_manager import CheckpointManager
 log = logging.getLogger(__name__)
 
 GONE = "deleted"  # the revision of a comment deleted from the target
-ChangeKind = Literal["edit", "tombstone", "delete"]
+ChangeKind = Literal["edit", "tombstone", "media", "delete"]
 
 
 @dataclass
@@ -96,31 +101,33 @@ class ChangeApplier:
     def page(
         self,
         plan: PagePlan,
-        comments: Sequence[Comment],
+        extracted: PageComments,
         ledger: PageLedger,
         fresh: Collection[str],
     ) -> list[Change]:
         """`fresh`: source ids whose current version reached the target in this pass."""
         state = self.checkpoint.state
+        media = set(extracted.media_comments)
         changes: list[Change] = []
-        for comment in comments:
+        for comment in extracted.comments:
             target_id = ledger.target_id(comment.id)
             if target_id is None:
                 continue
             current, stored = revision(comment), state.get_revision(comment.id)
             if stored == current:
                 continue
-            if stored is None and comment.edited_at is None and not comment.deleted:
+            if stored is None and not (comment.edited_at or comment.deleted or comment.id in media):
                 continue  # as first sent: nothing to record (a comment costs one call)
             if comment.id in fresh:
                 self.checkpoint.set_revision(comment.id, current)
                 continue
-            changes.append(self._update(plan, comment, ledger, target_id, current))
-        present = {c.id for c in comments}
-        for source_id, target_id in list(ledger.mapped.items()):
-            if source_id in present or state.get_revision(source_id) == GONE:
+            kind = _kind(comment, comment.id in media)
+            changes.append(self._update(plan, comment, kind, ledger, target_id, current))
+        for event in extracted.skipped:
+            target_id = ledger.target_id(event.event_id)
+            if target_id is None or state.get_revision(event.event_id) == GONE:
                 continue
-            changes.append(self._delete(plan.page, source_id, target_id))
+            changes.append(self._delete(plan.page, event.event_id, target_id))
         for change in changes:
             log.info(
                 "%s: %s of %s (target %s) %s%s",
@@ -137,11 +144,11 @@ class ChangeApplier:
         self,
         plan: PagePlan,
         comment: Comment,
+        kind: ChangeKind,
         ledger: PageLedger,
         target_id: str,
         current: str,
     ) -> Change:
-        kind: ChangeKind = "tombstone" if comment.deleted else "edit"
         change = Change(plan.page.id, comment.id, target_id, kind, applied=False)
         if not self.apply:
             change.note = "dry run: nothing sent"
@@ -175,6 +182,14 @@ class ChangeApplier:
         ):
             self.checkpoint.set_revision(source_id, GONE)
         return change
+
+
+def _kind(comment: Comment, links_media: bool) -> ChangeKind:
+    if comment.deleted:
+        return "tombstone"
+    if links_media and comment.edited_at is None:
+        return "media"  # nobody edited it: its links changed (copied by [media])
+    return "edit"
 
 
 def _attempt(change: Change, action: Callable[[], bool], *, gone: str) -> bool:

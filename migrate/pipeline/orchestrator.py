@@ -34,7 +34,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from migrate.abilities import PageError, ReconcilingTarget, Source, Target, target_notes
 from migrate.errors import ExitStatus, MigrateError
-from migrate.model import Comment, Page, SkippedEvent
+from migrate.model import Comment, Cursor, Page, PageComments, SkippedEvent
 from migrate.pipeline.changes import ChangeApplier, SyncSummary
 from migrate.pipeline.ledger import PageLedger
 from migrate.pipeline.result import PageResult, tally
@@ -67,6 +67,7 @@ class Orchestrator:
         reporter: Reporter | None = None,
         stop: threading.Event | None = None,
         apply_changes: bool = True,
+        copy_media: bool = False,
     ) -> None:
         self.source = source
         self.target = target
@@ -82,7 +83,9 @@ class Orchestrator:
         self.stop = stop or threading.Event()
         self.sends = SendPool(self.workers)  # slots and send threads shared by all pages
         self.changes = ChangeApplier(target, checkpoint, apply=apply_changes)
-        self._sync = PageSync(source, checkpoint, self.migrate_page)
+        # copy_media: the source copies media now ([media] started), so a sync reads again
+        # the pages that linked the source's server
+        self._sync = PageSync(source, checkpoint, self.migrate_page, copy_media=copy_media)
         self._work: Callable[[Page], PageResult] = self.migrate_page
 
     # -- one page ------------------------------------------------------------------------
@@ -98,7 +101,8 @@ class Orchestrator:
         ledger = PageLedger.open(cp, page.id, buffered=self.target.capabilities.page_atomic)
         mapped_before = set(ledger.mapped)
         comments: list[Comment] = []
-        cursor: str | None = None
+        cursor: Cursor | None = None
+        extracted: PageComments | None = None
         try:
             extracted, cursor = prefetched or extract(self.source, page)
             comments = extracted.comments
@@ -128,7 +132,7 @@ class Orchestrator:
                 ).send_all()
             self.target.finish_page(page)
             ledger.commit()
-            apply_page_changes(self.changes, plan, comments, ledger, result, mapped_before)
+            apply_page_changes(self.changes, plan, extracted, ledger, result, mapped_before)
         except PageInterrupted:
             self._abort(page, ledger)
             result.status = "interrupted"
@@ -158,9 +162,10 @@ class Orchestrator:
             extracted=len(comments),
             imported=ledger.count_mapped(comments),
             skipped=result.skipped,
+            source_media=result.source_media,
         )
         if cursor is not None:
-            cp.set_page_cursor(page.id, cursor)
+            cp.set_page_cursor(page.id, cursor.token, ref=cursor.ref)
         return result
 
     def sync_page(self, page: Page) -> PageResult:

@@ -27,6 +27,8 @@ class PageResult:
     skipped_comments: list[dict[str, str]] = field(default_factory=list)  # refused by rule
     skipped_events: list[dict[str, str]] = field(default_factory=list)  # not comments, or bad
     adopted_ids: set[str] = field(default_factory=set)  # reconciliation's finds
+    # answered "already there" (a 409): the target holds a version of unknown age
+    existed_ids: set[str] = field(default_factory=set)
     changes: list[dict[str, object]] = field(default_factory=list)  # edits, deletions (sync)
 
 
@@ -53,6 +55,12 @@ def tally(summary: RunSummary, results: Sequence[PageResult]) -> None:
         summary.notes.append(
             f"{media} comments link media (images, files, avatars) on the source's server, "
             "which readers may not be able to open and which go when it is turned off: add "
-            "[media] "
-            "(dir, base_url) to copy them, then run `sync` or `run --reset`."
+            "[media] (dir, base_url) to copy them, then run `sync`."
+        )
+    stale = [c for r in results for c in r.changes if c["kind"] == "media" and not c["applied"]]
+    if stale:
+        summary.notes.append(
+            f"{len(stale)} comments already in the {summary.target} target still link media on "
+            "the source's server: [media] copied the files, but the target cannot change a "
+            "comment it holds. They are listed as `media` changes (`--json`: all of them)."
         )

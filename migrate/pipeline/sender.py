@@ -221,6 +221,7 @@ class PageSender:
             elif isinstance(outcome, Created):
                 if outcome.already_existed:
                     self.result.adopted += 1
+                    self.result.existed_ids.add(comment.id)
                 else:
                     self.result.imported += 1
                 self.reporter.comment_done()

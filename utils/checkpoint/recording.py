@@ -73,15 +73,20 @@ class Recorder:
             )  # fmt: skip
 
     def mark_page_complete(
-        self, page_id: str, extracted: int = 0, imported: int = 0, skipped: int = 0
-    ) -> None:
-        """Every comment of the page is mapped or skipped. Counts replace earlier ones."""
+        self, page_id: str, extracted: int = 0, imported: int = 0, skipped: int = 0,
+        *, source_media: int | None = None,
+    ) -> None:  # fmt: skip
+        """Every comment of the page is mapped or skipped. Counts replace earlier ones;
+        `source_media`: comments of it linking media on the source's server (kept if None)."""
         _require_id("page_id", page_id)
         counts = _require_counts(extracted, imported, skipped)
+        if source_media is not None:
+            _require_count("source_media", source_media)
         with self._lock:
             old = self._state.pages.get(page_id)
             attempts = max(old["attempts"] if old else 0, 1)
-            self._record_page(page_id, "complete", attempts=attempts, counts=counts, error=None)
+            self._record_page(page_id, "complete", attempts=attempts, counts=counts, error=None,
+                              source_media=source_media)  # fmt: skip
 
     def mark_page_failed(
         self, page_id: str, error: BaseException | str, *, retryable: bool | None = None,
@@ -107,20 +112,24 @@ class Recorder:
             attempts = max(old["attempts"] if old else 0, 1)
             self._record_page(page_id, "failed", attempts=attempts, counts=counts, error=info)
 
-    def set_page_cursor(self, page_id: str, cursor: str | None) -> None:
+    def set_page_cursor(self, page_id: str, cursor: str | None, *, ref: str | None = None) -> None:
         """Keep the source's position after the newest event read of the page (a Matrix
-        pagination token); a sync reads on from there. A page not seen yet stays pending."""
+        pagination token) and `ref`, the page's address it was taken in (a room id); a sync
+        reads on from there, in that room only. A page not seen yet stays pending."""
         _require_id("page_id", page_id)
         if cursor is not None:
             _require_id("cursor", cursor)
+        if ref is not None:
+            _require_id("ref", ref)
         with self._lock:
             old = self._state.pages.get(page_id)
-            if (old.get("cursor") if old else None) == cursor and (old or cursor is None):
+            held = (old.get("cursor"), old.get("cursor_ref")) if old else None
+            if held == (cursor, ref) or (old is None and cursor is None):
                 return
             self._record_page(
                 page_id, old["status"] if old else "pending",
                 attempts=old["attempts"] if old else 0, counts=_counts_of(old),
-                error=old["error"] if old else None, cursor=cursor, durable=False,
+                error=old["error"] if old else None, cursor=(cursor, ref), durable=False,
             )  # fmt: skip
 
     def add_id_mapping(
@@ -229,15 +238,27 @@ class Recorder:
 
     def _record_page(
         self, page_id: str, status: str, *, attempts: int, counts: tuple[int, int, int],
-        error: ErrorInfo | None, cursor: str | None = None, durable: bool | None = None,
+        error: ErrorInfo | None, cursor: tuple[str | None, str | None] | None = None,
+        source_media: int | None = None, durable: bool | None = None,
     ) -> None:  # fmt: skip
+        """`cursor`: a new (token, ref) pair; None keeps the page's own, as the source's
+        media count is kept when `source_media` is None."""
         old = self._state.pages.get(page_id)
         state: PageState = {"status": status, "attempts": attempts, "extracted": counts[0],
                             "imported": counts[1], "skipped": counts[2], "error": error,
                             "updated_at": self._now()}  # fmt: skip
-        kept = cursor if cursor is not None else (old.get("cursor") if old else None)
-        if kept is not None:
-            state["cursor"] = kept
+        token, ref = cursor if cursor is not None else (
+            (old.get("cursor"), old.get("cursor_ref")) if old else (None, None)
+        )  # fmt: skip
+        if token is not None:
+            state["cursor"] = token
+            if ref is not None:  # a ref without its cursor means nothing
+                state["cursor_ref"] = ref
+        media = source_media if source_media is not None else (
+            old.get("source_media") if old else None
+        )  # fmt: skip
+        if media is not None:
+            state["source_media"] = media
         if durable is None:
             durable = status in ("complete", "failed")
         self._record("page", durable=durable, page_id=page_id, state=state)

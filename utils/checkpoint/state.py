@@ -33,6 +33,8 @@ class PageState(TypedDict):
     error: ErrorInfo | None
     updated_at: str
     cursor: NotRequired[str | None]
+    cursor_ref: NotRequired[str]  # where the cursor was taken (a room id)
+    source_media: NotRequired[int]  # comments linking media on the source's server
 
 
 class CheckpointState:
@@ -257,6 +259,17 @@ class CheckpointState:
         """The Matrix pagination token after the newest event read of the page, if any."""
         page = self.pages.get(page_id)
         return None if page is None else page.get("cursor")
+
+    def get_page_cursor_ref(self, page_id: str) -> str | None:
+        """The source's address of the page (a room id) its cursor was taken in, if known."""
+        page = self.pages.get(page_id)
+        return None if page is None else page.get("cursor_ref")
+
+    def get_page_source_media(self, page_id: str) -> int | None:
+        """Comments of the page that linked media on the source's server when it was last
+        read whole (None: not known, e.g. recorded by an older version)."""
+        page = self.pages.get(page_id)
+        return None if page is None else page.get("source_media")
 
     def get_page_ids(self, status: str) -> list[str]:
         with self.lock:

@@ -36,9 +36,16 @@ MESSAGES_FILTER = json.dumps(
     separators=(",", ":"),
 )
 _MAX_EMPTY_BATCHES = 20  # filtered-out events only; beyond that, read the page again
-# a redaction of an old comment is news for a sync, though a full read needs no redactions
+# a redaction of an old comment is news for a sync, though a full read needs no redactions;
+# so is a tombstone: the page moved on to a new room
 _SINCE_FILTER = json.dumps(
-    {"types": [*json.loads(MESSAGES_FILTER).get("types", []), "m.room.redaction"]},
+    {
+        "types": [
+            *json.loads(MESSAGES_FILTER).get("types", []),
+            "m.room.redaction",
+            "m.room.tombstone",
+        ]
+    },
     separators=(",", ":"),
 )
 
@@ -145,6 +152,18 @@ class HomeserverClient:
         if not isinstance(room_id, str):
             raise PageError(f"room {alias}: the homeserver returned no room id")
         return room_id
+
+    def room_state(self, room_id: str, event_type: str, label: str) -> dict[str, Any] | None:
+        """The content of a room's state event (empty state key); None when the room has
+        none, or this account may not read the room (gone, or not world_readable)."""
+        path = f"/_matrix/client/v3/rooms/{quoted(room_id)}/state/{quoted(event_type)}/"
+        try:
+            data = self.get(path)
+        except HttpError as exc:
+            if exc.status in (403, 404) or exc.errcode in ("M_NOT_FOUND", "M_FORBIDDEN"):
+                return None
+            raise page_error(label, exc) from exc
+        return data if isinstance(data, dict) else None
 
     def room_events(self, room_id: str, label: str, page_size: int) -> Iterator[Any]:
         """Every event of a room, oldest first (`/messages`, forward, until `end` is absent)."""

@@ -10,8 +10,9 @@ list (`admin`: a server admin's token) or from the rooms the token's account joi
 from __future__ import annotations
 
 import csv
+import dataclasses
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,9 +73,30 @@ def discover_pages(
         assert pages_file is not None  # the extractor checks it
         yield from pages_from_file(pages_file, names)
     elif mode == "admin":
-        yield from sorted(pages_from_admin(client, names, page_size), key=lambda p: p.id)
+        yield from one_room_per_page(pages_from_admin(client, names, page_size), client, names)
     else:
-        yield from sorted(pages_from_joined_rooms(client, names), key=lambda p: p.id)
+        yield from one_room_per_page(pages_from_joined_rooms(client, names), client, names)
+
+
+def one_room_per_page(
+    pages: Iterable[Page], client: HomeserverClient, names: RoomNames
+) -> list[Page]:
+    """The listed pages by section id, one each: a room deleted from the directory and made
+    again by Cactus can still carry the page's alias as its canonical alias, and then the
+    room the alias names now is the page's (its earlier rooms are read through rooms.py when
+    they were upgraded, and their comments stay in the target either way)."""
+    by_section: dict[str, list[Page]] = {}
+    for page in pages:
+        by_section.setdefault(page.id, []).append(page)
+    chosen = []
+    for section, found in sorted(by_section.items()):
+        if len(found) > 1:
+            current = client.room_id(names.alias_for(section))
+            found = [p for p in found if p.ref == current] or [
+                dataclasses.replace(found[0], ref=current)
+            ]
+        chosen.append(found[0])
+    return chosen
 
 
 def pages_from_file(path: Path, names: RoomNames) -> Iterator[Page]:

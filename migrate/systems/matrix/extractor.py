@@ -1,13 +1,15 @@
 """MatrixCommentExtractor: the Cactus Comments source, as migrate.abilities.Source describes one.
 
-It ties the parts together: discovery.py lists the pages, client.py reads each page's room
-from the homeserver, normalize.py turns the room's events into comments. Sync reads are cheap:
-`comments_since` asks one small `/messages` whether anything happened after a cursor.
+It ties the parts together: discovery.py lists the pages, rooms.py finds each page's rooms
+(upgrades are one page), client.py reads them from the homeserver, normalize.py turns the
+events into comments. Sync reads are cheap: `comments_since` asks one small `/messages`
+whether anything happened after a cursor, in the room the cursor was taken in.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import urllib.parse
 from collections.abc import Iterator
@@ -17,12 +19,13 @@ from typing import Any
 from migrate.abilities import PageError
 from migrate.config import MediaConfig, RunConfig
 from migrate.media import MediaMirror, MediaUnavailable
-from migrate.model import Page, PageComments
+from migrate.model import Cursor, Page, PageComments
 from migrate.plugins import retry_policy
 from migrate.systems.matrix.client import MAX_PAGE_SIZE, HomeserverClient
 from migrate.systems.matrix.discovery import DISCOVERY_MODES, RoomNames, discover_pages
 from migrate.systems.matrix.normalize import normalize_room
 from migrate.systems.matrix.preflight import MatrixPreflight
+from migrate.systems.matrix.rooms import newest_room, room_chain
 from utils.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -117,30 +120,38 @@ class MatrixCommentExtractor:
             return page.ref
         return self.client.room_id(self._alias(page))
 
+    def rooms(self, page: Page) -> list[str]:
+        """The page's rooms, oldest first: the one it names now, followed to the room it
+        was last upgraded to, and every readable room that one replaced (rooms.py)."""
+        label = self._alias(page)
+        return room_chain(self.client, newest_room(self.client, self.resolve(page), label), label)
+
     def room_events(self, room_id: str, label: str) -> Iterator[Any]:
         """Every event of a room, oldest first."""
         return self.client.room_events(room_id, label, self.page_size)
 
     def comments(self, page: Page) -> PageComments:
         self.check()
-        room_id = self.resolve(page)
-        alias = self._alias(page)
-        page = dataclasses.replace(page, ref=room_id)
-        label = alias
+        return self._read(page, self.rooms(page))
+
+    def _read(self, page: Page, rooms: list[str]) -> PageComments:
+        """The comments of the page's rooms (oldest first) as one page; its ref is the newest."""
+        label = self._alias(page)
+        page = dataclasses.replace(page, ref=rooms[-1])
         if self.mirror is not None:
             self.mirror.use_token(self.client.http.token)  # a guest's token may have been renewed
+        events = itertools.chain.from_iterable(self.room_events(room, label) for room in rooms)
         try:
-            result = normalize_room(
-                self.room_events(room_id, label), page, self.homeserver, self.mirror
-            )
+            result = normalize_room(events, page, self.homeserver, self.mirror)
         except MediaUnavailable as exc:
             raise PageError(f"room {label}: media: {exc.message}", retryable=True) from exc
         log.debug(
-            "%s: %d comments, %d skipped, %d orphans",
+            "%s: %d comments, %d skipped, %d orphans (%d rooms)",
             label,
             len(result.comments),
             len(result.skipped),
             len(result.orphans),
+            len(rooms),
         )
         return result
 
@@ -163,20 +174,30 @@ class MatrixCommentExtractor:
 
     # sync: cheap re-reads (migrate.abilities.IncrementalSource)
 
-    def comments_with_cursor(self, page: Page) -> tuple[PageComments, str]:
-        """The page's comments and a cursor taken *before* the read: an event that arrives
-        during the read is then seen again by the next sync (harmless), never missed."""
+    def comments_with_cursor(self, page: Page) -> tuple[PageComments, Cursor]:
+        """The page's comments and a cursor taken *before* the read, in the newest room: an
+        event that arrives during the read is then seen again by the next sync (harmless),
+        never missed."""
         self.check()
-        room_id = self.resolve(page)
-        cursor = self.client.timeline_now(room_id, self._alias(page))
-        return self.comments(dataclasses.replace(page, ref=room_id)), cursor
+        rooms = self.rooms(page)
+        token = self.client.timeline_now(rooms[-1], self._alias(page))
+        return self._read(page, rooms), Cursor(token, rooms[-1])
 
-    def comments_since(self, page: Page, cursor: str) -> tuple[PageComments | None, str]:
+    def comments_since(self, page: Page, cursor: Cursor) -> tuple[PageComments | None, Cursor]:
         """One small forward `/messages` from `cursor`: None when nothing happened after it
-        (the usual case, one request), else the whole page read again and a new cursor."""
+        (the usual case, one request), else the whole page read again and a new cursor.
+        A cursor taken in another room than the page's newest is never applied there:
+        Matrix tokens are positions of the whole server, and another room's events after
+        it are not this room's news (a replaced room, or a cursor of an older version)."""
         self.check()
-        room_id = self.resolve(page)
-        kept = self.client.quiet_since(room_id, self._alias(page), cursor)
+        label = self._alias(page)
+        room = self.resolve(page)
+        if cursor.ref is not None and room != cursor.ref:
+            room = newest_room(self.client, room, label)  # an alias left on the old room
+        if room != cursor.ref:
+            log.info("%s: now in room %s; reading the page whole", label, room)
+            return self.comments_with_cursor(page)
+        kept = self.client.quiet_since(room, label, cursor.token)
         if kept is not None:
-            return None, kept
-        return self.comments_with_cursor(dataclasses.replace(page, ref=room_id))
+            return None, Cursor(kept, room)
+        return self.comments_with_cursor(page)

@@ -60,6 +60,8 @@ class _RoomNormalizer:
         self.mirror = mirror
         self.source_media = 0  # comments that link media on the homeserver
         self._links_homeserver = False  # the comment being rendered does
+        self._links_media = False  # its text links a media file (a copy or the homeserver's)
+        self.media_comments: list[str] = []
         self.messages: dict[str, Message] = {}
         self.edits: list[tuple[int, Mapping[str, Any]]] = []
         self.edit_ids: set[str] = set()
@@ -176,6 +178,7 @@ class _RoomNormalizer:
 
     def media_url(self, mxc: str) -> str | None:
         """The URL readers get for an mxc:// URI: the mirror's copy, else the homeserver's."""
+        self._links_media = True
         if self.mirror is not None:
             copied = self.mirror.url_for(mxc)
             if copied is not None:
@@ -262,11 +265,15 @@ class _RoomNormalizer:
             if deleted and message.event_id not in tombstones:
                 self.skip(message.event_id, "redacted")
                 continue
+            self._links_media = False  # an avatar is no part of the text
             # a deleted comment stays only as a tombstone, so that its replies keep their place
             text, html = (
                 (DELETED_TEXT, plain_to_html(DELETED_TEXT)) if deleted else self.render(message)
             )
-            self.source_media += self._links_homeserver
+            if self._links_homeserver:
+                self.source_media += 1
+            if self._links_media:
+                self.media_comments.append(message.event_id)
             comments.append(
                 Comment(
                     id=message.event_id,
@@ -286,6 +293,7 @@ class _RoomNormalizer:
             skipped=self.skipped,
             orphans=orphans,
             source_media=self.source_media,
+            media_comments=self.media_comments,
         )
 
 
