@@ -11,6 +11,7 @@ pytest_plugins = [
     "tests.servers.isso",
     "tests.servers.contract",
     "tests.servers.workerd",
+    "tests.servers.github",
 ]
 
 
