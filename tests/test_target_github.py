@@ -322,7 +322,7 @@ def test_status_shows_the_expected_end_of_a_paced_run(
     # 3 pages left: about 3 x 6 comments and 3 discussions, at 80 a minute
     assert pace["sends_left_estimate"] == 21 and pace["expected_end"]
     text = invoke("status", "-c", str(config)).stdout
-    assert "expected end:" in text and "80 per 60 s" in text
+    assert "expected end:" in text and "80 per 61.2 s" in text
 
 
 def test_terms_are_giscus_terms() -> None:

@@ -147,6 +147,7 @@ class GitHubStandIn:
         self.requests = 0
         self.operations: Counter[str] = Counter()  # top-level field -> times executed
         self.invalid: list[str] = []  # documents the schema refused, with why
+        self.torn = 0  # bodies that were not JSON (a client killed while sending)
         self.secondary_hits = 0
         self.secondary_kinds: Counter[str] = Counter()
         self.primary_hits = 0
@@ -245,10 +246,16 @@ class GitHubStandIn:
             return 401, {"message": "Bad credentials", "documentation_url": DOCS}, {}
         try:
             request = json.loads(raw)
-            document = parse(request["query"])
-        except (ValueError, KeyError, TypeError, GraphQLError) as exc:
-            self.invalid.append(f"unparseable: {exc}")
-            return 200, {"errors": [{"message": f"Parse error: {exc}"}]}, {}
+            query = request["query"]
+        except (ValueError, KeyError, TypeError):
+            # a client killed while sending leaves half a body: not a query GitHub refused
+            self.torn += 1
+            return 400, {"message": "Problems parsing JSON", "documentation_url": DOCS}, {}
+        try:
+            document = parse(query)
+        except GraphQLError as exc:
+            self.invalid.append(f"unparseable: {exc.message}")
+            return 200, {"errors": [{"message": f"Parse error: {exc.message}"}]}, {}
         problems = validate(self.schema, document)
         if problems:
             self.invalid += [p.message for p in problems]

@@ -39,6 +39,10 @@ from utils.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
+# the windows are kept 2% longer than configured: network and clock jitter must not carry
+# one creation into a window GitHub already counts as full
+PACE_MARGIN = 1.02
+
 CAPABILITIES = Capabilities(
     max_depth=1,
     keeps_timestamps=False,
@@ -76,8 +80,12 @@ class GitHubTarget:
     ) -> None:
         self.owner, _, self.repo_name = repo.partition("/")
         self.repo, self.category, self.token_env = repo, category, token_env
-        limits = [(max(1, round(per_minute)), 60.0 * max(1, round(per_minute)) / per_minute)]
-        limits.append((max(1, round(per_hour)), 3600.0 * max(1, round(per_hour)) / per_hour))
+        self.mapping = mapping
+        limits = [
+            (count, PACE_MARGIN * seconds * count / per)
+            for per, seconds in ((per_minute, 60.0), (per_hour, 3600.0))
+            for count in (max(1, round(per)),)
+        ]
         self.pacer = Pacer(limits, store=pace_file, clock=clock, sleep=sleep)
         self.api = GitHubGraphQL(api_url, token=token, pacer=self.pacer, timeout=timeout,
                                  policy=policy)  # fmt: skip
@@ -90,7 +98,9 @@ class GitHubTarget:
         return f"GitHubTarget({self.repo!r}, {self.category!r})"
 
     def identity(self) -> Mapping[str, str]:
-        return {"type": self.name, "repo": self.repo.lower(), "category": self.category}
+        # as the plugin names it from a configuration (plus the type): one identity
+        return {"type": self.name, "repo": self.repo.lower(), "category": self.category,
+                "mapping": self.mapping}  # fmt: skip
 
     # -- comments ----------------------------------------------------------------------------
 
