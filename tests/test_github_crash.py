@@ -13,11 +13,8 @@ keeps). The second site is a real Synapse, Cactus-style.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import random
 import signal
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -29,19 +26,10 @@ from migrate.testing.factories import disqus_shaped_site, make_archive
 from tests.migration_helpers import invoke, start_run, subprocess_env, write_config
 from tests.servers.github import GITHUB_STANDIN_TOKEN, GitHubStandIn
 from tests.servers.synapse import SynapseServer
+from tests.test_crash import kill_later
 from tests.test_target_github import assert_discussions_hold, target_section
 
 pytestmark = pytest.mark.github
-
-
-def kill_later(pid: int, delay: float) -> threading.Timer:
-    def kill() -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-
-    timer = threading.Timer(delay, kill)
-    timer.start()
-    return timer
 
 
 def crash_until_done(config: Path, server: GitHubStandIn, rng: random.Random, kills: int) -> int:

@@ -3,9 +3,11 @@ pace kept across a restart (a fake clock: nothing really waits)."""
 
 from __future__ import annotations
 
+import io
 import itertools
 from pathlib import Path
 
+from migrate.reporter import Reporter
 from utils.pace import Pacer, add_wait_listener, read_pace, remove_wait_listener, simulate_end
 
 
@@ -38,6 +40,14 @@ def test_sends_are_spaced_by_the_minute_and_stop_at_the_hour() -> None:
     # the 501st waits until the hour's first has aged out
     assert times[500] >= times[0] + 3600 - 1e-6
     assert times[499] - times[0] < 400  # not spread thin over the hour in advance
+
+
+def test_a_loose_long_limit_does_not_speed_up_the_short_one() -> None:
+    fake = FakeTime()
+    pacer = Pacer([(240, 60.0), (1_000_000, 3600.0)], clock=fake.clock, sleep=fake.sleep)
+    times = sends(pacer, 241)
+    assert times[-1] - times[0] >= 60 - 1e-6
+    assert min(b - a for a, b in itertools.pairwise(times)) >= 0.25 - 1e-9
 
 
 def test_a_hold_stops_every_send_until_its_time() -> None:
@@ -84,3 +94,23 @@ def test_the_expected_end_follows_the_limits() -> None:
     end = simulate_end([], hour, 0.0, 10_000, now)
     assert 19 * 3600 < end - now < 20 * 3600
     assert simulate_end([], hour, now + 100, 1, now) == now + 100
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_wait_shows_on_the_progress_bar() -> None:
+    fake = FakeTime()
+    screen = _Terminal()
+    reporter = Reporter(stream=screen)
+    reporter.start(1)
+    try:
+        pacer = Pacer([(80, 60.0)], clock=fake.clock, sleep=fake.sleep)
+        pacer.hold_until(fake.now + 90, "GitHub's secondary rate limit")
+        pacer.wait_for_hold()
+    finally:
+        reporter.close()
+    assert "waiting for a limit until" in screen.getvalue()
+    assert "(90 s)" in screen.getvalue()

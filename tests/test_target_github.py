@@ -250,6 +250,25 @@ def test_without_retry_after_a_secondary_limit_waits_a_minute(github_schema: Pat
         assert len(server.store.comments) == 4
 
 
+def test_the_budget_a_query_reads_in_rate_limit_is_respected_too(github_schema: Path) -> None:
+    """Without x-ratelimit-* headers, `rateLimit { remaining resetAt }` in a query says the
+    hour's points are spent: the next request waits for the reset instead of being refused."""
+    fake = FakeTime()
+    with GitHubStandIn(
+        token=GITHUB_STANDIN_TOKEN, schema=github_schema, points_per_hour=2,
+        rate_headers=False, clock=fake.clock,
+    ) as server:  # fmt: skip
+        target = GitHubTarget("owner/site", "Comments", token=GITHUB_STANDIN_TOKEN,
+                              api_url=server.url, clock=fake.clock, sleep=fake.sleep)  # fmt: skip
+        target.probe()
+        assert fake.slept == []
+        target.probe()  # the second point: `remaining` is 0 now
+        target.probe()
+        target.close()
+    assert server.primary_hits == 0
+    assert 3600 <= sum(fake.slept) <= 3602
+
+
 def test_an_answer_lost_after_github_stored_the_comment_is_not_sent_again(
     tmp_path: Path, github_standin: GitHubStandIn
 ) -> None:

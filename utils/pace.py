@@ -70,8 +70,9 @@ def _next_allowed(sent: Sequence[float], limits: Sequence[Limit], hold: float) -
     """The earliest moment the next send may go, given the sends so far (sorted)."""
     earliest = hold
     if sent and limits:
-        spacing = min(window / count for count, window in limits)
-        earliest = max(earliest, sent[-1] + spacing)
+        # evenly by the shortest window (80 a minute: 0.75 s); the longer ones only cap
+        count, window = min(limits, key=lambda limit: limit[1])
+        earliest = max(earliest, sent[-1] + window / count)
     for count, window in limits:
         if len(sent) >= count:
             # the window holds `count` sends once the one `count` back has aged out

@@ -13,6 +13,7 @@ GitHub cannot run on these machines, so the GitHub target is tested against this
   creation (`per_minute`, `per_hour` creations, sliding windows) with 403, 429 or a 200
   GraphQL error naming "secondary rate limit" (`secondary_answers`, taken in turn), with
   `retry-after` (unless `retry_after=False`); every answer carries the x-ratelimit-* headers.
+  `rate_headers=False` leaves them out (only `rateLimit` in a query tells the budget then).
   `minute` sets how many real seconds its minute lasts (tests shrink it; its hour is 60 such
   minutes).
 
@@ -128,6 +129,7 @@ class GitHubStandIn:
         points_per_hour: int = 5000,
         secondary_answers: Sequence[str] = ("403",),
         retry_after: bool = True,
+        rate_headers: bool = True,
         schema: Path | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -139,6 +141,7 @@ class GitHubStandIn:
         self.points_per_hour = points_per_hour
         self.secondary_answers = list(secondary_answers)
         self.retry_after = retry_after
+        self.rate_headers = rate_headers  # False: as behind a proxy that drops them
         self.clock = clock
         self.lock = threading.Lock()
         self.creations: deque[float] = deque()  # times of stored creations (last hour)
@@ -194,6 +197,8 @@ class GitHubStandIn:
     def _rate_headers(self, now: float) -> dict[str, str]:
         if now >= self.window_start + self._hour():
             self.window_start, self.points_used = now, 0
+        if not self.rate_headers:
+            return {}
         return {
             "x-ratelimit-limit": str(self.points_per_hour),
             "x-ratelimit-remaining": str(max(0, self.points_per_hour - self.points_used)),

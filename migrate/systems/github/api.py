@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 import requests
@@ -85,7 +86,9 @@ class GitHubGraphQL:
             )
             wait = self._limit_wait(response)
             if wait is None:
-                return self._data(response)
+                data = self._data(response)
+                self._note_rate(data.get("rateLimit"))
+                return data
             self.limits_met += 1
             now = self.pacer.clock()
             self.pacer.hold_until(now + wait[0], wait[1])
@@ -105,6 +108,18 @@ class GitHubGraphQL:
                 self.remaining = int(remaining)
             if reset is not None:
                 self.reset_at = reset
+
+    def _note_rate(self, rate: Any) -> None:
+        """A query's own `rateLimit { remaining resetAt }`: the same budget as the headers,
+        and it survives proxies that drop headers."""
+        if not isinstance(rate, dict) or not isinstance(rate.get("remaining"), int):
+            return
+        try:
+            reset = datetime.fromisoformat(str(rate["resetAt"]).replace("Z", "+00:00"))
+        except (KeyError, ValueError):
+            return
+        with self._lock:
+            self.remaining, self.reset_at = rate["remaining"], reset.timestamp()
 
     def _told_wait(self, response: requests.Response) -> float:
         """How long GitHub says to wait: retry-after, else until the reset when nothing is
