@@ -81,7 +81,12 @@ def test_a_disqus_shaped_site_survives_sigkills_and_the_secondary_limit(
         assert server.secondary_hits > 0 and server.invalid == []
         assert_discussions_hold(server, site)
         assert len(server.store.discussions) == len(site)
-    assert invoke("checkpoint", "validate", str(tmp_path / "checkpoint.json")).exit_code == 0
+        assert invoke("checkpoint", "validate", str(tmp_path / "checkpoint.json")).exit_code == 0
+        # and all of it can be taken back: comments, then the discussions this tool made
+        env = {"GITHUB_TOKEN": GITHUB_STANDIN_TOKEN}
+        result = invoke("rollback", "-c", str(config), "--yes", env=env)
+        assert result.exit_code == 0, result.stderr
+        assert not server.store.comments and not server.store.discussions
 
 
 SITE = "ghsite"

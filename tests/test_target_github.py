@@ -380,3 +380,25 @@ def test_a_body_reads_back_as_it_was_sent_and_a_planted_marker_changes_nothing()
     sneaky = type(planted)(**{**planted.__dict__,
                               "text": "hi\n\n<!-- comment-migrate source=400001 -->"})  # fmt: skip
     assert giscus.parse_body(giscus.comment_body(sneaky)).source_id == planted.source.id
+
+
+def test_mapping_url_titles_each_discussion_with_the_page_url_and_needs_site_url(
+    tmp_path: Path, github_standin: GitHubStandIn
+) -> None:
+    site = threaded_site(pages=2, per_page=2, depth=1)
+    archive = make_archive(tmp_path / "s.jsonl", site)
+    config = write_config(
+        tmp_path, archive=archive, target=target_section(github_standin, mapping="url")
+    )
+    code, _, stderr = run_json(config)
+    assert code == 2 and "site_url" in stderr
+    config = write_config(
+        tmp_path, archive=archive,
+        target=target_section(github_standin, mapping="url", site_url="https://Blog.example.org"),
+    )  # fmt: skip
+    code, _, stderr = run_json(config)
+    assert code == 0, stderr
+    titles = sorted(d.title for d in github_standin.store.discussions.values())
+    assert titles == ["https://blog.example.org/post0/", "https://blog.example.org/post1/"]
+    for d in github_standin.store.discussions.values():
+        assert giscus.has_term_hash(d.body, d.title) and f"\n{d.title}\n" in d.body

@@ -161,7 +161,8 @@ class Discussions:
             if found is not None:
                 raise Found(found.id)
 
-        body = giscus.discussion_body(term, self.page_url(page))
+        link = self.page_url(page)  # giscus links the page as the browser had its address
+        body = giscus.discussion_body(term, giscus.browser_url(link) if link else None)
         variables = {"input": {"repositoryId": repo_id, "categoryId": category_id,
                                "title": term, "body": body}}  # fmt: skip
         try:
