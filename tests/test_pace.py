@@ -5,10 +5,22 @@ from __future__ import annotations
 
 import io
 import itertools
+import os
+import signal
 from pathlib import Path
 
+import pytest
+
 from migrate.reporter import Reporter
-from utils.pace import Pacer, add_wait_listener, read_pace, remove_wait_listener, simulate_end
+from utils.pace import (
+    Pacer,
+    WaitInterrupted,
+    add_wait_listener,
+    read_pace,
+    remove_wait_listener,
+    simulate_end,
+)
+from utils.signals import GracefulInterrupt
 
 
 class FakeTime:
@@ -114,3 +126,24 @@ def test_a_wait_shows_on_the_progress_bar() -> None:
         reporter.close()
     assert "waiting for a limit until" in screen.getvalue()
     assert "(90 s)" in screen.getvalue()
+
+
+def test_a_graceful_stop_ends_a_long_wait_unsent() -> None:
+    fake = FakeTime()
+    pacer = Pacer([(1, 3600.0)], clock=fake.clock, sleep=fake.sleep)
+    pacer.acquire()
+    with GracefulInterrupt() as interrupt:
+
+        def stop_while_asleep(seconds: float) -> None:
+            os.kill(os.getpid(), signal.SIGINT)  # the first Ctrl-C, during the wait
+            fake.sleep(seconds)
+
+        pacer.sleep = stop_while_asleep
+        with pytest.raises(WaitInterrupted):
+            pacer.acquire()  # would wait an hour
+        assert interrupt.stop.is_set()
+    assert fake.now < 1_800_000_000.0 + 60  # it did not sit out the hour
+    assert len(pacer._sent) == 1  # the interrupted send was not counted
+    with GracefulInterrupt():
+        pacer.sleep = fake.sleep
+        pacer.acquire()  # a new run waits again as usual

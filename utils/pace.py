@@ -41,6 +41,21 @@ _NAP = 5.0  # the longest single sleep: a hold set meanwhile by another thread i
 
 _listeners: list[WaitListener] = []
 _listeners_lock = threading.Lock()
+_stopping = threading.Event()  # a graceful stop was asked for: no wait goes on (utils.signals)
+
+
+class WaitInterrupted(Exception):
+    """A stop was asked for while a send waited for its turn: it was not sent."""
+
+
+def interrupt_waits() -> None:
+    """A graceful stop: every wait in progress or to come ends with WaitInterrupted (a
+    paced run may be told to wait most of an hour; the comments in flight must not)."""
+    _stopping.set()
+
+
+def resume_waits() -> None:
+    _stopping.clear()
 
 
 def add_wait_listener(listener: WaitListener) -> None:
@@ -151,6 +166,8 @@ class Pacer:
                         return
                     reason = "a limit" if now < self._hold else "the pace"
                 left = ready - now
+                if _stopping.is_set():
+                    raise WaitInterrupted(f"stopped while waiting for {reason}")
                 if left >= ANNOUNCE_AFTER:
                     _announce(left, f"waiting for {reason} until {_clock_text(ready)}")
                     announced = True

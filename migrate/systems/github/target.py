@@ -34,7 +34,7 @@ from migrate.systems.github import giscus, queries
 from migrate.systems.github.api import DEFAULT_API_URL, GitHubGraphQL, GraphQLFailed
 from migrate.systems.github.discussions import Discussion, Discussions, Found
 from utils.http import HttpError
-from utils.pace import Pacer
+from utils.pace import Pacer, WaitInterrupted
 from utils.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -119,6 +119,12 @@ class GitHubTarget:
         )  # a page without what its term needs fails before anything is sent
 
     def create(self, outgoing: OutgoingComment) -> Created:
+        try:
+            return self._create(outgoing)
+        except WaitInterrupted as stopped:  # unsent: the next run sends it
+            raise PageError(f"{outgoing.page.id}: {stopped}", retryable=True) from stopped
+
+    def _create(self, outgoing: OutgoingComment) -> Created:
         found = self.discussions.discussion(outgoing.page, create=True)
         assert found is not None
         source_id = outgoing.source.id
