@@ -65,7 +65,8 @@ log = logging.getLogger(__name__)
 SCHEMA_PACKAGE = "@octokit/graphql-schema"
 SCHEMA_VERSION = "15.26.1"
 SCHEMA_ENV = "GITHUB_GRAPHQL_SCHEMA"  # a schema.graphql to use instead of the npm package
-CREATIONS = frozenset({"createDiscussion", "addDiscussionComment"})
+# what GitHub counts as content creation (edits included) for its secondary limits
+CREATIONS = frozenset({"createDiscussion", "addDiscussionComment", "updateDiscussionComment"})
 SECONDARY_MESSAGE = (
     "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
 )

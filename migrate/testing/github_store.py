@@ -241,6 +241,7 @@ class Store:
         return {
             "createDiscussion": lambda info, input: {"discussion": self.create_discussion(input)},
             "addDiscussionComment": lambda info, input: {"comment": self.add_comment(input)},
+            "updateDiscussionComment": lambda info, input: {"comment": self.update_comment(input)},
             "deleteDiscussionComment": lambda info, input: {"comment": self.delete_comment(input)},
             "deleteDiscussion": lambda info, input: {"discussion": self.delete_discussion(input)},
         }
@@ -283,12 +284,23 @@ class Store:
         d.updated_at = c.created_at
         return self.comment(c)
 
-    def delete_comment(self, fields: dict[str, Any]) -> dict[str, Any]:
-        c = self.comments.get(fields["id"])
+    def update_comment(self, fields: dict[str, Any]) -> dict[str, Any]:
+        c = self._known_comment(fields["commentId"])
+        if not fields["body"].strip():
+            raise GitHubError("UNPROCESSABLE", "Body can't be blank")
+        c.body = fields["body"]
+        return self.comment(c)
+
+    def _known_comment(self, comment_id: str) -> Comment:
+        c = self.comments.get(comment_id)
         if c is None:
             raise GitHubError(
-                "NOT_FOUND", f"Could not resolve to a node with the global id of '{fields['id']}'"
+                "NOT_FOUND", f"Could not resolve to a node with the global id of '{comment_id}'"
             )
+        return c
+
+    def delete_comment(self, fields: dict[str, Any]) -> dict[str, Any]:
+        c = self._known_comment(fields["id"])
         shown = self.comment(c)
         for reply in list(c.replies):
             self.comments.pop(reply, None)

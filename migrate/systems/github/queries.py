@@ -77,6 +77,11 @@ mutation($input: AddDiscussionCommentInput!) {
   addDiscussionComment(input: $input) { comment { id replyTo { id } } }
 }"""
 
+UPDATE_COMMENT = """
+mutation($input: UpdateDiscussionCommentInput!) {
+  updateDiscussionComment(input: $input) { comment { id } }
+}"""
+
 DELETE_COMMENT = """
 mutation($input: DeleteDiscussionCommentInput!) {
   deleteDiscussionComment(input: $input) { comment { id } }

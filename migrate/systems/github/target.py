@@ -14,9 +14,9 @@
 - Within GitHub's limits (migrate/systems/github/api.py, utils/pace.py): creations paced
   at `per_minute` / `per_hour`, limit answers waited out as told; the send times are kept
   beside the checkpoint so a restarted run keeps the pace, and `status` shows the end.
-- `list_page` (verify, rollback's backup), `delete` (rollback: the comment, then the
-  discussion once empty if this tool made it), `probe` (check: token, repository,
-  discussions enabled, category; writes nothing).
+- `list_page` (verify, rollback's backup), `update` (sync's edits), `delete` (rollback,
+  sync's deletions: the comment, then the discussion once empty if this tool made it),
+  `probe` (check: token, repository, discussions enabled, category; writes nothing).
 """
 
 from __future__ import annotations
@@ -227,6 +227,21 @@ class GitHubTarget:
                 )
             )
         return held
+
+    def update(self, target_id: str, outgoing: OutgoingComment) -> bool:
+        """Sync: the comment's new text (an edit, or a tombstone), attribution and marker
+        kept; False when GitHub no longer has it. Paced like a creation: GitHub counts edits
+        as content."""
+        fields = {"commentId": target_id, "body": giscus.comment_body(outgoing)}
+        try:
+            self.api.call(queries.UPDATE_COMMENT, {"input": fields}, creates=True)
+        except GraphQLFailed as exc:
+            if "NOT_FOUND" not in exc.types:
+                raise
+            return False
+        except WaitInterrupted as stopped:
+            raise PageError(f"{outgoing.page.id}: {stopped}", retryable=True) from stopped
+        return True
 
     # -- rollback ----------------------------------------------------------------------------
 
