@@ -117,6 +117,9 @@ class Capabilities:
     # a comment waiting for moderation can be stored as waiting (Isso mode 2, WXR approved 0,
     # Waline "waiting"); elsewhere pending comments are skipped with the reason
     keeps_pending: bool = False
+    # the author is the comment's own field; False: every comment is posted by one account
+    # and names its author in its text (GitHub Discussions)
+    keeps_authors: bool = True
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from typing import IO, Any
 
 from tqdm import tqdm
 
+from utils.pace import add_wait_listener, remove_wait_listener
 from utils.terminal import printable
 
 
@@ -80,6 +81,15 @@ class Reporter:
             position=1,
             dynamic_ncols=True,
         )
+        add_wait_listener(self.waiting)
+
+    def waiting(self, seconds: float, reason: str) -> None:
+        """A target waits for a service's limit (utils.pace): say so on the bar; 0: over."""
+        with self._lock:
+            if self._comments is not None:
+                self._comments.set_postfix_str(
+                    f"{reason} ({seconds:.0f} s)" if seconds > 0 else "", refresh=True
+                )
 
     def page_extracted(self, comments: int) -> None:
         with self._lock:
@@ -98,6 +108,7 @@ class Reporter:
                 self._pages.update(1)
 
     def close(self) -> None:
+        remove_wait_listener(self.waiting)
         with self._lock:
             for bar in (self._comments, self._pages):
                 if bar is not None:

@@ -13,6 +13,7 @@ pytest_plugins = [
     "tests.servers.workerd",
     "tests.servers.faulty",
     "tests.servers.waline",
+    "tests.servers.github",
 ]
 
 

@@ -16,6 +16,8 @@ import threading
 from types import FrameType, TracebackType
 from typing import Any
 
+from utils.pace import interrupt_waits, resume_waits
+
 EXIT_INTERRUPTED = 130
 
 
@@ -34,6 +36,7 @@ class GracefulInterrupt:
             self.logger.warning("second interrupt: stopping now (the checkpoint is consistent)")
             os._exit(EXIT_INTERRUPTED)
         self.stop.set()
+        interrupt_waits()  # a send waiting for a service's limit gives up, unsent
         self.signal_name = signal.Signals(signum).name
         self.logger.warning(
             "%s: finishing the comments in flight and saving; press Ctrl-C again to stop at once",
@@ -41,6 +44,7 @@ class GracefulInterrupt:
         )
 
     def __enter__(self) -> GracefulInterrupt:
+        resume_waits()
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self._previous[sig] = signal.signal(sig, self._handle)

@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from utils.checkpoint_manager import CheckpointManager, read_checkpoint
+from utils.pace import pace_file_for, read_pace, simulate_end
 
 
 def load_status(path: Path) -> dict[str, Any]:
@@ -32,7 +35,57 @@ def load_status(path: Path) -> dict[str, Any]:
     summary["config_identity"] = state.config_identity
     summary["syncs"] = state.get_syncs()
     summary["last_sync"] = state.last_sync
+    summary["pace"] = pace_estimate(path, summary, time.time())
     return summary
+
+
+def pace_estimate(path: Path, report: dict[str, Any], now: float) -> dict[str, Any] | None:
+    """For a target that paces its sends (GitHub: utils.pace), when the run should end: the
+    comments left, estimated from the pages done so far, sent at the fastest pace its limits
+    allow after what it sent lately. None for targets without a pace."""
+    state = read_pace(pace_file_for(path))
+    if state is None:
+        return None
+    counted = report["completed"] + report["failed"]
+    pages_left = report["pending"] + report["in_progress"]
+    extracted = report["comments_extracted"]
+    left: int | None = None
+    if counted:
+        unfinished = max(0, extracted - report["comments_imported"] - report["comments_skipped"])
+        # each page left costs its comments and, at most, the creation of its discussion
+        left = round(extracted / counted * pages_left) + unfinished + pages_left
+    elif not pages_left:
+        left = 0
+    recent = sum(1 for t in state.sent if t > now - 3600)
+    end = None
+    if left is not None:
+        moment = simulate_end(state.sent, state.limits, state.hold_until, left, now)
+        end = datetime.fromtimestamp(moment, UTC).isoformat(timespec="seconds")
+    hold = state.hold_until if state.hold_until > now else None
+    return {
+        "limits": [{"sends": count, "seconds": window} for count, window in state.limits],
+        "sent_last_hour": recent,
+        "sends_left_estimate": left,
+        "expected_end": end,
+        "held_until": None
+        if hold is None
+        else datetime.fromtimestamp(hold, UTC).isoformat(timespec="seconds"),
+    }
+
+
+def _describe_pace(pace: dict[str, Any]) -> list[str]:
+    limits = ", ".join(f"{limit['sends']} per {limit['seconds']:g} s" for limit in pace["limits"])
+    lines = [f"  pace:     {pace['sent_last_hour']} sends in the last hour (limits: {limits})"]
+    if pace["held_until"]:
+        lines.append(f"  held:     the target asked for no sends before {pace['held_until']}")
+    if pace["expected_end"] is None:
+        lines.append("  expected end: not known until a page is done")
+    else:
+        lines.append(
+            f"  expected end: {pace['expected_end']} (about {pace['sends_left_estimate']} "
+            "sends left, estimated from the pages done, at the pace the limits allow)"
+        )
+    return lines
 
 
 def describe_status(report: dict[str, Any], path: Path) -> str:
@@ -46,6 +99,8 @@ def describe_status(report: dict[str, Any], path: Path) -> str:
         f"  started:  {report.get('started_at') or '-'}   updated: "
         f"{report.get('updated_at') or '-'}",
     ]
+    if report.get("pace"):
+        lines += _describe_pace(report["pace"])
     last = report.get("last_sync")
     if last:
         lines.append(f"  last sync: {last['at']}, {len(report['syncs'])} syncs in all:")

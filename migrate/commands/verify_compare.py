@@ -161,7 +161,7 @@ def _second(moment: datetime | None) -> str:
 class Limit:
     """Something the target cannot hold, from its capabilities; not a difference."""
 
-    aspect: str  # "time", "depth" or "avatar"
+    aspect: str  # "time", "depth", "author" or "avatar"
     comments: int  # how many comments of this migration it concerns
     detail: str
 
@@ -194,6 +194,15 @@ def limits(
                 flattened,
                 f"keeps {levels}: {flattened} replies hang "
                 "under an ancestor of the comment they answer",
+            )
+        )
+    if not capabilities.keeps_authors:
+        found.append(
+            Limit(
+                "author",
+                migrated,
+                f"posts every comment as one account: {migrated} comments name their author "
+                "and date in a line of their text",
             )
         )
     if not capabilities.keeps_avatars:

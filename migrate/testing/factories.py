@@ -13,7 +13,15 @@ from pathlib import Path
 
 from migrate.model import Author, Comment, Page, PageComments
 
-__all__ = ["BASE_TIME", "ListSource", "comment", "make_archive", "page", "threaded_site"]
+__all__ = [
+    "BASE_TIME",
+    "ListSource",
+    "comment",
+    "disqus_shaped_site",
+    "make_archive",
+    "page",
+    "threaded_site",
+]
 
 BASE_TIME = datetime(2021, 3, 14, 15, 9, 26, tzinfo=UTC)
 
@@ -87,6 +95,60 @@ def threaded_site(pages: int = 3, per_page: int = 12, depth: int = 4) -> dict[Pa
             text = "Thanks!" if i % 5 == 4 else f"page {p} comment {i} at level {level}"
             comments.append(
                 comment(cid, parent, minute=i, author=f"user{i % 3}", text=text, page=pg.id)
+            )
+        site[pg] = comments
+    return site
+
+
+def disqus_shaped_site(
+    pages: int = 4, per_page: int = 25, seed: int = 7
+) -> dict[Page, list[Comment]]:
+    """A site as a Disqus export has it: threads keyed by their page's absolute URL (an
+    `.html` permalink, some with a query), titles, guests with and without a profile URL,
+    replies nested as deep as Disqus lets them go (any depth), "@name" in texts, blank
+    lines, Markdown and a few unicode names. Made for targets that flatten deep replies."""
+    import random
+
+    rng = random.Random(seed)  # noqa: S311 - test data, not secrets
+    names = ["Ann", "bob_the_builder", "Zoë Ünal", "*stars*", "@torvalds", "Ed [admin]", "Fay"]
+    site: dict[Page, list[Comment]] = {}
+    for p in range(pages):
+        path = f"/2019/0{p % 9 + 1}/post-{p}.html" + ("?lang=en" if p % 3 == 2 else "")
+        pg = Page(
+            id=f"disqus-thread-{7000 + p}",
+            key=path,
+            title=f"Post {p}: notes on things",
+            url=f"https://blog.example.org{path}",
+        )
+        comments: list[Comment] = []
+        for i in range(per_page):
+            parent = (
+                comments[rng.randrange(len(comments))].id
+                if comments and rng.random() < 0.7
+                else None
+            )
+            name = names[rng.randrange(len(names))]
+            text = rng.choice(
+                [
+                    f"Great post! ({p}.{i})",
+                    f"@Ann I disagree, see **point {i}**.\n\nSecond paragraph {p}.{i}",
+                    f"Thanks! {i}",
+                    f"- a list {i}\n- of things\n\n> quoted {p}",
+                ]
+            )
+            comments.append(
+                Comment(
+                    id=f"{400000 + p * 1000 + i}",
+                    page_id=pg.id,
+                    parent_id=parent,
+                    author=Author(
+                        name=name,
+                        source_id=f"disqus:{name}",
+                        url=f"https://people.example.org/{i}" if i % 4 == 0 else None,
+                    ),
+                    text=text,
+                    created_at=BASE_TIME + timedelta(hours=p * 24 + i),
+                )
             )
         site[pg] = comments
     return site
