@@ -24,6 +24,7 @@ from migrate.testing.waline import WalineServer
 from tests.isso_site import seed_isso
 from tests.migration_helpers import fast_policy, write_config
 from tests.servers.contract import ContractServer
+from tests.servers.github import GITHUB_STANDIN_TOKEN, GitHubStandIn
 from tests.servers.isso import IssoServer
 
 
@@ -97,3 +98,27 @@ def test_waline_passes_the_source_and_target_contracts(waline: WalineServer) -> 
     assert {"list", "reconcile", "delete"} <= set(report.abilities)
     read = check_source(lambda: WalineSource(url=waline.url, token=token))
     assert read.comments == 3 and read.replies == 2  # one deleted by the target kit
+
+
+@pytest.mark.github
+def test_the_github_target_passes_the_target_contract(
+    tmp_path: Path, github_standin: GitHubStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Against the stand-in for GitHub, checked against GitHub's published schema."""
+    monkeypatch.setenv("GITHUB_TOKEN", GITHUB_STANDIN_TOKEN)
+    section = {
+        "type": "github",
+        "repo": "owner/site",
+        "category": "Comments",
+        "api_url": github_standin.url,
+        "per_minute": 100000,
+        "per_hour": 1000000,
+    }
+    config = load_config(write_config(tmp_path, archive=tmp_path / "a.jsonl", target=section))
+    plugin = target_plugin("github")
+
+    def open_target() -> Target:
+        return plugin.build(config.target, config.run)
+
+    report = check_target(open_target, plugin=plugin, section=config.target)
+    assert {"list", "reconcile", "delete"} <= set(report.abilities)

@@ -46,7 +46,7 @@ PACE_MARGIN = 1.02
 CAPABILITIES = Capabilities(
     max_depth=1,
     keeps_timestamps=False,
-    idempotency="lookup",
+    idempotency="reconcile",
     can_delete=True,
     content="markdown",
     ordered_per_page=True,  # giscus shows comments in the order GitHub received them
@@ -98,9 +98,8 @@ class GitHubTarget:
         return f"GitHubTarget({self.repo!r}, {self.category!r})"
 
     def identity(self) -> Mapping[str, str]:
-        # as the plugin names it from a configuration (plus the type): one identity
-        return {"type": self.name, "repo": self.repo.lower(), "category": self.category,
-                "mapping": self.mapping}  # fmt: skip
+        # as the plugin names it from a configuration: one identity (migrate/identity.py)
+        return {"repo": self.repo.lower(), "category": self.category, "mapping": self.mapping}
 
     # -- comments ----------------------------------------------------------------------------
 
