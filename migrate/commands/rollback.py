@@ -22,11 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from migrate.abilities import DeletingTarget, ListingTarget, Target
+from migrate.abilities import DeletingTarget, ListingTarget, PageError, Target
 from migrate.errors import ExitStatus, MigrateError, UnsupportedOperation
 from migrate.model import Page
 from utils.checkpoint_manager import CheckpointManager
 from utils.fileio import atomic_writer
+from utils.http import HttpError
 
 log = logging.getLogger(__name__)
 
@@ -105,11 +106,17 @@ def write_backup(path: Path, target: Target, plan: RollbackPlan) -> int:
     lines = list(earlier)
     for page, items in plan.pages:
         # a target that cannot be read back: the backup holds what the checkpoint knows
-        held = (
-            {c.target_id: c for c in target.list_page(page)}
-            if isinstance(target, ListingTarget)
-            else {}
-        )
+        try:
+            held = (
+                {c.target_id: c for c in target.list_page(page)}
+                if isinstance(target, ListingTarget)
+                else {}
+            )
+        except (HttpError, PageError) as exc:
+            raise BackupFailed(
+                f"cannot read page {page.id} back for the backup: {exc.message}; "
+                "nothing was deleted"
+            ) from exc
         for source_id, target_id in items:
             if target_id in saved:
                 continue

@@ -72,16 +72,15 @@ from migrate.systems.http.answers import (
     batch_result,
     is_not_found,
     json_or_none,
-    listed_comment,
     parent_id_of,
     target_id_of,
 )
+from migrate.systems.http.listing import NOT_IMPLEMENTED, list_comments
 from utils.http import HttpClient, HttpError
 from utils.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
-NOT_IMPLEMENTED = (404, 405, 501)
 PROBE_SOURCE_ID = "comment-migrate:probe"  # a source id no comment has (`check`)
 DEFAULT_BATCH_SIZE = 50
 MAX_BATCH_SIZE = 1000
@@ -265,28 +264,11 @@ class HttpTarget:
         """The page's comments, or None when the server has no listing endpoint."""
         if self._has_listing is False:
             return None
-        comments: list[TargetComment] = []
-        params: dict[str, str] = {"page_id": page.id}
-        while True:
-            response = self.client.request(
-                "GET", "/comments", params=params, ok=(200, *NOT_IMPLEMENTED)
-            )
-            body = json_or_none(response)
-            if (
-                response.status_code != 200
-                or not isinstance(body, dict)
-                or not isinstance(body.get("comments"), list)
-            ):
-                self._has_listing = False
-                log.info("%s has no page listing (GET /comments?page_id=...)", self.url)
-                return None
-            self._has_listing = True
-            endpoint = f"GET {self.client.url('/comments')}?page_id="
-            comments.extend(listed_comment(item, endpoint, response) for item in body["comments"])
-            cursor = body.get("next")
-            if not cursor:
-                return comments
-            params = {"page_id": page.id, "cursor": str(cursor)}
+        listed = list_comments(self.client, page.id)
+        self._has_listing = listed is not None
+        if listed is None:
+            log.info("%s has no page listing (GET /comments?page_id=...)", self.url)
+        return listed
 
     def delete(self, target_id: str, page: Page) -> bool:
         response = self.client.request(
