@@ -29,6 +29,7 @@ from migrate.errors import ConfigError, TargetError
 from migrate.files.delta import DeltaFiles
 from migrate.files.formats import (
     WEB_SCHEMES,
+    page_link,
     sanitize_html,
     strip_unwritable,
     unsafe_links,
@@ -297,6 +298,10 @@ class PageAtomicFileTarget(DeltaFiles):
     # -- the Target protocol ------------------------------------------------------------
 
     def check(self, outgoing: OutgoingComment) -> str | None:
+        # a page address goes into every file as a link: http(s) or a path, nothing else
+        _, problem = page_link("", outgoing.page.key)
+        if problem is not None:
+            return problem
         # a dry run planned for another target refuses what that target would refuse
         minimum = self.capabilities.min_text_length
         if minimum and len(outgoing.text.rstrip()) < minimum:
@@ -308,6 +313,9 @@ class PageAtomicFileTarget(DeltaFiles):
             self._buffers[page.id] = (page, [])
 
     def create(self, outgoing: OutgoingComment) -> Created:
+        problem = self.check(outgoing)  # the sender asks first; a caller of its own may not
+        if problem is not None:
+            raise CommentRefused(problem)
         with self._lock:
             page = outgoing.page
             if page.id not in self._buffers:  # create without begin_page: start the buffer

@@ -11,12 +11,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, Self
 
-from migrate.abilities import CommentRefused
 from migrate.config import SectionConfig
 from migrate.errors import TargetError
 from migrate.files.base import PageAtomicFileTarget, Record, dumps, require_file
 from migrate.files.formats import IMPORTERS, Importer, importer, page_link, writable_page
-from migrate.model import Capabilities, Created, OutgoingComment
+from migrate.model import Capabilities, OutgoingComment
 from migrate.plugins import TargetPlugin
 from utils.fileio import atomic_writer
 
@@ -108,12 +107,6 @@ class DerivedFileTarget(PageAtomicFileTarget):
     def check(self, outgoing: OutgoingComment) -> str | None:
         _, problem = page_link(self.site_url, outgoing.page.key)
         return problem or super().check(outgoing)
-
-    def create(self, outgoing: OutgoingComment) -> Created:
-        problem = self.check(outgoing)
-        if problem is not None:
-            raise CommentRefused(problem)
-        return super().create(outgoing)
 
     def encode_batch(self, seq: int, page: Record, comments: Sequence[Record]) -> list[str]:
         return [dumps({"batch": seq, "page": writable_page(page), "comments": list(comments)})]
