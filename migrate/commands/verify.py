@@ -182,15 +182,16 @@ def verify_pages(
 def verify_migration(migration: Migration) -> VerifyReport:
     """`verify`: source and target read again, compared through the checkpoint's mapping.
 
-    It holds the checkpoint's lock while it reads, so it never reads a file target halfway
-    through a run's append (and could not mistake that for a torn tail); it writes nothing."""
+    It holds the checkpoint's lock while it reads, and opens the target read-only: a file
+    target's incomplete tail (another process may be appending) is left as it is, and a
+    derived file is not rebuilt. It writes nothing."""
     from migrate.commands.run import check_identity, require_checkpoint
 
     require_checkpoint(migration.checkpoint, "to verify against")
     cp = CheckpointManager(checkpoint_file=migration.checkpoint)
     try:
         check_identity(cp, migration, record=False)
-        target = migration.target.build()
+        target = migration.target.open_read_only()
         try:
             return verify_pages(
                 list(migration.source.pages()),

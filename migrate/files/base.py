@@ -213,9 +213,11 @@ class PageAtomicFileTarget(DeltaFiles):
     # files hold comments and authors: private unless the configuration says otherwise
     file_mode = 0o600
 
-    def __init__(self, store: Path) -> None:
+    def __init__(self, store: Path, *, read_only: bool = False) -> None:
         self.store = Path(store)
         require_file(self.store)
+        # a reader (verify) writes nothing, ever: it leaves a torn tail to whoever appends
+        self.read_only = read_only
         self._lock = threading.RLock()
         self._pages: dict[str, StoredPage] = {}  # committed, in commit order
         self._buffers: dict[str, tuple[Page, list[Record]]] = {}  # uncommitted, by page id
@@ -276,7 +278,13 @@ class PageAtomicFileTarget(DeltaFiles):
             if current.lines == current.size:
                 self._apply(current)
                 current, good_end = None, offset
-        if good_end < len(data):
+        if good_end < len(data) and self.read_only:
+            log.info(
+                "%s: reading without its incomplete last %d bytes (being written, or torn)",
+                self.store,
+                len(data) - good_end,
+            )
+        elif good_end < len(data):
             # only the tail can be torn: appends are serialized and each is one batch
             log.warning(
                 "%s: dropping an incomplete last page (%d bytes) left by an interrupted write",
@@ -345,7 +353,12 @@ class PageAtomicFileTarget(DeltaFiles):
                 return {}
             return {c["source"]["id"]: str(c["id"]) for c in stored.comments if c.get("source")}
 
+    def _writable(self) -> None:
+        if self.read_only:
+            raise TargetError(f"{self.store} was opened for reading only")
+
     def finish_page(self, page: Page) -> None:
+        self._writable()
         with self._lock:
             _, comments = self._buffers.pop(page.id, (page, []))
             if not comments:
@@ -370,6 +383,7 @@ class PageAtomicFileTarget(DeltaFiles):
 
     def delete(self, target_id: str, page: Page) -> bool:
         """Remove one comment and rewrite the store atomically (durable when this returns)."""
+        self._writable()
         with self._lock:
             stored = self._pages.get(page.id)
             if stored is None:
