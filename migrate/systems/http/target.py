@@ -20,7 +20,9 @@ Extension for `verify`, `rollback` backups and cheaper reconciliation (optional 
               "next": <opaque cursor, or null/absent on the last batch>}
 
 Batches (optional; `batch_size` in [target]: most comments per request, 0 = never batch;
-unset: batches of 50 if the server has the endpoint):
+unset: batches of 50 if the server has the endpoint; a server's own limit wins, learned from
+its `X-Batch-Limit` header, or from a 413 answer, whose items are then sent again in batches
+of what its `max_batch` says, or of half as many when it says nothing):
 
     POST {url}/comments/batch
       {"comments": [<the POST /comments body> + "idempotency_key": <its Idempotency-Key>, ...]}
@@ -73,6 +75,7 @@ from migrate.systems.http.answers import (
     is_not_found,
     json_or_none,
     parent_id_of,
+    server_batch_limit,
     target_id_of,
 )
 from migrate.systems.http.listing import NOT_IMPLEMENTED, list_comments
@@ -173,9 +176,24 @@ class HttpTarget:
             "POST",
             "/comments/batch",
             json_body={"comments": items},
-            ok=(200, 201, *NOT_IMPLEMENTED),
+            ok=(200, 201, 413, *NOT_IMPLEMENTED),
         )
         where = f"POST {self.client.url('/comments/batch')}"
+        said = server_batch_limit(response)
+        if response.status_code == 413:  # too many, or too large: the same, in smaller ones
+            self.batch_size = min(self.batch_size, said or len(outgoing) // 2, len(outgoing) - 1)
+            log.info("%s -> 413: sending at most %d comments per batch", where, self.batch_size)
+            if self.batch_size < 2:
+                self._has_batch = False
+                raise BatchUnsupported
+            size = self.batch_size
+            return [
+                result
+                for start in range(0, len(outgoing), size)
+                for result in self.create_batch(outgoing[start : start + size])
+            ]
+        if said is not None and said < self.batch_size:
+            self.batch_size = said  # the server's own limit, said before it is reached
         if response.status_code in NOT_IMPLEMENTED:
             with self._batch_lock:  # workers learn it together: say it once per run
                 first, self._said_no_batch = not self._said_no_batch, True
