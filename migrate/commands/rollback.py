@@ -9,6 +9,13 @@ already (an earlier, interrupted rollback's) is kept and added to, never replace
 deletion removes its mapping from the journal at once, so an interrupted rollback resumes
 where it stopped. While a rollback is unfinished the checkpoint says so, and `run` refuses
 to start.
+
+A run killed just after the target accepted a comment never journaled its id. Before it
+plans, rollback finds those as a rerun would: for every page the checkpoint has in progress
+or failed, the source's comments without a mapping are looked for in the target through its
+reconciliation (HTTP: by source id in the listing, or the lookup; Isso: the page read back
+and matched; files: the committed records), and what is found is recorded, then deleted
+with the rest.
 """
 
 from __future__ import annotations
@@ -22,9 +29,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from migrate.abilities import DeletingTarget, ListingTarget, PageError, Target
+from migrate.abilities import (
+    DeletingTarget,
+    ListingTarget,
+    PageError,
+    ReconcilingTarget,
+    Source,
+    Target,
+)
 from migrate.errors import ExitStatus, MigrateError, UnsupportedOperation
 from migrate.model import Page
+from migrate.pipeline.ledger import PageLedger
+from migrate.pipeline.transform import CommentTransformer, PagePlan
 from utils.checkpoint_manager import CheckpointManager
 from utils.fileio import atomic_writer
 from utils.http import HttpError
@@ -91,6 +107,52 @@ def plan_rollback(
         if items:
             planned.append((known[page_id], items))
     return RollbackPlan(planned)
+
+
+class SourceUnreadable(MigrateError):
+    """An interrupted page cannot be read from the source, so what its run sent without
+    recording it cannot be found: nothing was deleted."""
+
+
+def adopt_unjournaled(
+    target: Target,
+    cp: CheckpointManager,
+    source: Source,
+    pages: Iterable[Page],
+    *,
+    mention_parent: bool = True,
+) -> int:
+    """Find in the target what runs sent on interrupted pages (in progress or failed) and
+    never journaled, as the rerun's reconciliation would, and record it in the checkpoint so
+    the plan deletes it too. Returns how many were found."""
+    if not isinstance(target, ReconcilingTarget):
+        return 0  # nothing to ask: a target without it was reported as able to repeat
+    transformer = CommentTransformer(
+        target.capabilities, system=source.system, mention_parent=mention_parent
+    )
+    found = 0
+    for page in pages:
+        if cp.state.get_page_status(page.id) not in ("in_progress", "failed"):
+            continue  # a complete page has every comment mapped
+        try:
+            comments = source.comments(page).comments
+        except (PageError, HttpError) as exc:
+            raise SourceUnreadable(
+                f"cannot read page {page.id} from the source to find what its interrupted "
+                f"run sent without recording it: {exc.message}; nothing was deleted"
+            ) from exc
+        ledger = PageLedger.open(cp, page.id, buffered=False)
+        plan = PagePlan(transformer, page, comments)
+        pending = [c for c in plan.order if not ledger.is_done(c.id)]
+        if not pending:
+            continue
+        outgoing = [plan.outgoing(c, ledger.target_id, ledger.skip_reason) for c in pending]
+        adopted = target.reconcile(page, outgoing, known_target_ids=ledger.target_ids())
+        if adopted:
+            log.info("%s: %d comments sent but never recorded, deleted too", page.id, len(adopted))
+            ledger.adopt(adopted)  # journaled: an interrupted rollback still knows them
+            found += len(adopted)
+    return found
 
 
 def write_backup(path: Path, target: Target, plan: RollbackPlan) -> int:
@@ -201,6 +263,7 @@ class RollbackOutcome:
     target: str = ""
     backup: Path | None = None
     backed_up: int = 0
+    unjournaled: int = 0  # sent by an interrupted run, never recorded, found and planned
     summary: RollbackSummary | None = None
     moved_aside: list[Path] = field(default_factory=list)
 
@@ -227,7 +290,11 @@ def rollback_migration(
         check_identity(cp, migration)
         target = migration.target.build()
         try:
-            plan = plan_rollback(target, cp, list(migration.source.pages()), migration.page_for)
+            pages = list(migration.source.pages())
+            outcome.unjournaled = adopt_unjournaled(
+                target, cp, migration.source, pages, mention_parent=migration.mention_parent
+            )
+            plan = plan_rollback(target, cp, pages, migration.page_for)
             outcome.planned, outcome.pages = plan.total, len(plan.pages)
             if plan.total == 0:
                 cp.set_metadata(ROLLBACK_KEY, False)
