@@ -100,6 +100,7 @@ class Migration:
         mention_parent: bool = True,
         keep_ip: bool = False,
         uri_template: str = DEFAULT_URI,
+        orphans: str = "fail",
     ) -> None:
         self.source = source
         self.target = target if isinstance(target, TargetSpec) else TargetSpec.of(target)
@@ -108,6 +109,7 @@ class Migration:
         self.mention_parent = mention_parent
         self.keep_ip = keep_ip
         self.uri_template = uri_template
+        self.orphans = orphans  # a reply whose parent was removed from the target: see RunConfig
         self.identity = migration_identity(source, self.target.name, self.target.identity)
 
     @classmethod
@@ -132,6 +134,7 @@ class Migration:
             mention_parent=config.mention_parent,
             keep_ip=config.keep_ip,
             uri_template=config.uri_template,
+            orphans=config.run.orphans,
         )
 
     @property

@@ -181,6 +181,7 @@ def make_orchestrator(
         workers=options.workers or migration.workers,
         mention_parent=migration.mention_parent,
         keep_ip=migration.keep_ip,
+        orphans=migration.orphans,
         reporter=Reporter(quiet=options.quiet),
         stop=stop,
         **extra,
