@@ -88,7 +88,7 @@ def run_check(tmp_path: Path, pages: dict[Page, str], isso: IssoServer, site_url
         tmp_path, archive=archive, target={"type": "isso", "url": isso.url, "site_url": site_url}
     )
     as_json = invoke("-q", "check", "-c", str(config), "--json")
-    text = invoke("-q", "check", "-c", str(config))
+    text = invoke("check", "-c", str(config))
     return json.loads(as_json.stdout), text
 
 
