@@ -14,8 +14,8 @@ A run killed just after the target accepted a comment never journaled its id. Be
 plans, rollback finds those as a rerun would: for every page the checkpoint has in progress
 or failed, the source's comments without a mapping are looked for in the target through its
 reconciliation (HTTP: by source id in the listing, or the lookup; Isso: the page read back
-and matched; files: the committed records), and what is found is recorded, then deleted
-with the rest.
+and matched; files: the committed records), and what is found is backed up and deleted
+with the rest (first: nothing recorded can be a reply to it).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -82,9 +82,13 @@ def plan_rollback(
     cp: CheckpointManager,
     pages: Iterable[Page],
     page_for: Callable[[str], Page],
+    unrecorded: Mapping[str, Sequence[tuple[str, str]]] | None = None,
 ) -> RollbackPlan:
     """Every page the checkpoint has mappings for; `page_for` stands in for a page the
-    source no longer lists (its id is enough to delete by, the uri helps the backup)."""
+    source no longer lists (its id is enough to delete by, the uri helps the backup).
+    `unrecorded`: per page, (source id, target id) of comments an interrupted run sent and
+    never recorded (`find_unrecorded`), in send order; they go first, being the newest."""
+    unrecorded = unrecorded or {}
     if not isinstance(target, DeletingTarget) or not target.capabilities.can_delete:
         raise UnsupportedOperation(
             f"the {target.name} target cannot delete comments, so this migration cannot be "
@@ -103,7 +107,10 @@ def plan_rollback(
             page_ids.append(page_id)
     planned = []
     for page_id in page_ids:
-        items = list(reversed(cp.state.get_page_mappings(page_id)))
+        items = [
+            *reversed(unrecorded.get(page_id, ())),
+            *reversed(cp.state.get_page_mappings(page_id)),
+        ]
         if items:
             planned.append((known[page_id], items))
     return RollbackPlan(planned)
@@ -114,23 +121,24 @@ class SourceUnreadable(MigrateError):
     recording it cannot be found: nothing was deleted."""
 
 
-def adopt_unjournaled(
+def find_unrecorded(
     target: Target,
     cp: CheckpointManager,
     source: Source,
     pages: Iterable[Page],
     *,
     mention_parent: bool = True,
-) -> int:
-    """Find in the target what runs sent on interrupted pages (in progress or failed) and
-    never journaled, as the rerun's reconciliation would, and record it in the checkpoint so
-    the plan deletes it too. Returns how many were found."""
+) -> dict[str, list[tuple[str, str]]]:
+    """What runs sent on interrupted pages (in progress or failed) and never journaled, found
+    in the target as the rerun's reconciliation would: per page id, (source id, target id)
+    in send order. Writes nothing (a declined rollback leaves the checkpoint as it was; an
+    interrupted one finds the rest again, the page being still interrupted)."""
     if not isinstance(target, ReconcilingTarget):
-        return 0  # nothing to ask: a target without it was reported as able to repeat
+        return {}  # nothing to ask: a target without it was reported as able to repeat
     transformer = CommentTransformer(
         target.capabilities, system=source.system, mention_parent=mention_parent
     )
-    found = 0
+    found: dict[str, list[tuple[str, str]]] = {}
     for page in pages:
         if cp.state.get_page_status(page.id) not in ("in_progress", "failed"):
             continue  # a complete page has every comment mapped
@@ -150,8 +158,7 @@ def adopt_unjournaled(
         adopted = target.reconcile(page, outgoing, known_target_ids=ledger.target_ids())
         if adopted:
             log.info("%s: %d comments sent but never recorded, deleted too", page.id, len(adopted))
-            ledger.adopt(adopted)  # journaled: an interrupted rollback still knows them
-            found += len(adopted)
+            found[page.id] = [(c.id, adopted[c.id]) for c in pending if c.id in adopted]
     return found
 
 
@@ -291,10 +298,11 @@ def rollback_migration(
         target = migration.target.build()
         try:
             pages = list(migration.source.pages())
-            outcome.unjournaled = adopt_unjournaled(
+            unrecorded = find_unrecorded(
                 target, cp, migration.source, pages, mention_parent=migration.mention_parent
             )
-            plan = plan_rollback(target, cp, pages, migration.page_for)
+            outcome.unjournaled = sum(len(items) for items in unrecorded.values())
+            plan = plan_rollback(target, cp, pages, migration.page_for, unrecorded)
             outcome.planned, outcome.pages = plan.total, len(plan.pages)
             if plan.total == 0:
                 cp.set_metadata(ROLLBACK_KEY, False)
