@@ -26,6 +26,7 @@ from typing import Any
 
 from migrate.abilities import CommentRefused
 from migrate.errors import ConfigError, TargetError
+from migrate.files.batches import Batch, complete_batches
 from migrate.files.delta import DeltaFiles
 from migrate.files.formats import (
     WEB_SCHEMES,
@@ -175,17 +176,6 @@ def target_comment(record: Mapping[str, Any]) -> TargetComment:
 
 
 @dataclass
-class Batch:
-    """One committed append: a page's comments, as decoded from the store."""
-
-    seq: int
-    size: int  # lines this batch spans in the store
-    page: Record
-    comments: list[Record] = field(default_factory=list)
-    lines: int = 0
-
-
-@dataclass
 class StoredPage:
     page: Record
     comments: list[Record] = field(default_factory=list)
@@ -246,38 +236,9 @@ class PageAtomicFileTarget(DeltaFiles):
             data = read_bytes(self.store)
         except FileNotFoundError:
             return
-        good_end = 0  # byte offset just past the last complete batch
-        offset = 0
-        current: Batch | None = None
-        broken: str | None = None
-        broken_at = 0
-        for raw_line in data.splitlines(keepends=True):
-            line_start, offset = offset, offset + len(raw_line)
-            if broken is not None:
-                raise TargetError(
-                    f"{self.store}: invalid line at byte {broken_at} ({broken}) "
-                    "followed by more data; restore a backup or remove the damaged lines"
-                )
-            broken_at = line_start
-            if not raw_line.endswith(b"\n"):
-                broken = "no newline: a torn write"
-                continue
-            try:
-                obj = json.loads(raw_line)
-                seq, size, page, comments = self.decode_line(obj)
-            except (ValueError, KeyError, TypeError) as exc:
-                broken = f"{type(exc).__name__}: {exc}"
-                continue
-            if current is not None and current.seq != seq:
-                broken = f"batch {current.seq} has {current.lines} of {current.size} lines"
-                continue
-            if current is None:
-                current = Batch(seq, size, page)
-            current.comments.extend(comments)
-            current.lines += 1
-            if current.lines == current.size:
-                self._apply(current)
-                current, good_end = None, offset
+        batches, good_end = complete_batches(self.store, data, self.decode_line)
+        for batch in batches:
+            self._apply(batch)
         if good_end < len(data) and self.read_only:
             log.info(
                 "%s: reading without its incomplete last %d bytes (being written, or torn)",
