@@ -52,6 +52,9 @@ def test_a_reply_to_a_comment_removed_in_the_worker(
         assert worker.call("DELETE", f"/comments/{ids[gone]}").status_code == 204
 
     make_archive(archive, {page: [*before, c("d", "b", 3), c("f", "e", 4), c("g", "d", 5)]})
+    dry = invoke("-q", "sync", "-c", str(config), "--dry-run", "--json", env=env)
+    assert dry.exit_code == 0, dry.output  # plans the replies: it cannot know what was removed
+    assert json.loads(dry.stdout.strip().splitlines()[-1])["comments_imported"] == 3
     code, summary = sync(config, env)
     held = {c["source"]["id"].split("-", 1)[1]: c for c in worker.list_page(page.id)}
     if orphans is None:

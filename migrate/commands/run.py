@@ -181,7 +181,9 @@ def make_orchestrator(
         workers=options.workers or migration.workers,
         mention_parent=migration.mention_parent,
         keep_ip=migration.keep_ip,
-        orphans=migration.orphans,
+        # a dry run's stand-in target holds no earlier comment: it cannot tell which were
+        # removed, so it plans every reply under the parent it had
+        orphans="fail" if options.dry_run else migration.orphans,
         reporter=Reporter(quiet=options.quiet),
         stop=stop,
         **extra,
