@@ -87,6 +87,9 @@ class RunConfig:
     workers: int = 4
     max_attempts: int = 6
     timeout: float = 30.0
+    # a reply whose parent was removed from the target: "fail" its page, hang it under its
+    # nearest ancestor still there ("root"), or skip it with its replies ("skip")
+    orphans: str = "fail"
 
 
 @dataclass(frozen=True)
@@ -234,6 +237,7 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
         workers=run_data.get("workers", 4),
         max_attempts=run_data.get("max_attempts", 6),
         timeout=float(run_data.get("timeout", 30.0)),
+        orphans=str(run_data.get("orphans", "fail")),
     )
     media = None
     if data.get("media") is not None:
@@ -296,6 +300,9 @@ checkpoint = ".migration_checkpoint.json"
 workers = 4
 max_attempts = 6                    # per request, for connection errors, timeouts, 429 and 5xx
 timeout = 30                        # seconds per request
+# orphans = "fail"                  # a reply whose parent was removed in the new system:
+                                    #   "fail" its page, "root" (hang it under the nearest
+                                    #   ancestor still there), "skip" (with the reason)
 
 # [media]                           # copy images, files and avatars off the homeserver
 # dir = "media"                     # where the copies go (publish this folder)

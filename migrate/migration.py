@@ -52,12 +52,19 @@ class TargetSpec:
     build: Callable[[], Target]
     output: str | None = None
     recognizes: Callable[[Path], bool] | None = None  # file targets: see TargetPlugin
+    # the target opened for reading only (verify); None: `build`
+    read: Callable[[], Target] | None = None
+
+    def open_read_only(self) -> Target:
+        """The target as a read-only command opens it: nothing written, nothing repaired."""
+        return (self.read or self.build)()
 
     @classmethod
     def from_config(cls, config: Config) -> TargetSpec:
         """The target a migration.toml describes, known by its plugin, not yet opened."""
         plugin = target_plugin(config.target.type)
         section, run = config.target, config.run
+        read = plugin.read
         return cls(
             name=plugin.name,
             capabilities=plugin.capabilities(section),
@@ -65,6 +72,7 @@ class TargetSpec:
             build=lambda: plugin.build(section, run),
             output=plugin.output(section),
             recognizes=plugin.recognizes,
+            read=(lambda: read(section, run)) if read is not None else None,
         )
 
     @classmethod
@@ -92,6 +100,7 @@ class Migration:
         mention_parent: bool = True,
         keep_ip: bool = False,
         uri_template: str = DEFAULT_URI,
+        orphans: str = "fail",
     ) -> None:
         self.source = source
         self.target = target if isinstance(target, TargetSpec) else TargetSpec.of(target)
@@ -100,6 +109,7 @@ class Migration:
         self.mention_parent = mention_parent
         self.keep_ip = keep_ip
         self.uri_template = uri_template
+        self.orphans = orphans  # a reply whose parent was removed from the target: see RunConfig
         self.identity = migration_identity(source, self.target.name, self.target.identity)
 
     @classmethod
@@ -124,6 +134,7 @@ class Migration:
             mention_parent=config.mention_parent,
             keep_ip=config.keep_ip,
             uri_template=config.uri_template,
+            orphans=config.run.orphans,
         )
 
     @property

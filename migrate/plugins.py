@@ -49,6 +49,9 @@ class TargetPlugin:
     name: str
     build: Callable[[SectionConfig, RunConfig], Target]
     capabilities: Callable[[SectionConfig], Capabilities]
+    # the target opened for reading only (verify): writes and repairs nothing, refuses writes;
+    # None: `build` (a target whose opening writes nothing)
+    read: Callable[[SectionConfig, RunConfig], Target] | None = None
     schema: Schema = field(default_factory=dict)
     # what identifies the target, known without opening it: equal to the opened target's
     # identity() (migrate/identity.py; the target contract kit checks it)

@@ -291,3 +291,33 @@ def test_a_missing_batch_endpoint_is_reported_once_per_run(
         assert code == 0, stderr
         assert server.batch_requests > 1  # several workers did ask
     assert stderr.count("no batch endpoint") == 1, stderr
+
+
+def test_a_413_without_a_stated_limit_halves_the_batch_and_goes_on(
+    tmp_path: Path,
+) -> None:
+    """A server (or a proxy in front of it) that refuses a batch as too large without saying
+    its limit: the same comments go again in batches of half as many."""
+    flat = {
+        page: [c for c in comments if c.parent_id is None]
+        for page, comments in threaded_site(pages=1, per_page=120, depth=1).items()
+    }
+    archive = make_archive(tmp_path / "flat.jsonl", flat)
+    with ContractServer() as server:
+        proxy = KillProxy(server.url).start()
+        proxy.fail_paths = {"/comments/batch": 413}
+        proxy.fail_times = {"/comments/batch": 1}  # the first batch only
+        try:
+            config = write_config(
+                tmp_path,
+                archive=archive,
+                target={"type": "http", "url": proxy.url, "batch_size": 120},
+                run={"workers": 1},
+            )
+            code, summary, _ = run_json(config)
+        finally:
+            proxy.stop()
+        assert code == 0, summary
+        assert summary["comments_imported"] == 120
+        assert server.batch_sizes == [60, 60]
+        assert_http_target_holds(server, flat)

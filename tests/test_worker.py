@@ -327,7 +327,7 @@ def test_a_batch_answers_per_item(worker: WorkerServer) -> None:
     too_many = worker.call(
         "POST", "/comments/batch", body={"comments": [comment(page, f"$m{n}") for n in range(101)]}
     )
-    assert too_many.status_code == 400 and "at most 100" in too_many.json()["error"]
+    assert too_many.status_code == 413 and "at most 100" in too_many.json()["error"]
     not_a_batch = worker.call("POST", "/comments/batch", body=[comment(page, "$n")])
     assert not_a_batch.status_code == 400
 

@@ -131,6 +131,22 @@ class _RetryableHttp(RetryableError):
         self.error = error
 
 
+def _keep_head(response: requests.Response, limit: int) -> None:
+    """Read at most `limit` bytes of a streamed body into `response.content`, then close
+    the connection (the rest is never read, however much the server has)."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        for chunk in response.iter_content(min(limit, 64 * 1024) or 1):
+            chunks.append(chunk[: limit - size])
+            size += len(chunk)
+            if size >= limit:
+                break
+    finally:
+        response.close()
+    response._content = b"".join(chunks)  # what requests keeps a read body in
+
+
 class HttpClient:
     def __init__(
         self,
@@ -203,9 +219,13 @@ class HttpClient:
         retry: bool = True,
         on_retry: Callable[[int, BaseException], None] | None = None,
         before_resend: Callable[[], None] | None = None,
+        max_bytes: int | None = None,
     ) -> requests.Response:
         """Send one request, retried by the policy. Statuses in `ok` are returned;
         anything else raises HttpError with the server's message.
+
+        `max_bytes`: read at most that much of the body (decoded), whatever the server sends
+        or announces; the connection is then closed, and `response.content` is that head.
 
         `before_resend` runs before every attempt after the first: for a request that is not
         idempotent, it can look whether the server acted on the lost attempt after all, and
@@ -237,7 +257,10 @@ class HttpClient:
                     data=body_bytes,
                     headers=all_headers,
                     timeout=self.timeout,
+                    stream=max_bytes is not None,
                 )
+                if max_bytes is not None:
+                    _keep_head(response, max_bytes)  # within the attempt's deadline
             except requests.RequestException as exc:
                 raise self._failure(method, url, exc, deadline) from exc
             finally:

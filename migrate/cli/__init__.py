@@ -258,6 +258,12 @@ def rollback(
     from utils.signals import GracefulInterrupt
 
     def confirm(outcome: RollbackOutcome) -> bool:
+        if outcome.unjournaled:
+            click.echo(
+                f"Found {outcome.unjournaled} comments an interrupted run sent and never "
+                "recorded: they are deleted too.",
+                err=True,
+            )
         return yes or click.confirm(
             f"Delete {outcome.planned} comments from the {outcome.target} target "
             f"on {outcome.pages} pages (after saving them to {outcome.backup})?",

@@ -48,7 +48,7 @@ def check(ctx: click.Context, config_path: Path, checkpoint: Path | None, as_jso
         width = min(24, max(len(item.name) for item in report))
         for item in report:
             line = f"{'ok' if item.ok else 'FAIL':<4} {item.name:<{width}}  {item.detail}"
-            click.echo(line + (f" -> fix: {item.fix}" if item.fix else ""))
+            click.echo(printable(line + (f" -> fix: {item.fix}" if item.fix else "")))
         failed = len(report.failures)
         click.echo(
             "All checks passed: ready to run."

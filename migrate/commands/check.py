@@ -58,6 +58,8 @@ __all__ = ["CheckItem", "CheckReport", "check_migration", "run_checks"]
 log = logging.getLogger(__name__)
 
 CHECK_TIMEOUT = 10.0  # seconds per request: a preflight should fail fast, not wait like a run
+# of a site's page, only its head is read: an embed's script and element fit in it many times
+PAGE_BYTES = 512 * 1024
 
 
 @dataclass(frozen=True)
@@ -292,7 +294,7 @@ def _site_part(site: HttpClient, page: Page, embed: EmbedCheckable | None) -> Ch
     name = f"page {page.id}"
     url = site.url(page.key)
     try:
-        response = site.request("GET", page.key, ok=(200,), retry=False)
+        response = site.request("GET", page.key, ok=(200,), retry=False, max_bytes=PAGE_BYTES)
     except HttpError as exc:
         where = f"status {exc.status}" if exc.status else exc.message
         return CheckItem(
@@ -305,7 +307,12 @@ def _site_part(site: HttpClient, page: Page, embed: EmbedCheckable | None) -> Ch
     answered = CheckItem(name, True, f"{url} answers 200")
     if embed is None:
         return answered
-    return _merge(name, [answered, embed.check_embed(page, response.text, response.url)])
+    found = embed.check_embed(page, response.text, response.url)
+    if not found.ok and len(response.content) >= PAGE_BYTES:
+        found = dataclasses.replace(
+            found, detail=f"{found.detail} (in the first {PAGE_BYTES // 1024} KiB of the page)"
+        )
+    return _merge(name, [answered, found])
 
 
 def _merge(name: str, parts: list[CheckItem]) -> CheckItem:

@@ -26,7 +26,12 @@ class CheckReport:
     def add(self, *items: CheckItem) -> None:
         for item in items:
             self.items.append(
-                dataclasses.replace(item, detail=printable(item.detail), fix=printable(item.fix))
+                dataclasses.replace(
+                    item,
+                    name=printable(item.name),  # a page id is the source's text
+                    detail=printable(item.detail),
+                    fix=printable(item.fix),
+                )
             )
 
     @property

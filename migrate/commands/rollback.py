@@ -9,6 +9,13 @@ already (an earlier, interrupted rollback's) is kept and added to, never replace
 deletion removes its mapping from the journal at once, so an interrupted rollback resumes
 where it stopped. While a rollback is unfinished the checkpoint says so, and `run` refuses
 to start.
+
+A run killed just after the target accepted a comment never journaled its id. Before it
+plans, rollback finds those as a rerun would: for every page the checkpoint has in progress
+or failed, the source's comments without a mapping are looked for in the target through its
+reconciliation (HTTP: by source id in the listing, or the lookup; Isso: the page read back
+and matched; files: the committed records), and what is found is backed up and deleted
+with the rest (first: nothing recorded can be a reply to it).
 """
 
 from __future__ import annotations
@@ -17,16 +24,26 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from migrate.abilities import DeletingTarget, ListingTarget, Target
+from migrate.abilities import (
+    DeletingTarget,
+    ListingTarget,
+    PageError,
+    ReconcilingTarget,
+    Source,
+    Target,
+)
 from migrate.errors import ExitStatus, MigrateError, UnsupportedOperation
 from migrate.model import Page
+from migrate.pipeline.ledger import PageLedger
+from migrate.pipeline.transform import CommentTransformer, PagePlan
 from utils.checkpoint_manager import CheckpointManager
 from utils.fileio import atomic_writer
+from utils.http import HttpError
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +82,13 @@ def plan_rollback(
     cp: CheckpointManager,
     pages: Iterable[Page],
     page_for: Callable[[str], Page],
+    unrecorded: Mapping[str, Sequence[tuple[str, str]]] | None = None,
 ) -> RollbackPlan:
     """Every page the checkpoint has mappings for; `page_for` stands in for a page the
-    source no longer lists (its id is enough to delete by, the uri helps the backup)."""
+    source no longer lists (its id is enough to delete by, the uri helps the backup).
+    `unrecorded`: per page, (source id, target id) of comments an interrupted run sent and
+    never recorded (`find_unrecorded`), in send order; they go first, being the newest."""
+    unrecorded = unrecorded or {}
     if not isinstance(target, DeletingTarget) or not target.capabilities.can_delete:
         raise UnsupportedOperation(
             f"the {target.name} target cannot delete comments, so this migration cannot be "
@@ -86,10 +107,59 @@ def plan_rollback(
             page_ids.append(page_id)
     planned = []
     for page_id in page_ids:
-        items = list(reversed(cp.state.get_page_mappings(page_id)))
+        items = [
+            *reversed(unrecorded.get(page_id, ())),
+            *reversed(cp.state.get_page_mappings(page_id)),
+        ]
         if items:
             planned.append((known[page_id], items))
     return RollbackPlan(planned)
+
+
+class SourceUnreadable(MigrateError):
+    """An interrupted page cannot be read from the source, so what its run sent without
+    recording it cannot be found: nothing was deleted."""
+
+
+def find_unrecorded(
+    target: Target,
+    cp: CheckpointManager,
+    source: Source,
+    pages: Iterable[Page],
+    *,
+    mention_parent: bool = True,
+) -> dict[str, list[tuple[str, str]]]:
+    """What runs sent on interrupted pages (in progress or failed) and never journaled, found
+    in the target as the rerun's reconciliation would: per page id, (source id, target id)
+    in send order. Writes nothing (a declined rollback leaves the checkpoint as it was; an
+    interrupted one finds the rest again, the page being still interrupted)."""
+    if not isinstance(target, ReconcilingTarget):
+        return {}  # nothing to ask: a target without it was reported as able to repeat
+    transformer = CommentTransformer(
+        target.capabilities, system=source.system, mention_parent=mention_parent
+    )
+    found: dict[str, list[tuple[str, str]]] = {}
+    for page in pages:
+        if cp.state.get_page_status(page.id) not in ("in_progress", "failed"):
+            continue  # a complete page has every comment mapped
+        try:
+            comments = source.comments(page).comments
+        except (PageError, HttpError) as exc:
+            raise SourceUnreadable(
+                f"cannot read page {page.id} from the source to find what its interrupted "
+                f"run sent without recording it: {exc.message}; nothing was deleted"
+            ) from exc
+        ledger = PageLedger.open(cp, page.id, buffered=False)
+        plan = PagePlan(transformer, page, comments)
+        pending = [c for c in plan.order if not ledger.is_done(c.id)]
+        if not pending:
+            continue
+        outgoing = [plan.outgoing(c, ledger.target_id, ledger.skip_reason) for c in pending]
+        adopted = target.reconcile(page, outgoing, known_target_ids=ledger.target_ids())
+        if adopted:
+            log.info("%s: %d comments sent but never recorded, deleted too", page.id, len(adopted))
+            found[page.id] = [(c.id, adopted[c.id]) for c in pending if c.id in adopted]
+    return found
 
 
 def write_backup(path: Path, target: Target, plan: RollbackPlan) -> int:
@@ -105,11 +175,17 @@ def write_backup(path: Path, target: Target, plan: RollbackPlan) -> int:
     lines = list(earlier)
     for page, items in plan.pages:
         # a target that cannot be read back: the backup holds what the checkpoint knows
-        held = (
-            {c.target_id: c for c in target.list_page(page)}
-            if isinstance(target, ListingTarget)
-            else {}
-        )
+        try:
+            held = (
+                {c.target_id: c for c in target.list_page(page)}
+                if isinstance(target, ListingTarget)
+                else {}
+            )
+        except (HttpError, PageError) as exc:
+            raise BackupFailed(
+                f"cannot read page {page.id} back for the backup: {exc.message}; "
+                "nothing was deleted"
+            ) from exc
         for source_id, target_id in items:
             if target_id in saved:
                 continue
@@ -194,6 +270,7 @@ class RollbackOutcome:
     target: str = ""
     backup: Path | None = None
     backed_up: int = 0
+    unjournaled: int = 0  # sent by an interrupted run, never recorded, found and planned
     summary: RollbackSummary | None = None
     moved_aside: list[Path] = field(default_factory=list)
 
@@ -220,7 +297,12 @@ def rollback_migration(
         check_identity(cp, migration)
         target = migration.target.build()
         try:
-            plan = plan_rollback(target, cp, list(migration.source.pages()), migration.page_for)
+            pages = list(migration.source.pages())
+            unrecorded = find_unrecorded(
+                target, cp, migration.source, pages, mention_parent=migration.mention_parent
+            )
+            outcome.unjournaled = sum(len(items) for items in unrecorded.values())
+            plan = plan_rollback(target, cp, pages, migration.page_for, unrecorded)
             outcome.planned, outcome.pages = plan.total, len(plan.pages)
             if plan.total == 0:
                 cp.set_metadata(ROLLBACK_KEY, False)

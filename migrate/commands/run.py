@@ -35,6 +35,7 @@ from utils.checkpoint_manager import (
     checkpoint_exists,
     journal_path,
     lock_path,
+    read_checkpoint,
 )
 from utils.filelock import FileLock, LockHeld
 
@@ -108,8 +109,11 @@ def require_checkpoint(path: Path, purpose: str) -> None:
         raise NoCheckpoint(f"{path}: no checkpoint {purpose} (has `run` been run?)")
 
 
-def check_identity(cp: CheckpointManager, migration: Migration, *, record: bool = True) -> None:
-    """The checkpoint belongs to this migration; a new one is stamped with it (`record`)."""
+def check_identity(
+    cp: CheckpointManager, migration: Migration, *, record: bool = True, named: Path | None = None
+) -> None:
+    """The checkpoint belongs to this migration; a new one is stamped with it (`record`).
+    `named`: the user's checkpoint, when `cp` is a dry run's copy of it."""
     digest = migration.digest
     state = cp.state
     if state.config_digest is None:
@@ -118,7 +122,7 @@ def check_identity(cp: CheckpointManager, migration: Migration, *, record: bool 
     elif state.config_digest != digest:
         what = describe_identity_change(state.config_identity or {}, dict(migration.identity))
         raise ConfigChanged(
-            f"checkpoint {cp.checkpoint_file} was made for another migration ({what}). "
+            f"checkpoint {named or cp.checkpoint_file} was made for another migration ({what}). "
             "Use the matching configuration, another --checkpoint, or --reset to start over "
             "(the old checkpoint is moved aside, not deleted)."
         )
@@ -152,12 +156,14 @@ def open_checkpoint(
     migration: Migration, path: Path, *, dry_run: bool
 ) -> Iterator[CheckpointManager]:
     """The checkpoint of a run or a sync, under its lock: made for this migration, with no
-    rollback half done, recording the media the source copies."""
+    rollback half done, recording the media the source copies. A dry run's `path` is a
+    copy; messages name the user's checkpoint (`migration.checkpoint`)."""
+    named = migration.checkpoint
     with CheckpointManager(checkpoint_file=path) as cp, _media(migration, cp, dry_run=dry_run):
-        check_identity(cp, migration)
+        check_identity(cp, migration, named=named)
         if cp.state.get_metadata(ROLLBACK_KEY):
             raise RollbackUnfinished(
-                f"a rollback of {path} is unfinished; finish it with "
+                f"a rollback of {named} is unfinished; finish it with "
                 "`comment-migrate rollback` before running again"
             )
         yield cp
@@ -178,6 +184,9 @@ def make_orchestrator(
         workers=options.workers or migration.workers,
         mention_parent=migration.mention_parent,
         keep_ip=migration.keep_ip,
+        # a dry run's stand-in target holds no earlier comment: it cannot tell which were
+        # removed, so it plans every reply under the parent it had
+        orphans="fail" if options.dry_run else migration.orphans,
         reporter=Reporter(quiet=options.quiet),
         stop=stop,
         **extra,
@@ -185,6 +194,10 @@ def make_orchestrator(
 
 
 def _dry_run_copy(path: Path, tmpdir: Path) -> Path:
+    """A copy of the checkpoint to plan on; the original is read first, so a damaged one
+    is an error naming the user's file, not the copy."""
+    if path.exists():
+        read_checkpoint(path)
     copy = tmpdir / "checkpoint.json"
     for original, duplicate in ((path, copy), (journal_path(path), journal_path(copy))):
         if original.exists():

@@ -182,9 +182,10 @@ def verify_pages(
 def verify_migration(migration: Migration) -> VerifyReport:
     """`verify`: source and target read again, compared through the checkpoint's mapping.
 
-    It holds the checkpoint's lock while it reads, so it never reads a file target halfway
-    through a run's append (and could not mistake that for a torn tail); it writes nothing,
-    media included: comments link the copies [media] made, never a new download."""
+    It holds the checkpoint's lock while it reads, and opens the target read-only: a file
+    target's incomplete tail (another process may be appending) is left as it is, and a
+    derived file is not rebuilt. It writes nothing, media included: comments link the copies
+    [media] made, never a new download."""
     from migrate.commands.run import check_identity, require_checkpoint, source_mirror
 
     require_checkpoint(migration.checkpoint, "to verify against")
@@ -194,7 +195,7 @@ def verify_migration(migration: Migration) -> VerifyReport:
         mirror = source_mirror(migration)
         if mirror is not None:
             mirror.ledger = cp  # links the copies the run made; never started: no download
-        target = migration.target.build()
+        target = migration.target.open_read_only()
         try:
             return verify_pages(
                 list(migration.source.pages()),

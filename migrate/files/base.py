@@ -26,9 +26,11 @@ from typing import Any
 
 from migrate.abilities import CommentRefused
 from migrate.errors import ConfigError, TargetError
+from migrate.files.batches import Batch, complete_batches
 from migrate.files.delta import DeltaFiles
 from migrate.files.formats import (
     WEB_SCHEMES,
+    page_link,
     sanitize_html,
     strip_unwritable,
     unsafe_links,
@@ -174,17 +176,6 @@ def target_comment(record: Mapping[str, Any]) -> TargetComment:
 
 
 @dataclass
-class Batch:
-    """One committed append: a page's comments, as decoded from the store."""
-
-    seq: int
-    size: int  # lines this batch spans in the store
-    page: Record
-    comments: list[Record] = field(default_factory=list)
-    lines: int = 0
-
-
-@dataclass
 class StoredPage:
     page: Record
     comments: list[Record] = field(default_factory=list)
@@ -212,9 +203,11 @@ class PageAtomicFileTarget(DeltaFiles):
     # files hold comments and authors: private unless the configuration says otherwise
     file_mode = 0o600
 
-    def __init__(self, store: Path) -> None:
+    def __init__(self, store: Path, *, read_only: bool = False) -> None:
         self.store = Path(store)
         require_file(self.store)
+        # a reader (verify) writes nothing, ever: it leaves a torn tail to whoever appends
+        self.read_only = read_only
         self._lock = threading.RLock()
         self._pages: dict[str, StoredPage] = {}  # committed, in commit order
         self._buffers: dict[str, tuple[Page, list[Record]]] = {}  # uncommitted, by page id
@@ -243,39 +236,16 @@ class PageAtomicFileTarget(DeltaFiles):
             data = read_bytes(self.store)
         except FileNotFoundError:
             return
-        good_end = 0  # byte offset just past the last complete batch
-        offset = 0
-        current: Batch | None = None
-        broken: str | None = None
-        broken_at = 0
-        for raw_line in data.splitlines(keepends=True):
-            line_start, offset = offset, offset + len(raw_line)
-            if broken is not None:
-                raise TargetError(
-                    f"{self.store}: invalid line at byte {broken_at} ({broken}) "
-                    "followed by more data; restore a backup or remove the damaged lines"
-                )
-            broken_at = line_start
-            if not raw_line.endswith(b"\n"):
-                broken = "no newline: a torn write"
-                continue
-            try:
-                obj = json.loads(raw_line)
-                seq, size, page, comments = self.decode_line(obj)
-            except (ValueError, KeyError, TypeError) as exc:
-                broken = f"{type(exc).__name__}: {exc}"
-                continue
-            if current is not None and current.seq != seq:
-                broken = f"batch {current.seq} has {current.lines} of {current.size} lines"
-                continue
-            if current is None:
-                current = Batch(seq, size, page)
-            current.comments.extend(comments)
-            current.lines += 1
-            if current.lines == current.size:
-                self._apply(current)
-                current, good_end = None, offset
-        if good_end < len(data):
+        batches, good_end = complete_batches(self.store, data, self.decode_line)
+        for batch in batches:
+            self._apply(batch)
+        if good_end < len(data) and self.read_only:
+            log.info(
+                "%s: reading without its incomplete last %d bytes (being written, or torn)",
+                self.store,
+                len(data) - good_end,
+            )
+        elif good_end < len(data):
             # only the tail can be torn: appends are serialized and each is one batch
             log.warning(
                 "%s: dropping an incomplete last page (%d bytes) left by an interrupted write",
@@ -297,6 +267,10 @@ class PageAtomicFileTarget(DeltaFiles):
     # -- the Target protocol ------------------------------------------------------------
 
     def check(self, outgoing: OutgoingComment) -> str | None:
+        # a page address goes into every file as a link: http(s) or a path, nothing else
+        _, problem = page_link("", outgoing.page.key)
+        if problem is not None:
+            return problem
         # a dry run planned for another target refuses what that target would refuse
         minimum = self.capabilities.min_text_length
         if minimum and len(outgoing.text.rstrip()) < minimum:
@@ -308,6 +282,9 @@ class PageAtomicFileTarget(DeltaFiles):
             self._buffers[page.id] = (page, [])
 
     def create(self, outgoing: OutgoingComment) -> Created:
+        problem = self.check(outgoing)  # the sender asks first; a caller of its own may not
+        if problem is not None:
+            raise CommentRefused(problem)
         with self._lock:
             page = outgoing.page
             if page.id not in self._buffers:  # create without begin_page: start the buffer
@@ -337,7 +314,12 @@ class PageAtomicFileTarget(DeltaFiles):
                 return {}
             return {c["source"]["id"]: str(c["id"]) for c in stored.comments if c.get("source")}
 
+    def _writable(self) -> None:
+        if self.read_only:
+            raise TargetError(f"{self.store} was opened for reading only")
+
     def finish_page(self, page: Page) -> None:
+        self._writable()
         with self._lock:
             _, comments = self._buffers.pop(page.id, (page, []))
             if not comments:
@@ -362,6 +344,7 @@ class PageAtomicFileTarget(DeltaFiles):
 
     def delete(self, target_id: str, page: Page) -> bool:
         """Remove one comment and rewrite the store atomically (durable when this returns)."""
+        self._writable()
         with self._lock:
             stored = self._pages.get(page.id)
             if stored is None:

@@ -11,12 +11,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, Self
 
-from migrate.abilities import CommentRefused
 from migrate.config import SectionConfig
 from migrate.errors import TargetError
 from migrate.files.base import PageAtomicFileTarget, Record, dumps, require_file
 from migrate.files.formats import IMPORTERS, Importer, importer, page_link, writable_page
-from migrate.model import Capabilities, Created, OutgoingComment
+from migrate.model import Capabilities, OutgoingComment
 from migrate.plugins import TargetPlugin
 from utils.fileio import atomic_writer
 
@@ -57,6 +56,7 @@ class DerivedFileTarget(PageAtomicFileTarget):
         importer: str | None = None,
         allow_images: bool = False,
         file_mode: int | None = None,
+        read_only: bool = False,
     ) -> None:
         self.output = Path(output)
         if file_mode is not None:
@@ -74,11 +74,12 @@ class DerivedFileTarget(PageAtomicFileTarget):
                 f"{self.output} exists but has no {sidecar.name} beside it, so it was not "
                 "written by comment-migrate: move it away or choose another output"
             )
-        super().__init__(sidecar)
-        if sidecar.exists() and (
+        super().__init__(sidecar, read_only=read_only)
+        stale = sidecar.exists() and (
             not self.output.exists()
             or self.output.stat().st_mtime_ns <= sidecar.stat().st_mtime_ns  # coarse clocks tie
-        ):
+        )
+        if stale and not read_only:
             self._rebuild()
 
     def sibling(self, output: Path) -> Self:
@@ -89,6 +90,7 @@ class DerivedFileTarget(PageAtomicFileTarget):
             rebuild_interval=self.rebuild_interval,
             importer=self.reader.name,
             allow_images=self.allow_images,
+            read_only=self.read_only,
         )
 
     @staticmethod
@@ -108,12 +110,6 @@ class DerivedFileTarget(PageAtomicFileTarget):
     def check(self, outgoing: OutgoingComment) -> str | None:
         _, problem = page_link(self.site_url, outgoing.page.key)
         return problem or super().check(outgoing)
-
-    def create(self, outgoing: OutgoingComment) -> Created:
-        problem = self.check(outgoing)
-        if problem is not None:
-            raise CommentRefused(problem)
-        return super().create(outgoing)
 
     def encode_batch(self, seq: int, page: Record, comments: Sequence[Record]) -> list[str]:
         return [dumps({"batch": seq, "page": writable_page(page), "comments": list(comments)})]
@@ -167,15 +163,21 @@ def file_mode(section: SectionConfig) -> int | None:
 
 def derived_file_plugin(cls: type[DerivedFileTarget]) -> TargetPlugin:
     """The plugin of a derived file target: `output`, `importer` and `allow_images` keys."""
-    return TargetPlugin(
-        name=cls.name,
-        build=lambda section, run: cls(
+
+    def build(section: SectionConfig, *, read_only: bool = False) -> DerivedFileTarget:
+        return cls(
             _output(section),
             site_url=section.text("site_url"),
             importer=section.get("importer"),
             allow_images=bool(section.get("allow_images", False)),
             file_mode=file_mode(section),
-        ),
+            read_only=read_only,
+        )
+
+    return TargetPlugin(
+        name=cls.name,
+        build=lambda section, run: build(section),
+        read=lambda section, run: build(section, read_only=True),
         capabilities=lambda section: cls.capabilities,
         identity=lambda section: {"output": str(_output(section).resolve())},
         output=lambda section: str(_output(section)),

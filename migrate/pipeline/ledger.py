@@ -62,6 +62,8 @@ class PageLedger:
     # interruption must not take them for edits made since (they are in the target as sent)
     _revisions: dict[str, str] = field(default_factory=dict)
     refused: list[SkipRecord] = field(default_factory=list)
+    # mapped comments no longer in the target (removed there), for this pass only
+    removed: dict[str, str] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     @classmethod
@@ -87,6 +89,11 @@ class PageLedger:
     def skip_reason(self, source_id: str) -> str | None:
         with self._lock:
             return self.skipped.get(source_id)
+
+    def gone_reason(self, source_id: str) -> str | None:
+        """Why the comment cannot hold replies in the target: skipped, or removed there."""
+        with self._lock:
+            return self.skipped.get(source_id) or self.removed.get(source_id)
 
     def is_done(self, source_id: str) -> bool:
         with self._lock:

@@ -37,6 +37,7 @@ from migrate.errors import ExitStatus, MigrateError
 from migrate.model import Comment, Cursor, Page, PageComments, SkippedEvent
 from migrate.pipeline.changes import ChangeApplier, SyncSummary
 from migrate.pipeline.ledger import PageLedger
+from migrate.pipeline.orphans import find_removed_parents
 from migrate.pipeline.result import PageResult, tally
 from migrate.pipeline.sender import PageInterrupted, PageSender, SendPool
 from migrate.pipeline.sync import PageSync, Prefetched, apply_page_changes, extract
@@ -64,6 +65,7 @@ class Orchestrator:
         workers: int = 4,
         mention_parent: bool = True,
         keep_ip: bool = False,
+        orphans: str = "fail",
         reporter: Reporter | None = None,
         stop: threading.Event | None = None,
         apply_changes: bool = True,
@@ -79,6 +81,7 @@ class Orchestrator:
             mention_parent=mention_parent,
             keep_ip=keep_ip,
         )
+        self.orphans = orphans
         self.reporter = reporter or Reporter(quiet=True)
         self.stop = stop or threading.Event()
         self.sends = SendPool(self.workers)  # slots and send threads shared by all pages
@@ -120,6 +123,10 @@ class Orchestrator:
             pending = [c for c in plan.order if not ledger.is_done(c.id)]
             if pending and self._must_reconcile(prior):
                 self._reconcile(page, plan, pending, ledger, result)
+            if pending and self.orphans != "fail":
+                find_removed_parents(
+                    self.target, plan, pending, ledger, skip=self.orphans == "skip"
+                )
             with self.sends.sending():
                 PageSender(
                     self.target,

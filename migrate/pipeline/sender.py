@@ -206,7 +206,7 @@ class PageSender:
             )
 
     def _outgoing(self, comment: Comment) -> OutgoingComment:
-        out = self.plan.outgoing(comment, self.ledger.target_id, self.ledger.skip_reason)
+        out = self.plan.outgoing(comment, self.ledger.target_id, self.ledger.gone_reason)
         if out.parent_source_id is not None and out.parent_target_id is None:
             # parents are sent first and a failure stops the page, so this is a bug
             raise PageError(f"parent {out.parent_source_id} of {comment.id} was not sent")

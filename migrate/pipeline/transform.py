@@ -7,7 +7,9 @@ made here and nowhere else:
   (a reply deeper than the target allows attaches to its deepest allowed ancestor and keeps
   whom it answered as "@Name: ..."); an ancestor that was refused or skipped is passed over;
 - content: Markdown/plain text for Markdown targets, sanitized HTML for HTML targets, both for
-  targets that take both.
+  targets that take both. A comment's HTML is sanitized here, once, for every target,
+  whatever the source (an archive or a plugin may carry anything): the allowlist of
+  migrate.content.sanitize_html.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import html as html_lib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
-from migrate.content import html_to_markdown, images_as_links, plain_to_html
+from migrate.content import html_to_markdown, images_as_links, plain_to_html, sanitize_html
 from migrate.model import Capabilities, Comment, OutgoingComment, Page
 from migrate.threads import depths as depths
 from migrate.threads import send_order as send_order
@@ -110,7 +112,7 @@ class CommentTransformer:
         self, comment: Comment, page: Page, placement: Placement, lookup: MappingLookup
     ) -> OutgoingComment:
         parent_target = lookup(placement.parent_source_id) if placement.parent_source_id else None
-        html = comment.html
+        html = sanitize_html(comment.html) if comment.html is not None else None
         # an HTML-only comment (a source that keeps no Markdown) still reaches Markdown targets
         text = comment.text or (html_to_markdown(html) if html else "")
         if placement.mention:

@@ -33,6 +33,7 @@ TEMPLATE_FILES: dict[str, str] = {
     "gitignore": ".gitignore",
     "migrations/0001_comments.sql": "migrations/0001_comments.sql",
     "src/index.js": "src/index.js",
+    "src/sanitize.js": "src/sanitize.js",
 }
 
 DEV_VARS_EXAMPLE = """\

@@ -101,6 +101,22 @@ def batch_result(
     )
 
 
+def server_batch_limit(response: requests.Response) -> int | None:
+    """The most comments per batch the server says it takes: its `X-Batch-Limit` header, or
+    `max_batch` in a 413's body (None when it says neither, or nothing usable)."""
+    said: Any = response.headers.get("X-Batch-Limit")
+    if said is None:
+        body = json_or_none(response)
+        said = body.get("max_batch") if isinstance(body, dict) else None
+    if isinstance(said, bool):
+        return None
+    try:
+        limit = int(said)
+    except (TypeError, ValueError):
+        return None
+    return limit if limit >= 1 else None
+
+
 def listed_comment(item: Any, endpoint: str, response: requests.Response) -> TargetComment:
     target_id = target_id_of(item, "id", endpoint, response)  # so item is a dict below
     parent = parent_id_of(item, endpoint, response)

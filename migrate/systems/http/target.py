@@ -20,7 +20,9 @@ Extension for `verify`, `rollback` backups and cheaper reconciliation (optional 
               "next": <opaque cursor, or null/absent on the last batch>}
 
 Batches (optional; `batch_size` in [target]: most comments per request, 0 = never batch;
-unset: batches of 50 if the server has the endpoint):
+unset: batches of 50 if the server has the endpoint; a server's own limit wins, learned from
+its `X-Batch-Limit` header, or from a 413 answer, whose items are then sent again in batches
+of what its `max_batch` says, or of half as many when it says nothing):
 
     POST {url}/comments/batch
       {"comments": [<the POST /comments body> + "idempotency_key": <its Idempotency-Key>, ...]}
@@ -72,16 +74,16 @@ from migrate.systems.http.answers import (
     batch_result,
     is_not_found,
     json_or_none,
-    listed_comment,
     parent_id_of,
+    server_batch_limit,
     target_id_of,
 )
+from migrate.systems.http.listing import NOT_IMPLEMENTED, list_comments
 from utils.http import HttpClient, HttpError
 from utils.retry import RetryPolicy
 
 log = logging.getLogger(__name__)
 
-NOT_IMPLEMENTED = (404, 405, 501)
 PROBE_SOURCE_ID = "comment-migrate:probe"  # a source id no comment has (`check`)
 DEFAULT_BATCH_SIZE = 50
 MAX_BATCH_SIZE = 1000
@@ -174,9 +176,24 @@ class HttpTarget:
             "POST",
             "/comments/batch",
             json_body={"comments": items},
-            ok=(200, 201, *NOT_IMPLEMENTED),
+            ok=(200, 201, 413, *NOT_IMPLEMENTED),
         )
         where = f"POST {self.client.url('/comments/batch')}"
+        said = server_batch_limit(response)
+        if response.status_code == 413:  # too many, or too large: the same, in smaller ones
+            self.batch_size = min(self.batch_size, said or len(outgoing) // 2, len(outgoing) - 1)
+            log.info("%s -> 413: sending at most %d comments per batch", where, self.batch_size)
+            if self.batch_size < 2:
+                self._has_batch = False
+                raise BatchUnsupported
+            size = self.batch_size
+            return [
+                result
+                for start in range(0, len(outgoing), size)
+                for result in self.create_batch(outgoing[start : start + size])
+            ]
+        if said is not None and said < self.batch_size:
+            self.batch_size = said  # the server's own limit, said before it is reached
         if response.status_code in NOT_IMPLEMENTED:
             with self._batch_lock:  # workers learn it together: say it once per run
                 first, self._said_no_batch = not self._said_no_batch, True
@@ -265,28 +282,11 @@ class HttpTarget:
         """The page's comments, or None when the server has no listing endpoint."""
         if self._has_listing is False:
             return None
-        comments: list[TargetComment] = []
-        params: dict[str, str] = {"page_id": page.id}
-        while True:
-            response = self.client.request(
-                "GET", "/comments", params=params, ok=(200, *NOT_IMPLEMENTED)
-            )
-            body = json_or_none(response)
-            if (
-                response.status_code != 200
-                or not isinstance(body, dict)
-                or not isinstance(body.get("comments"), list)
-            ):
-                self._has_listing = False
-                log.info("%s has no page listing (GET /comments?page_id=...)", self.url)
-                return None
-            self._has_listing = True
-            endpoint = f"GET {self.client.url('/comments')}?page_id="
-            comments.extend(listed_comment(item, endpoint, response) for item in body["comments"])
-            cursor = body.get("next")
-            if not cursor:
-                return comments
-            params = {"page_id": page.id, "cursor": str(cursor)}
+        listed = list_comments(self.client, page.id)
+        self._has_listing = listed is not None
+        if listed is None:
+            log.info("%s has no page listing (GET /comments?page_id=...)", self.url)
+        return listed
 
     def delete(self, target_id: str, page: Page) -> bool:
         response = self.client.request(

@@ -42,7 +42,9 @@ DEFAULT_CAPABILITIES = Capabilities(
 class JsonlTarget(PageAtomicFileTarget):
     name = "jsonl"
 
-    def __init__(self, output: Path, *, capabilities: Capabilities | None = None) -> None:
+    def __init__(
+        self, output: Path, *, capabilities: Capabilities | None = None, read_only: bool = False
+    ) -> None:
         self.output = Path(output)
         # a dry run plans for the configured target (its depth, content, rules) but writes here;
         # the file stays page-atomic whatever is planned
@@ -57,10 +59,10 @@ class JsonlTarget(PageAtomicFileTarget):
             page_atomic=True,
             keeps_avatars=True,  # every record has the author's avatar URL
         )
-        super().__init__(self.output)
+        super().__init__(self.output, read_only=read_only)
 
     def sibling(self, output: Path) -> JsonlTarget:
-        return JsonlTarget(output, capabilities=self.capabilities)
+        return JsonlTarget(output, capabilities=self.capabilities, read_only=self.read_only)
 
     def identity(self) -> Mapping[str, str]:
         return {"output": str(self.output.resolve())}
@@ -102,6 +104,7 @@ def _output(section: SectionConfig) -> Path:
 PLUGIN = TargetPlugin(
     name="jsonl",
     build=lambda section, run: JsonlTarget(_output(section)),
+    read=lambda section, run: JsonlTarget(_output(section), read_only=True),
     capabilities=lambda section: DEFAULT_CAPABILITIES,
     identity=lambda section: {"output": str(_output(section).resolve())},
     output=lambda section: str(_output(section)),

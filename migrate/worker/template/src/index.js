@@ -5,7 +5,9 @@
 //   POST   /comments               Idempotency-Key: <system>:<source id>
 //                                  -> 201 {"id"} | 409 {"id"} (already there) | 400 {"error"}
 //   POST   /comments/batch         {"comments": [...]} -> 200 {"results": [{"id"} |
-//                                  {"id", "existing": true} | {"error"}]}, one D1 batch
+//                                  {"id", "existing": true} | {"error"}]}, one D1 batch;
+//                                  at most MAX_BATCH items: more -> 413 {"error",
+//                                  "max_batch"}; every answer says it in X-Batch-Limit
 //   GET    /comments?source_id=    -> 200 {"id"} | 404 {"error"}
 //   GET    /comments?page_id=&cursor=  -> 200 {"comments": [...], "next": cursor | null}
 //   PATCH  /comments/{id}          {"text", "html", "edited_at"} -> 200 | 404
@@ -14,6 +16,9 @@
 // Public (no token, CORS open, no author source ids, no keys):
 //   GET    /threads?uri=/page/  (or ?page_id=)  -> 200 {"page", "comments": [nested], "total"}
 //          (/page and /page/ are one page)
+//          each `html` sanitized on the way out (src/sanitize.js)
+
+import { sanitizeHtml } from "./sanitize.js";
 
 const MAX_BATCH = 100;
 const MAX_BODY_BYTES = 2 * 1024 * 1024;
@@ -138,7 +143,13 @@ async function createBatch(request, env) {
     throw new HttpError(400, "body must be {\"comments\": [...]}");
   }
   if (body.comments.length > MAX_BATCH) {
-    throw new HttpError(400, `at most ${MAX_BATCH} comments per batch, got ${body.comments.length}`);
+    // 413 with the limit, so a client can split what it sends and go on
+    return json(
+      { error: `at most ${MAX_BATCH} comments per batch, got ${body.comments.length}`,
+        max_batch: MAX_BATCH },
+      413,
+      batchLimit(),
+    );
   }
   const items = body.comments.map((item) => {
     const key = item && typeof item === "object" && typeof item.idempotency_key === "string"
@@ -173,7 +184,11 @@ async function createBatch(request, env) {
     if (stored.has(entry.key)) return { id: stored.get(entry.key), existing: true };
     return { error: `unknown parent_id ${entry.item.parent_id} on page ${entry.item.page.id}` };
   });
-  return json({ results }, 200);
+  return json({ results }, 200, batchLimit());
+}
+
+function batchLimit() {
+  return { "X-Batch-Limit": String(MAX_BATCH) };
 }
 
 function insertStatement(env, key, body) {
@@ -341,7 +356,7 @@ function publicComment(row) {
     author: deleted ? { name: null, avatar_url: null }
       : { name: row.author_name, avatar_url: httpUrl(row.author_avatar_url) },
     text: row.text,
-    html: deleted ? null : row.html,
+    html: deleted ? null : sanitizeHtml(row.html),
     created_at: row.created_at,
     edited_at: row.edited_at,
     deleted,
