@@ -6,19 +6,21 @@ file (`importer`): see migrate/files/formats.py.
 
 from __future__ import annotations
 
+import gzip
+import io
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, Self
 
 from migrate.abilities import CommentRefused
-from migrate.config import SectionConfig
+from migrate.config import RunConfig, SectionConfig
 from migrate.errors import TargetError
 from migrate.files.base import PageAtomicFileTarget, Record, dumps
 from migrate.files.formats import IMPORTERS, Importer, importer, page_link, writable_page
 from migrate.model import Capabilities, Created, OutgoingComment
 from migrate.plugins import TargetPlugin
-from utils.fileio import atomic_writer
+from utils.fileio import atomic_binary_writer, atomic_writer
 
 DEFAULT_IMPORTER = "isso"
 
@@ -38,6 +40,7 @@ class DerivedFileTarget(PageAtomicFileTarget):
 
     name: str
     default_importer = DEFAULT_IMPORTER
+    compressed = False  # the file is gzip (Commento's and Remark42's importers read gzip)
     capabilities = Capabilities(
         max_depth=None,
         keeps_timestamps=True,
@@ -56,8 +59,10 @@ class DerivedFileTarget(PageAtomicFileTarget):
         importer: str | None = None,
         allow_images: bool = False,
         file_mode: int | None = None,
+        settings: Mapping[str, str] | None = None,
     ) -> None:
         self.output = Path(output)
+        self.settings = dict(settings or {})  # the format's own keys (site names)
         if file_mode is not None:
             self.file_mode = file_mode
         self.site_url = site_url.rstrip("/")
@@ -87,6 +92,7 @@ class DerivedFileTarget(PageAtomicFileTarget):
             rebuild_interval=self.rebuild_interval,
             importer=self.reader.name,
             allow_images=self.allow_images,
+            settings=self.settings,
         )
 
     @staticmethod
@@ -105,6 +111,9 @@ class DerivedFileTarget(PageAtomicFileTarget):
 
     def check(self, outgoing: OutgoingComment) -> str | None:
         _, problem = page_link(self.site_url, outgoing.page.key)
+        pending = outgoing.source.status == "pending"
+        if problem is None and pending and not self.capabilities.keeps_pending:
+            problem = f"pending moderation, and the {self.name} file cannot hold that"
         return problem or super().check(outgoing)
 
     def create(self, outgoing: OutgoingComment) -> Created:
@@ -134,8 +143,18 @@ class DerivedFileTarget(PageAtomicFileTarget):
         raise NotImplementedError
 
     def _rebuild(self) -> None:
-        with self._lock, atomic_writer(self.output, mode=self.file_mode) as handle:
-            self.write_file(handle)
+        with self._lock:
+            if self.compressed:
+                # mtime 0: the same pages give the same bytes
+                with (
+                    atomic_binary_writer(self.output, mode=self.file_mode) as raw,
+                    gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as packed,
+                    io.TextIOWrapper(packed, encoding="utf-8", newline="\n") as text,
+                ):
+                    self.write_file(text)
+            else:
+                with atomic_writer(self.output, mode=self.file_mode) as handle:
+                    self.write_file(handle)
         self._last_rebuild = time.monotonic()
         self._stale = False
 
@@ -178,6 +197,44 @@ def derived_file_plugin(cls: type[DerivedFileTarget]) -> TargetPlugin:
                 "output": {"type": "string", "minLength": 1},
                 "importer": {"enum": sorted(IMPORTERS)},
                 "allow_images": {"type": "boolean"},
+                **FILE_MODE_SCHEMA,
+            },
+        },
+    )
+
+
+def export_file_plugin(
+    cls: type[DerivedFileTarget],
+    keys: Mapping[str, Mapping[str, Any]],
+    *,
+    required: tuple[str, ...] = (),
+) -> TargetPlugin:
+    """The plugin of a file one comment system imports (Commento, Remark42, Artalk): its
+    content form is the importer's, so no `importer` key; `keys` are the format's own
+    settings (strings), passed to the target as `settings`."""
+
+    def build(section: SectionConfig, run: RunConfig) -> DerivedFileTarget:
+        settings = {key: section.text(key) for key in keys if section.get(key) is not None}
+        return cls(
+            _output(section),
+            site_url=section.text("site_url"),
+            file_mode=file_mode(section),
+            settings=settings,
+        )
+
+    return TargetPlugin(
+        name=cls.name,
+        build=build,
+        capabilities=lambda section: cls.capabilities,
+        identity=lambda section: {"output": str(_output(section))},
+        output=lambda section: str(_output(section)),
+        recognizes=cls.recognizes,
+        path_keys=("output",),
+        schema={
+            "required": ["output", *required],
+            "properties": {
+                "output": {"type": "string", "minLength": 1},
+                **keys,
                 **FILE_MODE_SCHEMA,
             },
         },
