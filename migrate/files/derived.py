@@ -111,9 +111,6 @@ class DerivedFileTarget(PageAtomicFileTarget):
 
     def check(self, outgoing: OutgoingComment) -> str | None:
         _, problem = page_link(self.site_url, outgoing.page.key)
-        pending = outgoing.source.status == "pending"
-        if problem is None and pending and not self.capabilities.keeps_pending:
-            problem = f"pending moderation, and the {self.name} file cannot hold that"
         return problem or super().check(outgoing)
 
     def create(self, outgoing: OutgoingComment) -> Created:

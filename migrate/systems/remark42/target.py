@@ -22,10 +22,17 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
+from migrate.content import render_markdown
 from migrate.errors import ConfigError
 from migrate.files.base import Record, StoredPage, dumps, parse_rfc3339
 from migrate.files.derived import DerivedFileTarget
-from migrate.files.formats import importer, neutral_text, page_link, rendered_content
+from migrate.files.formats import (
+    importer,
+    neutral_text,
+    page_link,
+    rendered_content,
+    sanitize_html,
+)
 from migrate.files.reading import GZIP_MAGIC
 from migrate.model import Capabilities
 
@@ -97,9 +104,7 @@ def _comment(comment: Mapping[str, Any], site: str, url: str, title: str) -> Rec
     record: Record = {
         "id": str(comment["id"]),
         "pid": str(comment.get("parent_id") or ""),
-        "text": ""
-        if deleted
-        else rendered_content(str(comment.get("text") or ""), comment.get("html"), _READER),
+        "text": "" if deleted else _html(comment),
         "user": {
             "name": neutral_text(str(author.get("name") or "")).strip() or "Anonymous",
             "id": f"{source.get('system') or 'import'}_"
@@ -122,6 +127,13 @@ def _comment(comment: Mapping[str, Any], site: str, url: str, title: str) -> Rec
     if title:
         record["title"] = title
     return record
+
+
+def _html(comment: Mapping[str, Any]) -> str:
+    """The comment's sanitized HTML; a Markdown-only comment rendered as Remark42 would."""
+    text = str(comment.get("text") or "")
+    source_html = comment.get("html") or sanitize_html(render_markdown(text))
+    return rendered_content(text, source_html, _READER)
 
 
 def remark_time(value: object) -> str:
