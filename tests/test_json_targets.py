@@ -10,15 +10,17 @@ from __future__ import annotations
 import gzip
 import json
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from migrate.config import RunConfig, SectionConfig
 from migrate.errors import ConfigError
 from migrate.files.export_source import ExportSource
 from migrate.files.formats import neutral_text
-from migrate.model import DELETED_TEXT
+from migrate.model import DELETED_TEXT, Author, Comment, OutgoingComment, Page
 from migrate.systems.artalk import ArtalkSource
 from migrate.systems.commento import CommentoSource
 from migrate.systems.remark42 import Remark42Source
@@ -206,3 +208,44 @@ def test_a_remark42_output_must_be_gzip_by_name_and_artalk_needs_a_site(tmp_path
         Remark42Target(tmp_path / "backup.json", site_url=SITE)
     with pytest.raises(ConfigError, match="site_name"):
         ArtalkTarget(tmp_path / "artrans.json")
+
+
+def hostile(target: Any) -> str:
+    """Write one comment whose every field tries to become markup; the file's text."""
+    page = Page(id="p", key="/p/", title='<script>alert("t")</script>')
+    comment = Comment(
+        id="x1",
+        page_id="p",
+        parent_id=None,
+        author=Author(
+            '<img src=x onerror="alert(1)">Eve',
+            "eve",
+            "javascript:alert(2)",
+            email="eve@example.net",
+            url="javascript:alert(3)",
+        ),
+        text="see [here](javascript:alert(4)) <script>alert(5)</script>",
+        html='<p onclick="alert(6)">see <a href="javascript:alert(4)">here</a></p>'
+        "<script>alert(5)</script>",
+        created_at=datetime(2021, 1, 2, 3, 4, 5, tzinfo=UTC),
+    )
+    target.begin_page(page)
+    target.create(
+        OutgoingComment(comment, page, None, None, comment.text, comment.html, "twikoo:x1")
+    )
+    target.finish_page(page)
+    target.close()
+    raw = target.output.read_bytes()
+    return (gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw).decode()
+
+
+@pytest.mark.parametrize("fmt", sorted(TARGETS))
+def test_no_field_of_the_file_can_become_markup_or_a_script_link(fmt: str, tmp_path: Path) -> None:
+    from migrate.plugins import target_plugin
+
+    name, _, keys = TARGETS[fmt]
+    section = SectionConfig(fmt, {"output": str(tmp_path / name), **keys})
+    written = hostile(target_plugin(fmt).build(section, RunConfig()))
+    assert "javascript:" not in written
+    assert "<script" not in written and "<img" not in written and "onclick" not in written
+    assert "alert(5)" not in written or "\u2039script" in written  # Markdown: shown, inert

@@ -45,13 +45,16 @@ class ArtalkTarget(DerivedFileTarget):
     )
 
     def __init__(self, output: Path, **options: Any) -> None:
-        super().__init__(output, **options)
-        self.site_name = self.settings.get("site_name") or urlsplit(self.site_url).hostname or ""
+        # known before the base class opens the file: it may rebuild the file at once
+        settings = options.get("settings") or {}
+        host = urlsplit(str(options.get("site_url") or "")).hostname
+        self.site_name = str(settings.get("site_name") or host or "")
         if not self.site_name:
             raise ConfigError(
                 "the artalk target needs target.site_name (or target.site_url): Artalk skips "
                 "every comment without a site name"
             )
+        super().__init__(output, **options)
 
     @staticmethod
     def recognizes(path: Path) -> bool:

@@ -38,6 +38,7 @@ from migrate.model import Capabilities
 
 DEFAULT_SITE = "remark"
 _READER = importer("remark42")
+_MARKDOWN = importer("commento")  # Markdown read by a Markdown renderer
 
 
 class Remark42Target(DerivedFileTarget):
@@ -119,7 +120,10 @@ def _comment(comment: Mapping[str, Any], site: str, url: str, title: str) -> Rec
         "imported": True,
     }
     if not deleted:
-        record["orig"] = str(comment.get("text") or "")
+        # what the author edits: the Markdown, with links and tags made safe as for any reader
+        record["orig"] = rendered_content(
+            str(comment.get("text") or ""), None, _MARKDOWN, allow_images=True
+        ).strip()
     if comment.get("edited_at") and not deleted:
         record["edit"] = {"time": remark_time(comment["edited_at"]), "summary": ""}
     if deleted:
