@@ -61,6 +61,8 @@ class ExportSource:
     `convert` (a record into a Comment, or raise Skip)."""
 
     system: str
+    # the fields `convert` reads; the rest is not spooled (None: the whole record)
+    fields: frozenset[str] | None = None
 
     def __init__(self, path: Path, *, keep_ip: bool = False) -> None:
         self.path = Path(path)
@@ -88,6 +90,7 @@ class ExportSource:
     def _read(self) -> PageSpool:
         if self._spool is None:
             spool = PageSpool()
+            keys: dict[str, str] = {}  # address -> page key: a page's address repeats
             for number, (address, title, record) in enumerate(self.index(), start=1):
                 if not address or not address.strip():
                     self.unplaced += 1
@@ -98,12 +101,14 @@ class ExportSource:
                         self.record_id(record),
                     )
                     continue
-                key = page_key(address)
+                key = keys.get(address) or keys.setdefault(address, page_key(address))
                 info = self._pages.setdefault(key, _PageInfo(None, None))
                 if info.url is None and address.startswith(("http://", "https://")):
                     info.url = address
                 if info.title is None and title:
                     info.title = clean_text(title)
+                if self.fields is not None:
+                    record = {k: v for k, v in record.items() if k in self.fields}
                 spool.add(key, json.dumps(record, ensure_ascii=False).encode() + b"\n")
             self._spool = spool
         return self._spool
@@ -213,7 +218,8 @@ def _cycles(by_id: Mapping[str, Comment]) -> list[list[str]]:
 def text(value: object) -> str:
     """A field as text: strings repaired, numbers as written, anything else empty."""
     if isinstance(value, str):
-        return clean_text(value)
+        # only a lone surrogate or a NUL needs repair, and neither is ASCII-printable
+        return value if value.isascii() and "\x00" not in value else clean_text(value)
     if isinstance(value, bool) or value is None:
         return ""
     if isinstance(value, float) and value.is_integer():

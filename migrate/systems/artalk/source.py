@@ -47,6 +47,21 @@ def author_id(nick: str, address: str | None) -> str:
 
 class ArtalkSource(ExportSource):
     system = "artalk"
+    fields = frozenset(
+        {
+            "id",
+            "rid",
+            "content",
+            "nick",
+            "email",
+            "link",
+            "ip",
+            "created_at",
+            "updated_at",
+            "is_pending",
+            "vote_up",
+        }
+    )
 
     def __init__(self, path: Path, *, keep_ip: bool = False, timezone: str = "UTC") -> None:
         super().__init__(path, keep_ip=keep_ip)

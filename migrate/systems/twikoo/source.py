@@ -42,6 +42,23 @@ log = logging.getLogger("comment_migrate.sources")
 
 class TwikooSource(ExportSource):
     system = "twikoo"
+    fields = frozenset(
+        {
+            "_id",
+            "nick",
+            "mail",
+            "mailMd5",
+            "link",
+            "avatar",
+            "comment",
+            "pid",
+            "rid",
+            "isSpam",
+            "created",
+            "ip",
+            "like",
+        }
+    )
 
     def index(self) -> Iterator[tuple[str | None, str | None, Record]]:
         start = first_byte(self.path)
