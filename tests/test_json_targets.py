@@ -76,7 +76,7 @@ def test_each_source_into_jsonl_every_comment_once_under_its_parent(
     assert {r["page"]["uri"] for r in records} == {json_exports.FIRST, "/blog/second/"}
 
 
-@pytest.mark.parametrize("fmt", ["commento", "remark42", "artalk", "twikoo"])
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
 def test_each_source_into_wxr_threads_and_dates_kept_pending_refused(
     fmt: str, tmp_path: Path
 ) -> None:

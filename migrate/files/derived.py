@@ -9,7 +9,7 @@ from __future__ import annotations
 import gzip
 import io
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, Self
 
@@ -174,29 +174,16 @@ def file_mode(section: SectionConfig) -> int | None:
 
 def derived_file_plugin(cls: type[DerivedFileTarget]) -> TargetPlugin:
     """The plugin of a derived file target: `output`, `importer` and `allow_images` keys."""
-    return TargetPlugin(
-        name=cls.name,
-        build=lambda section, run: cls(
+    return _file_plugin(
+        cls,
+        lambda section, run: cls(
             _output(section),
             site_url=section.text("site_url"),
             importer=section.get("importer"),
             allow_images=bool(section.get("allow_images", False)),
             file_mode=file_mode(section),
         ),
-        capabilities=lambda section: cls.capabilities,
-        identity=lambda section: {"output": str(_output(section).resolve())},
-        output=lambda section: str(_output(section)),
-        recognizes=cls.recognizes,
-        path_keys=("output",),
-        schema={
-            "required": ["output"],
-            "properties": {
-                "output": {"type": "string", "minLength": 1},
-                "importer": {"enum": sorted(IMPORTERS)},
-                "allow_images": {"type": "boolean"},
-                **FILE_MODE_SCHEMA,
-            },
-        },
+        {"importer": {"enum": sorted(IMPORTERS)}, "allow_images": {"type": "boolean"}},
     )
 
 
@@ -219,11 +206,20 @@ def export_file_plugin(
             settings=settings,
         )
 
+    return _file_plugin(cls, build, keys, required)
+
+
+def _file_plugin(
+    cls: type[DerivedFileTarget],
+    build: Callable[[SectionConfig, RunConfig], DerivedFileTarget],
+    keys: Mapping[str, Mapping[str, Any]],
+    required: tuple[str, ...] = (),
+) -> TargetPlugin:
     return TargetPlugin(
         name=cls.name,
         build=build,
         capabilities=lambda section: cls.capabilities,
-        identity=lambda section: {"output": str(_output(section))},
+        identity=lambda section: {"output": str(_output(section).resolve())},
         output=lambda section: str(_output(section)),
         recognizes=cls.recognizes,
         path_keys=("output",),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -68,6 +69,7 @@ class ExportSource:
         self.path = Path(path)
         self.keep_ip = keep_ip
         self._spool: PageSpool | None = None
+        self._reading = threading.Lock()  # workers may ask for pages before the file is read
         self._pages: dict[str, _PageInfo] = {}
         self.unplaced = 0  # records the export gives no page for (logged, never migrated)
 
@@ -88,9 +90,14 @@ class ExportSource:
     # -- the Source protocol ------------------------------------------------------------
 
     def _read(self) -> PageSpool:
-        if self._spool is None:
-            spool = PageSpool()
-            keys: dict[str, str] = {}  # address -> page key: a page's address repeats
+        with self._reading:
+            return self._spool or self._index_file()
+
+    def _index_file(self) -> PageSpool:
+        """Read the export once, spooling each record under its page's key."""
+        spool = PageSpool()
+        keys: dict[str, str] = {}  # address -> page key: a page's address repeats
+        try:
             for number, (address, title, record) in enumerate(self.index(), start=1):
                 if not address or not address.strip():
                     self.unplaced += 1
@@ -110,8 +117,11 @@ class ExportSource:
                 if self.fields is not None:
                     record = {k: v for k, v in record.items() if k in self.fields}
                 spool.add(key, json.dumps(record, ensure_ascii=False).encode() + b"\n")
-            self._spool = spool
-        return self._spool
+        except BaseException:
+            spool.close()
+            raise
+        self._spool = spool
+        return spool
 
     def pages(self) -> Iterator[Page]:
         spool = self._read()
@@ -134,7 +144,7 @@ class ExportSource:
         return assemble(page, comments, skipped)
 
     def identity(self) -> dict[str, str]:
-        return {"path": str(self.path.resolve())}
+        return {"path": str(self.path)}  # as the plugin names it: one identity, API or CLI
 
     def close(self) -> None:
         if self._spool is not None:

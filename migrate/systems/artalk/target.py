@@ -17,6 +17,7 @@ comments outright: a tombstone is written as a comment reading "[deleted]".
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
@@ -25,7 +26,7 @@ from migrate.errors import ConfigError
 from migrate.files.base import Record, StoredPage, dumps, parse_rfc3339
 from migrate.files.derived import DerivedFileTarget
 from migrate.files.formats import importer, neutral_text, rendered_content
-from migrate.model import DELETED_TEXT, Capabilities
+from migrate.model import DELETED_TEXT
 
 _READER = importer("artalk")
 
@@ -34,15 +35,7 @@ class ArtalkTarget(DerivedFileTarget):
     name = "artalk"
     default_importer = "artalk"
     detailed = True
-    capabilities = Capabilities(
-        max_depth=None,
-        keeps_timestamps=True,
-        idempotency="none",
-        can_delete=True,
-        content="markdown",
-        page_atomic=True,
-        keeps_pending=True,
-    )
+    capabilities = replace(DerivedFileTarget.capabilities, content="markdown", keeps_pending=True)
 
     def __init__(self, output: Path, **options: Any) -> None:
         # known before the base class opens the file: it may rebuild the file at once

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
@@ -28,7 +29,6 @@ from migrate.files.base import Record, StoredPage, dumps, parse_rfc3339
 from migrate.files.derived import DerivedFileTarget
 from migrate.files.formats import importer, neutral_text, rendered_content
 from migrate.files.reading import GZIP_MAGIC
-from migrate.model import Capabilities
 
 ANONYMOUS = "anonymous"
 PLACEHOLDER_DOMAIN = "comment-migrate.invalid"
@@ -41,15 +41,8 @@ class CommentoTarget(DerivedFileTarget):
     default_importer = "commento"
     compressed = True
     detailed = True
-    capabilities = Capabilities(
-        max_depth=None,
-        keeps_timestamps=True,
-        idempotency="none",
-        can_delete=True,
-        content="markdown",
-        page_atomic=True,
-        keeps_avatars=True,
-        keeps_pending=True,
+    capabilities = replace(
+        DerivedFileTarget.capabilities, content="markdown", keeps_avatars=True, keeps_pending=True
     )
 
     @staticmethod

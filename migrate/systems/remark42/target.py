@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -34,7 +35,6 @@ from migrate.files.formats import (
     sanitize_html,
 )
 from migrate.files.reading import GZIP_MAGIC
-from migrate.model import Capabilities
 
 DEFAULT_SITE = "remark"
 _READER = importer("remark42")
@@ -45,15 +45,7 @@ class Remark42Target(DerivedFileTarget):
     name = "remark42"
     default_importer = "remark42"
     compressed = True
-    capabilities = Capabilities(
-        max_depth=None,
-        keeps_timestamps=True,
-        idempotency="none",
-        can_delete=True,
-        content="both",
-        page_atomic=True,
-        keeps_avatars=True,
-    )
+    capabilities = replace(DerivedFileTarget.capabilities, content="both", keeps_avatars=True)
 
     def __init__(self, output: Path, **options: Any) -> None:
         if not Path(output).name.endswith(".gz"):
