@@ -132,25 +132,6 @@ def emptied_by_cleaning(outgoing: OutgoingComment) -> str | None:
     return f"nothing left once the characters a file cannot hold were removed ({gone})"
 
 
-def comment_details(outgoing: OutgoingComment) -> Record:
-    """What a detailed format keeps beside the common record (see `detailed`): email and
-    website (http(s) only), the IP when the source was told to keep it, state, likes, edit."""
-    source = outgoing.source
-    author = source.author
-    details: Record = {
-        "email": strip_unwritable(author.email)[0] if author.email else None,
-        "url": web_url(author.url),
-    }
-    if author.ip:
-        details["ip"] = strip_unwritable(author.ip)[0]
-    return {
-        "author_details": details,
-        "status": source.status,
-        "likes": source.likes,
-        "edited_at": rfc3339(source.edited_at) if source.edited_at else None,
-    }
-
-
 def _visible_html(value: str) -> bool:
     return "<img" in value.lower() or bool(html_lib.unescape(_TAG.sub("", value)).strip())
 
@@ -221,8 +202,6 @@ class PageAtomicFileTarget(DeltaFiles):
 
     # files hold comments and authors: private unless the configuration says otherwise
     file_mode = 0o600
-    # the format has fields for the author's email and website, the state, likes, edits
-    detailed = False
 
     def __init__(self, store: Path) -> None:
         self.store = Path(store)
@@ -325,11 +304,12 @@ class PageAtomicFileTarget(DeltaFiles):
                 self._buffers[page.id] = (page, [])
             target_id = str(self._next_id)
             self._next_id += 1
-            record = comment_record(target_id, outgoing)
-            if self.detailed:
-                record.update(comment_details(outgoing))
-            self._buffers[page.id][1].append(record)
+            self._buffers[page.id][1].append(self.record(target_id, outgoing))
         return Created(target_id=target_id, parent_target_id=outgoing.parent_target_id)
+
+    def record(self, target_id: str, outgoing: OutgoingComment) -> Record:
+        """What the store keeps of one comment (a format may keep more)."""
+        return comment_record(target_id, outgoing)
 
     def reconcile(
         self,

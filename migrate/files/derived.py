@@ -16,8 +16,16 @@ from typing import IO, Any, Self
 from migrate.abilities import CommentRefused
 from migrate.config import RunConfig, SectionConfig
 from migrate.errors import TargetError
-from migrate.files.base import PageAtomicFileTarget, Record, dumps
-from migrate.files.formats import IMPORTERS, Importer, importer, page_link, writable_page
+from migrate.files.base import PageAtomicFileTarget, Record, dumps, rfc3339
+from migrate.files.formats import (
+    IMPORTERS,
+    Importer,
+    importer,
+    page_link,
+    strip_unwritable,
+    web_url,
+    writable_page,
+)
 from migrate.model import Capabilities, Created, OutgoingComment
 from migrate.plugins import TargetPlugin
 from utils.fileio import atomic_binary_writer, atomic_writer
@@ -41,6 +49,8 @@ class DerivedFileTarget(PageAtomicFileTarget):
     name: str
     default_importer = DEFAULT_IMPORTER
     compressed = False  # the file is gzip (Commento's and Remark42's importers read gzip)
+    # the format has fields for the author's email and website, the state, likes, edits
+    detailed = False
     capabilities = Capabilities(
         max_depth=None,
         keeps_timestamps=True,
@@ -119,6 +129,12 @@ class DerivedFileTarget(PageAtomicFileTarget):
             raise CommentRefused(problem)
         return super().create(outgoing)
 
+    def record(self, target_id: str, outgoing: OutgoingComment) -> Record:
+        record = super().record(target_id, outgoing)
+        if self.detailed:
+            record.update(comment_details(outgoing))
+        return record
+
     def encode_batch(self, seq: int, page: Record, comments: Sequence[Record]) -> list[str]:
         return [dumps({"batch": seq, "page": writable_page(page), "comments": list(comments)})]
 
@@ -154,6 +170,25 @@ class DerivedFileTarget(PageAtomicFileTarget):
                     self.write_file(handle)
         self._last_rebuild = time.monotonic()
         self._stale = False
+
+
+def comment_details(outgoing: OutgoingComment) -> Record:
+    """What a detailed format keeps beside the common record (see `detailed`): email and
+    website (http(s) only), the IP when the source was told to keep it, state, likes, edit."""
+    source = outgoing.source
+    author = source.author
+    details: Record = {
+        "email": strip_unwritable(author.email)[0] if author.email else None,
+        "url": web_url(author.url),
+    }
+    if author.ip:
+        details["ip"] = strip_unwritable(author.ip)[0]
+    return {
+        "author_details": details,
+        "status": source.status,
+        "likes": source.likes,
+        "edited_at": rfc3339(source.edited_at) if source.edited_at else None,
+    }
 
 
 def _output(section: SectionConfig) -> Path:
