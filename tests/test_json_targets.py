@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import random
+import signal
+import time
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +29,7 @@ from migrate.systems.commento import CommentoSource
 from migrate.systems.remark42 import Remark42Source
 from tests import json_exports
 from tests.json_exports import EXPECTED, SITE
-from tests.migration_helpers import run_json, write_config
+from tests.migration_helpers import run_json, start_run, write_config
 from tests.test_json_sources import FORMATS, ROW, comments_of, read_all
 
 WP = "{http://wordpress.org/export/1.2/}"
@@ -249,3 +252,54 @@ def test_no_field_of_the_file_can_become_markup_or_a_script_link(fmt: str, tmp_p
     assert "javascript:" not in written
     assert "<script" not in written and "<img" not in written and "onclick" not in written
     assert "alert(5)" not in written or "\u2039script" in written  # Markdown: shown, inert
+
+
+def test_killed_runs_from_an_artrans_export_into_commento_leave_each_comment_once(
+    tmp_path: Path,
+) -> None:
+    """SIGKILL at random instants, then a rerun until one finishes: the file holds every
+    comment of the export once, under its parent (the source reads the same ids each time,
+    the target's pages are atomic and reconciled)."""
+    export = tmp_path / "artrans.json"
+    rows = [
+        {
+            "id": str(n),
+            "rid": str(n - 1) if n % 4 else "0",
+            "content": f"comment {n}",
+            "nick": f"user{n % 7}",
+            "email": "",
+            "created_at": f"2021-03-04 05:{n % 60:02d}:07",
+            "page_key": f"/post/{n // 8}/",
+            "site_name": "Blog",
+        }
+        for n in range(1, 2401)
+    ]
+    export.write_text(json.dumps(rows))
+    output = tmp_path / "out" / "commento.json.gz"
+    config = write_config(
+        tmp_path,
+        source={"type": "artalk", "path": str(export)},
+        target={"type": "commento", "output": str(output)},
+        run={"workers": 4},
+    )
+    rng = random.Random(3)
+    kills = 0
+    for _ in range(30):
+        child = start_run(config)
+        if kills < 3:
+            time.sleep(rng.uniform(0.3, 1.6))  # mid-run: the run takes about 2 s
+            child.send_signal(signal.SIGKILL)
+        child.communicate(timeout=120)
+        if child.returncode == -signal.SIGKILL:
+            kills += 1
+        elif child.returncode == 0 and kills >= 3:
+            break
+    assert kills >= 1, "the runs were killed"
+    ids = sidecar_ids(output)
+    assert sorted(ids, key=int) == [row["id"] for row in rows], "each comment once"
+    back = comments_of(read_all(CommentoSource(output)))
+    source_of = {target: sid for sid, target in ids.items()}
+    for row in rows:
+        after = back[ids[str(row["id"])]]
+        parent = source_of[after.parent_id] if after.parent_id else "0"
+        assert parent == row["rid"]
