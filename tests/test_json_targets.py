@@ -29,7 +29,7 @@ from migrate.systems.commento import CommentoSource
 from migrate.systems.remark42 import Remark42Source
 from tests import json_exports
 from tests.json_exports import EXPECTED, SITE
-from tests.migration_helpers import run_json, start_run, write_config
+from tests.migration_helpers import invoke, run_json, start_run, write_config
 from tests.test_json_sources import FORMATS, ROW, comments_of, read_all
 
 WP = "{http://wordpress.org/export/1.2/}"
@@ -303,3 +303,17 @@ def test_killed_runs_from_an_artrans_export_into_commento_leave_each_comment_onc
         after = back[ids[str(row["id"])]]
         parent = source_of[after.parent_id] if after.parent_id else "0"
         assert parent == row["rid"]
+
+
+@pytest.mark.parametrize("fmt", sorted(TARGETS))
+def test_verify_agrees_after_a_run_into_each_file(fmt: str, tmp_path: Path) -> None:
+    name, _, keys = TARGETS[fmt]
+    config = write_config(
+        tmp_path,
+        source=source_section("twikoo", tmp_path),
+        target={"type": fmt, "output": str(tmp_path / "out" / name), **keys},
+    )
+    assert run_json(config)[0] == 0
+    verified = invoke("verify", "-c", str(config))
+    assert verified.exit_code == 0, verified.output
+    assert "source and target agree" in verified.output
