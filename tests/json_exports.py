@@ -306,9 +306,10 @@ def artalk(path: Path) -> Path:
     return path
 
 
-def twikoo(path: Path, *, lines: bool = False) -> Path:
+def twikoo(path: Path, *, lines: bool = False, prefix: str = "") -> Path:
     """Twikoo's export: an array, or JSON Lines as database exports write it; ms times,
-    MongoDB's {"$oid"} / {"$date"} in the JSON Lines form, `like` arrays."""
+    MongoDB's {"$oid"} / {"$date"} in the JSON Lines form, `like` arrays. `prefix` goes
+    before every page path (a server shared by several tests)."""
     docs = []
     for row in ROWS:
         if row.state in ("deleted", "pending"):
@@ -322,8 +323,8 @@ def twikoo(path: Path, *, lines: bool = False) -> Path:
                 (row.email or row.name).encode(), usedforsecurity=False
             ).hexdigest(),
             "link": row.link or "",
-            "url": row.page,
-            "href": SITE + row.page,
+            "url": prefix + row.page,
+            "href": SITE + prefix + row.page,
             "comment": html(row.text),
             "ua": "Mozilla/5.0",
             "ip": "192.0.2.4",

@@ -4,6 +4,7 @@ author and time kept, spam and cycles left out)."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
@@ -47,7 +48,8 @@ def test_commento_export_into_isso_over_its_api(isso: IssoServer, tmp_path: Path
 def test_twikoo_export_into_the_worker(
     worker: WorkerServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    export = json_exports.twikoo(tmp_path / "twikoo.json", lines=True)
+    prefix = f"/twikoo-{uuid.uuid4().hex[:8]}"  # the Worker is shared by the session's tests
+    export = json_exports.twikoo(tmp_path / "twikoo.json", lines=True, prefix=prefix)
     monkeypatch.setenv("TARGET_TOKEN", worker.token)
     config = write_config(
         tmp_path,
@@ -57,7 +59,8 @@ def test_twikoo_export_into_the_worker(
     code, _, stderr = run_json(config)
     assert code == 0, stderr
     expected = EXPECTED["twikoo"].parents
-    held = worker.list_page(FIRST) + worker.list_page("/blog/second/")
+    first, second = prefix + FIRST, prefix + "/blog/second/"
+    held = worker.list_page(first) + worker.list_page(second)
     source_of = {item["id"]: item["source"]["id"] for item in held}
     assert sorted(source_of.values()) == sorted(expected), "every comment once, spam out"
     for item in held:
@@ -69,4 +72,4 @@ def test_twikoo_export_into_the_worker(
     # a second run sends nothing again
     again = invoke("-q", "run", "-c", str(config))
     assert again.exit_code == 0
-    assert len(worker.list_page(FIRST)) == len([s for s in expected if ROW[s].page == FIRST])
+    assert len(worker.list_page(first)) == len([s for s in expected if ROW[s].page == FIRST])
