@@ -317,3 +317,21 @@ def test_verify_agrees_after_a_run_into_each_file(fmt: str, tmp_path: Path) -> N
     verified = invoke("verify", "-c", str(config))
     assert verified.exit_code == 0, verified.output
     assert "source and target agree" in verified.output
+
+
+@pytest.mark.parametrize("fmt", sorted(TARGETS))
+def test_check_recognises_the_targets_own_file_and_no_other(fmt: str, tmp_path: Path) -> None:
+    from migrate.plugins import target_plugin
+
+    name, _, keys = TARGETS[fmt]
+    recognizes = target_plugin(fmt).recognizes
+    assert recognizes is not None
+    section = SectionConfig(fmt, {"output": str(tmp_path / name), **keys})
+    target = target_plugin(fmt).build(section, RunConfig())
+    hostile(target)
+    foreign = tmp_path / "foreign"
+    foreign.write_text('<?xml version="1.0"?><rss/>')
+    empty = tmp_path / "empty"
+    empty.write_bytes(b"")
+    assert recognizes(Path(section.values["output"])) and recognizes(empty)
+    assert not recognizes(foreign)

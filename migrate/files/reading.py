@@ -41,6 +41,14 @@ def is_gzip(path: Path) -> bool:
         raise InputError(f"cannot open {path}: {exc.strerror or exc}") from exc
 
 
+def empty_or_gzip(path: Path) -> bool:
+    """An existing output a gzip target may add to: empty, or gzip (read without opening
+    the target)."""
+    with Path(path).open("rb") as handle:
+        head = handle.read(2)
+    return not head or head == GZIP_MAGIC
+
+
 @contextmanager
 def open_input(path: Path) -> Iterator[IO[bytes]]:
     """The file's bytes, decompressed when it is gzip; damage is an InputError naming it."""

@@ -21,14 +21,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
-from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
 
 from migrate.files.base import Record, StoredPage, dumps, parse_rfc3339
 from migrate.files.derived import DerivedFileTarget
 from migrate.files.formats import importer, neutral_text, rendered_content
-from migrate.files.reading import GZIP_MAGIC
+from migrate.files.reading import empty_or_gzip
 
 ANONYMOUS = "anonymous"
 PLACEHOLDER_DOMAIN = "comment-migrate.invalid"
@@ -45,12 +44,7 @@ class CommentoTarget(DerivedFileTarget):
         DerivedFileTarget.capabilities, content="markdown", keeps_avatars=True, keeps_pending=True
     )
 
-    @staticmethod
-    def recognizes(path: Path) -> bool:
-        """Empty, or gzip (as this target writes it), without opening the target."""
-        with path.open("rb") as handle:
-            head = handle.read(2)
-        return not head or head == GZIP_MAGIC
+    recognizes = staticmethod(empty_or_gzip)
 
     def write_file(self, handle: IO[str]) -> None:
         write_commento(handle, self.committed_pages(), domain=urlsplit(self.site_url).hostname)

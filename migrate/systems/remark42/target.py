@@ -34,7 +34,7 @@ from migrate.files.formats import (
     rendered_content,
     sanitize_html,
 )
-from migrate.files.reading import GZIP_MAGIC
+from migrate.files.reading import empty_or_gzip
 
 DEFAULT_SITE = "remark"
 _READER = importer("remark42")
@@ -55,11 +55,7 @@ class Remark42Target(DerivedFileTarget):
             )
         super().__init__(output, **options)
 
-    @staticmethod
-    def recognizes(path: Path) -> bool:
-        with path.open("rb") as handle:
-            head = handle.read(2)
-        return not head or head == GZIP_MAGIC
+    recognizes = staticmethod(empty_or_gzip)
 
     def write_file(self, handle: IO[str]) -> None:
         write_backup(
