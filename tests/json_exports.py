@@ -8,7 +8,8 @@ written here (never copied), quirks included. All hold one site:
   o1 Ola answers "ghost", which is not in the file: an orphan, top level
   p1 Pat (pending, where the format has it)
 /blog/second/?utm_source=feed (the key drops the tracking parameter):
-  b1 Bea; c1 <-> c2 answer each other: a cycle, refused
+  b1 Bea
+/blog/loop/ (only with `cycle=True`): c1 <-> c2 answer each other, a cycle: the page fails
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 FIRST = "/blog/first-post/"
 SECOND = "/blog/second/?utm_source=feed"
+LOOP = "/blog/loop/"
 SITE = "https://blog.example.org"
 
 
@@ -64,9 +66,15 @@ ROWS = [
     Row("o1", FIRST, "ghost", "Ola", "approved", "Parent lost", 7),
     Row("p1", FIRST, None, "Pat", "pending", "Waiting for a moderator", 8),
     Row("b1", SECOND, None, "Bea", "approved", "Second page", 1),
-    Row("c1", SECOND, "c2", "Cat", "approved", "loop one", 2),
-    Row("c2", SECOND, "c1", "Cal", "approved", "loop two", 3),
 ]
+CYCLE = [
+    Row("c1", LOOP, "c2", "Cat", "approved", "loop one", 2),
+    Row("c2", LOOP, "c1", "Cal", "approved", "loop two", 3),
+]
+
+
+def rows(cycle: bool) -> list[Row]:
+    return ROWS + CYCLE if cycle else ROWS
 
 
 @dataclass(frozen=True)
@@ -85,19 +93,19 @@ EXPECTED = {
     # every state the format has: spam, deleted with and without replies, pending
     "commento": Expected(
         {**_TREE, "d1": None, "d2": "d1", "p1": None},
-        {"s1", "d3", "c1", "c2"},
+        {"s1", "d3"},
         {"o1"},
         {"p1"},
         {"d1"},
     ),
     "remark42": Expected(  # no pending state; spam is a blocked user
-        {**_TREE, "d1": None, "d2": "d1"}, {"s1", "d3", "c1", "c2"}, {"o1"}, set(), {"d1"}
+        {**_TREE, "d1": None, "d2": "d1"}, {"s1", "d3"}, {"o1"}, set(), {"d1"}
     ),
     "artalk": Expected(  # Artalk deletes outright and has no spam: d2 lost its parent
-        {**_TREE, "d2": None, "p1": None}, {"c1", "c2"}, {"o1", "d2"}, {"p1"}, set()
+        {**_TREE, "d2": None, "p1": None}, set(), {"o1", "d2"}, {"p1"}, set()
     ),
     "twikoo": Expected(  # no deletion, no pending; spam flagged
-        {**_TREE, "d2": None}, {"s1", "c1", "c2"}, {"o1", "d2"}, set(), set()
+        {**_TREE, "d2": None}, {"s1"}, {"o1", "d2"}, set(), set()
     ),
 }
 EXPECTED["comentario"] = EXPECTED["commento"]
@@ -114,11 +122,11 @@ def _hex(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-def commento(path: Path, *, compress: bool = True) -> Path:
+def commento(path: Path, *, compress: bool = True, cycle: bool = False) -> Path:
     """Commento's export: version 1, commenters repeated per comment, Go nanosecond times,
     a deleted comment as "[deleted]" by "anonymous" (its export omits `deleted`)."""
     comments, commenters = [], []
-    for row in ROWS:
+    for row in rows(cycle):
         deleted = row.state == "deleted"
         hex_id = "anonymous" if deleted else _hex(row.name)
         comments.append(
@@ -156,16 +164,17 @@ def commento(path: Path, *, compress: bool = True) -> Path:
     return path
 
 
-def comentario(path: Path) -> Path:
+def comentario(path: Path, *, cycle: bool = False) -> Path:
     """Comentario's export, version 3: pages, comments (uuids, flags), commenters."""
     pages = {
         FIRST: "11111111-0000-0000-0000-000000000001",
         SECOND: "11111111-0000-0000-0000-000000000002",
+        LOOP: "11111111-0000-0000-0000-000000000003",
     }
     anonymous = "00000000-0000-0000-0000-000000000000"
-    users = {row.name: f"22222222-0000-0000-0000-{index:012d}" for index, row in enumerate(ROWS)}
+    users = {r.name: f"22222222-0000-0000-0000-{n:012d}" for n, r in enumerate(rows(cycle))}
     comments = []
-    for row in ROWS:
+    for row in rows(cycle):
         record: dict[str, Any] = {
             "id": row.id,
             "pageId": pages[row.page],
@@ -221,7 +230,7 @@ def comentario(path: Path) -> Path:
     return path
 
 
-def remark42(path: Path) -> Path:
+def remark42(path: Path, *, cycle: bool = False) -> Path:
     """Remark42's backup: gzip JSON Lines, meta first; a blocked user stands for spam; times
     in a local zone with nanoseconds; names HTML-escaped; no pending state (p1 left out)."""
     zone = timezone(timedelta(hours=-5))
@@ -237,7 +246,7 @@ def remark42(path: Path) -> Path:
         "posts": [{"url": SITE + FIRST, "read_only": False}],
     }
     lines = [json.dumps(meta)]
-    for row in ROWS:
+    for row in rows(cycle):
         if row.state == "pending":
             continue
         deleted = row.state == "deleted"
@@ -266,15 +275,15 @@ def remark42(path: Path) -> Path:
     return path
 
 
-def artalk(path: Path) -> Path:
+def artalk(path: Path, *, cycle: bool = False) -> Path:
     """Artrans: an array whose values are all strings; Artalk's own time form with a zone;
     no deleted or spam state (d1, d3 and s1 are not in Artalk's export: d2 and o1 lost
     their parents, as after Artalk deletes a comment)."""
-    rows = []
-    for row in ROWS:
+    records = []
+    for row in rows(cycle):
         if row.state in ("spam", "deleted"):
             continue
-        rows.append(
+        records.append(
             {
                 "id": row.id,
                 "rid": row.parent or "0",
@@ -302,16 +311,16 @@ def artalk(path: Path) -> Path:
                 "site_urls": SITE,
             }
         )
-    path.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
+    path.write_text(json.dumps(records, ensure_ascii=False), encoding="utf-8")
     return path
 
 
-def twikoo(path: Path, *, lines: bool = False, prefix: str = "") -> Path:
+def twikoo(path: Path, *, lines: bool = False, prefix: str = "", cycle: bool = False) -> Path:
     """Twikoo's export: an array, or JSON Lines as database exports write it; ms times,
     MongoDB's {"$oid"} / {"$date"} in the JSON Lines form, `like` arrays. `prefix` goes
     before every page path (a server shared by several tests)."""
     docs = []
-    for row in ROWS:
+    for row in rows(cycle):
         if row.state in ("deleted", "pending"):
             continue
         created = int(row.created.timestamp() * 1000)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from migrate.abilities import PageError
 from migrate.errors import ConfigError, InputError
 from migrate.files.export_source import ExportSource
 from migrate.model import DELETED_TEXT, Comment, PageComments
@@ -17,18 +18,22 @@ from migrate.systems.artalk import ArtalkSource
 from migrate.systems.commento import CommentoSource
 from migrate.systems.remark42 import Remark42Source
 from migrate.systems.twikoo import TwikooSource
+from migrate.testing.source_contract import check_source
 from tests import json_exports
 from tests.json_exports import EXPECTED, FIRST, ROWS
 
 ROW = {row.id: row for row in ROWS}
 
-Fixture = Callable[[Path], Path]
+Fixture = Callable[..., Path]  # (folder, cycle=False) -> the export written there
 FORMATS: dict[str, tuple[Fixture, type[ExportSource]]] = {
-    "commento": (lambda d: json_exports.commento(d / "commento.json"), CommentoSource),
-    "comentario": (lambda d: json_exports.comentario(d / "comentario.json"), CommentoSource),
-    "remark42": (lambda d: json_exports.remark42(d / "backup-remark.gz"), Remark42Source),
-    "artalk": (lambda d: json_exports.artalk(d / "artrans.json"), ArtalkSource),
-    "twikoo": (lambda d: json_exports.twikoo(d / "twikoo.json"), TwikooSource),
+    "commento": (lambda d, **k: json_exports.commento(d / "commento.json", **k), CommentoSource),
+    "comentario": (
+        lambda d, **k: json_exports.comentario(d / "comentario.json", **k),
+        CommentoSource,
+    ),
+    "remark42": (lambda d, **k: json_exports.remark42(d / "backup-remark.gz", **k), Remark42Source),
+    "artalk": (lambda d, **k: json_exports.artalk(d / "artrans.json", **k), ArtalkSource),
+    "twikoo": (lambda d, **k: json_exports.twikoo(d / "twikoo.json", **k), TwikooSource),
 }
 HAS_EMAIL = {"commento", "comentario", "artalk", "twikoo"}
 HTML_SOURCES = {"remark42", "twikoo"}
@@ -85,8 +90,19 @@ def test_every_comment_once_under_its_parent_with_author_time_and_state(
     else:
         assert ann.html is None and ann.text == "Hello **world** & all"
     assert ann.likes >= 1
-    cycle = [skipped[cid] for cid in ("c1", "c2")]
-    assert all("cycle" in reason and "c1" in reason and "c2" in reason for reason in cycle)
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_a_parent_cycle_fails_its_page_naming_the_ids(fmt: str, tmp_path: Path) -> None:
+    make, cls = FORMATS[fmt]
+    source = cls(make(tmp_path, cycle=True))
+    pages = {page.key: page for page in source.pages()}
+    assert set(pages) == {FIRST, "/blog/second/", json_exports.LOOP}
+    with pytest.raises(PageError, match="cycle") as refused:
+        source.comments(pages[json_exports.LOOP])
+    assert "c1" in refused.value.message and "c2" in refused.value.message
+    assert [c.id for c in source.comments(pages["/blog/second/"]).comments] == ["b1"]
+    source.close()
 
 
 def test_parents_come_before_replies_whatever_the_file_order(tmp_path: Path) -> None:
@@ -186,3 +202,15 @@ def test_a_damaged_or_foreign_file_is_an_input_error_naming_it(
         read_all(FORMATS[fmt][1](path))
     assert str(path) in raised.value.message
     assert raised.value.exit_status == 2
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_each_source_passes_the_source_contract(fmt: str, tmp_path: Path) -> None:
+    make, cls = FORMATS[fmt]
+    path = make(tmp_path)
+    report = check_source(lambda: cls(path))
+    expected = EXPECTED[fmt]
+    assert report.comments == len(expected.parents)
+    assert report.statuses["pending"] == len(expected.pending)
+    assert report.tombstones == len(expected.tombstones)
+    assert report.orphans == len(expected.orphans)

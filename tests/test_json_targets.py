@@ -335,3 +335,42 @@ def test_check_recognises_the_targets_own_file_and_no_other(fmt: str, tmp_path: 
     empty.write_bytes(b"")
     assert recognizes(Path(section.values["output"])) and recognizes(empty)
     assert not recognizes(foreign)
+
+
+@pytest.mark.parametrize("fmt", sorted(TARGETS))
+def test_each_file_target_passes_the_target_contract(fmt: str, tmp_path: Path) -> None:
+    from migrate.config import load_config
+    from migrate.plugins import target_plugin
+    from migrate.testing.target_contract import check_target
+
+    name, _, keys = TARGETS[fmt]
+    config = load_config(
+        write_config(
+            tmp_path,
+            source={"type": "artalk", "path": "artrans.json"},
+            target={"type": fmt, "output": name, **keys},
+        )
+    )
+    plugin = target_plugin(fmt)
+    report = check_target(
+        lambda: plugin.build(config.target, config.run), plugin=plugin, section=config.target
+    )
+    assert {"page-atomic", "list", "reconcile", "delete"} <= set(report.abilities)
+    assert report.crash_window is None
+
+
+def test_a_page_whose_parents_form_a_cycle_fails_and_the_others_migrate(
+    tmp_path: Path,
+) -> None:
+    export = json_exports.twikoo(tmp_path / "twikoo.json", cycle=True)
+    config = write_config(
+        tmp_path,
+        source={"type": "twikoo", "path": str(export)},
+        target={"type": "jsonl", "output": str(tmp_path / "out.jsonl")},
+    )
+    code, summary, _ = run_json(config)
+    assert code == 3, "finished with a failed page"
+    (failed,) = summary["failed_pages"]
+    assert "c1" in str(failed) and "c2" in str(failed) and "cycle" in str(failed)
+    records = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert sorted(r["source"]["id"] for r in records) == sorted(EXPECTED["twikoo"].parents)

@@ -3,13 +3,12 @@ rule, and one rule for threads and states.
 
 A source reads its file once (`index`, streaming), spooling each record under its page's
 key (migrate.pages); `comments(page)` reads one page's records back and turns each into a
-Comment or a SkippedEvent (`convert`, per system), and `assemble` settles the threads:
-- a reply whose parent is not in the export becomes top level and is listed as an orphan
-  (the reason logged); a reply to a comment left out (spam, trash) becomes top level;
-- a parent cycle is refused: its comments are skipped with the cycle's ids named;
-- a deleted comment stays as a tombstone only when a reply that migrates hangs below it;
-- the same id twice: the second is skipped.
-Spam and trash never migrate; `pending` stays pending (the target keeps it or refuses it).
+Comment or a SkippedEvent (`convert`, per system), and the page is settled by the one rule
+of every source (migrate.threads.assemble_page): a reply whose parent is not in the export
+(or was left out) becomes top level and is listed as an orphan; a parent cycle is refused
+(the page fails, the ids named); a deleted comment stays only as the tombstone of a comment
+with replies. An id given twice is kept once. Spam and trash never migrate; `pending` stays
+pending (the target keeps it waiting or the run skips it, with the reason).
 """
 
 from __future__ import annotations
@@ -30,7 +29,7 @@ from migrate.files.reading import PageSpool
 from migrate.model import DELETED_TEXT, Comment, Page, PageComments, SkippedEvent
 from migrate.pages import default_key
 from migrate.plugins import SourcePlugin
-from migrate.threads import send_order
+from migrate.threads import assemble_page
 
 log = logging.getLogger("comment_migrate.sources")
 
@@ -144,7 +143,7 @@ class ExportSource:
         return assemble(page, comments, skipped)
 
     def identity(self) -> dict[str, str]:
-        return {"path": str(self.path)}  # as the plugin names it: one identity, API or CLI
+        return {"path": str(self.path.resolve())}
 
     def close(self) -> None:
         if self._spool is not None:
@@ -153,73 +152,19 @@ class ExportSource:
 
 
 def assemble(page: Page, comments: list[Comment], skipped: list[SkippedEvent]) -> PageComments:
-    """A page's comments with their threads and states settled (see the module's rules)."""
+    """The page by the one rule (migrate.threads.assemble_page), once an id given twice is
+    kept once and each deleted comment reads as a tombstone."""
     by_id: dict[str, Comment] = {}
     for comment in comments:
         if comment.id in by_id:
             skipped.append(SkippedEvent(comment.id, page.id, "the same id appears twice"))
+        elif comment.deleted:
+            by_id[comment.id] = replace(
+                comment, text=DELETED_TEXT, html=plain_to_html(DELETED_TEXT), likes=0
+            )
         else:
             by_id[comment.id] = comment
-    left_out = {event.event_id for event in skipped}
-    for cycle in _cycles(by_id):
-        named = " -> ".join([*cycle, cycle[0]])
-        for cid in cycle:
-            del by_id[cid]
-            left_out.add(cid)
-            skipped.append(SkippedEvent(cid, page.id, f"parent cycle refused: {named}"))
-    orphans: list[str] = []
-    for cid, comment in list(by_id.items()):
-        parent = comment.parent_id
-        if parent is None or parent in by_id:
-            continue
-        if parent not in left_out:
-            orphans.append(cid)
-            log.warning(
-                "page %s: comment %s answers %s, which is not in the export; it becomes "
-                "a top-level comment",
-                page.key,
-                cid,
-                parent,
-            )
-        by_id[cid] = replace(comment, parent_id=None)
-    needed: set[str] = set()  # deleted comments a migrating reply hangs below
-    for comment in by_id.values():
-        if comment.deleted:
-            continue
-        ancestor = comment.parent_id
-        while ancestor is not None and ancestor not in needed:
-            if by_id[ancestor].deleted:
-                needed.add(ancestor)
-            ancestor = by_id[ancestor].parent_id
-    kept: list[Comment] = []
-    for comment in by_id.values():
-        if comment.deleted and comment.id not in needed:
-            skipped.append(SkippedEvent(comment.id, page.id, "deleted, and no reply below it"))
-        elif comment.deleted:
-            kept.append(
-                replace(comment, text=DELETED_TEXT, html=plain_to_html(DELETED_TEXT), likes=0)
-            )
-        else:
-            kept.append(comment)
-    return PageComments(page=page, comments=send_order(kept), skipped=skipped, orphans=orphans)
-
-
-def _cycles(by_id: Mapping[str, Comment]) -> list[list[str]]:
-    """Each parent cycle among the comments, as the ids along it."""
-    state: dict[str, int] = {}  # 1: on the current walk, 2: settled
-    found: list[list[str]] = []
-    for start in by_id:
-        walk: list[str] = []
-        current: str | None = start
-        while current is not None and current in by_id and current not in state:
-            state[current] = 1
-            walk.append(current)
-            current = by_id[current].parent_id
-        if current is not None and state.get(current) == 1:
-            found.append(walk[walk.index(current) :])
-        for cid in walk:
-            state[cid] = 2
-    return found
+    return assemble_page(page, list(by_id.values()), skipped)
 
 
 # -- field readers the systems share -----------------------------------------------------
@@ -327,7 +272,6 @@ def export_source_plugin(
     return SourcePlugin(
         name=name,
         build=build,
-        identity=lambda section: {"path": str(section.path("path"))},
         path_keys=("path",),
         schema={
             "required": ["path"],

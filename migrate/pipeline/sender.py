@@ -247,8 +247,7 @@ class PageSender:
                 return  # queued before the page failed or the run was stopped: not sent
             to_create: list[int] = []
             for index, out in enumerate(outgoing):
-                # rules first: a refusal costs no request
-                reason = pending_refusal(self.target, out) or self.target.check(out)
+                reason = self.target.check(out)  # rules first: a refusal costs no request
                 if reason is None:
                     to_create.append(index)
                 else:
@@ -310,11 +309,3 @@ class PageSender:
                     self.ledger.skip(comment, outcome.reason)
         except Exception as exc:
             sent.error = sent.error or exc
-
-
-def pending_refusal(target: Target, outgoing: OutgoingComment) -> str | None:
-    """A comment waiting for moderation goes only where it can wait (Isso mode 2, WXR
-    approved 0, Commento "unapproved", Artalk is_pending); elsewhere it would be published."""
-    if outgoing.source.status == "pending" and not target.capabilities.keeps_pending:
-        return f"pending moderation, and the {target.name} target cannot keep it waiting"
-    return None
