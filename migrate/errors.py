@@ -45,6 +45,13 @@ class SourceError(MigrateError):
     """The source cannot be read at all (not one page: the whole source)."""
 
 
+class InputError(SourceError):
+    """The user's export file cannot be read: missing, not the format named, or malformed
+    as a whole (a single bad record is skipped with its reason instead)."""
+
+    exit_status = ExitStatus.USAGE
+
+
 class TargetError(MigrateError):
     """The target cannot be used at all."""
 

@@ -1,6 +1,6 @@
-"""Page atomicity of the file targets (jsonl, wxr, disqus): a page is in the file whole or
-not at all, whatever happens: abort, a torn write, SIGKILL at any instant, concurrent
-workers."""
+"""Page atomicity of the file targets (jsonl, wxr, disqus, commento, remark42, artalk): a
+page is in the file whole or not at all, whatever happens: abort, a torn write, SIGKILL at
+any instant, concurrent workers."""
 
 from __future__ import annotations
 
@@ -22,8 +22,11 @@ from migrate.abilities import Target
 from migrate.errors import TargetError
 from migrate.files.base import PageAtomicFileTarget
 from migrate.model import Page
+from migrate.systems.artalk import ArtalkTarget
+from migrate.systems.commento import CommentoTarget
 from migrate.systems.disqus.target import DisqusTarget
 from migrate.systems.jsonl.target import JsonlTarget
+from migrate.systems.remark42 import Remark42Target
 from migrate.systems.wordpress.wxr import WxrTarget
 from tests.test_target_http import outgoing
 
@@ -34,6 +37,13 @@ FACTORIES: dict[str, Factory] = {
     "jsonl": lambda d: JsonlTarget(d / "out.jsonl"),
     "wxr": lambda d: WxrTarget(d / "out.wxr", rebuild_interval=0),
     "disqus": lambda d: DisqusTarget(d / "out.xml", rebuild_interval=0),
+    "commento": lambda d: CommentoTarget(d / "out.json.gz", rebuild_interval=0),
+    "remark42": lambda d: Remark42Target(
+        d / "out.gz", rebuild_interval=0, site_url="https://blog.example.org"
+    ),
+    "artalk": lambda d: ArtalkTarget(
+        d / "out.json", rebuild_interval=0, settings={"site_name": "Blog"}
+    ),
 }
 
 

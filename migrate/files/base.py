@@ -291,8 +291,12 @@ class PageAtomicFileTarget(DeltaFiles):
                 self._buffers[page.id] = (page, [])
             target_id = str(self._next_id)
             self._next_id += 1
-            self._buffers[page.id][1].append(comment_record(target_id, outgoing))
+            self._buffers[page.id][1].append(self.record(target_id, outgoing))
         return Created(target_id=target_id, parent_target_id=outgoing.parent_target_id)
+
+    def record(self, target_id: str, outgoing: OutgoingComment) -> Record:
+        """What the store keeps of one comment (a format may keep more)."""
+        return comment_record(target_id, outgoing)
 
     def reconcile(
         self,

@@ -6,18 +6,28 @@ file (`importer`): see migrate/files/formats.py.
 
 from __future__ import annotations
 
+import gzip
+import io
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, Self
 
 from migrate.config import SectionConfig
 from migrate.errors import TargetError
-from migrate.files.base import PageAtomicFileTarget, Record, dumps, require_file
-from migrate.files.formats import IMPORTERS, Importer, importer, page_link, writable_page
+from migrate.files.base import PageAtomicFileTarget, Record, dumps, require_file, rfc3339
+from migrate.files.formats import (
+    IMPORTERS,
+    Importer,
+    importer,
+    page_link,
+    strip_unwritable,
+    web_url,
+    writable_page,
+)
 from migrate.model import Capabilities, OutgoingComment
 from migrate.plugins import TargetPlugin
-from utils.fileio import atomic_writer
+from utils.fileio import atomic_binary_writer, atomic_writer
 
 DEFAULT_IMPORTER = "isso"
 
@@ -38,6 +48,9 @@ class DerivedFileTarget(PageAtomicFileTarget):
     name: str
     example_suffix = ".xml"  # the output `init` suggests: comments<suffix>
     default_importer = DEFAULT_IMPORTER
+    compressed = False  # the file is gzip (Commento's and Remark42's importers read gzip)
+    # the format has fields for the author's email and website, the state, likes, edits
+    detailed = False
     capabilities = Capabilities(
         max_depth=None,
         keeps_timestamps=True,
@@ -57,8 +70,10 @@ class DerivedFileTarget(PageAtomicFileTarget):
         allow_images: bool = False,
         file_mode: int | None = None,
         read_only: bool = False,
+        settings: Mapping[str, str] | None = None,
     ) -> None:
         self.output = Path(output)
+        self.settings = dict(settings or {})  # the format's own keys (site names)
         if file_mode is not None:
             self.file_mode = file_mode
         self.site_url = site_url.rstrip("/")
@@ -91,6 +106,7 @@ class DerivedFileTarget(PageAtomicFileTarget):
             importer=self.reader.name,
             allow_images=self.allow_images,
             read_only=self.read_only,
+            settings=self.settings,
         )
 
     @staticmethod
@@ -110,6 +126,12 @@ class DerivedFileTarget(PageAtomicFileTarget):
     def check(self, outgoing: OutgoingComment) -> str | None:
         _, problem = page_link(self.site_url, outgoing.page.key)
         return problem or super().check(outgoing)
+
+    def record(self, target_id: str, outgoing: OutgoingComment) -> Record:
+        record = super().record(target_id, outgoing)
+        if self.detailed:
+            record.update(comment_details(outgoing))
+        return record
 
     def encode_batch(self, seq: int, page: Record, comments: Sequence[Record]) -> list[str]:
         return [dumps({"batch": seq, "page": writable_page(page), "comments": list(comments)})]
@@ -132,10 +154,39 @@ class DerivedFileTarget(PageAtomicFileTarget):
         raise NotImplementedError
 
     def _rebuild(self) -> None:
-        with self._lock, atomic_writer(self.output, mode=self.file_mode) as handle:
-            self.write_file(handle)
+        with self._lock:
+            if self.compressed:
+                # mtime 0: the same pages give the same bytes
+                with (
+                    atomic_binary_writer(self.output, mode=self.file_mode) as raw,
+                    gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as packed,
+                    io.TextIOWrapper(packed, encoding="utf-8", newline="\n") as text,
+                ):
+                    self.write_file(text)
+            else:
+                with atomic_writer(self.output, mode=self.file_mode) as handle:
+                    self.write_file(handle)
         self._last_rebuild = time.monotonic()
         self._stale = False
+
+
+def comment_details(outgoing: OutgoingComment) -> Record:
+    """What a detailed format keeps beside the common record (see `detailed`): email and
+    website (http(s) only), the IP when the source was told to keep it, state, likes, edit."""
+    source = outgoing.source
+    author = source.author
+    details: Record = {
+        "email": strip_unwritable(author.email)[0] if author.email else None,
+        "url": web_url(author.url),
+    }
+    if author.ip:
+        details["ip"] = strip_unwritable(author.ip)[0]
+    return {
+        "author_details": details,
+        "status": source.status,
+        "likes": source.likes,
+        "edited_at": rfc3339(source.edited_at) if source.edited_at else None,
+    }
 
 
 def _output(section: SectionConfig) -> Path:
@@ -174,6 +225,50 @@ def derived_file_plugin(cls: type[DerivedFileTarget]) -> TargetPlugin:
             read_only=read_only,
         )
 
+    keys: dict[str, dict[str, Any]] = {
+        "importer": {
+            "enum": sorted(IMPORTERS),
+            "examples": [cls.default_importer],
+            "description": "who imports the file",
+        },
+        "allow_images": {
+            "type": "boolean",
+            "examples": [False],
+            "description": "importer isso: true when Isso allows <img>",
+        },
+    }
+    return _file_plugin(cls, build, keys)
+
+
+def export_file_plugin(
+    cls: type[DerivedFileTarget],
+    keys: Mapping[str, Mapping[str, Any]],
+    *,
+    required: tuple[str, ...] = (),
+) -> TargetPlugin:
+    """The plugin of a file one comment system imports (Commento, Remark42, Artalk): its
+    content form is the importer's, so no `importer` key; `keys` are the format's own
+    settings (strings), passed to the target as `settings`."""
+
+    def build(section: SectionConfig, *, read_only: bool = False) -> DerivedFileTarget:
+        settings = {key: section.text(key) for key in keys if section.get(key) is not None}
+        return cls(
+            _output(section),
+            site_url=section.text("site_url"),
+            file_mode=file_mode(section),
+            settings=settings,
+            read_only=read_only,
+        )
+
+    return _file_plugin(cls, build, keys, required)
+
+
+def _file_plugin(
+    cls: type[DerivedFileTarget],
+    build: Callable[..., DerivedFileTarget],
+    keys: Mapping[str, Mapping[str, Any]],
+    required: tuple[str, ...] = (),
+) -> TargetPlugin:
     return TargetPlugin(
         name=cls.name,
         build=lambda section, run: build(section),
@@ -184,23 +279,14 @@ def derived_file_plugin(cls: type[DerivedFileTarget]) -> TargetPlugin:
         recognizes=cls.recognizes,
         path_keys=("output",),
         schema={
-            "required": ["output"],
+            "required": ["output", *required],
             "properties": {
                 "output": {
                     "type": "string",
                     "minLength": 1,
                     "examples": [f"comments{cls.example_suffix}"],
                 },
-                "importer": {
-                    "enum": sorted(IMPORTERS),
-                    "examples": [cls.default_importer],
-                    "description": "who imports the file",
-                },
-                "allow_images": {
-                    "type": "boolean",
-                    "examples": [False],
-                    "description": "importer isso: true when Isso allows <img>",
-                },
+                **keys,
                 **FILE_MODE_SCHEMA,
             },
         },

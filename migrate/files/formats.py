@@ -49,6 +49,8 @@ IMPORTERS: dict[str, Importer] = {
     "wordpress": Importer("wordpress", content="html", names_are_html=False),
     "remark42": Importer("remark42", content="html", names_are_html=False),
     "disqus": Importer("disqus", content="html", names_are_html=False),
+    "commento": Importer("commento", content="markdown", names_are_html=False),
+    "artalk": Importer("artalk", content="markdown", names_are_html=False),
 }
 
 
