@@ -6,6 +6,9 @@ append + fsync to a JSON Lines store. Each append is one *batch* (a sequence num
 number of lines), so a load can tell a complete page from a torn tail: a crash (SIGKILL, power
 cut) mid-append leaves at most an incomplete last batch, which the next load cuts off with a
 warning. Anything invalid before the tail is an error naming the file, never a silent reset.
+The store is read when first needed (a rerun with nothing to do never reads it), a line at a
+time; memory keeps where each page's batches are, and a page's comments are read back from
+there when asked for.
 
 Sync writes delta files beside the output (migrate/files/delta.py); reconciliation looks
 at the output and all its delta files.
@@ -25,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from migrate.abilities import CommentRefused
-from migrate.errors import TargetError
+from migrate.files.batches import Batch, read_batches
 from migrate.files.delta import DeltaFiles
 from migrate.files.formats import (
     WEB_SCHEMES,
@@ -35,7 +38,7 @@ from migrate.files.formats import (
     web_url,
 )
 from migrate.model import Capabilities, Created, OutgoingComment, Page, TargetComment
-from utils.fileio import append_durably, atomic_writer, read_bytes, truncate_durably
+from utils.fileio import append_durably, atomic_binary_writer
 
 log = logging.getLogger("comment_migrate.targets")
 
@@ -174,20 +177,17 @@ def target_comment(record: Mapping[str, Any]) -> TargetComment:
 
 
 @dataclass
-class Batch:
-    """One committed append: a page's comments, as decoded from the store."""
-
-    seq: int
-    size: int  # lines this batch spans in the store
-    page: Record
-    comments: list[Record] = field(default_factory=list)
-    lines: int = 0
-
-
-@dataclass
 class StoredPage:
     page: Record
     comments: list[Record] = field(default_factory=list)
+
+
+@dataclass
+class _Spans:
+    """Where a committed page's batches are in the store: (start, end) byte offsets."""
+
+    page: Record
+    spans: list[tuple[int, int]] = field(default_factory=list)
 
 
 class PageAtomicFileTarget(DeltaFiles):
@@ -206,12 +206,30 @@ class PageAtomicFileTarget(DeltaFiles):
     def __init__(self, store: Path) -> None:
         self.store = Path(store)
         self._lock = threading.RLock()
-        self._pages: dict[str, StoredPage] = {}  # committed, in commit order
+        self._pages_read: dict[str, _Spans] | None = None  # committed, in commit order
         self._buffers: dict[str, tuple[Page, list[Record]]] = {}  # uncommitted, by page id
-        self._next_id = 1
+        self._first_free_id = 1
         self._seq = 0  # last batch number in the store
+        self._size = 0  # bytes of whole batches in the store
         self._family: list[DeltaFiles] | None = None  # the output and its deltas
-        self._load()
+
+    @property
+    def _pages(self) -> dict[str, _Spans]:
+        with self._lock:
+            if self._pages_read is None:
+                self._pages_read = {}
+                self._load()
+            return self._pages_read
+
+    @property
+    def _next_id(self) -> int:
+        self._pages  # noqa: B018 (read the store first: its ids come before)
+        return self._first_free_id
+
+    @_next_id.setter
+    def _next_id(self, value: int) -> None:
+        self._pages  # noqa: B018
+        self._first_free_id = value
 
     # -- the store format (subclasses) --------------------------------------------------
 
@@ -229,60 +247,30 @@ class PageAtomicFileTarget(DeltaFiles):
     # -- loading ------------------------------------------------------------------------
 
     def _load(self) -> None:
-        try:
-            data = read_bytes(self.store)
-        except FileNotFoundError:
-            return
-        good_end = 0  # byte offset just past the last complete batch
-        offset = 0
-        current: Batch | None = None
-        broken: str | None = None
-        broken_at = 0
-        for raw_line in data.splitlines(keepends=True):
-            line_start, offset = offset, offset + len(raw_line)
-            if broken is not None:
-                raise TargetError(
-                    f"{self.store}: invalid line at byte {broken_at} ({broken}) "
-                    "followed by more data; restore a backup or remove the damaged lines"
-                )
-            broken_at = line_start
-            if not raw_line.endswith(b"\n"):
-                broken = "no newline: a torn write"
-                continue
-            try:
-                obj = json.loads(raw_line)
-                seq, size, page, comments = self.decode_line(obj)
-            except (ValueError, KeyError, TypeError) as exc:
-                broken = f"{type(exc).__name__}: {exc}"
-                continue
-            if current is not None and current.seq != seq:
-                broken = f"batch {current.seq} has {current.lines} of {current.size} lines"
-                continue
-            if current is None:
-                current = Batch(seq, size, page)
-            current.comments.extend(comments)
-            current.lines += 1
-            if current.lines == current.size:
-                self._apply(current)
-                current, good_end = None, offset
-        if good_end < len(data):
-            # only the tail can be torn: appends are serialized and each is one batch
-            log.warning(
-                "%s: dropping an incomplete last page (%d bytes) left by an interrupted write",
-                self.store,
-                len(data) - good_end,
-            )
-            truncate_durably(self.store, good_end)
+        for batch, span in read_batches(self.store, self.decode_line):
+            self._apply(batch, span)
+            self._size = span[1]
 
-    def _apply(self, batch: Batch) -> None:
+    def _apply(self, batch: Batch, span: tuple[int, int]) -> None:
         self._seq = max(self._seq, batch.seq)
-        stored = self._pages.setdefault(str(batch.page["id"]), StoredPage(batch.page))
+        assert self._pages_read is not None
+        stored = self._pages_read.setdefault(str(batch.page["id"]), _Spans(batch.page))
         stored.page = batch.page
-        stored.comments.extend(batch.comments)
+        stored.spans.append(span)
         for comment in batch.comments:
             number = str(comment["id"])
             if number.isdigit():
-                self._next_id = max(self._next_id, int(number) + 1)
+                self._first_free_id = max(self._first_free_id, int(number) + 1)
+
+    def _comments(self, stored: _Spans) -> list[Record]:
+        """A committed page's comments, read back from the store."""
+        comments: list[Record] = []
+        with self.store.open("rb") as handle:
+            for start, end in stored.spans:
+                handle.seek(start)
+                for line in handle.read(end - start).split(b"\n")[:-1]:
+                    comments.extend(self.decode_line(json.loads(line))[3])
+        return comments
 
     # -- the Target protocol ------------------------------------------------------------
 
@@ -325,7 +313,8 @@ class PageAtomicFileTarget(DeltaFiles):
             stored = self._pages.get(page_id)
             if stored is None:
                 return {}
-            return {c["source"]["id"]: str(c["id"]) for c in stored.comments if c.get("source")}
+            comments = self._comments(stored)
+            return {c["source"]["id"]: str(c["id"]) for c in comments if c.get("source")}
 
     def finish_page(self, page: Page) -> None:
         with self._lock:
@@ -337,8 +326,11 @@ class PageAtomicFileTarget(DeltaFiles):
             lines = self.encode_batch(seq, record, comments)
             # one write is the commit; a failed one is undone, never built upon
             data = "".join(line + "\n" for line in lines).encode("utf-8")
+            self._pages  # noqa: B018 (a torn tail is cut before anything is added)
             append_durably(self.store, data, mode=self.file_mode)
-            self._apply(Batch(seq, len(lines), record, list(comments), len(lines)))
+            span = (self._size, self._size + len(data))
+            self._size += len(data)
+            self._apply(Batch(seq, len(lines), record, list(comments), len(lines)), span)
             self.after_change(force=False)
 
     def abort_page(self, page: Page) -> None:
@@ -348,7 +340,7 @@ class PageAtomicFileTarget(DeltaFiles):
     def list_page(self, page: Page) -> list[TargetComment]:
         with self._lock:
             stored = self._pages.get(page.id)
-            return [target_comment(c) for c in stored.comments] if stored else []
+            return [target_comment(c) for c in self._comments(stored)] if stored else []
 
     def delete(self, target_id: str, page: Page) -> bool:
         """Remove one comment and rewrite the store atomically (durable when this returns)."""
@@ -356,13 +348,11 @@ class PageAtomicFileTarget(DeltaFiles):
             stored = self._pages.get(page.id)
             if stored is None:
                 return False
-            kept = [c for c in stored.comments if str(c["id"]) != target_id]
-            if len(kept) == len(stored.comments):
+            comments = self._comments(stored)
+            kept = [c for c in comments if str(c["id"]) != target_id]
+            if len(kept) == len(comments):
                 return False
-            stored.comments = kept
-            if not kept:
-                del self._pages[page.id]
-            self._rewrite()
+            self._rewrite({page.id: kept})
             self.after_change(force=False)
             return True
 
@@ -373,18 +363,27 @@ class PageAtomicFileTarget(DeltaFiles):
     # -- helpers ------------------------------------------------------------------------
 
     def committed_pages(self) -> Iterator[StoredPage]:
-        """Every committed page with its comments, in first-commit order (call under lock)."""
-        yield from self._pages.values()
+        """Every committed page with its comments, in first-commit order, read a page at a
+        time (call under lock)."""
+        for stored in list(self._pages.values()):
+            yield StoredPage(stored.page, self._comments(stored))
 
-    def _rewrite(self) -> None:
-        """Replace the store by one batch per page (after a delete)."""
-        seq = 0
-        with atomic_writer(self.store, mode=self.file_mode) as handle:
-            for stored in self._pages.values():
-                seq += 1
-                for line in self.encode_batch(seq, stored.page, stored.comments):
-                    handle.write(line + "\n")
-        self._seq = seq
+    def _rewrite(self, changed: Mapping[str, list[Record]]) -> None:
+        """Replace the store by one batch per page, `changed` pages holding the comments
+        given (none: the page goes), the others as they are (after a delete)."""
+        seq = offset = 0
+        spans: dict[str, _Spans] = {}
+        with atomic_binary_writer(self.store, mode=self.file_mode) as handle:
+            for page_id, stored in self._pages.items():
+                comments = changed[page_id] if page_id in changed else self._comments(stored)
+                if comments:
+                    seq += 1
+                    lines = self.encode_batch(seq, stored.page, comments)
+                    data = "".join(line + "\n" for line in lines).encode("utf-8")
+                    handle.write(data)
+                    spans[page_id] = _Spans(stored.page, [(offset, offset + len(data))])
+                    offset += len(data)
+        self._pages_read, self._seq, self._size = spans, seq, offset
 
 
 def dumps(obj: object) -> str:
