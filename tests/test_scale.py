@@ -6,16 +6,28 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from migrate import ArchiveSource, JsonlTarget, Migration, RunOptions
 from migrate.model import Comment
 from migrate.pipeline.ledger import PageLedger
+from migrate.pipeline.orchestrator import Orchestrator
 from migrate.pipeline.result import PageResult
 from migrate.pipeline.sender import PageSender, SendPool
 from migrate.pipeline.transform import CommentTransformer, PagePlan
-from migrate.reporter import Reporter
+from migrate.reporter import Reporter, RunSummary
 from tests.factories import comment, make_archive, page
-from utils.checkpoint_manager import CheckpointManager
+from utils.checkpoint.formats import encode_line
+from utils.checkpoint.snapshot import reseal_snapshot_bytes
+from utils.checkpoint_manager import (
+    SCHEMA_VERSION,
+    CheckpointManager,
+    MappingConflict,
+    journal_path,
+    read_checkpoint,
+)
 
 
 def chain(depth: int, pid: str = "post1") -> list[Comment]:
@@ -78,3 +90,89 @@ def test_the_sender_looks_at_each_comment_of_a_chain_a_bounded_number_of_times(
         # walking every comment's ancestors again costs depth^2 / 2 = 2,000,000 look-ups
         assert CountingDict.lookups < 20 * depth, CountingDict.lookups
         assert len(cp.state.get_page_mappings("post1")) == depth
+
+
+def site(pages: int, per_page: int) -> dict[Any, list[Comment]]:
+    return {
+        page(f"post{p}"): [
+            comment(f"$p{p}c{i}", f"$p{p}c{i - 1}" if i % 3 else None, minute=i, page=f"post{p}")
+            for i in range(per_page)
+        ]
+        for p in range(pages)
+    }
+
+
+def run_pages(archive: Path, out: Path, checkpoint: CheckpointManager) -> RunSummary:
+    source = ArchiveSource(archive)
+    return Orchestrator(source, JsonlTarget(out), checkpoint, workers=2).run(list(source.pages()))
+
+
+def test_a_rerun_reads_no_mappings_of_a_complete_page(tmp_path: Path) -> None:
+    archive = make_archive(tmp_path / "a.jsonl", site(5, 20))
+    with CheckpointManager(tmp_path / "cp.json") as cp:
+        assert run_pages(archive, tmp_path / "out.jsonl", cp).comments_imported == 100
+    with CheckpointManager(tmp_path / "cp.json") as cp:
+        cp.mark_page_in_progress("post3")  # as a crash leaves it: this page is worked on again
+        summary = run_pages(archive, tmp_path / "out.jsonl", cp)
+        assert (summary.pages_skipped, summary.comments_imported) == (4, 0)
+        assert cp.state.mappings.reads == 1  # post3's own, none of the four complete pages
+        assert cp.state.mapping_count() == 100
+
+
+def test_a_look_up_by_source_id_reads_the_one_page_that_holds_it(tmp_path: Path) -> None:
+    with CheckpointManager(tmp_path / "cp.json") as cp:
+        for p in range(50):
+            cp.add_id_mappings([(f"$p{p}c{i}", f"{p}-{i}", f"post{p}", None) for i in range(10)])
+        cp.add_id_mapping("$alone", "x1", "post7")
+        cp.compact()
+        cp.add_id_mapping("$late", "x2", "post7")
+    with CheckpointManager(tmp_path / "cp.json") as cp:
+        state = cp.state
+        assert state.mappings.reads == 0 and state.mapping_count() == 502
+        assert state.get_new_comment_id("$p31c4") == "31-4"
+        assert state.get_new_comment_id("$nowhere") is None
+        assert state.mappings.reads == 1
+        assert state.get_page_mappings("post7")[-2:] == [("$alone", "x1"), ("$late", "x2")]
+        assert state.mappings.reads == 2
+        with pytest.raises(MappingConflict):
+            cp.add_id_mapping("$p31c4", "another")
+
+
+def journal_kinds(checkpoint: Path) -> list[str]:
+    lines = journal_path(checkpoint).read_text().splitlines()[1:]
+    return [json.loads(line)["kind"] for line in lines]
+
+
+def test_a_page_atomic_target_journals_a_page_s_mappings_in_one_record(tmp_path: Path) -> None:
+    archive = make_archive(tmp_path / "a.jsonl", site(3, 30))
+    with CheckpointManager(tmp_path / "cp.json", compact_threshold=10_000) as cp:
+        run_pages(archive, tmp_path / "out.jsonl", cp)
+        cp.close(compact=False)
+    kinds = journal_kinds(tmp_path / "cp.json")
+    assert kinds.count("map_page") == 3 and "map" not in kinds
+    with CheckpointManager(tmp_path / "cp.json") as cp:
+        assert cp.state.mapping_count() == 90
+        assert cp.get_new_comment_id("$p2c29") is not None
+
+
+def test_a_version_2_checkpoint_is_upgraded(tmp_path: Path) -> None:
+    path = tmp_path / "cp.json"
+    with CheckpointManager(path) as cp:
+        cp.add_id_mappings([(f"$c{i}", str(i), "post1", None) for i in range(3)])
+        cp.compact()
+        cp.add_id_mapping("$d", "9", "post2")
+        cp.close(compact=False)
+    # written as version 2 wrote it: the same layout, version 2, a version-2 journal header
+    snapshot = path.read_text().replace('"version": 3,', '"version": 2,')
+    path.write_bytes(reseal_snapshot_bytes(snapshot.encode()))
+    journal = journal_path(path).read_bytes().split(b"\n")
+    head = json.loads(journal[0])
+    del head["crc"]
+    journal[0] = encode_line({**head, "version": 2}).rstrip(b"\n")
+    journal_path(path).write_bytes(b"\n".join(journal))
+    assert read_checkpoint(path).get_new_comment_id("$d") == "9"
+    with CheckpointManager(path) as cp:
+        assert cp.state.get_page_mappings("post1") == [("$c0", "0"), ("$c1", "1"), ("$c2", "2")]
+        assert cp.get_new_comment_id("$d") == "9"
+    assert json.loads(path.read_text())["version"] == SCHEMA_VERSION == 3
+    assert path.with_name("cp.json.v2.bak").exists()
