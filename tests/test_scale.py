@@ -20,6 +20,7 @@ from migrate.pipeline.transform import CommentTransformer, PagePlan
 from migrate.reporter import Reporter, RunSummary
 from tests.factories import comment, make_archive, page
 from utils.checkpoint.formats import encode_line
+from utils.checkpoint.mappings import SourceIndex
 from utils.checkpoint.snapshot import reseal_snapshot_bytes
 from utils.checkpoint_manager import (
     SCHEMA_VERSION,
@@ -176,3 +177,22 @@ def test_a_version_2_checkpoint_is_upgraded(tmp_path: Path) -> None:
         assert cp.get_new_comment_id("$d") == "9"
     assert json.loads(path.read_text())["version"] == SCHEMA_VERSION == 3
     assert path.with_name("cp.json.v2.bak").exists()
+
+
+def test_source_ids_whose_hashes_collide_are_told_apart_by_their_pages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a 41-bit hash of a million ids collides now and then; here every id collides
+    monkeypatch.setattr(SourceIndex, "_key", staticmethod(lambda source_id: len(source_id) % 2))
+    with CheckpointManager(tmp_path / "cp.json") as cp:
+        for p in range(4):
+            cp.add_id_mappings([(f"$p{p}c{i}", f"{p}-{i}", f"post{p}", None) for i in range(5)])
+        cp.compact()
+        cp.add_id_mapping("$p9c9", "late", "post2")
+    with CheckpointManager(tmp_path / "cp.json") as cp:
+        assert cp.state.mapping_count() == 21
+        assert cp.get_new_comment_id("$p3c4") == "3-4"
+        assert cp.get_new_comment_id("$p9c9") == "late"
+        assert cp.get_new_comment_id("$p9c8") is None
+        with pytest.raises(MappingConflict):
+            cp.add_id_mapping("$p0c0", "other", "post3")

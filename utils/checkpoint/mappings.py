@@ -110,6 +110,9 @@ class MappingTable:
             os.close(fd)
         self._fds.clear()
 
+    def __del__(self) -> None:  # a read-only state (status, validate) is simply dropped
+        self.close()
+
     def _fd(self, which: str) -> int:
         fd = self._fds.get(which)
         if fd is None:

@@ -213,6 +213,7 @@ def _read_by_lines(file: Path, lock: threading.RLock | None) -> CheckpointState 
     None for anything else (missing, older, damaged, laid out otherwise): the reader of the
     whole document then upgrades it or says what is wrong and where."""
     state = CheckpointState(lock)
+    state.mappings.attach(file, None)  # two source ids may share a hash: a page is read then
     check = group_check()
     shell: list[bytes] = []
     crc = offset = index = 0
