@@ -305,7 +305,7 @@ class CheckpointManager(rec.Recorder):
                 f"refusing to write an invalid snapshot: {explain_failure(doc, 'snapshot')}"
             )
         # the groups stream from the old files into the new one, a page at a time
-        places = write_snapshot(self.checkpoint_file, doc, self._state.mappings.groups())
+        places = write_snapshot(self.checkpoint_file, doc, self._state.mappings.stored_groups())
         self._state.mappings.rebased(places)
         self._state.snapshot_id = snapshot_id
         # only now that the snapshot holds every record (up to journal_seq) may they go

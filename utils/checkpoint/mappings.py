@@ -12,8 +12,6 @@ A state built without files (records applied by hand) keeps its groups and recor
 
 from __future__ import annotations
 
-import bisect
-import heapq
 import json
 import os
 from array import array
@@ -31,15 +29,16 @@ CACHED_PAGES = 64
 _PAGE_BITS = 22  # page numbers below 4,194,304; the rest of 63 bits is the hash
 _PAGE_MASK = (1 << _PAGE_BITS) - 1
 _HASH_MASK = (1 << (63 - _PAGE_BITS)) - 1
+_BUCKETS = 1 << 16  # a million mappings: about 15 a bucket
 
 
 class SourceIndex:
     """Source id -> the numbers of the pages that may hold it (a hash may collide: the page
-    read then tells). Sorted packed ints, plus the recent ones in a dict until merged."""
+    read then tells): the hash and the page's number packed in one int, 8 bytes a mapping,
+    in arrays chosen by the hash's low bits (appended to, never sorted or merged)."""
 
     def __init__(self) -> None:
-        self._sorted = array("q")
-        self._recent: dict[int, int] = {}
+        self._buckets: list[array[int] | None] = [None] * _BUCKETS
 
     @staticmethod
     def _key(source_id: str) -> int:
@@ -47,28 +46,18 @@ class SourceIndex:
 
     def add(self, source_id: str, page_no: int) -> None:
         key = self._key(source_id)
-        held = self._recent.get(key)
-        if held is not None and held != page_no:
-            self._merge()  # a second page for one hash: the sorted part holds both
-        self._recent[key] = page_no
-        if len(self._recent) > max(16_384, len(self._sorted) // 8):
-            self._merge()
-
-    def _merge(self) -> None:
-        fresh = sorted(key << _PAGE_BITS | page for key, page in self._recent.items())
-        self._sorted = array("q", heapq.merge(self._sorted, fresh))
-        self._recent.clear()
+        bucket = self._buckets[key & (_BUCKETS - 1)]
+        if bucket is None:
+            bucket = self._buckets[key & (_BUCKETS - 1)] = array("q")
+        bucket.append(key << _PAGE_BITS | page_no)
 
     def pages(self, source_id: str) -> list[int]:
         key = self._key(source_id)
-        found = [self._recent[key]] if key in self._recent else []
-        low, high = key << _PAGE_BITS, key << _PAGE_BITS | _PAGE_MASK
-        entries = self._sorted
-        at = bisect.bisect_left(entries, low)
-        while at < len(entries) and entries[at] <= high:
-            if entries[at] & _PAGE_MASK not in found:
-                found.append(entries[at] & _PAGE_MASK)
-            at += 1
+        bucket = self._buckets[key & (_BUCKETS - 1)]
+        found: list[int] = []
+        for entry in bucket or ():
+            if entry >> _PAGE_BITS == key and entry & _PAGE_MASK not in found:
+                found.append(entry & _PAGE_MASK)
         return found
 
 
@@ -276,18 +265,34 @@ class MappingTable:
     def groups(self) -> Iterator[JSONDoc]:
         """Every page's mapping group, one page read at a time, without caching."""
         for page_id in list(self._places):
-            mappings = self._cache.get(page_id) or self.read(page_id)
-            if not mappings:
-                continue
-            group: JSONDoc = {
-                "page_id": page_id,
-                "source_ids": list(mappings),
-                "target_ids": [target for target, _ in mappings.values()],
-            }
-            revisions = [revision for _, revision in mappings.values()]
-            if any(revisions):
-                group["revisions"] = revisions
-            yield group
+            group = self._group(page_id)
+            if group is not None:
+                yield group
+
+    def stored_groups(self) -> Iterator[tuple[str | None, bytes | JSONDoc]]:
+        """Every page's group for a new snapshot: a snapshot line nothing changed since as
+        it is (it was checked when read), else built anew from the page's mappings."""
+        for page_id, places in list(self._places.items()):
+            if isinstance(places.group, tuple) and not places.records and not places.inline:
+                yield page_id, self._read("snapshot", places.group)
+            else:
+                group = self._group(page_id)
+                if group is not None:
+                    yield page_id, group
+
+    def _group(self, page_id: str | None) -> JSONDoc | None:
+        mappings = self._cache.get(page_id) or self.read(page_id)
+        if not mappings:
+            return None
+        group: JSONDoc = {
+            "page_id": page_id,
+            "source_ids": list(mappings),
+            "target_ids": [target for target, _ in mappings.values()],
+        }
+        revisions = [revision for _, revision in mappings.values()]
+        if any(revisions):
+            group["revisions"] = revisions
+        return group
 
     def rebased(self, places: dict[str | None, Place]) -> None:
         """A compaction wrote every group anew at `places` in the new snapshot and emptied

@@ -73,15 +73,19 @@ class Recorder:
             )  # fmt: skip
 
     def mark_page_complete(
-        self, page_id: str, extracted: int = 0, imported: int = 0, skipped: int = 0
-    ) -> None:
-        """Every comment of the page is mapped or skipped. Counts replace earlier ones."""
+        self, page_id: str, extracted: int = 0, imported: int = 0, skipped: int = 0, *,
+        durable: bool = True,
+    ) -> None:  # fmt: skip
+        """Every comment of the page is mapped or skipped. Counts replace earlier ones.
+        `durable=False`: no fsync of its own (where the target's own commit is the durable
+        point and a lost record only means the page is read back and adopted again)."""
         _require_id("page_id", page_id)
         counts = _require_counts(extracted, imported, skipped)
         with self._lock:
             old = self._state.pages.get(page_id)
             attempts = max(old["attempts"] if old else 0, 1)
-            self._record_page(page_id, "complete", attempts=attempts, counts=counts, error=None)
+            self._record_page(page_id, "complete", attempts=attempts, counts=counts, error=None,
+                              durable=None if durable else False)  # fmt: skip
 
     def mark_page_failed(
         self, page_id: str, error: BaseException | str, *, retryable: bool | None = None,

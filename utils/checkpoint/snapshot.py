@@ -14,7 +14,7 @@ import os
 import re
 import threading
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,16 +56,18 @@ def reseal_snapshot_bytes(data: bytes) -> bytes:
 
 
 def write_snapshot(
-    file: Path, doc: JSONDoc, groups: Iterable[JSONDoc] = ()
+    file: Path, doc: JSONDoc, groups: Iterable[tuple[str | None, bytes | JSONDoc]] = ()
 ) -> dict[str | None, Place]:
     """Write `doc` (without its checksum) durably, sealed with the checksum, its mapping
-    groups followed by `groups` (each checked as it goes by); where each group's line is."""
+    groups followed by `groups` ((page id, group), each checked as it goes by, or its line
+    of a snapshot as it was read); where each group's line is."""
     crc = 0
     offset = 0
     places: dict[str | None, Place] = {}
+    every = itertools.chain(((group["page_id"], group) for group in doc["mappings"]), groups)
     with atomic_binary_writer(file) as out:
-        for chunk, page_id in _lines(doc, groups):
-            data = chunk.encode("utf-8")
+        for chunk, page_id in _lines(doc, every):
+            data = chunk if isinstance(chunk, bytes) else chunk.encode("utf-8")
             if page_id is not _NOT_A_GROUP:
                 places[page_id] = (offset, len(data))
             crc = zlib.crc32(data, crc)
@@ -78,10 +80,10 @@ def write_snapshot(
 _NOT_A_GROUP: Any = object()
 
 
-Piece = tuple[str, Any]  # text, and the page of the group it is (or _NOT_A_GROUP)
+Piece = tuple[str | bytes, Any]  # text, and the page of the group it is (or _NOT_A_GROUP)
 
 
-def _lines(doc: JSONDoc, groups: Iterable[JSONDoc]) -> Iterator[Piece]:
+def _lines(doc: JSONDoc, groups: Iterable[tuple[str | None, bytes | JSONDoc]]) -> Iterator[Piece]:
     """The snapshot's text in pieces, one top-level member a line, one entry a line."""
     yield "{\n", _NOT_A_GROUP
     for key, value in doc.items():
@@ -90,7 +92,7 @@ def _lines(doc: JSONDoc, groups: Iterable[JSONDoc]) -> Iterator[Piece]:
             entries = ([(f"  {dumps(k)}: {dumps(v)}", _NOT_A_GROUP)] for k, v in value.items())
             yield from _wrapped("{", "}", entries)
         elif key == "mappings":
-            yield from _wrapped("[", "]", _group_lines(itertools.chain(value, groups)))
+            yield from _wrapped("[", "]", _group_lines(groups))
         elif key == "syncs":
             yield from _wrapped("[", "]", ([(f"  {dumps(item)}", _NOT_A_GROUP)] for item in value))
         else:
@@ -98,17 +100,18 @@ def _lines(doc: JSONDoc, groups: Iterable[JSONDoc]) -> Iterator[Piece]:
         yield ",\n", _NOT_A_GROUP
 
 
-def _group_lines(groups: Iterable[JSONDoc]) -> Iterator[list[Piece]]:
+def _group_lines(groups: Iterable[tuple[str | None, bytes | JSONDoc]]) -> Iterator[list[Piece]]:
     check = group_check()
-    for group in groups:
+    for page_id, group in groups:
+        if isinstance(group, bytes):
+            yield [("  ", _NOT_A_GROUP), (group, page_id)]
+            continue
         if not check(group):
-            raise CheckpointError(
-                f"refusing to write an invalid mapping group: page {group.get('page_id')!r}"
-            )
-        yield [("  ", _NOT_A_GROUP), (dumps(group), group["page_id"])]
+            raise CheckpointError(f"refusing to write an invalid mapping group: page {page_id!r}")
+        yield [("  ", _NOT_A_GROUP), (dumps(group), page_id)]
 
 
-def _wrapped(opening: str, closing: str, entries: Iterable[list[Piece]]) -> Iterator[Piece]:
+def _wrapped(opening: str, closing: str, entries: Iterable[Sequence[Piece]]) -> Iterator[Piece]:
     yield opening + "\n", _NOT_A_GROUP
     first = True
     for entry in entries:
