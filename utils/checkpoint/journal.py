@@ -1,7 +1,7 @@
 """The journal: JSON Lines beside the snapshot, one record per change, each with a checksum.
 
-A version-2 journal starts with a header naming the migration, the snapshot it extends (null:
-none yet) and that snapshot's `journal_seq`; every line (header included) ends with
+A journal (version 2 or 3) starts with a header naming the migration, the snapshot it extends
+(null: none yet) and that snapshot's `journal_seq`; every line (header included) ends with
 `,"crc":"<crc32>"}`: the CRC-32 of the line's JSON object without that member. Records carry a
 `seq` that rises by one per record across compactions. A line without its newline, or holding
 NUL bytes (what a power cut leaves of an unwritten block), can only be the last one: it is a

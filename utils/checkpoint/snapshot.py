@@ -174,7 +174,7 @@ def read_snapshot(
             line=line,
         )
     if version >= 2 and not sealed:
-        raise corrupt(file, "no checksum (a version-2 snapshot always ends with one): the file "
+        raise corrupt(file, "no checksum (a version-2 or later snapshot ends with one): the file "
                       "was damaged or edited", checkpoint=checkpoint, line=None)  # fmt: skip
     for step in range(version, SCHEMA_VERSION):
         upgrade = UPGRADES.get(step)
