@@ -16,9 +16,11 @@ at the output and all its delta files.
 
 from __future__ import annotations
 
+import contextlib
 import html as html_lib
 import json
 import logging
+import os
 import re
 import threading
 from collections.abc import Collection, Iterator, Mapping, Sequence
@@ -38,7 +40,7 @@ from migrate.files.formats import (
     web_url,
 )
 from migrate.model import Capabilities, Created, OutgoingComment, Page, TargetComment
-from utils.fileio import append_durably, atomic_binary_writer
+from utils.fileio import append_durably, atomic_binary_writer, open_nofollow
 
 log = logging.getLogger("comment_migrate.targets")
 
@@ -212,6 +214,8 @@ class PageAtomicFileTarget(DeltaFiles):
         self._seq = 0  # last batch number in the store
         self._size = 0  # bytes of whole batches in the store
         self._family: list[DeltaFiles] | None = None  # the output and its deltas
+        with contextlib.suppress(FileNotFoundError):  # a link is refused now, not at a commit
+            os.close(open_nofollow(self.store, os.O_RDONLY))
 
     @property
     def _pages(self) -> dict[str, _Spans]:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from utils.checkpoint.errors import CheckpointError, SemanticError
 from utils.checkpoint.formats import JSONDoc, decode_line
+from utils.errors import ToolError
 from utils.fileio import open_nofollow
 
 PageMap = dict[str, tuple[str, str | None]]  # source id -> (target id, revision)
@@ -108,7 +109,10 @@ class MappingTable:
             path = self.snapshot if which == "snapshot" else self.journal
             if path is None:
                 raise CheckpointError(f"no {which} file to read mappings from")
-            fd = self._fds[which] = open_nofollow(path, os.O_RDONLY)
+            try:
+                fd = self._fds[which] = open_nofollow(path, os.O_RDONLY)
+            except (OSError, ToolError) as exc:
+                raise CheckpointError(f"{path}: cannot read mappings: {exc}", path=path) from None
         return fd
 
     def _read(self, which: str, place: Place) -> bytes:

@@ -223,7 +223,7 @@ def _read_by_lines(file: Path, lock: threading.RLock | None) -> CheckpointState 
     in_groups = False
     try:
         handle = os.fdopen(open_nofollow(file, os.O_RDONLY), "rb")
-    except OSError:
+    except (OSError, ToolError):  # missing, or a link: the whole-document reader says so
         return None
     with handle:
         for line in handle:
