@@ -196,3 +196,23 @@ def test_source_ids_whose_hashes_collide_are_told_apart_by_their_pages(
         assert cp.get_new_comment_id("$p9c8") is None
         with pytest.raises(MappingConflict):
             cp.add_id_mapping("$p0c0", "other", "post3")
+
+
+def test_a_rerun_does_not_read_the_comments_of_a_complete_page(tmp_path: Path) -> None:
+    archive = make_archive(tmp_path / "a.jsonl", site(3, 10))
+    with CheckpointManager(tmp_path / "cp.json") as cp:
+        assert run_pages(archive, tmp_path / "out.jsonl", cp).comments_imported == 30
+    lines = archive.read_text().splitlines()
+    at = next(n for n, line in enumerate(lines) if '"id": "$p1c4"' in line)
+    lines[at] = lines[at].replace('"created_at": "', '"created_at": "not a time ')
+    archive.write_text("".join(line + "\n" for line in lines))
+    with CheckpointManager(tmp_path / "cp.json") as cp:
+        # post1 is complete: its damaged line is never parsed, and nothing is read again
+        summary = run_pages(archive, tmp_path / "out.jsonl", cp)
+        assert (summary.pages_skipped, summary.comments_imported) == (3, 0)
+        cp.mark_page_in_progress("post1")
+        summary = run_pages(archive, tmp_path / "out.jsonl", cp)
+        assert summary.pages_failed == 1  # read now, and named: file and line
+        assert f"a.jsonl:{at + 1}: schema violation at created_at" in str(
+            cp.state.get_page("post1")
+        )
