@@ -20,8 +20,7 @@ from hypothesis import strategies as st
 
 from utils import checkpoint_manager as cm
 from utils.checkpoint import upgrade
-from utils.checkpoint.formats import checkers
-from utils.checkpoint.journal import encode_line
+from utils.checkpoint.formats import checkers, encode_line
 from utils.checkpoint.snapshot import reseal_snapshot_bytes
 from utils.checkpoint_manager import (
     CheckpointError,
@@ -404,9 +403,10 @@ def test_snapshot_that_is_not_a_checkpoint(path: Path) -> None:
 
 def test_newer_version_is_refused(path: Path) -> None:
     write_valid(path)
-    doc = path.read_text().replace('"version": 2,', '"version": 3,')
+    newer = cm.SCHEMA_VERSION + 1
+    doc = path.read_text().replace(f'"version": {cm.SCHEMA_VERSION},', f'"version": {newer},')
     write_sealed(path, doc)
-    error = expect_error(path, path, 3, "version 3 is newer", "Upgrade comment-migrate")
+    error = expect_error(path, path, 3, f"version {newer} is newer", "Upgrade comment-migrate")
     assert "--reset" not in str(error), "starting over is the wrong advice for a newer file"
 
 
@@ -573,10 +573,10 @@ def test_version_0_is_upgraded_through_the_table(path: Path, caplog: Any) -> Non
         summary = m.get_progress_summary()
         assert summary["total_pages"] == 5 and summary["elapsed_seconds"] == 1800.0
         m.add_id_mapping("$e3", "103")
-    assert "upgraded from checkpoint version 0 to 2" in caplog.text
-    assert json.loads(path.read_text())["version"] == 2
+    assert f"upgraded from checkpoint version 0 to {cm.SCHEMA_VERSION}" in caplog.text
+    assert json.loads(path.read_text())["version"] == cm.SCHEMA_VERSION
     assert json.loads(path.with_name(path.name + ".v0.bak").read_text()) == LEGACY
-    assert validate_checkpoint_file(path)["stored_version"] == 2
+    assert validate_checkpoint_file(path)["stored_version"] == cm.SCHEMA_VERSION
     assert read_checkpoint(path).get_new_comment_id("$e3") == "103"
 
 

@@ -17,6 +17,7 @@ import pytest
 from tests.migration_helpers import invoke
 from tests.test_checkpoint import Clock, fingerprint
 from utils.checkpoint_manager import (
+    SCHEMA_VERSION,
     CheckpointError,
     CheckpointManager,
     MappingConflict,
@@ -225,7 +226,7 @@ def test_version_1_checkpoints_still_load_and_are_upgraded(
             "migration_id": None,
         }
         m.add_id_mapping("$c", "3", "p2")
-    assert json.loads(path.read_text())["version"] == 2
+    assert json.loads(path.read_text())["version"] == SCHEMA_VERSION
     assert journal_path(path).with_name("cp.json.journal.v1.bak").read_text().startswith('{"seq"')
     assert path.with_name("cp.json.v1.bak").exists() == with_snapshot
     assert read_checkpoint(path).get_page_mappings("p2") == [("$b", "2"), ("$c", "3")]

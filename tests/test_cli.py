@@ -17,7 +17,7 @@ from migrate.errors import ConfigChanged, ConfigError, ExitStatus, exit_status_f
 from tests.factories import make_archive, threaded_site
 from tests.migration_helpers import REPO, invoke, subprocess_env, write_config
 from tests.servers.contract import ContractServer
-from utils.checkpoint_manager import CheckpointError, CheckpointManager
+from utils.checkpoint_manager import SCHEMA_VERSION, CheckpointError, CheckpointManager
 
 
 def all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
@@ -130,10 +130,10 @@ def test_checkpoint_validate_show_and_compact(tmp_path: Path) -> None:
     path = make_checkpoint(tmp_path)
     result = invoke("checkpoint", "validate", str(path))
     assert result.exit_code == 0
-    assert "valid (version 2, " in result.output and "1 mappings" in result.output
+    assert f"valid (version {SCHEMA_VERSION}, " in result.output and "1 mappings" in result.output
 
     shown = json.loads(invoke("checkpoint", "show", str(path)).output)
-    assert shown["version"] == 2 and shown["mapping_count"] == 1
+    assert shown["version"] == SCHEMA_VERSION and shown["mapping_count"] == 1
     assert "mappings" not in shown
     full = json.loads(invoke("checkpoint", "show", str(path), "--mappings").output)
     assert full["mappings"][0]["source_ids"] == ["$1"]

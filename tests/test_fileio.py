@@ -84,7 +84,8 @@ def test_a_torn_tail_of_the_store_is_repaired_on_load(tmp_path: Path) -> None:
     whole = out.read_bytes()
     with out.open("ab") as handle:
         handle.write(b'{"batch":2,"size":3,"page":{"id":"p2"')  # a crash mid-append
-    target = JsonlTarget(out)
+    target = JsonlTarget(out)  # the store is read, and repaired, when first needed
+    assert len(target.list_page(page(1))) == 2
     assert out.read_bytes() == whole
     write_page(target, 2, 1)
     assert len(JsonlTarget(out).list_page(page(2))) == 1

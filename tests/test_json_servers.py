@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from migrate.files.base import rfc3339
+from migrate.files.records import rfc3339
 from tests import json_exports
 from tests.json_exports import EXPECTED, FIRST, ROWS
 from tests.migration_helpers import invoke, run_json, write_config

@@ -23,7 +23,7 @@ import pytest
 import requests
 
 from migrate.cli import cli
-from migrate.files.base import rfc3339
+from migrate.files.records import rfc3339
 from migrate.model import Comment, Page
 from migrate.worker import TEMPLATE_FILES
 from tests.migration_helpers import (

@@ -15,7 +15,7 @@ from typing import IO, Any, Self
 
 from migrate.config import SectionConfig
 from migrate.errors import TargetError
-from migrate.files.base import PageAtomicFileTarget, Record, dumps, require_file, rfc3339
+from migrate.files.base import PageAtomicFileTarget, require_file
 from migrate.files.formats import (
     IMPORTERS,
     Importer,
@@ -25,6 +25,7 @@ from migrate.files.formats import (
     web_url,
     writable_page,
 )
+from migrate.files.records import Record, dumps, rfc3339
 from migrate.model import Capabilities, OutgoingComment
 from migrate.plugins import TargetPlugin
 from utils.fileio import atomic_binary_writer, atomic_writer

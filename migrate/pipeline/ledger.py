@@ -190,7 +190,7 @@ class PageLedger:
     def commit(self) -> None:
         """The page-atomic target committed the page: its held mappings become durable."""
         with self._lock:
-            if self._held:  # one journal append for the whole page
+            if self._held:  # one journal record (map_page) for the whole page
                 self._write_mappings(list(self._held.items()))
                 self.mapped.update(self._held)
             self._held.clear()

@@ -170,6 +170,9 @@ class Orchestrator:
             imported=ledger.count_mapped(comments),
             skipped=result.skipped,
             source_media=result.source_media,
+            # a page-atomic target's commit is the durable point: a record lost with the
+            # power means only that the page is read back and adopted (no second fsync)
+            durable=not self.target.capabilities.page_atomic,
         )
         if cursor is not None:
             cp.set_page_cursor(page.id, cursor.token, ref=cursor.ref)

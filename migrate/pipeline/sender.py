@@ -115,6 +115,9 @@ class PageSender:
                 self.children.setdefault(parent, []).append(comment.id)
         self.settled = {cid for cid in plan.by_id if ledger.is_done(cid)}
         self.waiting = {cid for cid in plan.by_id if cid not in self.settled}  # not yet sent
+        # settled with every ancestor settled: what a reply needs of its parent to go out,
+        # kept as it grows so that no comment's ancestors are walked again (deep chains)
+        self.clear: set[str] = set()
         self.ready: list[int] = []  # send-order positions of waiting comments, as a heap
         self.queued: set[str] = set()
         self.halt = threading.Event()
@@ -123,6 +126,9 @@ class PageSender:
         self.failure: Exception | None = None
 
     def send_all(self) -> None:
+        for cid in self.settled:
+            if self._parent_clear(cid):
+                self._clear(cid)
         for cid in self.waiting:
             self._consider(cid)
         while True:
@@ -137,7 +143,26 @@ class PageSender:
 
     # -- what may go out (the page's thread) -------------------------------------------------
 
-    def _ancestors_settled(self, cid: str) -> bool:
+    def _parent_clear(self, cid: str) -> bool:
+        """Is every ancestor of `cid` settled? (Its parent is clear, or it has none here.)"""
+        parent = self.plan.by_id[cid].parent_id
+        return (
+            parent is None or parent == cid or parent not in self.plan.by_id or parent in self.clear
+        )
+
+    def _consider(self, cid: str) -> None:
+        if cid in self.waiting and cid not in self.queued and self._parent_clear(cid):
+            self.queued.add(cid)
+            heapq.heappush(self.ready, self.position[cid])
+
+    def _settle(self, cid: str) -> None:
+        self.settled.add(cid)
+        if self._parent_clear(cid) or self._cycle_settled(cid):
+            self._clear(cid)
+
+    def _cycle_settled(self, cid: str) -> bool:
+        """Every ancestor settled though none is clear: a parent cycle in the source, whose
+        members went out one by one (`_next_group`)."""
         by_id = self.plan.by_id
         seen = {cid}
         parent = by_id[cid].parent_id
@@ -146,26 +171,22 @@ class PageSender:
                 return False
             seen.add(parent)
             parent = by_id[parent].parent_id
-        return True
+        return parent in seen
 
-    def _consider(self, cid: str) -> None:
-        if cid in self.waiting and cid not in self.queued and self._ancestors_settled(cid):
-            self.queued.add(cid)
-            heapq.heappush(self.ready, self.position[cid])
-
-    def _settle(self, cid: str) -> None:
-        self.settled.add(cid)
-        # replies may now be ready; a reply mapped earlier may have waiting replies of its own
-        stack, seen = list(self.children.get(cid, ())), {cid}
+    def _clear(self, cid: str) -> None:
+        """`cid` and its ancestors are settled: its waiting replies may go, and its settled
+        ones (mapped earlier) are clear too. Each comment is cleared once: linear in all."""
+        stack = [cid]
         while stack:
-            child = stack.pop()
-            if child in seen:
+            current = stack.pop()
+            if current in self.clear:
                 continue
-            seen.add(child)
-            if child in self.settled:
-                stack.extend(self.children.get(child, ()))
-            else:
-                self._consider(child)
+            self.clear.add(current)
+            for child in self.children.get(current, ()):
+                if child in self.settled:
+                    stack.append(child)
+                else:
+                    self._consider(child)
 
     def _group_size(self) -> int:
         if self.batches is None:

@@ -3,7 +3,7 @@
 For a checkpoint PATH there are three files, all created 0600 and opened without following
 symbolic links:
 
-    PATH          the snapshot (snapshot.py): one JSON document, `version` 2, described by
+    PATH          the snapshot (snapshot.py): one JSON document, `version` 3, described by
                   `utils/schemas/checkpoint.schema.json` (#/$defs/snapshot), sealed by a
                   checksum; replaced whole by compaction (temp file, fsync, os.replace, fsync
                   of the folder)
@@ -18,7 +18,8 @@ second, so a crash in between leaves records that replay skips: nothing lost, no
 twice. A torn last journal line is dropped with a warning; anything else invalid raises
 CheckpointError naming the file, the line and how to recover. Older versions are upgraded by
 explicit steps (upgrade.py). CheckpointManager (manager.py, recording.py) is the one writer;
-CheckpointState (state.py) holds what was recorded and answers every query.
+CheckpointState (state.py) holds what was recorded and answers every query. The mappings stay
+in the files: memory holds where each page's are, and reads a page's when asked (mappings.py).
 """
 
 from utils.checkpoint.errors import CheckpointError, CheckpointLocked, MappingConflict

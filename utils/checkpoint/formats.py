@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import zlib
 from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
@@ -16,12 +17,12 @@ from typing import Any, cast
 
 from utils.schema_check import Check, SchemaCompiler, explain
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 FORMAT = "comment-migrate-checkpoint"
 DEFAULT_CHECKPOINT = ".migration_checkpoint.json"
 PAGE_STATUSES = ("pending", "in_progress", "complete", "failed")
-RECORD_KINDS = ("start", "page", "map", "unmap", "skip", "config", "meta", "revision", "media",
-                "sync")  # fmt: skip
+RECORD_KINDS = ("start", "page", "map", "map_page", "unmap", "skip", "config", "meta", "revision",
+                "media", "sync")  # fmt: skip
 
 JSONDoc = dict[str, Any]
 
@@ -61,6 +62,12 @@ def checkers() -> tuple[Check, Check, Check]:
     return compiler.definition("snapshot"), record_ok, compiler.definition("journal_header")
 
 
+@functools.cache
+def group_check() -> Check:
+    """The check of one mapping group (a snapshot is read and written a group at a time)."""
+    return SchemaCompiler(load_schema()).definition("mapping_group")
+
+
 def explain_failure(instance: Any, definition: str) -> str:
     """'<path>: <message>' of why `instance` fails `#/$defs/<definition>`."""
     message, where = explain(load_schema(), instance, definition)
@@ -81,3 +88,27 @@ def format_path(path: Iterable[str | int]) -> str:
 def record_definition(record: Any) -> str:
     kind = record.get("kind") if isinstance(record, dict) else None
     return f"record_{kind}" if kind in RECORD_KINDS else "journal_record"
+
+
+_CRC_PREFIX = b',"crc":"'
+_CRC_SUFFIX_LENGTH = len(_CRC_PREFIX) + 8 + 2  # ,"crc":"xxxxxxxx"}
+
+
+def encode_line(record: JSONDoc) -> bytes:
+    """One journal line: the record as compact JSON, its checksum last, a newline."""
+    body = dumps(record).encode("utf-8")
+    return b'%s,"crc":"%08x"}\n' % (body[:-1], zlib.crc32(body))
+
+
+def decode_line(raw: bytes) -> Any | None:
+    """The JSON value of a checksummed line (without its newline); None when damaged."""
+    if len(raw) < _CRC_SUFFIX_LENGTH + 2 or raw[-_CRC_SUFFIX_LENGTH:-10] != _CRC_PREFIX:
+        return None
+    body = raw[:-_CRC_SUFFIX_LENGTH] + b"}"
+    # compared as bytes: "A" and "a" are one bit apart and int(x, 16) would accept both
+    if raw[-10:-2] != b"%08x" % zlib.crc32(body) or raw[-2:] != b'"}':
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None

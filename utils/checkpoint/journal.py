@@ -1,7 +1,7 @@
 """The journal: JSON Lines beside the snapshot, one record per change, each with a checksum.
 
-A version-2 journal starts with a header naming the migration, the snapshot it extends (null:
-none yet) and that snapshot's `journal_seq`; every line (header included) ends with
+A journal (version 2 or 3) starts with a header naming the migration, the snapshot it extends
+(null: none yet) and that snapshot's `journal_seq`; every line (header included) ends with
 `,"crc":"<crc32>"}`: the CRC-32 of the line's JSON object without that member. Records carry a
 `seq` that rises by one per record across compactions. A line without its newline, or holding
 NUL bytes (what a power cut leaves of an unwritten block), can only be the last one: it is a
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,39 +25,16 @@ from utils.checkpoint.formats import (
     SCHEMA_VERSION,
     JSONDoc,
     checkers,
-    dumps,
+    decode_line,
     explain_failure,
     record_definition,
 )
 from utils.checkpoint.state import CheckpointState
 
-_CRC_PREFIX = b',"crc":"'
-_CRC_SUFFIX_LENGTH = len(_CRC_PREFIX) + 8 + 2  # ,"crc":"xxxxxxxx"}
-
-
-def encode_line(record: JSONDoc) -> bytes:
-    """One journal line: the record as compact JSON, its checksum last, a newline."""
-    body = dumps(record).encode("utf-8")
-    return b'%s,"crc":"%08x"}\n' % (body[:-1], zlib.crc32(body))
-
 
 def header(migration_id: str, snapshot_id: str | None, base_seq: int) -> JSONDoc:
     return {"kind": "journal", "format": FORMAT, "version": SCHEMA_VERSION,
             "migration": migration_id, "snapshot": snapshot_id, "base_seq": base_seq}  # fmt: skip
-
-
-def decode_line(raw: bytes) -> Any | None:
-    """The JSON value of a checksummed line (without its newline); None when damaged."""
-    if len(raw) < _CRC_SUFFIX_LENGTH + 2 or raw[-_CRC_SUFFIX_LENGTH:-10] != _CRC_PREFIX:
-        return None
-    body = raw[:-_CRC_SUFFIX_LENGTH] + b"}"
-    # compared as bytes: "A" and "a" are one bit apart and int(x, 16) would accept both
-    if raw[-10:-2] != b"%08x" % zlib.crc32(body) or raw[-2:] != b'"}':
-        return None
-    try:
-        return json.loads(body)
-    except ValueError:
-        return None
 
 
 @dataclass
@@ -88,7 +64,10 @@ def replay(
     if complete and not tail and b"\x00" in complete[-1] and decode_line(complete[-1]) is None:
         complete, tail = complete[:-1], complete[-1] + b"\n"
     previous_seq = 0
+    offset = 0  # of the line in the file: a page's mappings are read back from there
     for number, raw in enumerate(complete, 1):
+        place = (offset, len(raw) + 1)
+        offset += len(raw) + 1
 
         def damaged(problem: str, line: int = number) -> Exception:
             return corrupt(journal, problem, checkpoint=checkpoint, line=line)
@@ -115,7 +94,8 @@ def replay(
                           "snapshot: records are missing (is the snapshot an older copy, or "
                           "missing?)")  # fmt: skip
         try:
-            state.apply(record)
+            # a version-1 line has no checksum to read it back by: kept until the upgrade
+            state.apply(record, None if result.legacy else place)
         except SemanticError as exc:
             raise damaged(exc.message) from None
         result.replayed += 1

@@ -65,6 +65,7 @@ def load_files(
     state, stored_version = read_snapshot(checkpoint, checkpoint, CheckpointState(lock))
     if state is None:
         state = CheckpointState(lock)
+    state.mappings.attach(checkpoint, journal)  # a page's mappings are read from there
     entries = state.entry_count()
     if data:
         result = replay(data, journal, checkpoint, state, stored_version, logger)

@@ -26,12 +26,13 @@ from utils.checkpoint.formats import (
     SCHEMA_VERSION,
     JSONDoc,
     checkers,
+    encode_line,
     explain_failure,
     journal_path,
     lock_path,
     record_definition,
 )
-from utils.checkpoint.journal import encode_line, header
+from utils.checkpoint.journal import header
 from utils.checkpoint.load import Loaded, load_files
 from utils.checkpoint.snapshot import write_snapshot
 from utils.checkpoint.state import CheckpointState
@@ -144,6 +145,7 @@ class CheckpointManager(rec.Recorder):
             finally:
                 self._closed = True
                 self._close_journal()
+                self._state.mappings.close()
                 self._file_lock.release()
 
     @property
@@ -179,7 +181,9 @@ class CheckpointManager(rec.Recorder):
             self._check_open()
             self._close_journal()
             remove_durably(self.checkpoint_file, self.journal_file)
+            self._state.mappings.close()
             self._state = CheckpointState(self._lock)
+            self._state.mappings.attach(self.checkpoint_file, self.journal_file)
             self._state.migration_id = new_id()
             self._journal_records = self._journal_size = self._snapshot_entries = 0
             self._broken = None
@@ -251,11 +255,15 @@ class CheckpointManager(rec.Recorder):
                     f"{explain_failure(record, record_definition(record))}"
                 )
             records.append(record)
-        data = b"".join(map(encode_line, records))
-        if self._journal_size == 0:
+        lines = [encode_line(record) for record in records]
+        data = b"".join(lines)
+        offset = self._journal_size  # where the first record lands: a page's mappings are
+        if self._journal_size == 0:  # read back from there (utils/checkpoint/mappings.py)
             state = self._state
-            first = header(state.migration_id or "", state.snapshot_id, state.journal_seq)
-            data = encode_line(first) + data
+            first = encode_line(header(state.migration_id or "", state.snapshot_id,
+                                       state.journal_seq))  # fmt: skip
+            data = first + data
+            offset += len(first)
         fd = self._open_journal()
         sync = self.fsync == "always" or (durable and self.fsync == "page")
         try:
@@ -265,8 +273,9 @@ class CheckpointManager(rec.Recorder):
             raise
         self._journal_size += len(data)
         self._journal_records += len(records)
-        for record in records:
-            self._state.apply(record)
+        for record, line in zip(records, lines, strict=True):
+            self._state.apply(record, (offset, len(line)))
+            offset += len(line)
         if self._journal_records >= max(
             self.compact_threshold, self._snapshot_entries // COMPACT_GROWTH
         ):
@@ -295,13 +304,15 @@ class CheckpointManager(rec.Recorder):
 
     def _compact_locked(self) -> None:
         snapshot_id = new_id()
-        doc = self._state.to_document(snapshot_id)
+        doc = self._state.to_document(snapshot_id, mappings=False)
         snapshot_ok, _, _ = checkers()
         if not snapshot_ok(doc):
             raise CheckpointError(
                 f"refusing to write an invalid snapshot: {explain_failure(doc, 'snapshot')}"
             )
-        write_snapshot(self.checkpoint_file, doc)
+        # the groups stream from the old files into the new one, a page at a time
+        places = write_snapshot(self.checkpoint_file, doc, self._state.mappings.stored_groups())
+        self._state.mappings.rebased(places)
         self._state.snapshot_id = snapshot_id
         # only now that the snapshot holds every record (up to journal_seq) may they go
         if self._journal_size or os.path.lexists(self.journal_file):
@@ -312,6 +323,7 @@ class CheckpointManager(rec.Recorder):
 
     def _load(self) -> None:
         loaded = load_files(self.checkpoint_file, self.logger, self._lock)
+        self._state.mappings.close()
         self._state = loaded.state
         if self._state.migration_id is None:
             self._state.migration_id = new_id()

@@ -74,10 +74,12 @@ class Recorder:
 
     def mark_page_complete(
         self, page_id: str, extracted: int = 0, imported: int = 0, skipped: int = 0,
-        *, source_media: int | None = None,
+        *, source_media: int | None = None, durable: bool = True,
     ) -> None:  # fmt: skip
         """Every comment of the page is mapped or skipped. Counts replace earlier ones;
-        `source_media`: comments of it linking media on the source's server (kept if None)."""
+        `source_media`: comments of it linking media on the source's server (kept if None).
+        `durable=False`: no fsync of its own (where the target's own commit is the durable
+        point and a lost record only means the page is read back and adopted again)."""
         _require_id("page_id", page_id)
         counts = _require_counts(extracted, imported, skipped)
         if source_media is not None:
@@ -86,7 +88,8 @@ class Recorder:
             old = self._state.pages.get(page_id)
             attempts = max(old["attempts"] if old else 0, 1)
             self._record_page(page_id, "complete", attempts=attempts, counts=counts, error=None,
-                              source_media=source_media)  # fmt: skip
+                              source_media=source_media,
+                              durable=None if durable else False)  # fmt: skip
 
     def mark_page_failed(
         self, page_id: str, error: BaseException | str, *, retryable: bool | None = None,
@@ -158,22 +161,24 @@ class Recorder:
             if revision is not None:
                 _require_revision(revision)
         with self._lock:
-            targets, revisions = self._state.targets, self._state.revisions
+            mappings = self._state.mappings
             batch: dict[str, str] = {}
+            fresh: list[MappingItem] = []
             records: list[tuple[str, Mapping[str, Any]]] = []
             added: list[bool] = []
-            for source_id, new_id, page_id, revision in items:
-                existing = targets.get(source_id) or batch.get(source_id)
+            for item in items:
+                source_id, new_id, _, revision = item
+                found = mappings.find(source_id)
+                existing = found[1] if found is not None else batch.get(source_id)
                 if existing is not None and existing != new_id:
                     raise MappingConflict(source_id, existing, new_id)
                 added.append(existing is None)
                 if existing is None:
                     batch[source_id] = new_id
-                    fields = {"source_id": source_id, "target_id": new_id, "page_id": page_id}
-                    records.append(("map", {**fields, **({"revision": revision} if revision
-                                                          else {})}))  # fmt: skip
-                elif revision is not None and revisions.get(source_id) != revision:
+                    fresh.append(item)
+                elif revision is not None and (found[2] if found else None) != revision:
                     records.append(("revision", {"source_id": source_id, "revision": revision}))
+            records[:0] = _map_records(fresh)
             if records:
                 self._append(records, durable=False)
             return added
@@ -183,19 +188,19 @@ class Recorder:
         _require_id("source_id", source_id)
         _require_revision(revision)
         with self._lock:
-            if source_id not in self._state.targets:
+            if not self._state.has_id_mapping(source_id):
                 raise CheckpointError(
                     f"source comment {source_id!r} has no mapping: map it before recording "
                     "a revision of it"
                 )
-            if self._state.revisions.get(source_id) != revision:
+            if self._state.get_revision(source_id) != revision:
                 self._record("revision", durable=False, source_id=source_id, revision=revision)
 
     def remove_id_mapping(self, source_id: str) -> bool:
         """Forget a mapping (a rollback deleted the comment); False if there was none."""
         _require_id("source_id", source_id)
         with self._lock:
-            if source_id not in self._state.targets:
+            if not self._state.has_id_mapping(source_id):
                 return False
             self._record("unmap", durable=False, source_id=source_id)
             return True
@@ -208,7 +213,7 @@ class Recorder:
         if not isinstance(reason, str):
             raise TypeError("reason must be a str")
         with self._lock:
-            existing = self._state.targets.get(source_id)
+            existing = self._state.get_new_comment_id(source_id)
             if existing is not None:
                 raise MappingConflict(source_id, existing, f"(skipped: {reason})")
             if self._state.skipped.get(source_id) == (page_id, reason):
@@ -262,6 +267,34 @@ class Recorder:
         if durable is None:
             durable = status in ("complete", "failed")
         self._record("page", durable=durable, page_id=page_id, state=state)
+
+
+def _map_records(items: Sequence[MappingItem]) -> list[tuple[str, Mapping[str, Any]]]:
+    """One map_page record per run of items on one page (a page's comments, committed or
+    sent in a batch, cost one record), a map record for an item alone."""
+    records: list[tuple[str, Mapping[str, Any]]] = []
+    start = 0
+    while start < len(items):
+        page_id = items[start][2]
+        end = start + 1
+        while end < len(items) and items[end][2] == page_id:
+            end += 1
+        run = items[start:end]
+        if len(run) == 1:
+            source_id, new_id, _, revision = run[0]
+            single = {"source_id": source_id, "target_id": new_id, "page_id": page_id}
+            records.append(("map", {**single, **({"revision": revision} if revision else {})}))
+        else:
+            fields: dict[str, Any] = {
+                "page_id": page_id,
+                "source_ids": [item[0] for item in run],
+                "target_ids": [item[1] for item in run],
+            }
+            if any(item[3] for item in run):
+                fields["revisions"] = [item[3] for item in run]
+            records.append(("map_page", fields))
+        start = end
+    return records
 
 
 def _counts_of(page: PageState | None) -> tuple[int, int, int]:

@@ -8,10 +8,13 @@ member's key. Written through a temp file, fsync, os.replace and an fsync of the
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import re
+import threading
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +26,13 @@ from utils.checkpoint.formats import (
     dumps,
     explain_parts,
     format_path,
+    group_check,
 )
+from utils.checkpoint.mappings import Place
 from utils.checkpoint.state import CheckpointState
 from utils.checkpoint.upgrade import LEGACY_KEYS, UPGRADES
 from utils.errors import ToolError
-from utils.fileio import atomic_binary_writer, read_bytes
+from utils.fileio import atomic_binary_writer, open_nofollow, read_bytes
 from utils.schema_check import is_integer
 
 CHECKSUM_KEY = b'"checksum"'
@@ -50,39 +55,71 @@ def reseal_snapshot_bytes(data: bytes) -> bytes:
     return data[: value.start(1)] + checksum(data[:position]).encode() + data[value.end(1) :]
 
 
-def write_snapshot(file: Path, doc: JSONDoc) -> None:
-    """Write `doc` (without its checksum) durably, sealed with the checksum."""
+def write_snapshot(
+    file: Path, doc: JSONDoc, groups: Iterable[tuple[str | None, bytes | JSONDoc]] = ()
+) -> dict[str | None, Place]:
+    """Write `doc` (without its checksum) durably, sealed with the checksum, its mapping
+    groups followed by `groups` ((page id, group), each checked as it goes by, or its line
+    of a snapshot as it was read); where each group's line is."""
     crc = 0
+    offset = 0
+    places: dict[str | None, Place] = {}
+    every = itertools.chain(((group["page_id"], group) for group in doc["mappings"]), groups)
     with atomic_binary_writer(file) as out:
-        for chunk in _lines(doc):
-            data = chunk.encode("utf-8")
+        for chunk, page_id in _lines(doc, every):
+            data = chunk if isinstance(chunk, bytes) else chunk.encode("utf-8")
+            if page_id is not _NOT_A_GROUP:
+                places[page_id] = (offset, len(data))
             crc = zlib.crc32(data, crc)
             out.write(data)
+            offset += len(data)
         out.write(f'"checksum": "{crc:08x}"\n}}\n'.encode())
+    return places
 
 
-def _lines(doc: JSONDoc) -> Iterator[str]:
-    yield "{\n"
+_NOT_A_GROUP: Any = object()
+
+
+Piece = tuple[str | bytes, Any]  # text, and the page of the group it is (or _NOT_A_GROUP)
+
+
+def _lines(doc: JSONDoc, groups: Iterable[tuple[str | None, bytes | JSONDoc]]) -> Iterator[Piece]:
+    """The snapshot's text in pieces, one top-level member a line, one entry a line."""
+    yield "{\n", _NOT_A_GROUP
     for key, value in doc.items():
-        yield json.dumps(key) + ": "
+        yield json.dumps(key) + ": ", _NOT_A_GROUP
         if key in _ENTRY_PER_LINE:
-            yield from _wrapped("{", "}", (f"  {dumps(k)}: {dumps(v)}" for k, v in value.items()))
-        elif key in ("mappings", "syncs"):
-            yield from _wrapped("[", "]", (f"  {dumps(item)}" for item in value))
+            entries = ([(f"  {dumps(k)}: {dumps(v)}", _NOT_A_GROUP)] for k, v in value.items())
+            yield from _wrapped("{", "}", entries)
+        elif key == "mappings":
+            yield from _wrapped("[", "]", _group_lines(groups))
+        elif key == "syncs":
+            yield from _wrapped("[", "]", ([(f"  {dumps(item)}", _NOT_A_GROUP)] for item in value))
         else:
-            yield dumps(value)
-        yield ",\n"
+            yield dumps(value), _NOT_A_GROUP
+        yield ",\n", _NOT_A_GROUP
 
 
-def _wrapped(opening: str, closing: str, entries: Iterable[str]) -> Iterator[str]:
-    yield opening + "\n"
+def _group_lines(groups: Iterable[tuple[str | None, bytes | JSONDoc]]) -> Iterator[list[Piece]]:
+    check = group_check()
+    for page_id, group in groups:
+        if isinstance(group, bytes):
+            yield [("  ", _NOT_A_GROUP), (group, page_id)]
+            continue
+        if not check(group):
+            raise CheckpointError(f"refusing to write an invalid mapping group: page {page_id!r}")
+        yield [("  ", _NOT_A_GROUP), (dumps(group), page_id)]
+
+
+def _wrapped(opening: str, closing: str, entries: Iterable[Sequence[Piece]]) -> Iterator[Piece]:
+    yield opening + "\n", _NOT_A_GROUP
     first = True
     for entry in entries:
         if not first:
-            yield ",\n"
-        yield entry
+            yield ",\n", _NOT_A_GROUP
+        yield from entry
         first = False
-    yield ("\n" if not first else "") + closing
+    yield ("\n" if not first else "") + closing, _NOT_A_GROUP
 
 
 def read_snapshot(
@@ -90,6 +127,9 @@ def read_snapshot(
 ) -> tuple[CheckpointState | None, int | None]:
     """The snapshot's state and its stored version; (None, None) when there is no snapshot."""
     lock = state.lock if state is not None else None
+    by_lines = _read_by_lines(file, lock)
+    if by_lines is not None:
+        return by_lines, SCHEMA_VERSION
     try:
         data = read_bytes(file)
     except FileNotFoundError:
@@ -134,7 +174,7 @@ def read_snapshot(
             line=line,
         )
     if version >= 2 and not sealed:
-        raise corrupt(file, "no checksum (a version-2 snapshot always ends with one): the file "
+        raise corrupt(file, "no checksum (a version-2 or later snapshot ends with one): the file "
                       "was damaged or edited", checkpoint=checkpoint, line=None)  # fmt: skip
     for step in range(version, SCHEMA_VERSION):
         upgrade = UPGRADES.get(step)
@@ -160,7 +200,7 @@ def read_snapshot(
         raise corrupt(file, f"schema violation at {format_path(where)}: {message}",
                       checkpoint=checkpoint, line=locate(where))  # fmt: skip
     try:
-        return CheckpointState.from_document(doc, lock), version
+        return CheckpointState(lock).load_document(doc), version
     except SemanticError as exc:
         raise corrupt(
             file,
@@ -168,6 +208,68 @@ def read_snapshot(
             checkpoint=checkpoint,
             line=locate(exc.json_path),
         ) from None
+
+
+def _read_by_lines(file: Path, lock: threading.RLock | None) -> CheckpointState | None:
+    """A current snapshot laid out as write_snapshot writes it, read a line at a time: each
+    mapping group is checked and indexed where it lies in the file, not kept in memory.
+    None for anything else (missing, older, damaged, laid out otherwise): the reader of the
+    whole document then upgrades it or says what is wrong and where."""
+    state = CheckpointState(lock)
+    state.mappings.attach(file, None)  # two source ids may share a hash: a page is read then
+    check = group_check()
+    shell: list[bytes] = []
+    crc = offset = index = 0
+    in_groups = False
+    try:
+        handle = os.fdopen(open_nofollow(file, os.O_RDONLY), "rb")
+    except (OSError, ToolError):  # missing, or a link: the whole-document reader says so
+        return None
+    with handle:
+        for line in handle:
+            if line.startswith(CHECKSUM_KEY):
+                shell += [line, handle.read()]
+                break
+            crc = zlib.crc32(line, crc)
+            if in_groups and not line.startswith(b"]"):
+                body = line.rstrip(b"\n").removesuffix(b",")
+                try:
+                    group = json.loads(body)
+                except ValueError:
+                    return None
+                if not body.startswith(b"  {") or not check(group):
+                    return None
+                try:
+                    state.add_group(group, (offset + 2, len(body) - 2), index)
+                except SemanticError:
+                    return None
+                index += 1
+            else:
+                in_groups = line == b'"mappings": [\n'
+                shell.append(line)
+            offset += len(line)
+    sealed = _CHECKSUM_VALUE.match(shell[-2]) if len(shell) > 1 else None
+    if sealed is None or sealed.group(1) != checksum_of(crc).encode():
+        return None
+    try:
+        doc = json.loads(b"".join(shell))
+    except ValueError:
+        return None
+    snapshot_ok, _, _ = checkers()
+    if not isinstance(doc, dict) or doc.get("version") != SCHEMA_VERSION:
+        return None
+    del doc["checksum"]
+    if not snapshot_ok(doc):
+        return None
+    try:
+        state.load_document(doc)
+    except SemanticError:
+        return None
+    return state
+
+
+def checksum_of(crc: int) -> str:
+    return f"{crc:08x}"
 
 
 def _verify_checksum(data: bytes, file: Path, checkpoint: Path) -> bool:

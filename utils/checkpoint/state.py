@@ -15,6 +15,7 @@ from typing import Any, NotRequired, TypedDict, cast
 
 from utils.checkpoint.errors import SemanticError
 from utils.checkpoint.formats import FORMAT, PAGE_STATUSES, SCHEMA_VERSION, JSONDoc
+from utils.checkpoint.mappings import MappingTable, Place
 
 
 class ErrorInfo(TypedDict):
@@ -51,15 +52,12 @@ class CheckpointState:
         self.config: JSONDoc | None = None
         self.metadata: JSONDoc = {}
         self.pages: dict[str, PageState] = {}
-        self.targets: dict[str, str] = {}
-        self.revisions: dict[str, str] = {}
-        # per page (None: recorded without a page), its mapped source ids in insertion order
-        self.page_sources: dict[str | None, list[str]] = {}
+        # on disk, read a page at a time (mappings.py): a million would not fit in memory
+        self.mappings = MappingTable()
         self.skipped: dict[str, tuple[str | None, str]] = {}
+        self._skipped_by_page: dict[str | None, dict[str, str]] = {}
         self.media: dict[str, JSONDoc] = {}
         self.syncs: list[JSONDoc] = []
-        # source id -> page, built on the first removal only: a million entries cost memory
-        self._page_of: dict[str, str | None] | None = None
         self._status_counts = dict.fromkeys(PAGE_STATUSES, 0)
         self._comment_totals = [0, 0, 0]  # extracted, imported, skipped over all pages
 
@@ -68,7 +66,12 @@ class CheckpointState:
     @classmethod
     def from_document(cls, doc: JSONDoc, lock: threading.RLock | None = None) -> CheckpointState:
         """A state from a schema-valid current-version snapshot (its lists are adopted)."""
-        state = cls(lock)
+        return cls(lock).load_document(doc)
+
+    def load_document(self, doc: JSONDoc) -> CheckpointState:
+        """Fill this empty state (or one holding only mapping groups, read a line at a time)
+        from a schema-valid current-version snapshot; returns it."""
+        state = self
         state.migration_id = doc["migration_id"]
         state.snapshot_id = doc["snapshot_id"]
         state.journal_seq = doc["journal_seq"]
@@ -81,58 +84,32 @@ class CheckpointState:
         state.syncs = doc["syncs"]
         for page_id, page in doc["pages"].items():
             state._set_page(page_id, cast(PageState, page))
-        targets = state.targets
         for index, group in enumerate(doc["mappings"]):
-            sources, new_ids = group["source_ids"], group["target_ids"]
-            revisions = group.get("revisions")
-            if len(sources) != len(new_ids) or (
-                revisions is not None and len(revisions) != len(sources)
-            ):
-                raise SemanticError(
-                    f"{len(sources)} source ids but {len(new_ids)} target ids"
-                    + ("" if revisions is None else f" and {len(revisions)} revisions"),
-                    ["mappings", index],
-                )
-            if group["page_id"] in state.page_sources:
-                raise SemanticError(
-                    f"page {group['page_id']!r} has a second mapping group", ["mappings", index]
-                )
-            before = len(targets)
-            targets.update(zip(sources, new_ids, strict=True))
-            if len(targets) != before + len(sources):
-                raise _duplicate_source(doc["mappings"], index)
-            if revisions is not None:
-                state.revisions.update(
-                    (source, rev) for source, rev in zip(sources, revisions, strict=True) if rev
-                )
-            state.page_sources[group["page_id"]] = sources
-        for source_id, entry in doc["skipped"].items():
-            if source_id in targets:
+            state.add_group(group, None, index)
+        state.add_skipped_entries(doc["skipped"])
+        return state
+
+    def add_group(self, group: JSONDoc, place: Place | None, index: int) -> None:
+        """One schema-valid mapping group of a snapshot, at `place` in its file."""
+        try:
+            self.mappings.add_group(group, place)
+        except SemanticError as exc:
+            raise SemanticError(exc.message, ["mappings", index, *exc.json_path]) from None
+
+    def add_skipped_entries(self, skipped: JSONDoc) -> None:
+        """A snapshot's skipped comments (after its mappings)."""
+        for source_id, entry in skipped.items():
+            if self.mappings.find(source_id) is not None:
                 raise SemanticError(
                     f"source comment {source_id!r} is both mapped and skipped",
                     ["skipped", source_id],
                 )
-            state.skipped[source_id] = (entry["page_id"], entry["reason"])
-        return state
+            self._skip(source_id, entry["page_id"], entry["reason"])
 
-    def to_document(self, snapshot_id: str | None = None) -> JSONDoc:
+    def to_document(self, snapshot_id: str | None = None, *, mappings: bool = True) -> JSONDoc:
         """The snapshot of this state (sharing its lists: serialize it at once), without its
-        checksum; `snapshot_id` defaults to the one it was read from or written as."""
-        targets, revisions = self.targets, self.revisions
-        groups = []
-        for page_id, sources in self.page_sources.items():
-            if not sources:
-                continue
-            group: JSONDoc = {
-                "page_id": page_id,
-                "source_ids": sources,
-                "target_ids": [targets[source] for source in sources],
-            }
-            if revisions:
-                revs = [revisions.get(source) for source in sources]
-                if any(revs):
-                    group["revisions"] = revs
-            groups.append(group)
+        checksum; `snapshot_id` defaults to the one it was read from or written as. Without
+        `mappings`, its mapping groups are left out (mappings.groups() yields them)."""
         return {
             "format": FORMAT,
             "version": SCHEMA_VERSION,
@@ -145,7 +122,7 @@ class CheckpointState:
             "config": self.config,
             "metadata": self.metadata,
             "pages": self.pages,
-            "mappings": groups,
+            "mappings": list(self.mappings.groups()) if mappings else [],
             "skipped": {
                 source_id: {"page_id": page_id, "reason": reason}
                 for source_id, (page_id, reason) in self.skipped.items()
@@ -154,25 +131,18 @@ class CheckpointState:
             "syncs": self.syncs,
         }
 
-    def apply(self, record: JSONDoc) -> None:
-        """Apply one schema-valid journal record."""
+    def apply(self, record: JSONDoc, place: Place | None = None) -> None:
+        """Apply one schema-valid journal record (at `place` in the journal file)."""
         kind = record["kind"]
-        if kind == "map":
-            self._map(record["source_id"], record["target_id"], record["page_id"])
-            if record.get("revision"):
-                self.revisions[record["source_id"]] = record["revision"]
+        if kind in ("map", "map_page", "unmap", "revision"):
+            for source_id in self.mappings.apply(record, place):
+                self._unskip(source_id)
         elif kind == "page":
             self._set_page(record["page_id"], cast(PageState, record["state"]))
-        elif kind == "unmap":
-            self._unmap(record["source_id"])
         elif kind == "skip":
-            if record["source_id"] in self.targets:
+            if self.mappings.find(record["source_id"]) is not None:
                 raise SemanticError(f"source comment {record['source_id']!r} is mapped")
-            self.skipped[record["source_id"]] = (record["page_id"], record["reason"])
-        elif kind == "revision":
-            if record["source_id"] not in self.targets:
-                raise SemanticError(f"source comment {record['source_id']!r} is not mapped")
-            self.revisions[record["source_id"]] = record["revision"]
+            self._skip(record["source_id"], record["page_id"], record["reason"])
         elif kind == "media":
             self.media[record["mxc"]] = record["info"]
         elif kind == "sync":
@@ -188,32 +158,15 @@ class CheckpointState:
         self.updated_at = record["time"]
         self.journal_seq = record["seq"]
 
-    def _map(self, source_id: str, new_id: str, page_id: str | None) -> None:
-        existing = self.targets.get(source_id)
-        if existing is not None:
-            if existing == new_id:
-                return
-            raise SemanticError(
-                f"source comment {source_id!r} mapped to {new_id!r} but already to {existing!r}"
-            )
-        self.targets[source_id] = new_id
-        self.page_sources.setdefault(page_id, []).append(source_id)
-        if self._page_of is not None:
-            self._page_of[source_id] = page_id
-        self.skipped.pop(source_id, None)
+    def _skip(self, source_id: str, page_id: str | None, reason: str) -> None:
+        self._unskip(source_id)
+        self.skipped[source_id] = (page_id, reason)
+        self._skipped_by_page.setdefault(page_id, {})[source_id] = reason
 
-    def _unmap(self, source_id: str) -> None:
-        if self.targets.pop(source_id, None) is None:
-            return
-        self.revisions.pop(source_id, None)
-        if self._page_of is None:
-            self._page_of = {
-                source: page_id
-                for page_id, sources in self.page_sources.items()
-                for source in sources
-            }
-        page_id = self._page_of.pop(source_id)
-        self.page_sources[page_id].remove(source_id)
+    def _unskip(self, source_id: str) -> None:
+        entry = self.skipped.pop(source_id, None)
+        if entry is not None:
+            self._skipped_by_page[entry[0]].pop(source_id, None)
 
     def _set_page(self, page_id: str, page: PageState) -> None:
         totals = self._comment_totals
@@ -232,7 +185,7 @@ class CheckpointState:
     # -- queries
 
     def entry_count(self) -> int:
-        return len(self.pages) + len(self.targets) + len(self.skipped) + len(self.media)
+        return len(self.pages) + self.mappings.count + len(self.skipped) + len(self.media)
 
     def should_skip_page(self, page_id: str) -> bool:
         return self.get_page_status(page_id) == "complete"
@@ -285,27 +238,35 @@ class CheckpointState:
         return self.get_page_ids("in_progress")
 
     def get_new_comment_id(self, source_id: str) -> str | None:
-        return self.targets.get(source_id)
+        with self.lock:
+            found = self.mappings.find(source_id)
+        return None if found is None else found[1]
 
     def has_id_mapping(self, source_id: str) -> bool:
-        return source_id in self.targets
+        return self.get_new_comment_id(source_id) is not None
 
     def get_revision(self, source_id: str) -> str | None:
         """The digest of the comment's content as last sent, if one was recorded."""
-        return self.revisions.get(source_id)
+        with self.lock:
+            found = self.mappings.find(source_id)
+        return None if found is None else found[2]
 
     def get_id_mappings(self) -> dict[str, str]:
+        """Every mapping (reads every page: for reports and small checkpoints)."""
         with self.lock:
-            return dict(self.targets)
+            return {
+                source: target
+                for group in self.mappings.groups()
+                for source, target in zip(group["source_ids"], group["target_ids"], strict=True)
+            }
 
     def get_page_mappings(self, page_id: str | None) -> list[tuple[str, str]]:
         """(source id, target id) of the page, in the order they were recorded."""
         with self.lock:
-            targets = self.targets
-            return [(source, targets[source]) for source in self.page_sources.get(page_id, ())]
+            return [(source, entry[0]) for source, entry in self.mappings.page(page_id).items()]
 
     def mapping_count(self) -> int:
-        return len(self.targets)
+        return self.mappings.count
 
     def get_skipped_reason(self, source_id: str) -> str | None:
         entry = self.skipped.get(source_id)
@@ -313,9 +274,7 @@ class CheckpointState:
 
     def get_page_skipped(self, page_id: str | None) -> dict[str, str]:
         with self.lock:
-            return {
-                source: reason for source, (page, reason) in self.skipped.items() if page == page_id
-            }
+            return dict(self._skipped_by_page.get(page_id, {}))
 
     def get_media(self, mxc: str) -> JSONDoc | None:
         info = self.media.get(mxc)
@@ -360,24 +319,11 @@ class CheckpointState:
             "comments_extracted": totals[0],
             "comments_imported": totals[1],
             "comments_skipped": totals[2],
-            "mappings": len(self.targets),
+            "mappings": self.mappings.count,
             "started_at": self.started_at,
             "updated_at": self.updated_at,
             "elapsed_seconds": _seconds_between(self.started_at, self.updated_at),
         }
-
-
-def _duplicate_source(groups: list[JSONDoc], upto: int) -> SemanticError:
-    seen: set[str] = set()
-    for index, group in enumerate(groups[: upto + 1]):
-        for position, source in enumerate(group["source_ids"]):
-            if source in seen:
-                return SemanticError(
-                    f"source comment {source!r} is mapped twice",
-                    ["mappings", index, "source_ids", position],
-                )
-            seen.add(source)
-    return SemanticError("a source comment is mapped twice", ["mappings", upto])
 
 
 def _seconds_between(start: str | None, end: str | None) -> float:

@@ -88,10 +88,21 @@ def upgrade_1_to_2(doc: JSONDoc) -> JSONDoc:
     }
 
 
+def upgrade_2_to_3(doc: JSONDoc) -> JSONDoc:
+    """Version 3 reads a snapshot's mapping groups a page at a time and adds the journal's
+    map_page record (a page's mappings in one record); a version-2 snapshot holds nothing a
+    version-3 one cannot, so only its version changes (its journal is read as it is)."""
+    return {**doc, "version": 3}
+
+
 def _page_doc(status: str, when: str, error: JSONDoc | None = None) -> JSONDoc:
     return {"status": status, "attempts": 1, "extracted": 0, "imported": 0, "skipped": 0,
             "error": error, "updated_at": when}  # fmt: skip
 
 
 # version n -> the step that turns a version-n document into a version-(n+1) one
-UPGRADES: dict[int, Callable[[JSONDoc], JSONDoc]] = {0: upgrade_0_to_1, 1: upgrade_1_to_2}
+UPGRADES: dict[int, Callable[[JSONDoc], JSONDoc]] = {
+    0: upgrade_0_to_1,
+    1: upgrade_1_to_2,
+    2: upgrade_2_to_3,
+}

@@ -1,18 +1,24 @@
-"""`ArchiveSource`: an archive read back as a source, validated whole when it is opened.
+"""`ArchiveSource`: an archive read back as a source, one page at a time.
 
-Every line is checked against its record kind's schema; the blocks must nest (comments and
-skipped events inside their page's block, no records in a failed page) and the counts of the
-page and end records must match what the archive holds, so a hand-edited archive cannot lose
-comments quietly. Text is repaired as the Matrix source repairs it (content.clean_text).
-A comment archived without HTML (archives written before plain comments got an HTML form)
-gets one from its text, by the one text->HTML rule (content.plain_to_html), so HTML targets
-never receive a comment with nothing to show.
+Opening reads the whole file once: every line must be UTF-8, the blocks must nest (comments
+and skipped events inside their page's block, no records in a failed page) and the counts of
+the page and end records must match what the archive holds, so a hand-edited archive cannot
+lose comments quietly. Every record but a comment is checked against its kind's schema then;
+a comment line as the archive writer lays it out (its id and page first) is checked when its
+page is read, so that a million comments are neither parsed twice nor held in memory, and a
+rerun whose pages are all complete never parses one. Memory holds where each page's block
+is. Text is repaired as the Matrix source repairs it (content.clean_text). A comment archived
+without HTML (archives written before plain comments got an HTML form) gets one from its
+text, by the one text->HTML rule (content.plain_to_html), so HTML targets never receive a
+comment with nothing to show.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -34,6 +40,11 @@ from migrate.systems.archive.records import (
 )
 
 AGAIN = "it was cut short (run `comment-migrate extract` again to write it whole)"
+# a comment line as write_archive lays it out: its page is known without parsing the line
+_CHARS = rb'[^"\\]*(?:\\.[^"\\]*)*'  # a JSON string's characters, unrolled (fast)
+_COMMENT_HEAD = re.compile(
+    rb'\{"record": "comment", "id": "%s", "page_id": "(%s)", ' % (_CHARS, _CHARS)
+)
 
 
 @dataclasses.dataclass
@@ -44,8 +55,11 @@ class _ArchivedPage:
     orphans: list[str]
     line_no: int
     expected: tuple[int, int]  # (comments, skipped) as the page record announces them
-    comments: list[Comment] = dataclasses.field(default_factory=list)
-    skipped: list[SkippedEvent] = dataclasses.field(default_factory=list)
+    head: bytes = b""  # the page id as a comment line of the writer holds it
+    start: int = 0  # byte offset of the page's first record after its page record
+    end: int = 0  # byte offset after its last record
+    comments: int = 0
+    skipped: int = 0
 
 
 class ArchiveSource:
@@ -57,6 +71,7 @@ class ArchiveSource:
         self.source_identity: dict[str, str] = {}
         self.created_at: datetime | None = None
         self._pages: dict[str, _ArchivedPage] = {}
+        self._stamp: tuple[int, int] = (0, 0)  # size and mtime when opened
         self._load()
 
     def __repr__(self) -> str:
@@ -78,9 +93,12 @@ class ArchiveSource:
         counts = {"comments": 0, "skipped": 0, "failed_pages": 0}
         current: _ArchivedPage | None = None
         ended = False
-        line_no = 0
+        line_no = offset = 0
         with handle:
+            stat = os.fstat(handle.fileno())
+            self._stamp = (stat.st_size, stat.st_mtime_ns)
             for line_no, raw in enumerate(handle, start=1):
+                offset += len(raw)
                 if ended:
                     raise self._error(line_no, "data after the end record")
                 try:
@@ -89,6 +107,14 @@ class ArchiveSource:
                     raise self._error(
                         line_no, f"not UTF-8 ({exc.reason} at byte {exc.start + 1} of the line)"
                     ) from exc
+                head = _COMMENT_HEAD.match(raw)
+                if head and current is not None and head.group(1) == current.head:
+                    if current.error is not None:
+                        raise self._error(line_no, "comment record in a failed page")
+                    current.comments += 1  # checked when its page is read
+                    current.end = offset
+                    counts["comments"] += 1
+                    continue
                 record = self._parse(line_no, line)
                 kind = record["record"]
                 if line_no == 1 and kind != "header":
@@ -101,6 +127,7 @@ class ArchiveSource:
                     self.created_at = parse_time(record["created_at"])
                 elif kind == "page":
                     current = self._page(line_no, record)
+                    current.start = current.end = offset
                     counts["failed_pages"] += current.error is not None
                 elif kind in ("comment", "skipped"):
                     if current is None or record["page_id"] != current.page.id:
@@ -108,13 +135,12 @@ class ArchiveSource:
                     if current.error is not None:
                         raise self._error(line_no, f"{kind} record in a failed page")
                     if kind == "comment":
-                        current.comments.append(_with_html(record_comment(record)))
+                        current.comments += 1
                         counts["comments"] += 1
                     else:
-                        current.skipped.append(
-                            SkippedEvent(record["event_id"], record["page_id"], record["reason"])
-                        )
+                        current.skipped += 1
                         counts["skipped"] += 1
+                    current.end = offset
                 else:
                     self._check_end(line_no, record, counts)
                     ended = True
@@ -187,6 +213,7 @@ class ArchiveSource:
             list(record["orphans"]),
             line_no,
             (record["comments"], record["skipped"]),
+            head=json.dumps(page.id, ensure_ascii=False)[1:-1].encode("utf-8", "surrogatepass"),
         )
         self._pages[page.id] = archived
         return archived
@@ -196,7 +223,7 @@ class ArchiveSource:
     ) -> None:
         # per page first: a hand-edited archive must not lose one page's comments quietly
         for archived in self._pages.values():
-            held = (len(archived.comments), len(archived.skipped))
+            held = (archived.comments, archived.skipped)
             if held != archived.expected:
                 raise self._error(
                     archived.line_no,
@@ -221,18 +248,41 @@ class ArchiveSource:
             raise PageError(f"page {page.id!r} is not in the archive {self.path}")
         if archived.error is not None:
             raise PageError(archived.error, retryable=archived.retryable)
+        comments: list[Comment] = []
+        skipped: list[SkippedEvent] = []
+        line_no = archived.line_no
+        for raw in self._block(archived).split(b"\n")[:-1]:
+            line_no += 1
+            record = self._parse(line_no, raw.decode("utf-8"))
+            if record.get("page_id") != page.id or record["record"] not in ("comment", "skipped"):
+                raise self._error(line_no, f"{record['record']} record outside its page's block")
+            if record["record"] == "comment":
+                comments.append(_with_html(record_comment(record)))
+            else:
+                skipped.append(SkippedEvent(record["event_id"], page.id, record["reason"]))
         return PageComments(
-            page=archived.page,
-            comments=list(archived.comments),
-            skipped=list(archived.skipped),
-            orphans=list(archived.orphans),
+            page=archived.page, comments=comments, skipped=skipped, orphans=list(archived.orphans)
         )
+
+    def _block(self, archived: _ArchivedPage) -> bytes:
+        """The page's comment and skipped lines, as they were when the archive was opened."""
+        try:
+            with self.path.open("rb") as handle:
+                stat = os.fstat(handle.fileno())
+                if (stat.st_size, stat.st_mtime_ns) != self._stamp:
+                    raise ArchiveError(
+                        f"{self.path}: changed since it was opened; run again to read it anew"
+                    )
+                handle.seek(archived.start)
+                return handle.read(archived.end - archived.start)
+        except OSError as exc:
+            raise ArchiveError(f"cannot read archive {self.path}: {exc.strerror or exc}") from exc
 
     def identity(self) -> dict[str, str]:
         return {**self.source_identity, "archive": str(self.path.resolve())}
 
     def close(self) -> None:
-        """Nothing to release: the archive was read whole when opened."""
+        """Nothing to release: each page's block is read with a file of its own."""
 
 
 def _with_html(comment: Comment) -> Comment:

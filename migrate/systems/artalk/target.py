@@ -23,9 +23,10 @@ from typing import IO, Any
 from urllib.parse import urlsplit
 
 from migrate.errors import ConfigError
-from migrate.files.base import Record, StoredPage, dumps, parse_rfc3339
+from migrate.files.base import StoredPage
 from migrate.files.derived import DerivedFileTarget
 from migrate.files.formats import importer, neutral_text, rendered_content
+from migrate.files.records import Record, dumps, parse_rfc3339
 from migrate.model import DELETED_TEXT
 
 _READER = importer("artalk")

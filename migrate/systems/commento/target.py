@@ -24,10 +24,11 @@ from dataclasses import replace
 from typing import IO, Any
 from urllib.parse import urlsplit
 
-from migrate.files.base import Record, StoredPage, dumps, parse_rfc3339
+from migrate.files.base import StoredPage
 from migrate.files.derived import DerivedFileTarget
 from migrate.files.formats import importer, neutral_text, rendered_content
 from migrate.files.reading import empty_or_gzip
+from migrate.files.records import Record, dumps, parse_rfc3339
 
 ANONYMOUS = "anonymous"
 PLACEHOLDER_DOMAIN = "comment-migrate.invalid"

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from typing import IO
 from xml.sax.saxutils import quoteattr
 
-from migrate.files.base import Record, StoredPage, parse_rfc3339
+from migrate.files.base import StoredPage
 from migrate.files.derived import DerivedFileTarget, derived_file_plugin
 from migrate.files.formats import (
     Importer,
@@ -32,6 +32,7 @@ from migrate.files.formats import (
     rendered_content,
     xml_text,
 )
+from migrate.files.records import Record, parse_rfc3339
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from typing import Any
 import requests
 
 from migrate.abilities import PageError
-from migrate.files.base import parse_rfc3339
+from migrate.files.records import parse_rfc3339
 from migrate.model import Created, OutgoingComment, TargetComment
 from utils.http import HttpError
 

@@ -67,7 +67,7 @@ from urllib.parse import quote
 
 from migrate.abilities import BatchUnsupported, CheckFailed, CommentRefused, PageError
 from migrate.errors import UnsupportedOperation
-from migrate.files.base import comment_fields, page_record, rfc3339
+from migrate.files.records import comment_fields, page_record, rfc3339
 from migrate.model import Capabilities, Created, OutgoingComment, Page, TargetComment
 from migrate.plugins import TargetPlugin, retry_policy
 from migrate.systems.http.answers import (

@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from migrate.config import SectionConfig
-from migrate.files.base import PageAtomicFileTarget, Record, dumps
+from migrate.files.base import PageAtomicFileTarget
 from migrate.files.formats import writable_page
+from migrate.files.records import Record, dumps
 from migrate.model import Capabilities
 from migrate.plugins import TargetPlugin
 

@@ -25,7 +25,7 @@ from typing import IO, Any
 
 from migrate.content import render_markdown
 from migrate.errors import ConfigError
-from migrate.files.base import Record, StoredPage, dumps, parse_rfc3339
+from migrate.files.base import StoredPage
 from migrate.files.derived import DerivedFileTarget
 from migrate.files.formats import (
     importer,
@@ -35,6 +35,7 @@ from migrate.files.formats import (
     sanitize_html,
 )
 from migrate.files.reading import empty_or_gzip
+from migrate.files.records import Record, dumps, parse_rfc3339
 
 DEFAULT_SITE = "remark"
 _READER = importer("remark42")

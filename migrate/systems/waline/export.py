@@ -22,9 +22,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from migrate.files.base import Record, parse_rfc3339
 from migrate.files.derived import DerivedFileTarget
 from migrate.files.formats import web_url
+from migrate.files.records import Record, parse_rfc3339
 from migrate.model import Capabilities, Created, OutgoingComment
 from migrate.systems.waline.rows import FORMAT_TYPE
 from migrate.systems.waline.target import waline_time

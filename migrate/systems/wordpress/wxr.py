@@ -22,10 +22,7 @@ from collections.abc import Iterator
 from typing import IO
 from xml.sax.saxutils import quoteattr
 
-from migrate.files.base import (
-    StoredPage,
-    parse_rfc3339,
-)
+from migrate.files.base import StoredPage
 from migrate.files.derived import DEFAULT_IMPORTER, DerivedFileTarget, derived_file_plugin
 from migrate.files.formats import (
     Importer,
@@ -37,6 +34,7 @@ from migrate.files.formats import (
     rendered_content,
     xml_text,
 )
+from migrate.files.records import parse_rfc3339
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,163 @@
+"""What a file target keeps of a page and of a comment: one record each, written for
+importers that trust them (characters a file cannot hold removed, HTML sanitized again, URLs
+http(s) only), and read back as the target holds them; times in RFC 3339 UTC."""
+
+from __future__ import annotations
+
+import html as html_lib
+import json
+import logging
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from migrate.abilities import CommentRefused
+from migrate.files.formats import (
+    WEB_SCHEMES,
+    sanitize_html,
+    strip_unwritable,
+    unsafe_links,
+    web_url,
+)
+from migrate.model import OutgoingComment, Page, TargetComment
+
+log = logging.getLogger("comment_migrate.targets")
+
+Record = dict[str, Any]
+
+AVATAR_SCHEMES = WEB_SCHEMES | {"mxc"}  # mxc: the Matrix media URI, mirrored by [media]
+_TAG = re.compile(r"<[^>]*>")
+
+
+def rfc3339(moment: datetime) -> str:
+    """RFC 3339 in UTC with a Z, e.g. 2021-03-04T05:06:07Z (microseconds kept when present)."""
+    if moment.tzinfo is None:  # the model promises aware datetimes; naive ones are UTC
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse_rfc3339(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def source_system(outgoing: OutgoingComment) -> str:
+    """The source system named in the idempotency key `<system>:<source id>`."""
+    key = outgoing.idempotency_key
+    suffix = ":" + outgoing.source.id
+    if key.endswith(suffix) and len(key) > len(suffix):
+        return key[: -len(suffix)]
+    return key.split(":", 1)[0] if ":" in key else "unknown"
+
+
+def page_record(page: Page) -> Record:
+    return {"id": page.id, "uri": page.key, "title": page.title}
+
+
+def comment_record(target_id: str, outgoing: OutgoingComment) -> Record:
+    """What a file target keeps of one comment (the JSONL record without its page).
+
+    Files are read by importers that trust them: characters XML cannot hold are removed, the
+    HTML is sanitized again, and an avatar URL other than http(s)/mxc is dropped, each logged
+    with the comment's id. Raises CommentRefused when the removal leaves the comment empty."""
+    reason = emptied_by_cleaning(outgoing)
+    if reason is not None:
+        raise CommentRefused(reason)
+    record: Record = {"id": target_id, **comment_fields(outgoing)}
+    removed: dict[str, list[str]] = {}
+    author = record["author"]
+    for holder, key, where in (
+        (record, "text", "text"),
+        (record, "html", "html"),
+        (author, "name", "author name"),
+        (author, "source_id", "author id"),
+        (author, "avatar_url", "avatar URL"),
+    ):
+        if isinstance(holder.get(key), str):
+            holder[key], gone = strip_unwritable(holder[key])
+            if gone:
+                removed[where] = gone
+    if record["html"]:
+        record["html"] = sanitize_html(record["html"]) or None
+    avatar = author.get("avatar_url")
+    if avatar and web_url(avatar, AVATAR_SCHEMES) is None:
+        log.warning(
+            "comment %s: avatar URL dropped (not http(s) or mxc): %r", outgoing.source.id, avatar
+        )
+        author["avatar_url"] = None
+    for where, gone in removed.items():
+        log.warning(
+            "comment %s: removed from its %s characters a file cannot hold: %s",
+            outgoing.source.id,
+            where,
+            ", ".join(gone),
+        )
+    for url in unsafe_links(record["text"]):
+        log.warning("comment %s: link dropped (not http(s) or mailto): %r", outgoing.source.id, url)
+    record["deleted"] = outgoing.source.deleted
+    return record
+
+
+def emptied_by_cleaning(outgoing: OutgoingComment) -> str | None:
+    """Why a comment cannot be written to a file: nothing visible is left once the characters
+    XML cannot hold are removed (None when something is, or when nothing was to begin with)."""
+    text, removed = strip_unwritable(outgoing.text)
+    html_content, removed_html = strip_unwritable(outgoing.html or "")
+    if not removed and not removed_html:
+        return None
+    if text.strip() or _visible_html(html_content):
+        return None
+    gone = ", ".join(sorted(set(removed) | set(removed_html)))
+    return f"nothing left once the characters a file cannot hold were removed ({gone})"
+
+
+def _visible_html(value: str) -> bool:
+    return "<img" in value.lower() or bool(html_lib.unescape(_TAG.sub("", value)).strip())
+
+
+def comment_fields(outgoing: OutgoingComment) -> Record:
+    """A comment as every target describes it: the HTTP contract's body without its page."""
+    source = outgoing.source
+    return {
+        "parent_id": outgoing.parent_target_id,
+        "author": {
+            "name": source.author.name,
+            "source_id": source.author.source_id,
+            "avatar_url": source.author.avatar_url,
+        },
+        "text": outgoing.text,
+        "html": outgoing.html,
+        "created_at": rfc3339(source.created_at),
+        "source": {
+            "system": source_system(outgoing),
+            "id": source.id,
+            "parent_id": outgoing.parent_source_id,
+        },
+    }
+
+
+def target_comment(record: Mapping[str, Any]) -> TargetComment:
+    author = record.get("author") or {}
+    source = record.get("source") or {}
+    return TargetComment(
+        target_id=str(record["id"]),
+        parent_target_id=record.get("parent_id"),
+        author_name=str(author.get("name") or ""),
+        text=str(record.get("text") or ""),
+        created_at=parse_rfc3339(record.get("created_at")),
+        source_id=source.get("id"),
+        html=record["html"] if isinstance(record.get("html"), str) else None,
+        author_avatar_url=author.get("avatar_url") or None,
+        raw=dict(record),
+    )
+
+
+def dumps(obj: object) -> str:
+    """One compact JSON line (non-ASCII kept readable)."""
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
