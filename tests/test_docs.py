@@ -137,7 +137,9 @@ def named_commands() -> list[tuple[Path, str]]:
             re.findall(r"`([^`\n]+)`", text)
             + re.findall(r"^```\w*\n(.*?)^```", text, flags=re.M | re.S)
         )
-        for match in re.finditer(r"comment-migrate((?: [a-z][\w-]*| -{1,2}[\w-]+)+)", code):
+        # (not the markers the tool hides in what it writes: `<!-- comment-migrate ... -->`)
+        pattern = r"(?<!<!-- )comment-migrate((?: [a-z][\w-]*| -{1,2}[\w-]+)+)"
+        for match in re.finditer(pattern, code):
             found.append((page, match.group(1).strip()))
     return found
 
