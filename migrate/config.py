@@ -21,6 +21,7 @@ from typing import Any
 import jsonschema
 
 from migrate.errors import ConfigError
+from migrate.pages import PageRule, page_rule
 from utils.redact import InvalidSecret, read_token
 
 DEFAULT_CONFIG = "migration.toml"
@@ -88,6 +89,7 @@ class Config:
     run: RunConfig = field(default_factory=RunConfig)
     path: Path | None = None
     media: MediaConfig | None = None
+    pages: PageRule = field(default_factory=PageRule)  # [pages]: where comments land
 
     @property
     def uri_template(self) -> str:
@@ -111,6 +113,7 @@ class Config:
             ("target", self.target, target_plugin(self.target.type)),
         ):
             ident.update({f"{side}.{k}": v for k, v in plugin.identity(section).items()})
+        ident.update(self.pages.identity())  # moving pages moves the migration
         return ident
 
     def digest(self) -> str:
@@ -236,7 +239,8 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
             base_url=data["media"]["base_url"],
             max_bytes=data["media"].get("max_bytes", MediaConfig.max_bytes),
         )
-    return Config(source=source, target=target, run=run, path=path, media=media)
+    pages = page_rule(data.get("pages"), base, where)
+    return Config(source=source, target=target, run=run, path=path, media=media, pages=pages)
 
 
 def load_config(path: Path | str = DEFAULT_CONFIG) -> Config:
@@ -289,6 +293,10 @@ checkpoint = ".migration_checkpoint.json"
 workers = 4
 max_attempts = 6                    # per request, for connection errors, timeouts, 429 and 5xx
 timeout = 30                        # seconds per request
+
+# [pages]                           # where each page's comments land (docs/pages.md)
+# rewrite = [["^/blog/(.*)$", "/posts/\\\\1"]]
+# map = "pages.csv"                 # source URL or key, target key
 
 # [media]                           # copy images, files and avatars off the homeserver
 # dir = "media"                     # where the copies go (publish this folder)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from migrate.abilities import Source, Target
 from migrate.config import DEFAULT_CHECKPOINT, DEFAULT_URI, Config, identity_digest
 from migrate.model import Capabilities, Page
+from migrate.pages import PageRule, keyed_source
 from migrate.plugins import build_source, target_plugin
 
 if TYPE_CHECKING:
@@ -99,14 +100,16 @@ class Migration:
         mention_parent: bool = True,
         uri_template: str = DEFAULT_URI,
         identity: Mapping[str, str] | None = None,
+        pages: PageRule | None = None,
     ) -> None:
-        self.source = source
+        # the one place every source's pages get their keys ([pages], twins, collisions)
+        self.source = keyed_source(source, pages)
         self.target = target if isinstance(target, TargetSpec) else TargetSpec.of(target)
         self.checkpoint = Path(checkpoint)
         self.workers = workers
         self.mention_parent = mention_parent
         self.uri_template = uri_template
-        self.identity = dict(identity) if identity else _identity(source, self.target)
+        self.identity = dict(identity) if identity else _identity(self.source, self.target)
 
     @classmethod
     def from_config(cls, config: Config) -> Migration:
@@ -130,6 +133,7 @@ class Migration:
             mention_parent=config.mention_parent,
             uri_template=config.uri_template,
             identity=config.identity(),
+            pages=config.pages,
         )
 
     @property

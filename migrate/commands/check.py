@@ -44,6 +44,7 @@ from migrate.commands.check_report import CheckReport
 from migrate.config import Config
 from migrate.errors import MigrateError
 from migrate.model import CheckItem, Page
+from migrate.pages import keyed_source
 from migrate.plugins import build_source
 from utils.http import HttpClient, HttpError
 from utils.retry import RetryPolicy
@@ -91,7 +92,7 @@ def run_checks(
     source: Source | None = None
     problem = ""
     try:
-        source = build_source(config.source, run)
+        source = keyed_source(build_source(config.source, run), config.pages)
     except (MigrateError, ValueError) as exc:
         problem = str(exc)
     preflight = _Preflight(
@@ -286,8 +287,8 @@ def _site_part(site: HttpClient, page: Page, embed: EmbedCheckable | None) -> Ch
             name,
             False,
             f"{url} answers {where}",
-            f"check the page's uri {page.key!r} (the pages file's second column) and "
-            "[target] site_url",
+            f"check the page's key {page.key!r} (a pages file's second column, or "
+            "[pages] rewrite and map: docs/pages.md) and [target] site_url",
         )
     answered = CheckItem(name, True, f"{url} answers 200")
     if embed is None:

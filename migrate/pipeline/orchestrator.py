@@ -100,6 +100,7 @@ class Orchestrator:
             comments = extracted.comments
             result.extracted = len(comments)
             result.source_media = extracted.source_media
+            result.orphans = list(extracted.orphans)
             self.reporter.page_extracted(len(comments))
             self._record_source_skips(extracted.skipped, ledger, result)
             plan = PagePlan(self.transformer, page, comments)

@@ -17,6 +17,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from migrate.abilities import Target
 from migrate.content import images_as_links
 from migrate.model import Capabilities, Comment, OutgoingComment, Page
 from migrate.threads import depths as depths
@@ -142,6 +143,16 @@ class CommentTransformer:
             html=out_html,
             idempotency_key=f"{self.system}:{comment.id}",
         )
+
+
+def status_refusal(comment: Comment, target: Target) -> str | None:
+    """Why a comment's moderation state keeps it out of `target`, or None: spam never
+    migrates; a pending comment goes only where it can stay pending (keeps_pending)."""
+    if comment.status == "spam":
+        return "spam: never migrated"
+    if comment.status == "pending" and not target.capabilities.keeps_pending:
+        return f"pending moderation, which the {target.name} target cannot hold as pending"
+    return None
 
 
 def _source_parent(comment: Comment, by_id: dict[str, Comment]) -> str | None:

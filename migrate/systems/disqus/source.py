@@ -1,0 +1,254 @@
+"""Disqus source: the XML export Disqus mails (`[source] type = "disqus"`, `path`), plain or
+gzip-compressed.
+
+    <disqus xmlns="http://disqus.com" xmlns:dsq="http://disqus.com/disqus-internals">
+      <thread dsq:id="7"><id>ident</id><link>https://example.org/post/</link>
+        <title>Post</title><isClosed>false</isClosed><isDeleted>false</isDeleted>...</thread>
+      <post dsq:id="21"><message><![CDATA[<p>Hi</p>]]></message>
+        <createdAt>2019-04-01T10:00:00Z</createdAt><isDeleted>false</isDeleted>
+        <isSpam>false</isSpam><author><name>Ann</name><email>..</email>
+        <username>ann</username><isAnonymous>false</isAnonymous></author>
+        <ipAddress>..</ipAddress><thread dsq:id="7"/><parent dsq:id="20"/></post>
+    </disqus>
+
+Opening it reads the file once as a stream, keeping the threads (small) and spilling each
+post to a private temp file indexed by thread; a page's comments are read back from there, so
+memory holds one page, whatever the file's size. A page is a thread that has posts, keyed by
+its link (migrate/pages.py merges the http/https, `www.` and trailing-slash twins real exports
+list). What Disqus wraps as `https://disq.us/url?url=<real>:<hash>` is unwrapped. Spam never
+migrates; a deleted post stays as a tombstone only under kept replies; posts of a deleted
+thread are skipped; an anonymous (guest) author stays anonymous (no username); times are UTC
+to the second. Posts on threads the export does not hold are left out, each named in a
+warning (`unplaced`).
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import logging
+import re
+import urllib.parse
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from migrate.abilities import PageError
+from migrate.content import plain_to_html, sanitize_html
+from migrate.content.from_html import html_to_markdown
+from migrate.files.xml_input import RecordSpill, iter_records
+from migrate.model import DELETED_TEXT, Author, Comment, Page, PageComments
+from migrate.pages import default_key
+from migrate.threads import ParentCycle, settle_page
+
+log = logging.getLogger(__name__)
+
+NS = "{http://disqus.com}"
+DSQ_ID = "{http://disqus.com/disqus-internals}id"
+THREAD, POST = NS + "thread", NS + "post"
+_FIELDS = {
+    NS + tag: tag
+    for tag in ("message", "createdAt", "isDeleted", "isSpam", "ipAddress", "id", "link")
+}
+_FIELDS |= {NS + tag: tag for tag in ("title", "isClosed")}
+_AUTHOR = {NS + tag: tag for tag in ("name", "email", "username", "isAnonymous")}
+AUTHOR, PARENT = NS + "author", NS + "parent"
+# a link Disqus rewrote to count clicks: https://disq.us/url?url=<quoted real URL>:<hash>
+_WRAPPED = re.compile(r"""\bhref\s*=\s*(["'])(https?://disq\.us/[^"']*)\1""", re.IGNORECASE)
+_HASH_SUFFIX = re.compile(r":[A-Za-z0-9_-]{5,}$")
+
+
+@dataclass(frozen=True)
+class Thread:
+    link: str | None
+    title: str
+    identifier: str
+    deleted: bool
+
+
+def unwrap_link(url: str) -> str:
+    """The real URL behind a disq.us redirect (its `url` parameter without Disqus's hash),
+    or `url` itself when it is not one."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.hostname != "disq.us":
+        return url
+    real = urllib.parse.parse_qs(parts.query).get("url", [""])[0]
+    if not real.lower().startswith(("http://", "https://")):
+        return url
+    return _HASH_SUFFIX.sub("", real)
+
+
+def unwrap_links(message: str) -> str:
+    """Every disq.us-wrapped href of a message's HTML as the link it stands for."""
+
+    def href(match: re.Match[str]) -> str:
+        real = unwrap_link(html_lib.unescape(match.group(2)))
+        return f"href={match.group(1)}{html_lib.escape(real)}{match.group(1)}"
+
+    return _WRAPPED.sub(href, message)
+
+
+def _true(value: str | None) -> bool:
+    return (value or "").strip().lower() == "true"
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """Disqus's createdAt (`2019-04-01T10:00:00Z`) as UTC to the second, or None."""
+    try:
+        moment = datetime.fromisoformat((value or "").strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).replace(microsecond=0)
+
+
+class DisqusSource:
+    """A Disqus export read as a source (see the module docstring)."""
+
+    system = "disqus"
+
+    def __init__(self, path: Path, *, uri_template: str = "/{section_id}/") -> None:
+        self.path = Path(path)
+        self.uri_template = uri_template
+        self.threads: dict[str, Thread] = {}
+        self.unplaced: list[str] = []  # posts whose thread the export does not hold
+        self._spill = RecordSpill("disqus")
+        try:
+            self._index()
+        except BaseException:
+            self._spill.close()
+            raise
+
+    def __repr__(self) -> str:
+        return f"DisqusSource({str(self.path)!r})"
+
+    def _index(self) -> None:
+        spill, threads = self._spill, self.threads
+        for elem in iter_records(self.path, 2, frozenset({THREAD, POST})):
+            values: dict[str, str] = {}
+            for child in elem:
+                tag = child.tag
+                name = _FIELDS.get(tag)
+                if name is not None:
+                    values[name] = child.text or ""
+                elif tag == AUTHOR:
+                    for part in child:
+                        key = _AUTHOR.get(part.tag)
+                        if key is not None:
+                            values["author." + key] = part.text or ""
+                elif tag == THREAD:
+                    values["thread"] = child.get(DSQ_ID) or ""
+                elif tag == PARENT:
+                    values["parent"] = child.get(DSQ_ID) or ""
+            dsq_id = elem.get(DSQ_ID) or ""
+            if elem.tag == THREAD:
+                known = threads.get(dsq_id)
+                if known is None or (known.link is None and values.get("link")):
+                    threads[dsq_id] = Thread(
+                        link=values.get("link", "").strip() or None,
+                        title=values.get("title", "").strip(),
+                        identifier=values.get("id", "").strip(),
+                        deleted=_true(values.get("isDeleted")),
+                    )
+            else:
+                spill.add(values.get("thread", ""), (dsq_id, values))
+        spill.finish()
+        for thread_id in spill.groups():
+            if thread_id not in threads:
+                posts = [record[0] for record in spill.records(thread_id)]
+                self.unplaced.extend(posts)
+                log.warning(
+                    "%s: %d posts on thread %r, which the export does not hold, are left out: %s",
+                    self.path,
+                    len(posts),
+                    thread_id,
+                    ", ".join(posts[:20]) + (" ..." if len(posts) > 20 else ""),
+                )
+
+    # -- the Source protocol --------------------------------------------------------------
+
+    def pages(self) -> Iterator[Page]:
+        for thread_id in self._spill.groups():
+            thread = self.threads.get(thread_id)
+            if thread is None:
+                continue
+            if thread.link:
+                key = default_key(thread.link)
+            else:
+                key = self.uri_template.format(section_id=thread.identifier or thread_id)
+                log.warning(
+                    "%s: thread %s has no link; its page key is %s (change it in [pages] map)",
+                    self.path,
+                    thread_id,
+                    key,
+                )
+            yield Page(id=thread_id, key=key, title=thread.title or None, url=thread.link)
+
+    def comments(self, page: Page) -> PageComments:
+        thread = self.threads.get(page.id)
+        comments: list[Comment] = []
+        dropped: dict[str, str] = {}
+        for post_id, values in self._spill.records(page.id):
+            reason = self._drop_reason(values, thread)
+            if reason is None:
+                comment, reason = self._comment(page, post_id, values)
+                if comment is not None:
+                    comments.append(comment)
+                    continue
+            dropped[post_id] = reason or "unreadable"
+        try:
+            return settle_page(page, comments, dropped)
+        except ParentCycle as exc:
+            raise PageError(f"{self.path}: {exc}") from None
+
+    @staticmethod
+    def _drop_reason(values: Mapping[str, str], thread: Thread | None) -> str | None:
+        if _true(values.get("isSpam")):
+            return "spam"
+        if thread is not None and thread.deleted:
+            return "its thread is deleted in Disqus"
+        return None
+
+    def _comment(
+        self, page: Page, post_id: str, values: Mapping[str, str]
+    ) -> tuple[Comment | None, str | None]:
+        created = parse_time(values.get("createdAt"))
+        if not post_id or created is None:
+            return None, f"malformed post: createdAt {values.get('createdAt')!r}"
+        deleted = _true(values.get("isDeleted"))
+        if deleted:
+            text, html = DELETED_TEXT, plain_to_html(DELETED_TEXT)
+        else:
+            html = sanitize_html(unwrap_links(values.get("message", ""))) or ""
+            text = html_to_markdown(html)
+            if not text.strip() and "<img" not in html:
+                return None, "empty message"
+        anonymous = _true(values.get("author.isAnonymous"))
+        name = values.get("author.name", "").strip()
+        author = Author(
+            name=name or "Anonymous",
+            # a guest stays a guest: no Disqus username follows them
+            source_id="" if anonymous else values.get("author.username", "").strip(),
+            email=values.get("author.email", "").strip() or None,
+        )
+        parent = values.get("parent") or None
+        return (
+            Comment(
+                id=post_id,
+                page_id=page.id,
+                parent_id=parent,
+                author=author,
+                text=text,
+                html=html or None,
+                created_at=created,
+                deleted=deleted,
+            ),
+            None,
+        )
+
+    def identity(self) -> Mapping[str, str]:
+        return {"path": str(self.path)}
+
+    def close(self) -> None:
+        self._spill.close()
