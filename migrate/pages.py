@@ -103,7 +103,8 @@ class PageRule:
         """The key `page` gets: from its URL by the default rule where it has one, else the
         source's own key; then the map, then the rewrites."""
         base = default_key(page.url) if page.url else page.key
-        for candidate in (page.url, base):
+        twin = twin_id(page.url) if page.url else None
+        for candidate in (page.url, twin, base):
             if candidate and candidate in self.mapping:
                 return self.mapping[candidate]
         for pattern, replacement in self.rewrite:
@@ -165,6 +166,9 @@ def read_page_map(path: Path, where: str) -> dict[str, str]:
         if cells[0] in mapping and mapping[cells[0]] != cells[1]:
             raise PageKeyError(f"{path}:{line_no}: {cells[0]!r} is mapped twice")
         mapping[cells[0]] = cells[1]
+        if cells[0].lower().startswith(("http://", "https://")):
+            # a URL maps its twins too: as written, or with another scheme, www., slash
+            mapping.setdefault(twin_id(cells[0]), cells[1])
     return mapping
 
 

@@ -287,7 +287,7 @@ def _site_part(site: HttpClient, page: Page, embed: EmbedCheckable | None) -> Ch
             name,
             False,
             f"{url} answers {where}",
-            f"check the page's key {page.key!r} (a pages file's second column, or "
+            f"check the page's uri {page.key!r} (the pages file's second column, or "
             "[pages] rewrite and map: docs/pages.md) and [target] site_url",
         )
     answered = CheckItem(name, True, f"{url} answers 200")
