@@ -195,7 +195,7 @@ def test_a_bad_map_row_names_its_line(tmp_path: Path) -> None:
 
 
 def test_check_fetches_each_page_under_its_key(tmp_path: Path) -> None:
-    site = {key: "<p>a page</p>" for key in ("/blog/hello/", "/about/", "/legacy-7/", "/removed/")}
+    site = dict.fromkeys(("/blog/hello/", "/about/", "/legacy-7/", "/removed/"), "<p>a page</p>")
     with StaticSite(site) as web:  # "/" answers 404: both plain permalinks are missing
         config = write_config(
             tmp_path,
