@@ -78,7 +78,7 @@ def test_a_collision_names_both_pages() -> None:
     assert "'/same/'" in caught.value.message
     assert "https://e.org/a/" in caught.value.message and "https://e.org/b/" in caught.value.message
     # two sites' pages with one path are two pages too
-    with pytest.raises(PageKeyError, match="https://one.example/a/ and https://two.example/a/"):
+    with pytest.raises(PageKeyError, match=re.escape("https://one.example/a/ and https://two.")):
         assign_keys(
             [page("1", "https://one.example/a/"), page("2", "https://two.example/a/")], PageRule()
         )
