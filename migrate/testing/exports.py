@@ -81,28 +81,30 @@ def write_disqus_export(
     compress: bool = False,
     twins: bool = True,
     words: int = 60,
+    first_thread: int = 1,
 ) -> GeneratedExport:
     """A Disqus export of `threads` pages and `posts` posts (about 1 KB each with the
     default `words`): every fifth page also listed as its http:// twin, one post in 50 spam,
     one in 40 deleted, replies to earlier posts of the same page, posts shuffled across
-    pages as real exports are."""
+    pages as real exports are. Thread ids start at `first_thread`."""
     rng = random.Random(seed)  # noqa: S311 (test data, not secrets)
     opener = gzip.open if compress else open
     spam = 0
     with opener(path, "wt", encoding="utf-8") as out:
         out.write(HEAD)
         for n in range(threads):
-            _thread(out, n + 1, f"https://example.org/post/{n}/", f"Post number {n}")
+            _thread(out, first_thread + n, f"https://example.org/post/{n}/", f"Post number {n}")
         if twins:
             for n in range(0, threads, 5):
-                _thread(out, threads + n + 1, f"http://www.example.org/post/{n}", f"Post {n}")
+                twin = first_thread + threads + n
+                _thread(out, twin, f"http://www.example.org/post/{n}", f"Post {n}")
         recent: dict[int, list[int]] = {}
         for p in range(posts):
             number = 100000 + p
             page = rng.randrange(threads)
-            thread = page + 1
+            thread = first_thread + page
             if twins and page % 5 == 0 and rng.random() < 0.3:
-                thread = threads + page + 1  # posted on the twin URL
+                thread = first_thread + threads + page  # posted on the twin URL
             earlier = recent.setdefault(page, [])
             parent = rng.choice(earlier) if earlier and rng.random() < 0.4 else None
             is_spam = rng.random() < 0.02
