@@ -32,14 +32,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from migrate.abilities import PageError
 from migrate.content import plain_to_html, sanitize_html
 from migrate.content.from_html import html_to_markdown
-from migrate.files.xml_input import RecordSpill, iter_records
-from migrate.model import DELETED_TEXT, Author, Comment, Page, PageComments
+from migrate.files.export_source import SpilledExportSource
+from migrate.files.xml_input import iter_records
+from migrate.model import DELETED_TEXT, Author, Comment, Page
 from migrate.pages import default_key
-from migrate.threads import ParentCycle, settle_page
 
 log = logging.getLogger(__name__)
 
@@ -108,29 +108,20 @@ def parse_time(value: str | None) -> datetime | None:
     return moment.astimezone(UTC).replace(microsecond=0)
 
 
-class DisqusSource:
+class DisqusSource(SpilledExportSource):
     """A Disqus export read as a source (see the module docstring)."""
 
     system = "disqus"
 
     def __init__(self, path: Path, *, uri_template: str = "/{section_id}/") -> None:
-        self.path = Path(path)
         self.uri_template = uri_template
         self.threads: dict[str, Thread] = {}
         self.unplaced: list[str] = []  # posts whose thread the export does not hold
-        self._spill = RecordSpill("disqus")
-        try:
-            self._index()
-        except BaseException:
-            self._spill.close()
-            raise
+        super().__init__(path)
 
-    def __repr__(self) -> str:
-        return f"DisqusSource({str(self.path)!r})"
-
-    def _index(self) -> None:
+    def index(self) -> None:
         # the hot loop of a gigabyte: one list per record, slots by tag, nothing parsed yet
-        spill, threads, slot_of = self._spill, self.threads, _SLOT.get
+        spill, threads, slot_of = self.spill, self.threads, _SLOT.get
         for elem in iter_records(self.path, 2, frozenset({THREAD, POST})):
             record: list[str | None] = [None] * len(SLOTS)
             for child in elem:
@@ -159,10 +150,13 @@ class DisqusSource:
                     identifier=values.get("id", "").strip(),
                     deleted=_true(values.get("isDeleted")),
                 )
-        spill.finish()
-        for thread_id in spill.groups():
-            if thread_id not in threads:
-                posts = [record[0] for record in spill.records(thread_id)]
+        self._report_unplaced()
+
+    def _report_unplaced(self) -> None:
+        self.spill.finish()  # readable before the base class says so
+        for thread_id in self.spill.groups():
+            if thread_id not in self.threads:
+                posts = [record[0] for record in self.spill.records(thread_id)]
                 self.unplaced.extend(posts)
                 log.warning(
                     "%s: %d posts on thread %r, which the export does not hold, are left out: %s",
@@ -175,7 +169,7 @@ class DisqusSource:
     # -- the Source protocol --------------------------------------------------------------
 
     def pages(self) -> Iterator[Page]:
-        for thread_id in self._spill.groups():
+        for thread_id in self.spill.groups():
             thread = self.threads.get(thread_id)
             if thread is None:
                 continue
@@ -191,23 +185,14 @@ class DisqusSource:
                 )
             yield Page(id=thread_id, key=key, title=thread.title or None, url=thread.link)
 
-    def comments(self, page: Page) -> PageComments:
-        thread = self.threads.get(page.id)
-        comments: list[Comment] = []
-        dropped: dict[str, str] = {}
-        for post_id, *record in self._spill.records(page.id):
-            values = _values(record)
-            reason = self._drop_reason(values, thread)
-            if reason is None:
-                comment, reason = self._comment(page, post_id, values)
-                if comment is not None:
-                    comments.append(comment)
-                    continue
-            dropped[post_id] = reason or "unreadable"
-        try:
-            return settle_page(page, comments, dropped)
-        except ParentCycle as exc:
-            raise PageError(f"{self.path}: {exc}") from None
+    def read(self, page: Page, record: tuple[Any, ...]) -> tuple[str, Comment | str]:
+        post_id, *slots = record
+        values = _values(slots)
+        reason = self._drop_reason(values, self.threads.get(page.id))
+        if reason is not None:
+            return post_id, reason
+        comment, reason = self._comment(page, post_id, values)
+        return post_id, comment or reason or "unreadable"
 
     @staticmethod
     def _drop_reason(values: Mapping[str, str], thread: Thread | None) -> str | None:
@@ -253,9 +238,3 @@ class DisqusSource:
             ),
             None,
         )
-
-    def identity(self) -> Mapping[str, str]:
-        return {"path": str(self.path)}
-
-    def close(self) -> None:
-        self._spill.close()

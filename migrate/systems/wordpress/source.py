@@ -30,15 +30,15 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from migrate.abilities import PageError
 from migrate.content import sanitize_html
 from migrate.content.from_html import html_to_markdown
+from migrate.files.export_source import SpilledExportSource
 from migrate.files.formats import web_url
-from migrate.files.xml_input import RecordSpill, iter_records
-from migrate.model import Author, Comment, Page, PageComments, Status
+from migrate.files.xml_input import iter_records
+from migrate.model import Author, Comment, Page, Status
 from migrate.pages import default_key
-from migrate.threads import ParentCycle, settle_page
 
 log = logging.getLogger(__name__)
 
@@ -85,26 +85,17 @@ def wpautop(content: str) -> str:
     )
 
 
-class WordPressSource:
+class WordPressSource(SpilledExportSource):
     """A WXR export read as a source (see the module docstring)."""
 
     system = "wordpress"
 
     def __init__(self, path: Path, *, pingbacks: bool = False) -> None:
-        self.path = Path(path)
         self.pingbacks = pingbacks
         self.posts: dict[str, Post] = {}
-        self._spill = RecordSpill("wordpress")
-        try:
-            self._index()
-        except BaseException:
-            self._spill.close()
-            raise
+        super().__init__(path)
 
-    def __repr__(self) -> str:
-        return f"WordPressSource({str(self.path)!r})"
-
-    def _index(self) -> None:
+    def index(self) -> None:
         for item in iter_records(self.path, 3, frozenset({ITEM})):
             fields: dict[str, str] = {}
             comments: list[dict[str, str]] = []
@@ -130,31 +121,21 @@ class WordPressSource:
                 ),
             )
             for comment in comments:
-                self._spill.add(post_id, (comment.get("comment_id", "").strip(), comment))
-        self._spill.finish()
+                self.spill.add(post_id, (comment.get("comment_id", "").strip(), comment))
 
     def pages(self) -> Iterator[Page]:
-        for post_id in self._spill.groups():
+        for post_id in self.spill.groups():
             post = self.posts[post_id]
             key = default_key(post.link) if post.link else f"/?p={post_id}"
             yield Page(id=post_id, key=key, title=post.title or None, url=post.link)
 
-    def comments(self, page: Page) -> PageComments:
-        post = self.posts.get(page.id)
-        comments: list[Comment] = []
-        dropped: dict[str, str] = {}
-        for comment_id, values in self._spill.records(page.id):
-            reason = self._drop_reason(values, post)
-            if reason is None:
-                comment, reason = self._comment(page, comment_id, values)
-                if comment is not None:
-                    comments.append(comment)
-                    continue
-            dropped[comment_id] = reason or "unreadable"
-        try:
-            return settle_page(page, comments, dropped)
-        except ParentCycle as exc:
-            raise PageError(f"{self.path}: {exc}") from None
+    def read(self, page: Page, record: tuple[Any, ...]) -> tuple[str, Comment | str]:
+        comment_id, values = record
+        reason = self._drop_reason(values, self.posts.get(page.id))
+        if reason is not None:
+            return comment_id, reason
+        comment, reason = self._comment(page, comment_id, values)
+        return comment_id, comment or reason or "unreadable"
 
     def _drop_reason(self, values: Mapping[str, str], post: Post | None) -> str | None:
         approved = values.get("comment_approved", "1").strip().lower()
@@ -198,9 +179,3 @@ class WordPressSource:
             ),
             None,
         )
-
-    def identity(self) -> Mapping[str, str]:
-        return {"path": str(self.path)}
-
-    def close(self) -> None:
-        self._spill.close()
