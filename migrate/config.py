@@ -267,7 +267,8 @@ TEMPLATE = """\
 # environment variable that holds one.
 
 [source]
-type = "matrix"                     # "matrix" (a live homeserver) or "archive"
+type = "matrix"                     # "matrix" (a live homeserver), "archive", or an export:
+                                    # "disqus", "wordpress" (with `path`)
 homeserver = "https://matrix.example.org"
 # server_name = "example.org"       # alias server part; default: the homeserver's host
 site = "myblog"                     # your Cactus site name
@@ -277,6 +278,7 @@ discover = "pages_file"             # "pages_file" | "admin" | "joined_rooms"
 pages_file = "pages.csv"            # columns: section_id[,uri[,title]]
 # uri_template = "/{section_id}/"   # page URI when the pages file gives none
 # path = "site.archive.jsonl"       # with type = "archive": made by `comment-migrate extract`
+                                    # disqus, wordpress: the export, plain or gzip
 
 [target]
 type = "http"                       # "http" | "isso" | "wxr" | "disqus" | "jsonl"

@@ -6,6 +6,8 @@ append + fsync to a JSON Lines store. Each append is one *batch* (a sequence num
 number of lines), so a load can tell a complete page from a torn tail: a crash (SIGKILL, power
 cut) mid-append leaves at most an incomplete last batch, which the next load cuts off with a
 warning. Anything invalid before the tail is an error naming the file, never a silent reset.
+Committed comments are not kept in memory: migrate/files/store_index.py knows where each page
+lies in the store and reads it back when asked (reconcile, list, rebuild, delete).
 
 Sync writes delta files beside the output (migrate/files/delta.py); reconciliation looks
 at the output and all its delta files.
@@ -34,6 +36,7 @@ from migrate.files.formats import (
     unsafe_links,
     web_url,
 )
+from migrate.files.store_index import StoreIndex
 from migrate.model import Capabilities, Created, OutgoingComment, Page, TargetComment
 from utils.fileio import append_durably, atomic_writer, read_bytes, truncate_durably
 
@@ -212,7 +215,9 @@ class PageAtomicFileTarget(DeltaFiles):
     def __init__(self, store: Path) -> None:
         self.store = Path(store)
         self._lock = threading.RLock()
-        self._pages: dict[str, StoredPage] = {}  # committed, in commit order
+        # committed pages: records and where their comments lie in the store (not in memory)
+        self._index = StoreIndex(self.store, self.decode_line)
+        self._size = 0  # bytes of the store: where the next batch begins
         self._buffers: dict[str, tuple[Page, list[Record]]] = {}  # uncommitted, by page id
         self._next_id = 1
         self._seq = 0  # last batch number in the store
@@ -240,7 +245,7 @@ class PageAtomicFileTarget(DeltaFiles):
         except FileNotFoundError:
             return
         good_end = 0  # byte offset just past the last complete batch
-        offset = 0
+        offset = batch_start = 0
         current: Batch | None = None
         broken: str | None = None
         broken_at = 0
@@ -266,10 +271,11 @@ class PageAtomicFileTarget(DeltaFiles):
                 continue
             if current is None:
                 current = Batch(seq, size, page)
+                batch_start = line_start
             current.comments.extend(comments)
             current.lines += 1
             if current.lines == current.size:
-                self._apply(current)
+                self._apply(current, batch_start, offset)
                 current, good_end = None, offset
         if good_end < len(data):
             # only the tail can be torn: appends are serialized and each is one batch
@@ -279,12 +285,11 @@ class PageAtomicFileTarget(DeltaFiles):
                 len(data) - good_end,
             )
             truncate_durably(self.store, good_end)
+        self._size = good_end
 
-    def _apply(self, batch: Batch) -> None:
+    def _apply(self, batch: Batch, start: int, end: int) -> None:
         self._seq = max(self._seq, batch.seq)
-        stored = self._pages.setdefault(str(batch.page["id"]), StoredPage(batch.page))
-        stored.page = batch.page
-        stored.comments.extend(batch.comments)
+        self._index.add(batch.page, start, end)
         for comment in batch.comments:
             number = str(comment["id"])
             if number.isdigit():
@@ -328,10 +333,8 @@ class PageAtomicFileTarget(DeltaFiles):
     def by_source(self, page_id: str) -> dict[str, str]:
         """Source id -> target id of the page's committed comments in this file."""
         with self._lock:
-            stored = self._pages.get(page_id)
-            if stored is None:
-                return {}
-            return {c["source"]["id"]: str(c["id"]) for c in stored.comments if c.get("source")}
+            comments = self._index.comments(page_id)
+            return {c["source"]["id"]: str(c["id"]) for c in comments if c.get("source")}
 
     def finish_page(self, page: Page) -> None:
         with self._lock:
@@ -344,7 +347,10 @@ class PageAtomicFileTarget(DeltaFiles):
             # one write is the commit; a failed one is undone, never built upon
             data = "".join(line + "\n" for line in lines).encode("utf-8")
             append_durably(self.store, data, mode=self.file_mode)
-            self._apply(Batch(seq, len(lines), record, list(comments), len(lines)))
+            start, self._size = self._size, self._size + len(data)
+            self._apply(
+                Batch(seq, len(lines), record, list(comments), len(lines)), start, self._size
+            )
             self.after_change(force=False)
 
     def abort_page(self, page: Page) -> None:
@@ -353,22 +359,16 @@ class PageAtomicFileTarget(DeltaFiles):
 
     def list_page(self, page: Page) -> list[TargetComment]:
         with self._lock:
-            stored = self._pages.get(page.id)
-            return [target_comment(c) for c in stored.comments] if stored else []
+            return [target_comment(c) for c in self._index.comments(page.id)]
 
     def delete(self, target_id: str, page: Page) -> bool:
         """Remove one comment and rewrite the store atomically (durable when this returns)."""
         with self._lock:
-            stored = self._pages.get(page.id)
-            if stored is None:
+            comments = self._index.comments(page.id)
+            kept = [c for c in comments if str(c["id"]) != target_id]
+            if len(kept) == len(comments):
                 return False
-            kept = [c for c in stored.comments if str(c["id"]) != target_id]
-            if len(kept) == len(stored.comments):
-                return False
-            stored.comments = kept
-            if not kept:
-                del self._pages[page.id]
-            self._rewrite()
+            self._rewrite({page.id: kept})
             self.after_change(force=False)
             return True
 
@@ -380,17 +380,26 @@ class PageAtomicFileTarget(DeltaFiles):
 
     def committed_pages(self) -> Iterator[StoredPage]:
         """Every committed page with its comments, in first-commit order (call under lock)."""
-        yield from self._pages.values()
+        for page_id in self._index:
+            yield StoredPage(self._index.pages[page_id], self._index.comments(page_id))
 
-    def _rewrite(self) -> None:
-        """Replace the store by one batch per page (after a delete)."""
+    def _rewrite(self, replaced: Mapping[str, list[Record]]) -> None:
+        """Replace the store by one batch per page, with `replaced` pages' comments (after a
+        delete; a page left with none is dropped), and index it again."""
         seq = 0
         with atomic_writer(self.store, mode=self.file_mode) as handle:
-            for stored in self._pages.values():
+            for page_id in self._index:
+                comments = replaced.get(page_id, None)
+                if comments is None:
+                    comments = self._index.comments(page_id)
+                elif not comments:
+                    continue
                 seq += 1
-                for line in self.encode_batch(seq, stored.page, stored.comments):
+                for line in self.encode_batch(seq, self._index.pages[page_id], comments):
                     handle.write(line + "\n")
-        self._seq = seq
+        self._index.clear()
+        self._seq = 0
+        self._load()
 
 
 def dumps(obj: object) -> str:
