@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import html
 import random
+import re
 from pathlib import Path
 
 import pytest
 
 from migrate.content import visible_html, visible_markdown
 from migrate.model import Comment, Page, PageComments
-from migrate.pages import keyed_source
+from migrate.pages import PageRule, keyed_source
 from migrate.systems.disqus import DisqusSource
 from migrate.systems.wordpress import WordPressSource
 from migrate.testing.exports import write_disqus_export
@@ -32,10 +33,10 @@ def source_of(system: str, path: Path) -> DisqusSource | WordPressSource:
     return DisqusSource(path) if system == "disqus" else WordPressSource(path)
 
 
-def read_site(system: str, path: Path) -> dict[Page, list[Comment]]:
+def read_site(system: str, path: Path, rule: PageRule | None = None) -> dict[Page, list[Comment]]:
     """What should arrive: per page, the comments the source gives (pending ones left out:
     none of these targets holds a comment as pending)."""
-    source = keyed_source(source_of(system, path))
+    source = keyed_source(source_of(system, path), rule)
     try:
         site: dict[Page, list[Comment]] = {}
         for page in source.pages():
@@ -139,11 +140,16 @@ def test_into_the_worker(tmp_path: Path, worker: WorkerServer, system: str) -> N
         source={"type": system, "path": str(EXPORTS[system])},
         target={"type": "http", "url": worker.url, "token_env": "TARGET_TOKEN"},
     )
+    # the session's one Worker holds both exports: each under a folder of its own, by the rule
+    with config.open("a", encoding="utf-8") as handle:
+        handle.write(f'[pages]\nrewrite = [["^/(.*)$", "/{system}/\\\\1"]]\n')
     env = {"TARGET_TOKEN": worker.token}
     result = invoke("-q", "run", "-c", str(config), env=env)
     assert result.exit_code == 0, result.output
-    site = read_site(system, EXPORTS[system])
+    rule = PageRule(rewrite=((re.compile("^/(.*)$"), f"/{system}/\\1"),))
+    site = read_site(system, EXPORTS[system], rule)
     assert sum(map(len, site.values())) >= 5
+    assert all(page.key.startswith(f"/{system}/") for page in site)
     assert_worker_has(worker, site)
     verified = invoke("verify", "-c", str(config), env=env)
     assert verified.exit_code == 0, verified.output
