@@ -37,54 +37,40 @@ _EXPORTS = {
     "IssoTarget": "migrate.systems.isso.target",
     "WxrTarget": "migrate.systems.wordpress.wxr",
     "JsonlTarget": "migrate.systems.jsonl.target",
+    "DisqusTarget": "migrate.systems.disqus.target",
 }
 
-__all__ = [
-    "ArchiveSource",
-    "Author",
-    "Capabilities",
-    "Comment",
-    "Config",
-    "ExitStatus",
-    "HttpTarget",
-    "IssoTarget",
-    "JsonlTarget",
-    "MatrixCommentExtractor",
-    "MigrateError",
-    "Migration",
-    "Page",
-    "RollbackOutcome",
-    "RunOptions",
-    "RunSummary",
-    "Source",
-    "SourcePlugin",
-    "Target",
-    "TargetPlugin",
-    "TargetSpec",
-    "VerifyReport",
-    "WxrTarget",
-    "__version__",
-    "load_config",
-    "parse_config",
-]
+# the one list of public names; the imports below tell type checkers the same (a test
+# checks that they agree)
+__all__ = [*_EXPORTS, "__version__"]
 
 if TYPE_CHECKING:
-    from migrate.abilities import Source, Target
-    from migrate.commands.rollback import RollbackOutcome
-    from migrate.commands.run import RunOptions
-    from migrate.commands.verify import VerifyReport
-    from migrate.config import Config, load_config, parse_config
-    from migrate.errors import ExitStatus, MigrateError
-    from migrate.migration import Migration, TargetSpec
-    from migrate.model import Author, Capabilities, Comment, Page
-    from migrate.plugins import SourcePlugin, TargetPlugin
-    from migrate.reporter import RunSummary
-    from migrate.systems.archive import ArchiveSource
-    from migrate.systems.http.target import HttpTarget
-    from migrate.systems.isso.target import IssoTarget
-    from migrate.systems.jsonl.target import JsonlTarget
-    from migrate.systems.matrix import MatrixCommentExtractor
-    from migrate.systems.wordpress.wxr import WxrTarget
+    from migrate.abilities import Source as Source
+    from migrate.abilities import Target as Target
+    from migrate.commands.rollback import RollbackOutcome as RollbackOutcome
+    from migrate.commands.run import RunOptions as RunOptions
+    from migrate.commands.verify import VerifyReport as VerifyReport
+    from migrate.config import Config as Config
+    from migrate.config import load_config as load_config
+    from migrate.config import parse_config as parse_config
+    from migrate.errors import ExitStatus as ExitStatus
+    from migrate.errors import MigrateError as MigrateError
+    from migrate.migration import Migration as Migration
+    from migrate.migration import TargetSpec as TargetSpec
+    from migrate.model import Author as Author
+    from migrate.model import Capabilities as Capabilities
+    from migrate.model import Comment as Comment
+    from migrate.model import Page as Page
+    from migrate.plugins import SourcePlugin as SourcePlugin
+    from migrate.plugins import TargetPlugin as TargetPlugin
+    from migrate.reporter import RunSummary as RunSummary
+    from migrate.systems.archive import ArchiveSource as ArchiveSource
+    from migrate.systems.disqus.target import DisqusTarget as DisqusTarget
+    from migrate.systems.http.target import HttpTarget as HttpTarget
+    from migrate.systems.isso.target import IssoTarget as IssoTarget
+    from migrate.systems.jsonl.target import JsonlTarget as JsonlTarget
+    from migrate.systems.matrix import MatrixCommentExtractor as MatrixCommentExtractor
+    from migrate.systems.wordpress.wxr import WxrTarget as WxrTarget
 
 
 def __getattr__(name: str) -> Any:

@@ -27,7 +27,7 @@ from migrate.model import (
 class Source(Protocol):
     """Where comments come from (`migrate/sources/`)."""
 
-    system: str  # short name used in idempotency keys, e.g. "matrix"
+    system: str  # short name used in idempotency keys, e.g. "disqus"
 
     def pages(self) -> Iterator[Page]: ...
 
@@ -41,7 +41,7 @@ class Source(Protocol):
 
 
 class PageError(Exception):
-    """One page cannot be read or written (room not found, forbidden, a target's refusal).
+    """One page cannot be read or written (not found, forbidden, a target's refusal).
 
     The page is marked failed with this message; the other pages go on."""
 
@@ -146,16 +146,46 @@ class DeletingTarget(Protocol):
         ...
 
 
-def crash_window(target: object, capabilities: Capabilities) -> str | None:
-    """How this target may repeat a comment after a crash, or None when it cannot.
+@runtime_checkable
+class AdvisingTarget(Protocol):
+    """A target with advice of its own for the run's summary (how to keep more of the
+    comments, e.g. an import file where the API cannot keep dates)."""
+
+    def advice(self) -> list[str]: ...
+
+
+CRASH_WINDOW = (
+    "may repeat comments sent just before a crash: it has no idempotency key, no "
+    "reconcile and no page-atomic writes"
+)
+
+
+def crash_window(capabilities: Capabilities) -> str | None:
+    """How a target may repeat a comment after a crash, or None when it cannot.
 
     The window is between "the target accepted a comment" and "its mapping is journaled"; an
-    idempotency key, page-atomic writes or a `reconcile` that reads the page back closes it."""
-    if capabilities.idempotency == "key" or capabilities.page_atomic:
+    idempotency key, page-atomic writes or a `reconcile` that reads the page back closes it.
+    A target declaring `idempotency = "reconcile"` is a ReconcilingTarget (the target contract
+    kit checks it; the pipeline asks the object before calling it)."""
+    if capabilities.idempotency in ("key", "reconcile") or capabilities.page_atomic:
         return None
-    if isinstance(target, ReconcilingTarget):
-        return None
-    return "may repeat comments sent just before a crash (no idempotency key, no reconcile)"
+    return CRASH_WINDOW
+
+
+def target_notes(target: Target) -> list[str]:
+    """What a run's summary says of the target: what it cannot hold, and its own advice."""
+    notes = []
+    if not target.capabilities.keeps_timestamps:
+        notes.append(
+            f"{target.name} cannot keep original timestamps: imported comments carry the "
+            "time of the import."
+        )
+    window = crash_window(target.capabilities)
+    if window:
+        notes.append(f"the {target.name} target {window}.")
+    if isinstance(target, AdvisingTarget):
+        notes.extend(target.advice())
+    return notes
 
 
 class CheckFailed(Exception):

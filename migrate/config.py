@@ -8,7 +8,7 @@ never invalidates a checkpoint.
 
 from __future__ import annotations
 
-import hashlib
+import difflib
 import json
 import tomllib
 from collections.abc import Mapping
@@ -20,7 +20,7 @@ from typing import Any
 
 import jsonschema
 
-from migrate.errors import ConfigError
+from migrate.errors import ConfigError, MissingToken
 from migrate.pages import PageRule, page_rule
 from utils.redact import InvalidSecret, read_token
 
@@ -64,6 +64,14 @@ class SectionConfig:
         except InvalidSecret as exc:
             raise ConfigError(str(exc)) from None
 
+    def required_token(self, default_env: str, table: str) -> str | None:
+        """The token, for a system that needs one: a `token_env` the file names must hold
+        one (MissingToken, before any request); without `token_env`, `default_env` if set."""
+        token = self.token(default_env)
+        if token is None and self.get("token_env"):
+            raise MissingToken(self.text("token_env"), table)
+        return token
+
 
 @dataclass(frozen=True)
 class MediaConfig:
@@ -99,92 +107,86 @@ class Config:
         )
 
     @property
+    def keep_ip(self) -> bool:
+        return bool(self.source.get("keep_ip", False))
+
+    @property
     def mention_parent(self) -> bool:
         return bool(self.target.get("mention_parent", True))
 
-    def identity(self) -> dict[str, str]:
-        """What makes this migration this migration (compared against the checkpoint): each
-        plugin names what identifies it, never how fast it runs."""
-        from migrate.plugins import source_plugin, target_plugin
 
-        ident = {"source.type": self.source.type, "target.type": self.target.type}
-        for side, section, plugin in (
-            ("source", self.source, source_plugin(self.source.type)),
-            ("target", self.target, target_plugin(self.target.type)),
-        ):
-            ident.update({f"{side}.{k}": v for k, v in plugin.identity(section).items()})
-        ident.update(self.pages.identity())  # moving pages moves the migration
-        return ident
-
-    def digest(self) -> str:
-        return identity_digest(self.identity())
-
-
-def identity_digest(identity: dict[str, str]) -> str:
-    canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"))
-    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-def describe_identity_change(old: dict[str, str], new: dict[str, str]) -> str:
-    changes = []
-    for key in sorted(set(old) | set(new)):
-        if old.get(key) != new.get(key):
-            changes.append(f"{key}: {old.get(key, '(unset)')!r} -> {new.get(key, '(unset)')!r}")
-    return "; ".join(changes) or "(identity unknown)"
-
-
-def _key_path(error: jsonschema.ValidationError) -> str:
-    parts = [str(p) for p in error.absolute_path]
+def _problems(error: jsonschema.ValidationError, prefix: str) -> list[str]:
+    """What one schema error says, key by key: an unknown key with the known one it is
+    closest to, a missing key, a value of the wrong form."""
+    at = [str(p) for p in error.absolute_path]
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = sorted(error.schema.get("properties", {}))
+        problems = []
+        for extra in sorted(k for k in error.instance if k not in allowed):
+            key = prefix + ".".join([*at, extra])
+            near = difflib.get_close_matches(extra, allowed, n=1, cutoff=0.6)
+            hint = f" (did you mean {prefix}{'.'.join([*at, near[0]])}?)" if near else ""
+            problems.append(f"key {key} is not a known key{hint}")
+        return problems
     if error.validator == "required" and isinstance(error.validator_value, list):
         instance = error.instance if isinstance(error.instance, dict) else {}
         missing = [k for k in error.validator_value if k not in instance]
-        if missing:
-            parts.append(missing[0])
-    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        allowed = set(error.schema.get("properties", {}))
-        extra = sorted(k for k in error.instance if k not in allowed)
-        if extra:
-            parts.append(extra[0])
-    return ".".join(parts) or "(top level)"
-
-
-def _explain(error: jsonschema.ValidationError) -> str:
-    if error.validator == "required":
-        return "is required"
-    if error.validator == "additionalProperties":
-        return "is not a known key"
+        return [f"key {prefix}{'.'.join([*at, k])} is required" for k in missing]
+    key = prefix + (".".join(at) or "(top level)")
     if error.validator == "enum":
-        return f"must be one of {', '.join(map(repr, error.validator_value))}"
+        return [f"key {key} must be one of {', '.join(map(repr, error.validator_value))}"]
     if error.validator == "pattern" and isinstance(error.instance, str):
-        return f"{error.instance!r} does not have the expected form"
-    return str(error.message)
+        return [f"key {key} {error.instance!r} does not have the expected form"]
+    return [f"key {key} {error.message}"]
 
 
+_URI_TEMPLATE = {
+    "type": "string",
+    "pattern": "\\{section_id\\}",
+    "examples": [DEFAULT_URI],
+    "description": "a page's URI when the source gives none",
+}
 SHARED_KEYS: dict[str, dict[str, Any]] = {
     "source": {
         "type": {"type": "string"},
-        "uri_template": {"type": "string", "pattern": "\\{section_id\\}"},
+        "uri_template": _URI_TEMPLATE,
+        # commenters' IP addresses reach the target only when asked for
+        "keep_ip": {"type": "boolean", "description": "pass commenters' IP addresses on"},
     },
     "target": {
         "type": {"type": "string"},
-        "uri_template": {"type": "string", "pattern": "\\{section_id\\}"},
-        "mention_parent": {"type": "boolean"},
-        "site_url": {"type": "string", "pattern": "^https?://[^\\s]+$"},
+        "uri_template": _URI_TEMPLATE,
+        "mention_parent": {
+            "type": "boolean",
+            "examples": [True],
+            "description": '"@Name: " on replies moved up by a depth limit',
+        },
+        "site_url": {
+            "type": "string",
+            "pattern": "^https?://[^\\s]+$",
+            "examples": ["https://blog.example.org"],
+            "description": "the site: absolute page links; `check` fetches each page",
+        },
     },
 }
 
 
-def _validate(where: str, data: Any, schema: Mapping[str, Any], prefix: str = "") -> None:
+def _problems_of(data: Any, schema: Mapping[str, Any], prefix: str = "") -> list[str]:
     validator = jsonschema.Draft202012Validator(schema)
-    errors = list(validator.iter_errors(data))
-    if errors:
-        # the deepest specific error says most; if/then branches report "required" on a table
-        error = max(errors, key=lambda e: len(list(e.absolute_path)))
-        raise ConfigError(f"{where}: key {prefix}{_key_path(error)} {_explain(error)}")
+    found: list[str] = []
+    for error in validator.iter_errors(data):
+        found.extend(p for p in _problems(error, prefix) if p not in found)
+    return found
+
+
+def _raise_all(where: str, problems: list[str]) -> None:
+    """Every problem at once, one line each, naming the file: one round of editing."""
+    if problems:
+        raise ConfigError("\n".join(f"{where}: {p}" for p in problems))
 
 
 def _section(
-    where: str,
+    problems: list[str],
     side: str,
     table: Mapping[str, Any],
     plugin_schema: Mapping[str, Any],
@@ -197,7 +199,7 @@ def _section(
         **{k: v for k, v in plugin_schema.items() if k != "properties"},
         "properties": {**SHARED_KEYS[side], **plugin_schema.get("properties", {})},
     }
-    _validate(where, dict(table), schema, prefix=f"{side}.")
+    problems.extend(_problems_of(dict(table), schema, prefix=f"{side}."))
     values = dict(table)
     for key in path_keys:
         if values.get(key) is not None:
@@ -210,19 +212,23 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
     from migrate.plugins import source_plugin, target_plugin
 
     where = str(path) if path else "configuration"
-    _validate(where, data, config_schema())
+    problems = _problems_of(data, config_schema())
+    if any(p.startswith(("key source ", "key target ")) for p in problems):
+        _raise_all(where, problems)  # no table to look into
     base = path.parent if path else Path()
-    source_table, target_table = data["source"], data["target"]
-    try:
-        splugin = source_plugin(source_table["type"])
-    except ConfigError as exc:
-        raise ConfigError(f"{where}: key source.type {exc}") from None
-    try:
-        tplugin = target_plugin(target_table["type"])
-    except ConfigError as exc:
-        raise ConfigError(f"{where}: key target.type {exc}") from None
-    source = _section(where, "source", source_table, splugin.schema, splugin.path_keys, base)
-    target = _section(where, "target", target_table, tplugin.schema, tplugin.path_keys, base)
+    sections: dict[str, SectionConfig] = {}
+    for side, find in (("source", source_plugin), ("target", target_plugin)):
+        table = data.get(side, {})
+        if not isinstance(table, dict) or not isinstance(table.get("type"), str):
+            continue  # the shared schema said why
+        try:
+            plugin = find(table["type"])
+        except ConfigError as exc:
+            problems.append(f"key {side}.type {exc}")
+            continue
+        sections[side] = _section(problems, side, table, plugin.schema, plugin.path_keys, base)
+    _raise_all(where, problems)
+    source, target = sections["source"], sections["target"]
     run_data: dict[str, Any] = dict(data.get("run", {}))
     checkpoint = Path(run_data.get("checkpoint") or DEFAULT_CHECKPOINT).expanduser()
     run = RunConfig(

@@ -30,6 +30,17 @@ class ConfigError(MigrateError):
     exit_status = ExitStatus.USAGE
 
 
+class MissingToken(ConfigError):
+    """The configuration names the variable that holds a token, and it is unset or empty."""
+
+    def __init__(self, variable: str, table: str) -> None:
+        super().__init__(
+            f"the environment variable {variable} (named by {table} token_env) is not set "
+            f"or empty; nothing was sent. Set it (export {variable}=<the token>) and run again"
+        )
+        self.variable = variable
+
+
 class SourceError(MigrateError):
     """The source cannot be read at all (not one page: the whole source)."""
 

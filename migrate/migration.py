@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from migrate.abilities import Source, Target
-from migrate.config import DEFAULT_CHECKPOINT, DEFAULT_URI, Config, identity_digest
+from migrate.config import DEFAULT_CHECKPOINT, DEFAULT_URI, Config
+from migrate.identity import identity_digest, migration_identity
 from migrate.model import Capabilities, Page
 from migrate.pages import PageRule, keyed_source
 from migrate.plugins import build_source, target_plugin
@@ -79,14 +80,6 @@ class TargetSpec:
         )
 
 
-def _identity(source: Source, target: TargetSpec) -> dict[str, str]:
-    ident = {f"source.{k}": str(v) for k, v in source.identity().items()}
-    ident.update({f"target.{k}": str(v) for k, v in target.identity.items()})
-    ident.setdefault("source.system", source.system)
-    ident.setdefault("target.type", target.name)
-    return ident
-
-
 class Migration:
     """A source, a target and the checkpoint that remembers what went where."""
 
@@ -98,8 +91,8 @@ class Migration:
         checkpoint: str | Path = DEFAULT_CHECKPOINT,
         workers: int = 4,
         mention_parent: bool = True,
+        keep_ip: bool = False,
         uri_template: str = DEFAULT_URI,
-        identity: Mapping[str, str] | None = None,
         pages: PageRule | None = None,
     ) -> None:
         # the one place every source's pages get their keys ([pages], twins, collisions)
@@ -108,8 +101,9 @@ class Migration:
         self.checkpoint = Path(checkpoint)
         self.workers = workers
         self.mention_parent = mention_parent
+        self.keep_ip = keep_ip
         self.uri_template = uri_template
-        self.identity = dict(identity) if identity else _identity(self.source, self.target)
+        self.identity = migration_identity(self.source, self.target.name, self.target.identity)
 
     @classmethod
     def from_config(cls, config: Config) -> Migration:
@@ -131,8 +125,8 @@ class Migration:
             checkpoint=config.run.checkpoint,
             workers=config.run.workers,
             mention_parent=config.mention_parent,
+            keep_ip=config.keep_ip,
             uri_template=config.uri_template,
-            identity=config.identity(),
             pages=config.pages,
         )
 

@@ -44,13 +44,13 @@ Status = Literal["approved", "pending", "spam"]
 
 @dataclass(frozen=True)
 class Comment:
-    id: str  # source id (a Matrix event id)
+    id: str  # the source system's id of the comment
     page_id: str
     parent_id: str | None  # source id of the comment this one answers
     author: Author
     text: str  # Markdown/plain, reply fallback stripped, latest edit applied
     created_at: datetime  # timezone-aware, UTC
-    html: str | None = None  # sanitized HTML (Matrix: always; formatted_body or escaped plain)
+    html: str | None = None  # sanitized HTML, where the source has (or makes) an HTML form
     edited_at: datetime | None = None
     deleted: bool = False  # tombstone: kept only because it has replies
     status: Status = "approved"  # spam never migrates; pending stays pending where it can
@@ -79,7 +79,10 @@ class PageComments:
     source_media: int = 0
 
 
-Idempotency = Literal["key", "lookup", "none"]
+# how the window "accepted by the target, not yet journaled" is closed: an idempotency key, a
+# reconcile that reads the page back (ReconcilingTarget), or nothing (page-atomic targets
+# close it by writing a page whole: Capabilities.page_atomic)
+Idempotency = Literal["key", "reconcile", "none"]
 
 ContentKind = Literal["markdown", "html", "both"]
 
@@ -143,7 +146,7 @@ class CheckItem:
     """One preflight finding: ok, or what is wrong (`detail`) and how to fix it (`fix`).
     An ok item carries no fix; `check` makes every item's text terminal-safe."""
 
-    name: str  # "config", "homeserver", "token", "pages", "target", "checkpoint", "page <id>"
+    name: str  # "config", "token", "pages", "target", "checkpoint", "page <id>", a service
     ok: bool
     detail: str
     fix: str = ""

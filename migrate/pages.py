@@ -238,6 +238,8 @@ class KeyedSource:
         self._groups: dict[str, KeyedPage] | None = None
 
     def __getattr__(self, name: str) -> Any:
+        if name == "inner":  # not yet set (a copy being built): no recursion
+            raise AttributeError(name)
         return getattr(self.inner, name)
 
     def __repr__(self) -> str:

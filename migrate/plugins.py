@@ -1,15 +1,15 @@
 """Sources and targets as plugins: cheap factories found by name.
 
 A plugin says who it is without opening anything: its `name`, the JSON Schema of its own
-configuration keys, what identifies a migration through it (for the checkpoint), and, for a
-target, its `capabilities` (no network, no credentials, no files). Only `build` makes the
-object that does the work. The built-in ones are registered through the same entry-point
-groups a third party uses (`comment_migrate.sources`, `comment_migrate.targets`), each
-declared in its own module as `PLUGIN`.
+configuration keys, and, for a target, its `capabilities` and identity (no network, no
+credentials, no files). Only `build` makes the object that does the work; a source's
+identity is asked of the built source. The built-in ones are registered through the same
+entry-point groups a third party uses (`comment_migrate.sources`, `comment_migrate.targets`),
+each declared by its system's package as `SOURCE` / `TARGET`.
 
 A target needs only `create`, `begin_page`, `finish_page`, `abort_page`, `check` and
-`close` (migrate.abilities.Target); reading back (`list_page`), reconciling, deleting and batches
-are abilities it may have, asked of the object, never of its name.
+`close` (migrate.abilities.Target); reading back (`list_page`), reconciling, deleting and
+batches are abilities it may have, asked of the object, never of its name.
 """
 
 from __future__ import annotations
@@ -41,7 +41,6 @@ class SourcePlugin:
     build: Callable[[SectionConfig, RunConfig], Source]
     # JSON Schema of the plugin's own keys in [source]: {"properties": ..., "required": [...]}
     schema: Schema = field(default_factory=dict)
-    identity: Callable[[SectionConfig], dict[str, str]] = lambda section: {}
     path_keys: tuple[str, ...] = ()  # resolved relative to the configuration file
 
 
@@ -51,6 +50,8 @@ class TargetPlugin:
     build: Callable[[SectionConfig, RunConfig], Target]
     capabilities: Callable[[SectionConfig], Capabilities]
     schema: Schema = field(default_factory=dict)
+    # what identifies the target, known without opening it: equal to the opened target's
+    # identity() (migrate/identity.py; the target contract kit checks it)
     identity: Callable[[SectionConfig], dict[str, str]] = lambda section: {}
     path_keys: tuple[str, ...] = ()
     # where its output goes, for the summary (file targets)

@@ -6,6 +6,7 @@ import json
 import sys
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import IO, Any
 
@@ -31,6 +32,7 @@ class RunSummary:
     dry_run: bool = False
     target: str = ""
     output: str | None = None  # file written (file targets, dry run)
+    verb: str = "Migration"  # what finished: "Migration" (run) or "Sync"
     notes: list[str] = field(default_factory=list)
     failed_pages: list[dict[str, Any]] = field(default_factory=list)
     skipped_comments: list[dict[str, str]] = field(default_factory=list)
@@ -103,9 +105,16 @@ class Reporter:
             self._pages = self._comments = None
 
     def summary(self, summary: RunSummary) -> None:
+        """The run's summary; with -q only what went wrong (failed pages and what to do)."""
+
         def write(line: str) -> None:
             self.stream.write(printable(line))
 
+        if self.quiet:
+            for page in summary.failed_pages:
+                write(f"FAILED {page['page_id']}: {page['error']}\n")
+            self._next_step(summary, write)
+            return
         state = "interrupted" if summary.interrupted else "finished"
         if summary.dry_run:
             write(
@@ -114,7 +123,8 @@ class Reporter:
             )
         else:
             write(
-                f"Migration {state} in {summary.elapsed_seconds:.2f}s (target: {summary.target})\n"
+                f"{summary.verb} {state} in {summary.elapsed_seconds:.2f}s "
+                f"(target: {summary.target})\n"
             )
         would = "would be " if summary.dry_run else ""
         write(
@@ -150,7 +160,13 @@ class Reporter:
             )
         for note in summary.notes:
             write(f"  note: {note}\n")
-        if summary.pages_failed or summary.interrupted:
+        self._next_step(summary, write)
+
+    @staticmethod
+    def _next_step(summary: RunSummary, write: Callable[[str], None]) -> None:
+        if summary.interrupted:
+            write("  The run was interrupted; the checkpoint is saved: run it again to continue.\n")
+        elif summary.pages_failed:
             write("  Fix the cause and run again: only what is missing is imported.\n")
 
 

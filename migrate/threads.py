@@ -1,15 +1,16 @@
 """The shape of a page's threads: the one reply-ordering rule, and each comment's depth.
 
-Neutral ground (it imports only migrate.model): sources order what they read with it and the
-pipeline orders what it sends with it, so both agree on what "parents first" means; file
-sources settle a page's deleted comments, orphans and cycles with `settle_page`.
+Neutral ground (it imports only the model and the abilities' errors): sources order what they
+read with it and assemble their pages with it, and the pipeline orders what it sends with it,
+so all agree on what "parents first", an orphan, a cycle and a tombstone mean.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 
+from migrate.abilities import PageError
 from migrate.model import Comment, Page, PageComments, SkippedEvent
 
 
@@ -78,62 +79,38 @@ def depths(comments: Iterable[Comment]) -> dict[str, int]:
     return result
 
 
-class ParentCycle(ValueError):
-    """Comments of a page are each other's ancestors: no thread can hold them."""
-
-    def __init__(self, page_id: str, cycle: Sequence[str]) -> None:
-        chain = " -> ".join([*cycle, cycle[0]])
-        super().__init__(f"page {page_id}: a parent cycle among comments {chain}")
-        self.cycle = list(cycle)
-
-
-def settle_page(
-    page: Page, comments: Sequence[Comment], dropped: Mapping[str, str]
+def assemble_page(
+    page: Page, comments: Sequence[Comment], skipped: Sequence[SkippedEvent] = ()
 ) -> PageComments:
-    """The rule an export's page follows, for every file source (Disqus, WordPress, ...).
-
-    `comments`: every comment of the page as the export has it, deleted ones included;
-    `dropped`: ids that never migrate (spam, trash, pingbacks...) and why. A deleted comment
-    stays as a tombstone while a reply to it is kept, else is skipped; a reply whose parent is
-    not on the page becomes top level and is listed in `orphans`; a parent cycle raises
-    ParentCycle naming the ids. The result is oldest first (parents before replies)."""
-    known = {c.id for c in comments} | set(dropped)
+    """One page's comments as every source hands them on, from what it read in any order:
+    - a reply whose parent is not in the export becomes top level, and is named in `orphans`
+      (its parent id stays: a twin page merged later (migrate/pages.py) may hold the parent,
+      and the pipeline places a reply whose parent is not on its page at the top level); a
+      reply to a comment in `skipped` (spam, trash...) is no orphan;
+    - a parent cycle is refused (PageError naming the ids): no order could send it;
+    - a deleted comment stays only as the tombstone of a comment with replies (a deleted
+      comment without replies is skipped with its reason);
+    - parents before replies, otherwise oldest first (`send_order`)."""
     by_id = {c.id: c for c in comments}
-    orphans = [c.id for c in comments if c.parent_id is not None and c.parent_id not in known]
-    lifted = set(orphans)
-    parent = {
-        c.id: (None if c.id in lifted else c.parent_id) for c in comments if c.id not in dropped
-    }
-    _refuse_cycles(page.id, parent)
-    # a deleted comment is kept when a kept comment hangs below it: walk up from each kept one
-    kept = {cid for cid in parent if not by_id[cid].deleted}
-    for cid in list(kept):
-        up = parent[cid]
-        while up is not None and up in parent and up not in kept:
-            kept.add(up)
-            up = parent[up]
-    skipped = [SkippedEvent(cid, page.id, reason) for cid, reason in dropped.items()]
-    skipped += [
-        SkippedEvent(cid, page.id, "deleted, and no reply to it is kept")
-        for cid in parent
-        if cid not in kept
-    ]
-    # an orphan keeps its parent id (a twin page merged later may hold the parent); the
-    # pipeline places a reply whose parent is not on its page at the top level
-    chosen = [by_id[cid] for cid in parent if cid in kept]
-    return PageComments(page=page, comments=send_order(chosen), skipped=skipped, orphans=orphans)
-
-
-def _refuse_cycles(page_id: str, parent: Mapping[str, str | None]) -> None:
-    state: dict[str, int] = {}  # 1: on the walk now, 2: known to reach the top
-    for start in parent:
-        walk: list[str] = []
-        current: str | None = start
-        while current is not None and current in parent and state.get(current) != 2:
-            if state.get(current) == 1:
-                raise ParentCycle(page_id, walk[walk.index(current) :])
-            state[current] = 1
-            walk.append(current)
-            current = parent[current]
-        for member in walk:
-            state[member] = 2
+    for comment in comments:
+        seen = [comment.id]
+        current = comment.parent_id
+        while current is not None and current in by_id:
+            if current in seen:
+                cycle = " -> ".join([*seen[seen.index(current) :], current])
+                raise PageError(f"page {page.id}: reply parents form a cycle: {cycle}")
+            seen.append(current)
+            current = by_id[current].parent_id
+    has_replies = {c.parent_id for c in comments if c.parent_id in by_id}
+    kept: list[Comment] = []
+    dropped = list(skipped)
+    orphans: list[str] = []
+    known = by_id.keys() | {s.event_id for s in skipped}
+    for comment in comments:
+        if comment.deleted and comment.id not in has_replies:
+            dropped.append(SkippedEvent(comment.id, page.id, "deleted, and no replies"))
+            continue
+        if comment.parent_id is not None and comment.parent_id not in known:
+            orphans.append(comment.id)
+        kept.append(comment)
+    return PageComments(page, send_order(kept), skipped=dropped, orphans=orphans)

@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ from click.testing import CliRunner, Result
 from migrate.cli import cli
 from migrate.model import Comment, Page
 from migrate.pipeline.transform import depths
+from utils.retry import RetryPolicy
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -51,12 +52,17 @@ def write_config(
     return path
 
 
-def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
+def fast_policy(attempts: int = 3) -> RetryPolicy:
+    """Retries that never wait: tests meet faults, not sleeps."""
+    return RetryPolicy(max_attempts=attempts, base_wait=0.0, max_wait=0.0, sleep=lambda _s: None)
+
+
+def invoke(*args: str, env: Mapping[str, str | None] | None = None) -> Result:
     return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
 
 
 def run_json(config: Path, *extra: str) -> tuple[int, dict[str, Any], str]:
-    result = invoke("-q", "run", "-c", str(config), "--json", *extra)
+    result = invoke("run", "-c", str(config), "--json", *extra)
     out = result.stdout.strip().splitlines()
     data = json.loads(out[-1]) if out else {}
     return result.exit_code, data, result.stderr

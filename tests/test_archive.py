@@ -96,8 +96,14 @@ def test_round_trip_of_any_source(tmp_path: Path) -> None:
     expected = source.comments(pages[0])
     # a lone surrogate is escaped on its line, and repaired to U+FFFD when read back
     assert got.comments[2].text == "lone \ufffd"
-    assert got.comments[:2] == expected.comments[:2]
-    assert got.comments[2] == dataclasses.replace(expected.comments[2], text="lone \ufffd")
+    # a comment archived without HTML is read back with the HTML form of its text
+    assert got.comments[:2] == [
+        expected.comments[0],
+        dataclasses.replace(expected.comments[1], html="<p>[deleted]</p>"),
+    ]
+    assert got.comments[2] == dataclasses.replace(
+        expected.comments[2], text="lone \ufffd", html="<p>lone \ufffd</p>"
+    )
     assert (got.page, got.skipped, got.orphans) == (expected.page, expected.skipped, ["$c"])
     with pytest.raises(PageError, match=r"^room #c_demo_p2:hs not found$"):
         archive.comments(pages[1])
@@ -351,3 +357,32 @@ def test_a_non_utf8_line_is_reported_at_its_own_line(tmp_path: Path) -> None:
     path.write_bytes(b"\n".join(raw))
     with pytest.raises(ArchiveError, match=r"a\.jsonl:151: not UTF-8 \(invalid start byte"):
         ArchiveSource(path)
+
+
+def test_every_comment_comes_with_html_from_an_archive_of_any_age(
+    tmp_path: Path, good_lines: list[str]
+) -> None:
+    """Archives written before plain comments got an HTML form hold `"html": null`; HTML
+    targets (the Worker's /threads serves `html`) must still get something to show."""
+    lines = list(good_lines)
+    old = json.loads(lines[2])
+    old.update(text="Line one\nsee https://example.org/x <b>", html=None)
+    lines[2] = json.dumps(old)
+    archive = ArchiveSource(corrupt(tmp_path, lines))
+    comments = archive.comments(next(iter(archive.pages()))).comments
+    assert all(c.html for c in comments)
+    assert comments[0].html == (
+        '<p>Line one<br>\nsee <a href="https://example.org/x" rel="noopener noreferrer '
+        'nofollow">https://example.org/x</a> &lt;b&gt;</p>'
+    )
+
+
+def test_the_bundled_sample_has_html_for_every_comment() -> None:
+    from tests.migration_helpers import REPO
+
+    records = [
+        json.loads(line)
+        for line in (REPO / "migrate" / "sample" / "site.archive.jsonl").open(encoding="utf-8")
+    ]
+    comments = [r for r in records if r["record"] == "comment"]
+    assert comments and all(r["html"] for r in comments)

@@ -274,3 +274,20 @@ def test_a_batch_is_recorded_with_one_checkpoint_call_where_the_checkpoint_can(
         assert ledger.target_id("$b") == "2"
     with CheckpointManager(checkpoint_file=tmp_path / "cp.json") as reread:
         assert dict(reread.state.get_page_mappings("post1")) == {"$a": "1", "$b": "2", "$c": "3"}
+
+
+def test_a_missing_batch_endpoint_is_reported_once_per_run(
+    tmp_path: Path, archive: Path, site: dict[Page, list[Comment]]
+) -> None:
+    """Workers that asked side by side learn it together; the log says it once."""
+    with ContractServer(batch=False, delay=0.05) as server:
+        config = write_config(
+            tmp_path,
+            archive=archive,
+            target={"type": "http", "url": server.url},
+            run={"workers": 8},
+        )
+        code, _, stderr = run_json(config)
+        assert code == 0, stderr
+        assert server.batch_requests > 1  # several workers did ask
+    assert stderr.count("no batch endpoint") == 1, stderr

@@ -119,8 +119,8 @@ def matrix_source(synapse: SynapseServer, pages: Path | None, **extra: str) -> d
 
 def check(config: Path, *, env: Mapping[str, str | None] = NO_TOKEN) -> tuple[Result, Any]:
     """`check --json` and `check` on one config: (the text run, the JSON document)."""
-    as_json = invoke("check", "-c", str(config), "--json", env=dict(env))  # type: ignore[arg-type]
-    text = invoke("check", "-c", str(config), env=dict(env))  # type: ignore[arg-type]
+    as_json = invoke("check", "-c", str(config), "--json", env=dict(env))
+    text = invoke("check", "-c", str(config), env=dict(env))
     assert as_json.exit_code == text.exit_code
     return text, json.loads(as_json.stdout)
 
@@ -384,9 +384,20 @@ def test_the_http_target_token_is_checked_without_writing(
     else:
         assert result.exit_code == 3
         assert failed(document) == {"target"}
-        assert expected in found["detail"] and "401" in found["detail"]
+        # an unset variable is found before any request; a refused token by the server
+        assert expected in found["detail"] and ("401" in found["detail"]) == (token == "wrong")
         assert "CHK_TGT" in found["fix"]
         assert "wrong" not in result.stdout
+
+
+def test_a_target_reached_without_a_token_is_not_said_to_accept_one(tmp_path: Path) -> None:
+    archive = make_archive(tmp_path / "site.archive.jsonl", threaded_site(pages=1))
+    with ContractServer() as server:  # an API that needs no token
+        config = write_config(tmp_path, archive=archive, target={"type": "http", "url": server.url})
+        result, document = check(config, env={"TARGET_TOKEN": None})
+    assert result.exit_code == 0, result.stdout
+    detail = items(document)["target"]["detail"]
+    assert "accepts the token" not in detail and "without a token" in detail
 
 
 def test_a_target_without_the_lookup_endpoint_is_not_called_proven(tmp_path: Path) -> None:

@@ -85,6 +85,36 @@ def test_init_writes_a_valid_template_and_refuses_to_overwrite(tmp_path: Path) -
     assert path.read_text() == "# my edits\n"
 
 
+@pytest.mark.parametrize("source", ["archive", "matrix"])
+@pytest.mark.parametrize("target", ["http", "isso", "wxr", "disqus", "jsonl"])
+def test_init_writes_just_the_keys_a_source_and_a_target_need(
+    tmp_path: Path, source: str, target: str
+) -> None:
+    import tomllib
+
+    from migrate.plugins import source_plugin, target_plugin
+
+    path = tmp_path / "migration.toml"
+    result = invoke("init", str(path), "--source", source, "--target", target)
+    assert result.exit_code == 0, result.output
+    config = load_config(path)  # valid as written: every required key has a usable value
+    assert (config.source.type, config.target.type) == (source, target)
+    data = tomllib.loads(path.read_text(encoding="utf-8"))
+    for side, plugin in (("source", source_plugin(source)), ("target", target_plugin(target))):
+        own = set(plugin.schema.get("properties", {}))
+        assert set(data[side]) - {"type"} <= own  # no key of another system
+        written = path.read_text(encoding="utf-8").split(f"[{side}]", 1)[1].split("\n[", 1)[0]
+        for key in own:  # the optional ones, commented, so a reader sees what exists
+            assert f"{key} = " in written
+
+
+def test_init_names_an_unknown_type_and_what_exists(tmp_path: Path) -> None:
+    result = invoke("init", str(tmp_path / "m.toml"), "--source", "archiv", "--target", "jsonl")
+    assert result.exit_code == 2
+    assert "--source must be one of 'archive'" in result.stderr
+    assert not (tmp_path / "m.toml").exists()
+
+
 def make_checkpoint(tmp_path: Path) -> Path:
     path = tmp_path / "cp.json"
     with CheckpointManager(checkpoint_file=path) as cp:
@@ -141,9 +171,38 @@ def test_checkpoint_validate_of_a_missing_file_is_exit_4(tmp_path: Path) -> None
     assert result.exit_code == 4 and "none.json" in result.stderr
 
 
-def test_status_without_a_checkpoint_says_so(tmp_path: Path) -> None:
+def test_status_before_any_run_says_so_and_is_no_error(tmp_path: Path) -> None:
+    """Exit 4 is a damaged or locked checkpoint; none at all is just a migration not begun."""
     result = invoke("status", "--checkpoint", str(tmp_path / "none.json"))
-    assert result.exit_code == 4 and "no checkpoint" in result.stderr
+    assert result.exit_code == 0, result.output
+    assert "No migration yet" in result.stdout and "none.json" in result.stdout
+    as_json = invoke("status", "--checkpoint", str(tmp_path / "none.json"), "--json")
+    assert json.loads(as_json.stdout) == {
+        "checkpoint": str(tmp_path / "none.json"),
+        "migration": None,
+    }
+    assert not (tmp_path / "none.json").exists()
+
+
+@pytest.mark.parametrize("verb", ["validate", "show", "compact"])
+def test_checkpoint_commands_use_the_configurations_checkpoint(tmp_path: Path, verb: str) -> None:
+    path = make_checkpoint(tmp_path)
+    config = write_config(
+        tmp_path,
+        archive=tmp_path / "a.jsonl",
+        target={"type": "jsonl", "output": "o.jsonl"},
+        run={"checkpoint": str(path)},
+    )
+    result = invoke("checkpoint", verb, "-c", str(config))
+    assert result.exit_code == 0, result.output
+    assert "cp.json" in result.output or '"mapping_count": 1' in result.output
+
+
+def test_workers_are_requests_in_flight_in_the_help() -> None:
+    for command in ("run", "sync"):
+        text = " ".join(invoke(command, "--help").output.split())
+        assert "Requests in flight over the whole run" in text
+        assert "in parallel" not in text
 
 
 def test_a_locked_checkpoint_is_exit_4_naming_the_holder(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import pytest
 
 from migrate.config import TEMPLATE, Config, load_config
 from migrate.errors import ConfigError
+from migrate.migration import Migration
 
 GOOD = """
 [source]
@@ -33,7 +34,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_good_config_with_defaults(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, GOOD))
-    identity = config.identity()
+    identity = Migration.from_config(config).identity
     assert identity["source.homeserver"] == "https://matrix.example.org"
     assert identity["source.server_name"] == "matrix.example.org"  # default: the homeserver host
     assert identity["source.prefix"] == "comments_"
@@ -91,7 +92,10 @@ def test_tokens_come_only_from_the_named_environment_variable(
     monkeypatch.setenv("MY_MATRIX_TOKEN", "syt_secret")
     assert config.source.token("MATRIX_ACCESS_TOKEN") == "syt_secret"
     # the secret is in no part of what identifies the migration
-    assert "syt_secret" not in repr(config.identity()) + config.digest()
+    assert (
+        "syt_secret"
+        not in repr(Migration.from_config(config).identity) + Migration.from_config(config).digest
+    )
 
 
 def test_a_token_in_the_file_is_refused(tmp_path: Path) -> None:
@@ -102,21 +106,22 @@ def test_a_token_in_the_file_is_refused(tmp_path: Path) -> None:
 
 
 def test_digest_covers_identity_not_tuning(tmp_path: Path) -> None:
-    base = load_config(write(tmp_path, GOOD)).digest()
+    base = Migration.from_config(load_config(write(tmp_path, GOOD))).digest
     tuned = load_config(write(tmp_path, GOOD.replace("workers = 2", "workers = 8\ntimeout = 5")))
-    assert tuned.digest() == base
+    assert Migration.from_config(tuned).digest == base
     other_site = load_config(write(tmp_path, GOOD.replace('"myblog"', '"otherblog"')))
-    assert other_site.digest() != base
+    assert Migration.from_config(other_site).digest != base
     other_target = load_config(write(tmp_path, GOOD.replace("comments.example", "new.example")))
-    assert other_target.digest() != base
+    assert Migration.from_config(other_target).digest != base
 
 
 def test_the_identity_of_a_migration_is_the_one_checkpoints_of_version_one_recorded(
     tmp_path: Path,
 ) -> None:
-    """Plugins compute the identity now; a checkpoint made before must still match."""
+    """The identity computed from the objects is the one checkpoints of version one recorded
+    through the CLI: a checkpoint made before must still match."""
     config = load_config(write(tmp_path, GOOD))
-    assert config.identity() == {
+    assert Migration.from_config(config).identity == {
         "source.type": "matrix",
         "target.type": "http",
         "source.homeserver": "https://matrix.example.org",
@@ -134,5 +139,45 @@ def test_the_identity_of_a_migration_is_the_one_checkpoints_of_version_one_recor
             ),
         )
     )
-    assert wxr.identity()["target.output"] == str(tmp_path / "c.wxr")
-    assert "target.url" not in wxr.identity()
+    assert Migration.from_config(wxr).identity["target.output"] == str(tmp_path / "c.wxr")
+    assert "target.url" not in Migration.from_config(wxr).identity
+
+
+def test_a_migration_is_the_same_from_any_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`cd demo && comment-migrate run` and `comment-migrate run -c demo/migration.toml`
+    are one migration (paths identify it, absolute)."""
+    from tests.factories import make_archive, threaded_site
+
+    (tmp_path / "demo").mkdir()
+    make_archive(tmp_path / "demo" / "a.jsonl", threaded_site(pages=1, per_page=2))
+    files = '[source]\ntype = "archive"\npath = "a.jsonl"\n'
+    files += '[target]\ntype = "jsonl"\noutput = "o.jsonl"\n'
+    write(tmp_path / "demo", files)
+    monkeypatch.chdir(tmp_path)
+    outside = Migration.from_config(load_config("demo/migration.toml")).digest
+    monkeypatch.chdir(tmp_path / "demo")
+    inside = Migration.from_config(load_config("migration.toml")).digest
+    assert outside == inside
+
+
+def test_every_problem_is_reported_at_once_with_the_near_key(tmp_path: Path) -> None:
+    """One round of editing, not one per key: each unknown key with the key it is
+    closest to, each missing one, in one error."""
+    text = (
+        GOOD.replace("workers = 2", "wrokers = 2\nmax_atempts = 3")
+        .replace('site = "myblog"\n', "")
+        .replace('url = "https://comments.example.org"', 'ulr = "https://c.example.org"')
+    )
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    lines = str(info.value).splitlines()
+    assert sorted(line.removeprefix(f"{path}: ") for line in lines) == [
+        "key run.max_atempts is not a known key (did you mean run.max_attempts?)",
+        "key run.wrokers is not a known key (did you mean run.workers?)",
+        "key source.site is required",
+        "key target.ulr is not a known key (did you mean target.url?)",
+        "key target.url is required",
+    ]

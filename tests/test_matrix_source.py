@@ -19,6 +19,7 @@ import pytest
 from migrate.abilities import PageError, Source
 from migrate.model import DELETED_TEXT, Page, PageComments
 from migrate.systems.matrix import MatrixCommentExtractor, SourceUnavailable
+from migrate.testing.source_contract import check_source
 from tests.servers.killproxy import KillProxy
 from tests.servers.synapse import SynapseError, SynapseServer
 from utils.retry import RetryPolicy
@@ -621,3 +622,9 @@ def test_an_empty_chunk_with_an_end_token_is_not_the_end(site: Site) -> None:
         proxy.stop()
     assert rewritten, "the first page was emptied"
     assert [c.id for c in through] == [c.id for c in direct] and through
+
+
+def test_the_matrix_source_passes_the_source_contract(site: Site) -> None:
+    report = check_source(site.extractor)
+    assert report.pages == 2 and report.replies > 0
+    assert report.tombstones >= 1 and report.edited >= 1  # redactions and edits applied

@@ -184,3 +184,55 @@ def test_a_dry_run_leaves_the_real_file_target_alone(tmp_path: Path) -> None:
     code, summary, _ = run_json(config, "--dry-run", "--dry-run-output", str(tmp_path / "p.jsonl"))
     assert code == 0 and summary["comments_imported"] == 4 and summary["target"] == "wxr"
     assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in tmp_path.glob("out.wxr*")} == files
+
+
+def test_edited_comments_sent_before_an_interruption_are_not_edits_on_the_rerun(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The revision is recorded with the mapping: a comment edited in the source before it
+    was sent is in the target as it is now, even when its page never finished."""
+    import dataclasses
+    import threading
+    import time
+    from datetime import UTC, datetime
+
+    from migrate import ArchiveSource, HttpTarget, Migration
+    from migrate.commands.run import RunOptions
+    from tests.servers.contract import ContractServer
+
+    site = threaded_site(pages=1, per_page=30)
+    edited = datetime(2020, 1, 1, tzinfo=UTC)
+    site = {
+        p: [dataclasses.replace(c, edited_at=edited) if i % 3 == 0 else c for i, c in enumerate(cs)]
+        for p, cs in site.items()
+    }
+    archive = make_archive(tmp_path / "a.jsonl", site)
+    checkpoint = tmp_path / "cp.json"
+    with ContractServer(delay=0.03, patching=False, batch=False) as server:
+        stop = threading.Event()
+
+        def interrupt() -> None:
+            while server.posts < 12:
+                time.sleep(0.005)
+            stop.set()
+
+        watcher = threading.Thread(target=interrupt)
+        watcher.start()
+        with Migration(
+            ArchiveSource(archive), HttpTarget(server.url), checkpoint=checkpoint, workers=1
+        ) as migration:
+            first = migration.run(RunOptions(quiet=True), stop=stop)
+        watcher.join()
+        assert first.interrupted and 10 <= len(server.comments) < 30
+        server.delay = 0
+        caplog.clear()
+        with (
+            caplog.at_level("INFO"),
+            Migration(
+                ArchiveSource(archive), HttpTarget(server.url), checkpoint=checkpoint, workers=1
+            ) as migration,
+        ):
+            second = migration.run(RunOptions(quiet=True))
+        assert second.pages_complete == 1 and len(server.comments) == 30
+    assert "not applied" not in caplog.text
+    assert server.patches == 0

@@ -227,11 +227,11 @@ def test_a_target_token_comes_from_the_environment_and_is_never_printed(
         assert checkpoint_files
         assert all(secret not in p.read_text() for p in checkpoint_files)
         assert_http_target_holds(server, site)
-        # without the token the server refuses, and the page says why
+        # without the token nothing is sent, and the error names the variable
         server.reset()
         result = invoke("run", "-c", str(config), "--reset", env={"CM_TEST_TOKEN": ""})
-        assert result.exit_code == 3
-        assert "401" in result.stderr and "bearer token" in result.stderr
+        assert result.exit_code == 2
+        assert "CM_TEST_TOKEN" in result.stderr and server.requests == 0
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
@@ -253,6 +253,7 @@ def test_a_signal_finishes_in_flight_saves_and_exits_130_then_the_rerun_complete
         sent = len(server.comments)
         assert 5 <= sent < 36
         assert "interrupted" in stderr
+        assert "Fix the cause" not in stderr  # nothing to fix: an interruption is no failure
         assert invoke("checkpoint", "validate", str(tmp_path / "checkpoint.json")).exit_code == 0
         status = json.loads(invoke("status", "-c", str(config), "--json").stdout)
         assert status["mappings"] == sent  # the comment in flight was finished and recorded
@@ -308,3 +309,18 @@ def test_a_dry_run_after_a_partial_run_plans_only_what_is_missing(
         assert "nothing was sent to the http target" in stderr and "12 would be sent" in stderr
         assert srv.posts == posts  # nothing sent
         assert (tmp_path / "checkpoint.json").read_bytes() == before  # nothing recorded
+
+
+def test_an_unset_token_variable_stops_the_run_before_the_first_request(tmp_path: Path) -> None:
+    archive = make_archive(tmp_path / "a.jsonl", threaded_site(pages=2, per_page=3))
+    with ContractServer(token="right") as server:
+        config = write_config(
+            tmp_path,
+            archive=archive,
+            target={"type": "http", "url": server.url, "token_env": "CM_UNSET_TOKEN"},
+        )
+        result = invoke("run", "-c", str(config), env={"CM_UNSET_TOKEN": None})
+        assert server.posts == 0 and server.requests == 0
+    assert result.exit_code == 2, result.output
+    assert "CM_UNSET_TOKEN" in result.stderr and "is not set" in result.stderr
+    assert not (tmp_path / "checkpoint.json").exists()

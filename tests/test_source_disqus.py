@@ -76,7 +76,7 @@ def test_threads_states_and_orphans() -> None:
     assert about.orphans == ["9010"]  # its parent 8999 is not in the export
     assert {s.event_id: s.reason for s in about.skipped} == {
         "9005": "spam",
-        "9009": "deleted, and no reply to it is kept",
+        "9009": "deleted, and no replies",
     }
     order = [c.id for c in about.comments]
     assert order.index("9004") < order.index("9003")  # parents first
@@ -100,12 +100,12 @@ def test_authors_times_and_content() -> None:
     first = site["/posts/hello/"].comments[0]
     assert first.author.name == "Ann Example" and first.author.source_id == "annexample"
     assert first.author.email == "ann@example.net"
-    assert first.author.ip is None  # never kept
+    assert first.author.ip == "198.51.100.7"  # a target gets it only with keep_ip
     assert first.created_at == datetime(2016, 2, 1, 10, 15, 30, tzinfo=UTC)
     # the disq.us redirect is gone: readers get the real link, in both forms
     assert "disq.us" not in (first.html or "") and "disq.us" not in first.text
     assert 'href="https://docs.example.com/guide?page=2"' in (first.html or "")
-    assert "(https://docs.example.com/guide?page=2)" in first.text
+    assert "](https://docs.example.com/guide?page=2" in first.text
     assert "**tell me**" in first.text
     guest = next(c for c in site["/about/"].comments if c.id == "9004")
     assert guest.author.name == "Guest Reader" and guest.author.source_id == ""  # anonymous
@@ -231,7 +231,7 @@ def test_a_parent_cycle_fails_its_page_naming_the_ids(tmp_path: Path) -> None:
     source = DisqusSource(path)
     try:
         (page,) = source.pages()
-        with pytest.raises(PageError, match=r"parent cycle among comments 1[12] -> 1[12] -> 1"):
+        with pytest.raises(PageError, match=r"reply parents form a cycle: 1[12] -> 1[12] -> 1"):
             source.comments(page)
     finally:
         source.close()
@@ -241,7 +241,7 @@ def test_a_parent_cycle_fails_its_page_naming_the_ids(tmp_path: Path) -> None:
         target={"type": "jsonl", "output": str(tmp_path / "out.jsonl")},
     )
     result = invoke("run", "-c", str(config))
-    assert result.exit_code == 3 and "parent cycle" in result.output
+    assert result.exit_code == 3 and "parents form a cycle" in result.output
 
 
 def test_the_index_pass_holds_a_page_not_the_file(tmp_path: Path) -> None:

@@ -69,7 +69,7 @@ def test_authors_times_and_content() -> None:
     assert first.author.name == "A WordPress Commenter"
     assert first.author.email == "wapuu@wordpress.example"
     assert first.author.url == "https://wordpress.example/"
-    assert first.author.ip is None
+    assert first.author.ip == "192.0.2.10"  # a target gets it only with keep_ip
     assert first.created_at == datetime(2020, 3, 1, 10, 20, 5, tzinfo=UTC)  # the GMT date
     # WordPress's paragraphs and line breaks, as its readers saw them
     assert first.html is not None and first.html.count("<p>") == 2 and "<br>" in first.html

@@ -426,3 +426,18 @@ def test_sigkill_during_a_sync_then_a_rerun_leaves_nothing_doubled(
         assert sync_json(config)[1]["comments_imported"] == 0
     finally:
         killer.stop()
+
+
+def test_a_sync_of_an_archive_says_it_cannot_change(tmp_path: Path) -> None:
+    """An archive is a snapshot: "0 of N pages unchanged" and "Migration finished" would
+    say the opposite of what happened."""
+    from tests.factories import make_archive, threaded_site
+
+    archive = make_archive(tmp_path / "a.jsonl", threaded_site(pages=2, per_page=3))
+    config = write_config(tmp_path, archive=archive, target={"type": "jsonl", "output": "o.jsonl"})
+    assert invoke("run", "-c", str(config)).exit_code == 0
+    result = invoke("sync", "-c", str(config))
+    assert result.exit_code == 0, result.output
+    assert result.stderr.startswith("Sync finished")
+    assert "snapshot" in result.stderr and "run `comment-migrate extract` again" in result.stderr
+    assert "pages unchanged" not in result.stderr

@@ -68,7 +68,7 @@ def test_is_a_target(target: HttpTarget) -> None:
     assert isinstance(target, Target)
     assert target.capabilities.idempotency == "key"
     assert target.capabilities.max_depth is None
-    assert target.identity() == {"type": "http", "url": target.url}
+    assert target.identity() == {"url": target.url}
 
 
 def test_create_sends_the_contract_body(

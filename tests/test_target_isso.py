@@ -29,12 +29,12 @@ def test_is_a_target(isso: IssoServer, target: IssoTarget) -> None:
     assert (caps.max_depth, caps.keeps_timestamps, caps.idempotency, caps.content) == (
         1,
         False,
-        "lookup",
+        "reconcile",
         "markdown",
     )
     assert caps.min_text_length == 3 and caps.can_delete
     assert not IssoTarget(isso.url).capabilities.can_delete  # no database, no deletion
-    assert target.identity() == {"type": "isso", "url": isso.url}
+    assert target.identity() == {"url": isso.url}
 
 
 def test_create_top_level_and_replies_two_levels(isso: IssoServer, target: IssoTarget) -> None:

@@ -40,7 +40,7 @@ def test_records(tmp_path: Path) -> None:
         "batch": 1,
         "batch_size": 2,
     }
-    assert target.identity() == {"type": "jsonl", "output": str((tmp_path / "out.jsonl").resolve())}
+    assert target.identity() == {"output": str((tmp_path / "out.jsonl").resolve())}
 
 
 def test_dry_run_plans_for_another_target(tmp_path: Path) -> None:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from migrate.model import Capabilities, Comment
 from migrate.pipeline.transform import (
     CommentTransformer,
     PagePlan,
+    Placement,
     depths,
-    plain_to_html,
     send_order,
 )
 from tests.factories import comment, page
@@ -186,8 +188,18 @@ def test_idempotency_key_names_the_source_system_and_id() -> None:
     assert plan.outgoing(c, nothing_sent, never_gone).idempotency_key == "matrix:$event:localhost"
 
 
-def test_plain_to_html_keeps_line_breaks() -> None:
-    assert plain_to_html("one\ntwo") == "<p>one<br>\ntwo</p>"
+def test_an_html_only_comment_reaches_a_markdown_target_as_markdown() -> None:
+    """Sources that keep only HTML (Disqus, WordPress): the Markdown renders the same
+    text, link and line break; the script is gone."""
+    c = comment(
+        "$h",
+        text="",
+        html='<p>See <a href="https://x.org/a">this</a><br>now</p><script>alert(1)</script>',
+    )
+    plan = PagePlan(CommentTransformer(caps(content="markdown"), system="disqus"), page(), [c])
+    out = plan.outgoing(c, nothing_sent, never_gone)
+    assert out.html is None
+    assert out.text == "See [this](https://x.org/a)  \nnow"
 
 
 def test_plan_counts_threads_and_depth() -> None:
@@ -279,3 +291,16 @@ def test_a_20000_deep_chain_is_planned_and_placed(max_depth: int | None) -> None
             assert out.parent_source_id == "c0" and out.parent_target_id == "tc0"
             assert out.text == f"@u{previous}: {c.text}"
     assert len(sent) == 20_000
+
+
+def test_a_commenters_ip_reaches_the_target_only_with_keep_ip() -> None:
+    c = comment("$ip")
+    c = dataclasses.replace(c, author=dataclasses.replace(c.author, ip="192.0.2.7"))
+    dropped = CommentTransformer(caps(), system="wordpress").outgoing(
+        c, page(), Placement(None, None), nothing_sent
+    )
+    assert dropped.source.author.ip is None
+    kept = CommentTransformer(caps(), system="wordpress", keep_ip=True).outgoing(
+        c, page(), Placement(None, None), nothing_sent
+    )
+    assert kept.source.author.ip == "192.0.2.7"

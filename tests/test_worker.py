@@ -11,6 +11,7 @@ import fnmatch
 import json
 import os
 import random
+import re
 import signal
 import threading
 import tomllib
@@ -119,6 +120,26 @@ def test_every_template_file_ships_in_the_package_data() -> None:
         assert any(
             g.count("/") == path.count("/") and fnmatch.fnmatchcase(path, g) for g in globs
         ), name
+
+
+def test_the_project_pins_a_wrangler_for_node_20_and_keeps_to_itself() -> None:
+    """The lockfile is what `npm ci` installs: it must hold the pinned wrangler, one that runs
+    on the Node the README names; `npm run dev` sends no metrics and fetches nothing."""
+    template = REPO / "migrate" / "worker" / "template"
+    package = json.loads((template / "package.json").read_text(encoding="utf-8"))
+    lock = json.loads((template / "package-lock.json").read_text(encoding="utf-8"))
+    pinned = package["devDependencies"]["wrangler"]
+    assert re.fullmatch(r"4\.\d+\.\d+", pinned), "an exact wrangler 4 pin"
+    assert lock["packages"][""]["devDependencies"] == package["devDependencies"]
+    locked = lock["packages"]["node_modules/wrangler"]
+    assert locked["version"] == pinned
+    assert re.fullmatch(r">=(18|20)(\.\d+)*", locked["engines"]["node"]), locked["engines"]
+    wrangler = tomllib.loads((template / "wrangler.toml").read_text(encoding="utf-8"))
+    assert wrangler["send_metrics"] is False
+    for script in ("dev", "deploy", "migrate:remote"):
+        assert "WRANGLER_SEND_METRICS=false" in package["scripts"][script]
+    assert package["scripts"]["dev"].count("CLOUDFLARE_CF_FETCH_ENABLED=false") == 2
+    assert "Node 22" in (template / "README.md").read_text(encoding="utf-8")
 
 
 def test_the_worker_tests_skip_only_without_node_or_npm(
@@ -366,6 +387,9 @@ def test_the_public_thread_is_nested_safe_and_shows_no_author_secrets(
     ]
     by_id = worker.call("GET", "/threads", params={"page_id": page}, token=None).json()
     assert by_id == thread
+    # a site's router serves /page as /page/: the widget may ask either way
+    unslashed = worker.call("GET", "/threads", params={"uri": f"/{page}"}, token=None).json()
+    assert unslashed == thread
     preflight = worker.call("OPTIONS", "/threads", token=None)
     assert preflight.status_code == 204 and preflight.headers["Access-Control-Allow-Origin"] == "*"
     assert worker.call("POST", "/threads", body={}, token=None).status_code == 405

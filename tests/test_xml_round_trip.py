@@ -115,7 +115,9 @@ def test_what_the_formats_cannot_hold_is_said(tmp_path: Path) -> None:
     status, summary, _ = run_json(config)
     assert status == 0
     refused = {item["source_id"]: item["reason"] for item in summary["skipped_comments"]}
-    assert refused == {"9": "pending moderation, which the disqus target cannot hold as pending"}
+    assert refused == {
+        "9": "waiting for moderation in the source, and the target cannot hold it waiting"
+    }
     back = read(DisqusSource(tmp_path / "out.xml"))
     assert sum(len(pc.comments) for pc in back.values()) == 5
 

@@ -36,6 +36,8 @@ from utils.terminal import printable
 
 log = logging.getLogger(__name__)
 
+WORKERS_HELP = "Requests in flight over the whole run [default: from the config]."
+
 
 @click.group(cls=MigrateGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="comment-migrate")
@@ -55,18 +57,27 @@ def cli(ctx: click.Context) -> None:
 
 @cli.command()
 @click.argument("path", type=click.Path(path_type=Path), default=DEFAULT_CONFIG)
-def init(path: Path) -> None:
-    """Write a commented configuration template (never overwrites).
+@click.option("--source", "source_type", metavar="TYPE", help="Source type (archive, matrix, ...).")
+@click.option("--target", "target_type", metavar="TYPE", help="Target type (http, jsonl, ...).")
+def init(path: Path, source_type: str | None, target_type: str | None) -> None:
+    """Write a commented configuration (never overwrites). With --source and --target,
+    just the keys those two need.
 
     \b
     Example:
       comment-migrate init migration.toml
+      comment-migrate init --source archive --target jsonl
     """
     if path.exists():
         fail(f"{path} already exists; not overwriting it")
     from utils.fileio import atomic_write_text
 
-    atomic_write_text(path, TEMPLATE, mode=0o644)
+    text = TEMPLATE
+    if source_type or target_type:
+        from migrate.starter import starter_config
+
+        text = starter_config(source_type or "matrix", target_type or "http")
+    atomic_write_text(path, text, mode=0o644)
     click.echo(f"Wrote {path}. Edit it, then try `comment-migrate run --dry-run -c {path}`.")
 
 
@@ -74,12 +85,15 @@ def init(path: Path) -> None:
 @config_option
 @click.option("--dry-run", is_flag=True, help="Send nothing: write what would be sent as JSONL.")
 @click.option(
+    "--output",
     "--dry-run-output",
-    type=click.Path(path_type=Path),
+    "dry_run_output",
+    type=click.Path(path_type=Path, allow_dash=True),
     default=None,
-    help="Where --dry-run writes [default: comment-migrate-dry-run.jsonl].",
+    help="Where --dry-run writes its plan; - for stdout [default: a new file beside the "
+    "checkpoint, the last 5 kept].",
 )
-@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Pages in parallel.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help=WORKERS_HELP)
 @checkpoint_option
 @click.option(
     "--page", "page_ids", multiple=True, metavar="SECTION_ID", help="Only this page (repeatable)."
@@ -148,7 +162,7 @@ def _report(ctx: click.Context, summary: RunSummary, as_json: bool, *more: str) 
 @click.option(
     "--dry-run", is_flag=True, help="Say what a sync would do: send nothing, record nothing."
 )
-@click.option("--workers", type=click.IntRange(1, 64), default=None, help="Pages in parallel.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None, help=WORKERS_HELP)
 @checkpoint_option
 @json_option
 @click.pass_context
@@ -244,13 +258,9 @@ def rollback(
     from utils.signals import GracefulInterrupt
 
     def confirm(outcome: RollbackOutcome) -> bool:
-        click.echo(
-            f"Saved the comments to be deleted to {outcome.backup} ({outcome.backed_up} in all)",
-            err=True,
-        )
         return yes or click.confirm(
             f"Delete {outcome.planned} comments from the {outcome.target} target "
-            f"on {outcome.pages} pages?",
+            f"on {outcome.pages} pages (after saving them to {outcome.backup})?",
             err=True,
         )
 
@@ -260,6 +270,10 @@ def rollback(
     if summary is None:
         click.echo("Nothing to roll back: this migration created no comments.", err=True)
         return
+    click.echo(
+        f"Saved the comments to be deleted to {outcome.backup} ({outcome.backed_up} in all)",
+        err=True,
+    )
     click.echo(
         f"Deleted {summary.deleted} comments ({summary.already_gone} were already "
         f"gone), {len(summary.failed)} could not be deleted.",

@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 
 import click
 
-from migrate.config import DEFAULT_CONFIG, load_config
+from migrate.config import DEFAULT_CHECKPOINT, DEFAULT_CONFIG, load_config
 from migrate.errors import ExitStatus, MigrateError, exit_status_for
 from migrate.migration import Migration
 from utils.errors import ToolError
@@ -110,7 +110,25 @@ def open_migration(config_path: Path, checkpoint: Path | None = None) -> Migrati
     migration = Migration.from_config(load_config(config_path))
     if checkpoint is not None:
         migration.checkpoint = checkpoint
+    if migration.checkpoint.is_dir():  # the user's path: exit 2, and no `<folder>.lock` made
+        where = "--checkpoint" if checkpoint is not None else "[run] checkpoint"
+        fail(
+            f"{where} {migration.checkpoint} is a folder; name the checkpoint file "
+            f"(for example {migration.checkpoint / '.migration_checkpoint.json'})"
+        )
     return migration
+
+
+def checkpoint_for(config_path: Path, checkpoint: Path | None) -> Path:
+    """The checkpoint a command means: the one given, else [run] checkpoint of the
+    configuration, else (no configuration file at the default place) the default one."""
+    if checkpoint is not None:
+        return checkpoint
+    if config_path.exists():
+        return load_config(config_path).run.checkpoint
+    if config_path != Path(DEFAULT_CONFIG):
+        fail(f"{config_path}: no such configuration file")
+    return Path(DEFAULT_CHECKPOINT)
 
 
 def is_quiet(ctx: click.Context) -> bool:

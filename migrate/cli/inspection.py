@@ -9,13 +9,13 @@ from pathlib import Path
 import click
 
 from migrate.cli.common import (
+    checkpoint_for,
     checkpoint_option,
     config_option,
-    fail,
     json_option,
     open_migration,
 )
-from migrate.config import DEFAULT_CHECKPOINT, DEFAULT_CONFIG, load_config
+from migrate.config import load_config
 from migrate.errors import ExitStatus
 from migrate.reporter import print_json
 from utils.terminal import printable
@@ -59,16 +59,6 @@ def check(ctx: click.Context, config_path: Path, checkpoint: Path | None, as_jso
     ctx.exit(ExitStatus.OK if report.ok else ExitStatus.PAGES_FAILED)
 
 
-def _checkpoint_for(config_path: Path, checkpoint: Path | None) -> Path:
-    if checkpoint is not None:
-        return checkpoint
-    if config_path.exists():
-        return load_config(config_path).run.checkpoint
-    if config_path != Path(DEFAULT_CONFIG):
-        fail(f"{config_path}: no such configuration file")
-    return Path(DEFAULT_CHECKPOINT)
-
-
 @click.command()
 @config_option
 @checkpoint_option
@@ -83,8 +73,18 @@ def status(ctx: click.Context, config_path: Path, checkpoint: Path | None, as_js
       comment-migrate status --json
     """
     from migrate.commands.status import describe_status, load_status
+    from utils.checkpoint_manager import checkpoint_exists
 
-    path = _checkpoint_for(config_path, checkpoint)
+    path = checkpoint_for(config_path, checkpoint)
+    if not checkpoint_exists(path):  # nothing is wrong: nothing has run yet
+        if as_json:
+            print_json({"checkpoint": str(path), "migration": None})
+        else:
+            click.echo(
+                f"No migration yet: {path} does not exist. "
+                "Start with `comment-migrate run --dry-run`, then `comment-migrate run`."
+            )
+        ctx.exit(ExitStatus.OK)
     report = load_status(path)
     if as_json:
         print_json(report)

@@ -38,11 +38,13 @@ from migrate.abilities import (
     Source,
     SourcePreflight,
     Target,
+    crash_window,
 )
 from migrate.commands.check_files import checkpoint_item, output_item
 from migrate.commands.check_report import CheckReport
 from migrate.config import Config
-from migrate.errors import MigrateError
+from migrate.errors import MigrateError, MissingToken
+from migrate.identity import identity_digest, migration_identity
 from migrate.model import CheckItem, Page
 from migrate.pages import keyed_source
 from migrate.plugins import build_source
@@ -70,7 +72,7 @@ class _Preflight:
     source_kind: str
     target: TargetSpec
     checkpoint: Path
-    digest: str
+    digest: str | None  # None: the source could not be built, so its identity is unknown
     site_url: str
     workers: int
     timeout: float
@@ -95,15 +97,19 @@ def run_checks(
         source = keyed_source(build_source(config.source, run), config.pages)
     except (MigrateError, ValueError) as exc:
         problem = str(exc)
+    target = TargetSpec.from_config(dataclasses.replace(config, run=run))
+    digest = None
+    if source is not None:
+        digest = identity_digest(migration_identity(source, target.name, target.identity))
     preflight = _Preflight(
         where=where,
         summary=summary + (f", site {site_url}" if site_url else ""),
         source=source,
         source_problem=problem,
         source_kind=config.source.type,
-        target=TargetSpec.from_config(dataclasses.replace(config, run=run)),
+        target=target,
         checkpoint=checkpoint or config.run.checkpoint,
-        digest=config.digest(),
+        digest=digest,
         site_url=site_url,
         workers=config.run.workers,
         timeout=timeout,
@@ -143,6 +149,10 @@ def _check(p: _Preflight) -> CheckReport:
     report.add(CheckItem("config", True, p.summary))
     pages, source_check = _check_source(p, report)
     target = _check_target(p, report)
+    window = crash_window(p.target.capabilities)
+    if window is not None:
+        # a fact of the target, not a fault: the run goes on, and its summary says it again
+        report.add(CheckItem("crash safety", True, f"the {p.target.name} target {window}"))
     report.add(checkpoint_item(p.checkpoint, p.digest, p.where))
     try:
         if pages:
@@ -209,6 +219,9 @@ def _check_target(p: _Preflight, report: CheckReport) -> Target | None:
         return None
     try:
         target = spec.build()
+    except MissingToken as exc:
+        report.add(CheckItem("target", False, str(exc), f"export {exc.variable}=<the token>"))
+        return None
     except (MigrateError, ValueError) as exc:
         report.add(
             CheckItem(

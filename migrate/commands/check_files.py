@@ -74,7 +74,8 @@ def output_item(
     )
 
 
-def checkpoint_item(path: Path, digest: str, where: str) -> CheckItem:
+def checkpoint_item(path: Path, digest: str | None, where: str) -> CheckItem:
+    """`digest`: the migration's identity, None when the source could not be built."""
     problem = folder_problem(path.parent)
     if problem is not None:
         return CheckItem(
@@ -94,7 +95,7 @@ def checkpoint_item(path: Path, digest: str, where: str) -> CheckItem:
             str(exc),
             f"`comment-migrate checkpoint validate {path}` says more",
         )
-    if state.config_digest is not None and state.config_digest != digest:
+    if None not in (state.config_digest, digest) and state.config_digest != digest:
         return CheckItem(
             "checkpoint",
             False,

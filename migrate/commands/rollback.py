@@ -3,7 +3,8 @@
 The checkpoint's mapping says what was created, for every page it knows (also pages the
 source no longer lists). Replies go before their parents (the reverse of the order they
 were sent in). Before anything is deleted, a backup of what will be deleted is written as
-the target holds it; if that fails, nothing is deleted, and a backup file that exists
+the target holds it (after the user said yes, so a "no" leaves nothing); if that fails,
+nothing is deleted, and a backup file that exists
 already (an earlier, interrupted rollback's) is kept and added to, never replaced. Each
 deletion removes its mapping from the journal at once, so an interrupted rollback resumes
 where it stopped. While a rollback is unfinished the checkpoint says so, and `run` refuses
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from migrate.abilities import DeletingTarget, ListingTarget, Target
-from migrate.errors import MigrateError, UnsupportedOperation
+from migrate.errors import ExitStatus, MigrateError, UnsupportedOperation
 from migrate.model import Page
 from utils.checkpoint_manager import CheckpointManager
 from utils.fileio import atomic_writer
@@ -181,7 +182,9 @@ def execute_rollback(
 
 
 class RollbackDeclined(MigrateError):
-    pass
+    """The user answered no: a usage outcome, not a failure of the tool."""
+
+    exit_status = ExitStatus.USAGE
 
 
 @dataclass
@@ -225,9 +228,12 @@ def rollback_migration(
                 outcome.backup = backup or path.with_name(
                     f"{path.name}.rollback-{time.strftime('%Y%m%dT%H%M%S')}.jsonl"
                 )
-                outcome.backed_up = write_backup(outcome.backup, target, plan)
+                # ask first: a declined rollback leaves nothing behind, not even a backup
                 if not confirm(outcome):
-                    raise RollbackDeclined("nothing was deleted")
+                    raise RollbackDeclined(
+                        "rollback declined: nothing was deleted and nothing was written"
+                    )
+                outcome.backed_up = write_backup(outcome.backup, target, plan)
                 assert isinstance(target, DeletingTarget)  # plan_rollback refused one without
                 outcome.summary = execute_rollback(target, cp, plan, stop=stop)
         finally:

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from migrate.abilities import DeltaFileTarget, Target
+from migrate.abilities import DeltaFileTarget, IncrementalSource, Target
 from migrate.commands.run import _dry_run_copy, make_orchestrator, open_checkpoint
 from migrate.pipeline.changes import SyncSummary
 from migrate.systems.jsonl.target import JsonlTarget
@@ -89,6 +89,9 @@ def sync_migration(
             summary.output = _written(work)  # a WXR delta is rebuilt on close
         summary.target = spec.name
         summary.dry_run = options.dry_run
+        if not isinstance(migration.source, IncrementalSource):
+            made = getattr(migration.source, "created_at", None)
+            summary.snapshot = made.strftime("%Y-%m-%d %H:%M UTC") if made else ""
         if options.dry_run:
             summary.output = None  # the plan's file went with the temporary copy
         return summary
@@ -125,6 +128,13 @@ def describe_sync(summary: SyncSummary) -> str:
         f"  sync:     {summary.pages_unchanged} of {summary.pages_total} pages "
         "unchanged since the last run or sync; "
     )
+    if summary.snapshot is not None:  # nothing is posted to a snapshot: say what it is
+        written = f", written {summary.snapshot}" if summary.snapshot else ""
+        unchanged = (
+            f"  sync:     the source is a snapshot (an archive{written}) and cannot change: "
+            "to bring comments posted since, run `comment-migrate extract` again, then "
+            "`comment-migrate sync`; "
+        )
     if summary.dry_run:
         lines = [unchanged + f"{len(summary.changes)} edits/deletions found (none applied)"]
     else:

@@ -10,11 +10,15 @@ from __future__ import annotations
 import re
 import urllib.parse
 
+from markdownify import markdownify
+
+from migrate.content.html import sanitize_html
 from migrate.content.matrix import IMAGE_MSGTYPE
 from migrate.content.text import BARE_URL, url_end
 
 # what gives Markdown meaning inside a line (Isso's mistune: emphasis, code, links, HTML,
 # strikethrough, superscript); line-start markers are _BLOCK_MARKER's
+_BLANK_LINES = re.compile(r"\n{3,}")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<~^])")
 
 
@@ -100,3 +104,11 @@ def images_as_links(markdown: str) -> str:
         else _MD_IMAGE.sub(lambda m: f"[{m['label'] or m['url']}]({m['url']})", part)
         for index, part in enumerate(parts)
     )
+
+
+def html_to_markdown(html: str) -> str:
+    """Sanitized HTML as Markdown that renders the same text, links, images and line breaks
+    (for sources that keep only HTML, into targets that take Markdown)."""
+    clean = sanitize_html(html) or ""  # the one allowlist, before converting
+    markdown = markdownify(clean, heading_style="ATX", bullets="-", escape_underscores=False)
+    return _BLANK_LINES.sub("\n\n", markdown).strip()

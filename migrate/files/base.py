@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from migrate.abilities import CommentRefused
-from migrate.errors import TargetError
+from migrate.errors import ConfigError, TargetError
 from migrate.files.delta import DeltaFiles
 from migrate.files.formats import (
     WEB_SCHEMES,
@@ -199,6 +199,15 @@ class StoredPage:
     comments: list[Record] = field(default_factory=list)
 
 
+def require_file(output: Path) -> None:
+    """The output a user named is a file to write, not a folder (exit 2, before anything)."""
+    if output.is_dir():
+        raise ConfigError(
+            f"[target] output {output} is a folder; name a file in it "
+            f"(for example {output / 'comments.jsonl'})"
+        )
+
+
 class PageAtomicFileTarget(DeltaFiles):
     """Shared machinery of the file targets: buffer per page, commit per page, read back.
 
@@ -214,6 +223,7 @@ class PageAtomicFileTarget(DeltaFiles):
 
     def __init__(self, store: Path) -> None:
         self.store = Path(store)
+        require_file(self.store)
         self._lock = threading.RLock()
         # committed pages: records and where their comments lie in the store (not in memory)
         self._index = StoreIndex(self.store, self.decode_line)

@@ -14,7 +14,7 @@ from typing import IO, Any, Self
 from migrate.abilities import CommentRefused
 from migrate.config import SectionConfig
 from migrate.errors import TargetError
-from migrate.files.base import PageAtomicFileTarget, Record, dumps
+from migrate.files.base import PageAtomicFileTarget, Record, dumps, require_file
 from migrate.files.formats import IMPORTERS, Importer, importer, page_link, writable_page
 from migrate.model import Capabilities, Created, OutgoingComment
 from migrate.plugins import TargetPlugin
@@ -37,6 +37,7 @@ class DerivedFileTarget(PageAtomicFileTarget):
     `write_file`; the fields are written for the system named by `importer`."""
 
     name: str
+    example_suffix = ".xml"  # the output `init` suggests: comments<suffix>
     default_importer = DEFAULT_IMPORTER
     capabilities = Capabilities(
         max_depth=None,
@@ -66,6 +67,7 @@ class DerivedFileTarget(PageAtomicFileTarget):
         self.rebuild_interval = rebuild_interval
         self._last_rebuild = float("-inf")  # the first page is written at once
         self._stale = False  # the file lags behind the sidecar
+        require_file(self.output)
         sidecar = self.output.with_name(self.output.name + ".pages.jsonl")
         if self.output.exists() and not sidecar.exists():
             raise TargetError(
@@ -101,7 +103,7 @@ class DerivedFileTarget(PageAtomicFileTarget):
         return self.store
 
     def identity(self) -> Mapping[str, str]:
-        return {"type": self.name, "output": str(self.output.resolve())}
+        return {"output": str(self.output.resolve())}
 
     def check(self, outgoing: OutgoingComment) -> str | None:
         _, problem = page_link(self.site_url, outgoing.page.key)
@@ -146,7 +148,14 @@ def _output(section: SectionConfig) -> Path:
     return path
 
 
-FILE_MODE_SCHEMA = {"file_mode": {"type": "string", "pattern": "^0?[0-7]{3}$"}}
+FILE_MODE_SCHEMA = {
+    "file_mode": {
+        "type": "string",
+        "pattern": "^0?[0-7]{3}$",
+        "examples": ["0644"],
+        "description": "files are 0600 unless you ask otherwise",
+    }
+}
 
 
 def file_mode(section: SectionConfig) -> int | None:
@@ -168,16 +177,28 @@ def derived_file_plugin(cls: type[DerivedFileTarget]) -> TargetPlugin:
             file_mode=file_mode(section),
         ),
         capabilities=lambda section: cls.capabilities,
-        identity=lambda section: {"output": str(_output(section))},
+        identity=lambda section: {"output": str(_output(section).resolve())},
         output=lambda section: str(_output(section)),
         recognizes=cls.recognizes,
         path_keys=("output",),
         schema={
             "required": ["output"],
             "properties": {
-                "output": {"type": "string", "minLength": 1},
-                "importer": {"enum": sorted(IMPORTERS)},
-                "allow_images": {"type": "boolean"},
+                "output": {
+                    "type": "string",
+                    "minLength": 1,
+                    "examples": [f"comments{cls.example_suffix}"],
+                },
+                "importer": {
+                    "enum": sorted(IMPORTERS),
+                    "examples": [cls.default_importer],
+                    "description": "who imports the file",
+                },
+                "allow_images": {
+                    "type": "boolean",
+                    "examples": [False],
+                    "description": "importer isso: true when Isso allows <img>",
+                },
                 **FILE_MODE_SCHEMA,
             },
         },

@@ -1,6 +1,6 @@
 """What the file sources of exports (Disqus, WordPress, ...) share: the file read once into a
 RecordSpill when the source is opened, and a page served from it through the one rule of
-migrate/threads.py (`settle_page`: tombstones, orphans, parent cycles)."""
+migrate/threads.py (`assemble_page`: tombstones, orphans, parent cycles)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from migrate.abilities import PageError
 from migrate.files.xml_input import RecordSpill
-from migrate.model import Comment, Page, PageComments
-from migrate.threads import ParentCycle, settle_page
+from migrate.model import Comment, Page, PageComments, SkippedEvent
+from migrate.threads import assemble_page
 
 
 class SpilledExportSource:
@@ -43,20 +42,17 @@ class SpilledExportSource:
 
     def comments(self, page: Page) -> PageComments:
         comments: list[Comment] = []
-        dropped: dict[str, str] = {}
+        skipped: list[SkippedEvent] = []
         for record in self.spill.records(page.id):
             comment_id, outcome = self.read(page, record)
             if isinstance(outcome, Comment):
                 comments.append(outcome)
             else:
-                dropped[comment_id] = outcome
-        try:
-            return settle_page(page, comments, dropped)
-        except ParentCycle as exc:
-            raise PageError(f"{self.path}: {exc}") from None
+                skipped.append(SkippedEvent(comment_id, page.id, outcome))
+        return assemble_page(page, comments, skipped)
 
     def identity(self) -> Mapping[str, str]:
-        return {"path": str(self.path)}
+        return {"path": str(self.path.resolve())}
 
     def close(self) -> None:
         self.spill.close()

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Literal
 from xml.sax.saxutils import escape
 
+from migrate.content import plain_to_html
 from migrate.content import sanitize_html as content_sanitize_html
 
 log = logging.getLogger(__name__)
@@ -148,12 +149,6 @@ def sanitize_html(value: str) -> str:
     return content_sanitize_html(NOT_XML.sub("", value)) or ""
 
 
-def text_as_html(text: str) -> str:
-    """Plain text as escaped paragraphs with its line breaks (nothing unescaped)."""
-    paragraphs = [p for p in _PARAGRAPH_BREAK.split(text.strip()) if p]
-    return "".join("<p>" + html.escape(p).replace("\n", "<br>\n") + "</p>" for p in paragraphs)
-
-
 # [label](url "title") and ![alt](url "title"): the forms the sources write (a URL may hold
 # balanced parentheses, as Markdown allows)
 _MD_LINK = re.compile(
@@ -220,5 +215,5 @@ def rendered_content(
     if reader.content == "markdown":
         content = isso_markdown(text, allow_images=allow_images).strip()
     else:
-        content = sanitize_html(html_content) if html_content else text_as_html(text)
+        content = sanitize_html(html_content) if html_content else plain_to_html(text)
     return content or " "

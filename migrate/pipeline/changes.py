@@ -25,7 +25,6 @@ new event on it) tries it again, e.g. once Isso's `db_path` is configured.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field
@@ -35,6 +34,7 @@ from migrate.abilities import DeletingTarget, Target, UpdatableTarget
 from migrate.errors import UnsupportedOperation
 from migrate.model import Comment, Page
 from migrate.pipeline.ledger import PageLedger
+from migrate.pipeline.revisions import revision
 from migrate.pipeline.transform import PagePlan
 from migrate.reporter import RunSummary
 from utils.checkpoint_manager import CheckpointManager
@@ -43,12 +43,6 @@ log = logging.getLogger(__name__)
 
 GONE = "deleted"  # the revision of a comment deleted from the target
 ChangeKind = Literal["edit", "tombstone", "delete"]
-
-
-def revision(comment: Comment) -> str:
-    """What the source shows of a comment, as a short digest."""
-    shown = "\0".join((comment.text, comment.html or "", "deleted" if comment.deleted else ""))
-    return hashlib.sha256(shown.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 @dataclass
@@ -71,6 +65,9 @@ class SyncSummary(RunSummary):
 
     pages_unchanged: int = 0
     changes: list[dict[str, Any]] = field(default_factory=list)
+    verb: str = "Sync"
+    # a source that cannot change (an archive): when it was written, or "" when it can
+    snapshot: str | None = None
 
     @property
     def changes_applied(self) -> int:

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from migrate.model import Comment
+from migrate.pipeline.revisions import revision
 from utils.checkpoint_manager import CheckpointManager
 
 
@@ -57,6 +58,9 @@ class PageLedger:
     mapped: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     _held: dict[str, str] = field(default_factory=dict)
+    # revisions of edited or deleted comments, recorded with their mapping: a rerun after an
+    # interruption must not take them for edits made since (they are in the target as sent)
+    _revisions: dict[str, str] = field(default_factory=dict)
     refused: list[SkipRecord] = field(default_factory=list)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
@@ -106,13 +110,23 @@ class PageLedger:
 
     # -- changes (one checkpoint call each) ------------------------------------------------
 
+    def note_revisions(self, comments: Iterable[Comment]) -> None:
+        """The revisions to record with these comments' mappings (edited or deleted ones
+        only: a plain comment as first sent needs none, and costs no more)."""
+        with self._lock:
+            for comment in comments:
+                if comment.edited_at is not None or comment.deleted:
+                    self._revisions[comment.id] = revision(comment)
+
     def record(self, source_id: str, target_id: str) -> None:
         """The target accepted `source_id` as `target_id`."""
         with self._lock:
             if self.buffered:
                 self._held[source_id] = target_id
             else:
-                self.checkpoint.add_id_mapping(source_id, target_id, self.page_id)
+                self.checkpoint.add_id_mapping(
+                    source_id, target_id, self.page_id, self._revisions.get(source_id)
+                )
                 self.mapped[source_id] = target_id
 
     def record_many(self, accepted: Sequence[tuple[str, str]]) -> None:
@@ -127,7 +141,10 @@ class PageLedger:
 
     def _write_mappings(self, pairs: Sequence[tuple[str, str]]) -> None:
         self.checkpoint.add_id_mappings(
-            [(source_id, target_id, self.page_id, None) for source_id, target_id in pairs]
+            [
+                (source_id, target_id, self.page_id, self._revisions.get(source_id))
+                for source_id, target_id in pairs
+            ]
         )
 
     def adopt(self, found: Mapping[str, str]) -> None:

@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
-from migrate.abilities import PageError, ReconcilingTarget, Source, Target
+from migrate.abilities import PageError, ReconcilingTarget, Source, Target, target_notes
 from migrate.errors import ExitStatus, MigrateError
 from migrate.model import Comment, Page, SkippedEvent
 from migrate.pipeline.changes import ChangeApplier, SyncSummary
@@ -40,7 +40,7 @@ from migrate.pipeline.ledger import PageLedger
 from migrate.pipeline.result import PageResult, tally
 from migrate.pipeline.sender import PageInterrupted, PageSender, SendPool
 from migrate.pipeline.sync import PageSync, Prefetched, apply_page_changes, extract
-from migrate.pipeline.transform import CommentTransformer, PagePlan
+from migrate.pipeline.transform import CommentTransformer, PagePlan, moderation_refusal
 from migrate.reporter import Reporter, RunSummary
 from utils.checkpoint_manager import CheckpointManager
 from utils.errors import DiskFull
@@ -63,6 +63,7 @@ class Orchestrator:
         *,
         workers: int = 4,
         mention_parent: bool = True,
+        keep_ip: bool = False,
         reporter: Reporter | None = None,
         stop: threading.Event | None = None,
         apply_changes: bool = True,
@@ -72,7 +73,10 @@ class Orchestrator:
         self.checkpoint = checkpoint
         self.workers = max(1, workers)
         self.transformer = CommentTransformer(
-            target.capabilities, system=source.system, mention_parent=mention_parent
+            target.capabilities,
+            system=source.system,
+            mention_parent=mention_parent,
+            keep_ip=keep_ip,
         )
         self.reporter = reporter or Reporter(quiet=True)
         self.stop = stop or threading.Event()
@@ -98,12 +102,17 @@ class Orchestrator:
         try:
             extracted, cursor = prefetched or extract(self.source, page)
             comments = extracted.comments
+            ledger.note_revisions(comments)
             result.extracted = len(comments)
             result.source_media = extracted.source_media
             result.orphans = list(extracted.orphans)
             self.reporter.page_extracted(len(comments))
             self._record_source_skips(extracted.skipped, ledger, result)
             plan = PagePlan(self.transformer, page, comments)
+            for comment in comments:
+                reason = moderation_refusal(comment, self.target.capabilities)
+                if reason is not None and not ledger.is_done(comment.id):
+                    ledger.skip(comment, reason)  # replies hang under the nearest one kept
             self.target.begin_page(page)
             pending = [c for c in plan.order if not ledger.is_done(c.id)]
             if pending and self._must_reconcile(prior):
@@ -316,12 +325,7 @@ class Orchestrator:
         summary.pages_failed = sum(1 for pid in cp.state.get_failed_page_ids() if pid in known)
         summary.interrupted = self.stop.is_set()
         summary.elapsed_seconds = time.monotonic() - started
-        if not self.target.capabilities.keeps_timestamps:
-            summary.notes.append(
-                f"{self.target.name} cannot keep original timestamps: imported comments carry "
-                "the time of the import. For full fidelity use the wxr target and import the "
-                "file (e.g. `isso import -t wordpress`)."
-            )
+        summary.notes.extend(target_notes(self.target))
         return summary
 
     def _fill(

@@ -23,7 +23,7 @@ class PageResult:
     skipped: int = 0
     error: str | None = None
     unfinished: int = 0  # comments of a failed page neither mapped nor skipped
-    source_media: int = 0  # comments whose media links point at the homeserver
+    source_media: int = 0  # comments whose media links point at the source's server
     skipped_comments: list[dict[str, str]] = field(default_factory=list)  # refused by rule
     skipped_events: list[dict[str, str]] = field(default_factory=list)  # not comments, or bad
     adopted_ids: set[str] = field(default_factory=set)  # reconciliation's finds
@@ -33,7 +33,7 @@ class PageResult:
 
 def tally(summary: RunSummary, results: Sequence[PageResult]) -> None:
     """Add the pages' results to `summary`: counts, skips, failures, changes, and the note
-    on homeserver media."""
+    on media left on the source's server."""
     for result in results:
         summary.comments_extracted += result.extracted
         summary.comments_imported += result.imported
@@ -59,7 +59,8 @@ def tally(summary: RunSummary, results: Sequence[PageResult]) -> None:
     media = sum(r.source_media for r in results)
     if media:
         summary.notes.append(
-            f"{media} comments link media (images, files, avatars) on the homeserver, "
-            "which readers cannot open and which go when it is turned off: add [media] "
+            f"{media} comments link media (images, files, avatars) on the source's server, "
+            "which readers may not be able to open and which go when it is turned off: add "
+            "[media] "
             "(dir, base_url) to copy them, then run `sync` or `run --reset`."
         )

@@ -25,7 +25,7 @@ from migrate.abilities import BatchTarget, BatchUnsupported, CommentRefused, Pag
 from migrate.model import Comment, Created, OutgoingComment
 from migrate.pipeline.ledger import PageLedger
 from migrate.pipeline.result import PageResult
-from migrate.pipeline.transform import PagePlan, status_refusal
+from migrate.pipeline.transform import PagePlan
 from migrate.reporter import Reporter
 
 log = logging.getLogger(__name__)
@@ -247,8 +247,7 @@ class PageSender:
                 return  # queued before the page failed or the run was stopped: not sent
             to_create: list[int] = []
             for index, out in enumerate(outgoing):
-                # rules first: a refusal costs no request
-                reason = status_refusal(out.source, self.target) or self.target.check(out)
+                reason = self.target.check(out)  # rules first: a refusal costs no request
                 if reason is None:
                     to_create.append(index)
                 else:

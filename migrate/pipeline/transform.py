@@ -13,12 +13,10 @@ made here and nowhere else:
 from __future__ import annotations
 
 import html as html_lib
-import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from migrate.abilities import Target
-from migrate.content import images_as_links
+from migrate.content import html_to_markdown, images_as_links, plain_to_html
 from migrate.model import Capabilities, Comment, OutgoingComment, Page
 from migrate.threads import depths as depths
 from migrate.threads import send_order as send_order
@@ -27,18 +25,6 @@ from migrate.threads import send_order as send_order
 MappingLookup = Callable[[str], str | None]
 # source id -> reason it was skipped (or None)
 SkippedLookup = Callable[[str], str | None]
-
-
-_MARKDOWN_BREAK = re.compile(r"\n{2,}")
-
-
-def plain_to_html(text: str) -> str:
-    """Plain/Markdown text as safe HTML paragraphs (no Markdown rendering, nothing unescaped)."""
-    paragraphs = [p for p in _MARKDOWN_BREAK.split(text.strip()) if p]
-    return (
-        "".join("<p>" + html_lib.escape(p).replace("\n", "<br>\n") + "</p>" for p in paragraphs)
-        or "<p></p>"
-    )
 
 
 @dataclass(frozen=True)
@@ -51,11 +37,17 @@ class Placement:
 
 class CommentTransformer:
     def __init__(
-        self, capabilities: Capabilities, *, system: str, mention_parent: bool = True
+        self,
+        capabilities: Capabilities,
+        *,
+        system: str,
+        mention_parent: bool = True,
+        keep_ip: bool = False,
     ) -> None:
         self.capabilities = capabilities
         self.system = system
         self.mention_parent = mention_parent
+        self.keep_ip = keep_ip  # else a commenter's IP address never reaches a target
 
     def placement(
         self,
@@ -118,8 +110,9 @@ class CommentTransformer:
         self, comment: Comment, page: Page, placement: Placement, lookup: MappingLookup
     ) -> OutgoingComment:
         parent_target = lookup(placement.parent_source_id) if placement.parent_source_id else None
-        text = comment.text
         html = comment.html
+        # an HTML-only comment (a source that keeps no Markdown) still reaches Markdown targets
+        text = comment.text or (html_to_markdown(html) if html else "")
         if placement.mention:
             text = f"@{placement.mention}: {text}"
             if html is not None:
@@ -134,6 +127,8 @@ class CommentTransformer:
             out_html = html if html is not None else plain_to_html(text)
         else:
             out_html = html
+        if comment.author.ip is not None and not self.keep_ip:
+            comment = replace(comment, author=replace(comment.author, ip=None))
         return OutgoingComment(
             source=comment,
             page=page,
@@ -143,16 +138,6 @@ class CommentTransformer:
             html=out_html,
             idempotency_key=f"{self.system}:{comment.id}",
         )
-
-
-def status_refusal(comment: Comment, target: Target) -> str | None:
-    """Why a comment's moderation state keeps it out of `target`, or None: spam never
-    migrates; a pending comment goes only where it can stay pending (keeps_pending)."""
-    if comment.status == "spam":
-        return "spam: never migrated"
-    if comment.status == "pending" and not target.capabilities.keeps_pending:
-        return f"pending moderation, which the {target.name} target cannot hold as pending"
-    return None
 
 
 def _source_parent(comment: Comment, by_id: dict[str, Comment]) -> str | None:
@@ -187,3 +172,13 @@ class PagePlan:
 
     def max_depth(self) -> int:
         return max(self.depth.values(), default=-1)
+
+
+def moderation_refusal(comment: Comment, capabilities: Capabilities) -> str | None:
+    """Why a comment's moderation state keeps it out of the target, or None: spam never
+    migrates; a comment waiting for moderation goes only where it can wait too."""
+    if comment.status == "spam":
+        return "spam in the source: never migrated"
+    if comment.status == "pending" and not capabilities.keeps_pending:
+        return "waiting for moderation in the source, and the target cannot hold it waiting"
+    return None

@@ -92,6 +92,12 @@ class CheckpointManager(rec.Recorder):
         self._snapshot_entries = 0
         self._broken: str | None = None
         self._closed = False
+        if self.checkpoint_file.is_dir():  # before the lock: a folder must leave no `.lock`
+            raise CheckpointError(
+                f"{self.checkpoint_file} is a folder; the checkpoint is a file (for example "
+                f"{self.checkpoint_file / '.migration_checkpoint.json'})",
+                path=self.checkpoint_file,
+            )
         self.checkpoint_file.parent.mkdir(parents=True, exist_ok=True)
         self._file_lock = FileLock(self.lock_file)
         try:

@@ -16,7 +16,16 @@ def _build(section: SectionConfig, run: RunConfig) -> ArchiveSource:
 PLUGIN = SourcePlugin(
     name="archive",
     build=_build,
-    identity=lambda section: {"path": str(section.path("path"))},
     path_keys=("path",),
-    schema={"required": ["path"], "properties": {"path": {"type": "string", "minLength": 1}}},
+    schema={
+        "required": ["path"],
+        "properties": {
+            "path": {
+                "type": "string",
+                "minLength": 1,
+                "examples": ["site.archive.jsonl"],
+                "description": "made by `comment-migrate extract`",
+            }
+        },
+    },
 )

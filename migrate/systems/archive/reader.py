@@ -4,6 +4,9 @@ Every line is checked against its record kind's schema; the blocks must nest (co
 skipped events inside their page's block, no records in a failed page) and the counts of the
 page and end records must match what the archive holds, so a hand-edited archive cannot lose
 comments quietly. Text is repaired as the Matrix source repairs it (content.clean_text).
+A comment archived without HTML (archives written before plain comments got an HTML form)
+gets one from its text, by the one text->HTML rule (content.plain_to_html), so HTML targets
+never receive a comment with nothing to show.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 import jsonschema
 
 from migrate.abilities import PageError
-from migrate.content import clean_text
+from migrate.content import clean_text, plain_to_html
 from migrate.model import Comment, Page, PageComments, SkippedEvent
 from migrate.systems.archive.records import (
     FORMAT,
@@ -29,6 +32,8 @@ from migrate.systems.archive.records import (
     parse_time,
     record_comment,
 )
+
+AGAIN = "it was cut short (run `comment-migrate extract` again to write it whole)"
 
 
 @dataclasses.dataclass
@@ -61,6 +66,11 @@ class ArchiveSource:
         return ArchiveError(f"{self.path}:{line_no}: {message}")
 
     def _load(self) -> None:
+        if self.path.is_dir():
+            raise ArchiveError(
+                f"{self.path} is a folder, not an archive: set [source] path to the file "
+                "`comment-migrate extract` wrote"
+            )
         try:
             handle = self.path.open("rb")
         except OSError as exc:
@@ -98,7 +108,7 @@ class ArchiveSource:
                     if current.error is not None:
                         raise self._error(line_no, f"{kind} record in a failed page")
                     if kind == "comment":
-                        current.comments.append(record_comment(record))
+                        current.comments.append(_with_html(record_comment(record)))
                         counts["comments"] += 1
                     else:
                         current.skipped.append(
@@ -111,13 +121,17 @@ class ArchiveSource:
         if line_no == 0:
             raise ArchiveError(f"{self.path}: empty file, not an archive")
         if not ended:
-            raise self._error(line_no, "truncated: the archive has no end record")
+            raise self._error(line_no, f"truncated: the archive has no end record; {AGAIN}")
 
     def _parse(self, line_no: int, line: str) -> dict[str, Any]:
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise self._error(line_no, f"not valid JSON ({exc.msg} at column {exc.colno})") from exc
+            # a last line cut short is a copy or a write that stopped: the whole file is suspect
+            cut = "" if line.endswith("\n") else f"; the file ends mid-line: {AGAIN}"
+            raise self._error(
+                line_no, f"not valid JSON ({exc.msg}, column {exc.colno}){cut}"
+            ) from exc
         if (
             isinstance(record, dict)
             and record.get("record") == "header"
@@ -215,10 +229,18 @@ class ArchiveSource:
         )
 
     def identity(self) -> dict[str, str]:
-        return {**self.source_identity, "archive": str(self.path)}
+        return {**self.source_identity, "archive": str(self.path.resolve())}
 
     def close(self) -> None:
         """Nothing to release: the archive was read whole when opened."""
+
+
+def _with_html(comment: Comment) -> Comment:
+    """Every comment with an HTML form: an archive may hold none (older writers, or a
+    source that had only text); HTML targets take `html` as it is."""
+    if comment.html is not None:
+        return comment
+    return dataclasses.replace(comment, html=plain_to_html(comment.text))
 
 
 def _repaired(value: Any) -> Any:

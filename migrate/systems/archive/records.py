@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from migrate.errors import SourceError
+from migrate.errors import ExitStatus, SourceError
 from migrate.model import Author, Comment
 from utils.schema_check import Check, SchemaCompiler
 
@@ -19,7 +19,10 @@ VERSION = 1
 
 
 class ArchiveError(SourceError):
-    """The archive cannot be read: missing, not JSON, schema violation, truncated, too new."""
+    """The archive cannot be read: missing, not JSON, schema violation, truncated, too new.
+    The archive is the user's own file: exit 2, like a configuration error."""
+
+    exit_status = ExitStatus.USAGE
 
 
 @functools.cache

@@ -17,7 +17,16 @@ def _build(section: SectionConfig, run: RunConfig) -> DisqusSource:
 PLUGIN = SourcePlugin(
     name="disqus",
     build=_build,
-    identity=lambda section: {"path": str(section.path("path"))},
     path_keys=("path",),
-    schema={"required": ["path"], "properties": {"path": {"type": "string", "minLength": 1}}},
+    schema={
+        "required": ["path"],
+        "properties": {
+            "path": {
+                "type": "string",
+                "minLength": 1,
+                "examples": ["disqus-export.xml.gz"],
+                "description": "the Disqus export, plain or gzip",
+            }
+        },
+    },
 )

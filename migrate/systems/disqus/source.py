@@ -34,8 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from migrate.content import plain_to_html, sanitize_html
-from migrate.content.from_html import html_to_markdown
+from migrate.content import html_to_markdown, plain_to_html, sanitize_html
 from migrate.files.export_source import SpilledExportSource
 from migrate.files.xml_input import iter_records
 from migrate.model import DELETED_TEXT, Author, Comment, Page
@@ -49,6 +48,7 @@ THREAD, POST = NS + "thread", NS + "post"
 AUTHOR, PARENT = NS + "author", NS + "parent"
 # what is kept of a record, in this order (a spilled post is its id and these values)
 SLOTS: tuple[str, ...] = ("message", "createdAt", "isDeleted", "isSpam", "id", "link", "title")
+SLOTS += ("ipAddress",)
 SLOTS += ("author.name", "author.email", "author.username", "author.isAnonymous")
 SLOTS += ("thread", "parent")
 _SLOT = {NS + name.removeprefix("author."): i for i, name in enumerate(SLOTS[:-2])}
@@ -223,6 +223,7 @@ class DisqusSource(SpilledExportSource):
             # a guest stays a guest: no Disqus username follows them
             source_id="" if anonymous else values.get("author.username", "").strip(),
             email=values.get("author.email", "").strip() or None,
+            ip=values.get("ipAddress", "").strip() or None,  # reaches a target with keep_ip
         )
         parent = values.get("parent") or None
         return (

@@ -58,6 +58,7 @@ hang every later reply under a comment that does not exist (migrate.systems.http
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
@@ -91,6 +92,10 @@ def comment_body(outgoing: OutgoingComment) -> dict[str, Any]:
     return {"page": page_record(outgoing.page), **comment_fields(outgoing)}
 
 
+# the variable read when the file names none (a variable's name, not a secret)
+DEFAULT_TOKEN_ENV = "TARGET_TOKEN"  # noqa: S105
+
+
 class HttpTarget:
     name = "http"
     capabilities = Capabilities(
@@ -120,12 +125,14 @@ class HttpTarget:
         # None: batches of the default size, if the server turns out to take them
         self.batch_size = DEFAULT_BATCH_SIZE if batch_size is None else batch_size
         self._has_batch: bool | None = None if self.batch_size > 1 else False
+        self._batch_lock = threading.Lock()
+        self._said_no_batch = False
 
     def __repr__(self) -> str:  # never show the token
         return f"HttpTarget({self.url!r})"
 
     def identity(self) -> Mapping[str, str]:
-        return {"type": self.name, "url": self.url}
+        return {"url": self.url}
 
     def check(self, outgoing: OutgoingComment) -> str | None:
         return None  # the contract has no rule known in advance
@@ -171,12 +178,15 @@ class HttpTarget:
         )
         where = f"POST {self.client.url('/comments/batch')}"
         if response.status_code in NOT_IMPLEMENTED:
-            self._has_batch = False
-            log.info(
-                "%s -> %d: no batch endpoint; sending comments one by one",
-                where,
-                response.status_code,
-            )
+            with self._batch_lock:  # workers learn it together: say it once per run
+                first, self._said_no_batch = not self._said_no_batch, True
+                self._has_batch = False
+            if first:
+                log.info(
+                    "%s -> %d: no batch endpoint; sending comments one by one",
+                    where,
+                    response.status_code,
+                )
             raise BatchUnsupported
         self._has_batch = True
         body = json_or_none(response)
@@ -328,6 +338,11 @@ class HttpTarget:
                 f"export {variable}=<the token the comment API expects> "
                 "(for the Worker: its MIGRATE_TOKEN secret)",
             ) from exc
+        if self.client.token is None and (response.status_code == 200 or is_not_found(response)):
+            return (
+                f"{self.url} answers without a token (no token_env set, ${DEFAULT_TOKEN_ENV} "
+                "unset): fine if your API needs none"
+            )
         if response.status_code == 200 or is_not_found(response):
             return f"{self.url} answers and accepts the token (lookup by source id)"
         return (
@@ -343,8 +358,8 @@ PLUGIN = TargetPlugin(
     name="http",
     build=lambda section, run: HttpTarget(
         section.text("url"),
-        token=section.token("TARGET_TOKEN"),
-        token_env=section.text("token_env", "TARGET_TOKEN"),
+        token=section.required_token(DEFAULT_TOKEN_ENV, "[target]"),
+        token_env=section.text("token_env", DEFAULT_TOKEN_ENV),
         timeout=run.timeout,
         policy=retry_policy(run),
         batch_size=section.get("batch_size"),
@@ -354,10 +369,25 @@ PLUGIN = TargetPlugin(
     schema={
         "required": ["url"],
         "properties": {
-            "url": {"type": "string", "pattern": "^https?://[^\\s]+$"},
-            "token_env": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+            "url": {
+                "type": "string",
+                "pattern": "^https?://[^\\s]+$",
+                "examples": ["https://comments.example.org"],
+            },
+            "token_env": {
+                "type": "string",
+                "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
+                "examples": ["TARGET_TOKEN"],
+                "description": "the variable holding the bearer token; unset: the run stops",
+            },
             # comments per POST /comments/batch; 0: never batch; unset: 50 if the server can
-            "batch_size": {"type": "integer", "minimum": 0, "maximum": MAX_BATCH_SIZE},
+            "batch_size": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": MAX_BATCH_SIZE,
+                "examples": [DEFAULT_BATCH_SIZE],
+                "description": "comments per POST /comments/batch; 0: never batch",
+            },
         },
     },
 )

@@ -106,7 +106,7 @@ def isso_capabilities(*, can_delete: bool, shows_images: bool = False) -> Capabi
     return Capabilities(
         max_depth=1,
         keeps_timestamps=False,
-        idempotency="lookup",
+        idempotency="reconcile",
         can_delete=can_delete,
         content="markdown",
         min_text_length=MIN_TEXT,
@@ -141,8 +141,14 @@ class IssoTarget:
     def __repr__(self) -> str:
         return f"IssoTarget({self.url!r})"
 
+    def advice(self) -> list[str]:
+        return [
+            "For original dates, write the wxr target and import the file with "
+            "`isso import -t wordpress` instead (Isso's API stamps the import time)."
+        ]
+
     def identity(self) -> Mapping[str, str]:
-        return {"type": self.name, "url": self.url}
+        return {"url": self.url}
 
     def check(self, outgoing: OutgoingComment) -> str | None:
         return isso_text_problem(outgoing.text)
@@ -370,9 +376,22 @@ PLUGIN = TargetPlugin(
     schema={
         "required": ["url"],
         "properties": {
-            "url": {"type": "string", "pattern": "^https?://[^\\s]+$"},
-            "db_path": {"type": "string", "minLength": 1},
-            "allow_images": {"type": "boolean"},
+            "url": {
+                "type": "string",
+                "pattern": "^https?://[^\\s]+$",
+                "examples": ["http://127.0.0.1:8080"],
+            },
+            "db_path": {
+                "type": "string",
+                "minLength": 1,
+                "examples": ["/var/lib/isso/comments.db"],
+                "description": "read-only: for rollback and edits during sync",
+            },
+            "allow_images": {
+                "type": "boolean",
+                "examples": [False],
+                "description": "true when Isso allows <img>",
+            },
         },
     },
 )

@@ -63,7 +63,7 @@ class JsonlTarget(PageAtomicFileTarget):
         return JsonlTarget(output, capabilities=self.capabilities)
 
     def identity(self) -> Mapping[str, str]:
-        return {"type": self.name, "output": str(self.output.resolve())}
+        return {"output": str(self.output.resolve())}
 
     @staticmethod
     def recognizes(path: Path, head_size: int = 4096) -> bool:
@@ -103,9 +103,14 @@ PLUGIN = TargetPlugin(
     name="jsonl",
     build=lambda section, run: JsonlTarget(_output(section)),
     capabilities=lambda section: DEFAULT_CAPABILITIES,
-    identity=lambda section: {"output": str(_output(section))},
+    identity=lambda section: {"output": str(_output(section).resolve())},
     output=lambda section: str(_output(section)),
     recognizes=JsonlTarget.recognizes,
     path_keys=("output",),
-    schema={"required": ["output"], "properties": {"output": {"type": "string", "minLength": 1}}},
+    schema={
+        "required": ["output"],
+        "properties": {
+            "output": {"type": "string", "minLength": 1, "examples": ["comments.jsonl"]}
+        },
+    },
 )

@@ -1,4 +1,4 @@
-"""The Matrix source's plugin: its configuration keys, identity and how to build it."""
+"""The Matrix source's plugin: its configuration keys and how to build it."""
 
 from __future__ import annotations
 
@@ -13,15 +13,6 @@ from migrate.systems.matrix.extractor import MatrixCommentExtractor
 def _server_name(section: SectionConfig) -> str:
     homeserver = section.text("homeserver").rstrip("/")
     return section.text("server_name") or (urllib.parse.urlsplit(homeserver).hostname or "")
-
-
-def _identity(section: SectionConfig) -> dict[str, str]:
-    return {
-        "homeserver": section.text("homeserver").rstrip("/"),
-        "server_name": _server_name(section),
-        "site": section.text("site"),
-        "prefix": section.text("prefix", "comments_"),
-    }
 
 
 def _build(section: SectionConfig, run: RunConfig) -> MatrixCommentExtractor:
@@ -43,18 +34,41 @@ def _build(section: SectionConfig, run: RunConfig) -> MatrixCommentExtractor:
 PLUGIN = SourcePlugin(
     name="matrix",
     build=_build,
-    identity=_identity,
     path_keys=("pages_file",),
     schema={
         "required": ["homeserver", "site"],
         "properties": {
-            "homeserver": {"type": "string", "pattern": "^https?://[^\\s]+$"},
-            "server_name": {"type": "string", "minLength": 1},
-            "site": {"type": "string", "pattern": "^[^_\\s]+$"},
-            "prefix": {"type": "string"},
-            "token_env": {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+            "homeserver": {
+                "type": "string",
+                "pattern": "^https?://[^\\s]+$",
+                "examples": ["https://matrix.example.org"],
+            },
+            "server_name": {
+                "type": "string",
+                "minLength": 1,
+                "examples": ["example.org"],
+                "description": "alias server part; default: the homeserver's host",
+            },
+            "site": {
+                "type": "string",
+                "pattern": "^[^_\\s]+$",
+                "examples": ["myblog"],
+                "description": "your Cactus site name",
+            },
+            "prefix": {"type": "string", "examples": ["comments_"]},
+            "token_env": {
+                "type": "string",
+                "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
+                "examples": ["MATRIX_ACCESS_TOKEN"],
+                "description": "unset or empty: read as a guest",
+            },
             "discover": {"enum": list(DISCOVERY_MODES)},
-            "pages_file": {"type": "string", "minLength": 1},
+            "pages_file": {
+                "type": "string",
+                "minLength": 1,
+                "examples": ["pages.csv"],
+                "description": "columns: section_id[,uri[,title]]",
+            },
         },
         # discover defaults to pages_file, which needs the file
         "if": {"properties": {"discover": {"const": "pages_file"}}},

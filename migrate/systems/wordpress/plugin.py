@@ -16,13 +16,17 @@ def _build(section: SectionConfig, run: RunConfig) -> WordPressSource:
 PLUGIN = SourcePlugin(
     name="wordpress",
     build=_build,
-    identity=lambda section: {"path": str(section.path("path"))},
     path_keys=("path",),
     schema={
         "required": ["path"],
         "properties": {
-            "path": {"type": "string", "minLength": 1},
-            "pingbacks": {"type": "boolean"},
+            "path": {
+                "type": "string",
+                "minLength": 1,
+                "examples": ["example.WordPress.xml"],
+                "description": "the WXR export, plain or gzip",
+            },
+            "pingbacks": {"type": "boolean", "description": "keep pingbacks and trackbacks"},
         },
     },
 )

@@ -32,8 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from migrate.content import sanitize_html
-from migrate.content.from_html import html_to_markdown
+from migrate.content import html_to_markdown, sanitize_html
 from migrate.files.export_source import SpilledExportSource
 from migrate.files.formats import web_url
 from migrate.files.xml_input import iter_records
@@ -164,6 +163,7 @@ class WordPressSource(SpilledExportSource):
             source_id=f"user-{user}" if user not in ("", "0") else "",
             email=values.get("comment_author_email", "").strip() or None,
             url=web_url(values.get("comment_author_url", "").strip()),
+            ip=values.get("comment_author_IP", "").strip() or None,  # reaches a target with keep_ip
         )
         parent = values.get("comment_parent", "0").strip()
         return (

@@ -64,6 +64,7 @@ class WxrTarget(DerivedFileTarget):
     name = "wxr"
     # comment_approved 0: a pending comment stays pending in WordPress
     capabilities = dataclasses.replace(DerivedFileTarget.capabilities, keeps_pending=True)
+    example_suffix = ".wxr"
 
     def write_file(self, handle: IO[str]) -> None:
         write_wxr(

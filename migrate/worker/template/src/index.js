@@ -13,6 +13,7 @@
 //                                  with replies becomes a "[deleted]" tombstone
 // Public (no token, CORS open, no author source ids, no keys):
 //   GET    /threads?uri=/page/  (or ?page_id=)  -> 200 {"page", "comments": [nested], "total"}
+//          (/page and /page/ are one page)
 
 const MAX_BATCH = 100;
 const MAX_BODY_BYTES = 2 * 1024 * 1024;
@@ -301,8 +302,8 @@ async function thread(env, params) {
   let statement;
   if (params.has("uri")) {
     statement = env.DB.prepare(
-      `SELECT ${COLUMNS} FROM comments WHERE page_uri = ?1 ORDER BY created_at, id`,
-    ).bind(params.get("uri"));
+      `SELECT ${COLUMNS} FROM comments WHERE page_uri IN (?1, ?2) ORDER BY created_at, id`,
+    ).bind(params.get("uri"), otherSlash(params.get("uri")));
   } else if (params.has("page_id")) {
     statement = env.DB.prepare(
       `SELECT ${COLUMNS} FROM comments WHERE page_id = ?1 ORDER BY created_at, id`,
@@ -323,6 +324,13 @@ async function thread(env, params) {
     ? { id: first.page_id, uri: first.page_uri, title: first.page_title }
     : { id: params.get("page_id"), uri: params.get("uri"), title: null };
   return json({ page, comments: top, total: results.length }, 200, cors());
+}
+
+// "/page" and "/page/" are one page, as a site's router serves both: the other spelling
+function otherSlash(uri) {
+  const [path, ...query] = uri.split("?");
+  const other = path.endsWith("/") ? path.replace(/\/+$/, "") || "/" : `${path}/`;
+  return [other, ...query].join("?");
 }
 
 // What a visitor may see: no author source ids, no source ids, no idempotency keys.
