@@ -21,6 +21,7 @@ from typing import Any
 import jsonschema
 
 from migrate.errors import ConfigError, MissingToken
+from migrate.pages import PageRule, page_rule
 from utils.redact import InvalidSecret, read_token
 
 DEFAULT_CONFIG = "migration.toml"
@@ -99,6 +100,7 @@ class Config:
     run: RunConfig = field(default_factory=RunConfig)
     path: Path | None = None
     media: MediaConfig | None = None
+    pages: PageRule = field(default_factory=PageRule)  # [pages]: where comments land
 
     @property
     def uri_template(self) -> str:
@@ -247,7 +249,8 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
             base_url=data["media"]["base_url"],
             max_bytes=data["media"].get("max_bytes", MediaConfig.max_bytes),
         )
-    return Config(source=source, target=target, run=run, path=path, media=media)
+    pages = page_rule(data.get("pages"), base, where)
+    return Config(source=source, target=target, run=run, path=path, media=media, pages=pages)
 
 
 def load_config(path: Path | str = DEFAULT_CONFIG) -> Config:
@@ -274,7 +277,8 @@ TEMPLATE = """\
 # environment variable that holds one.
 
 [source]
-type = "matrix"                     # "matrix" (a live homeserver) or "archive"
+type = "matrix"                     # "matrix" (a live homeserver), "archive", or an export:
+                                    # "disqus", "wordpress" (with `path`)
 homeserver = "https://matrix.example.org"
 # server_name = "example.org"       # alias server part; default: the homeserver's host
 site = "myblog"                     # your Cactus site name
@@ -284,6 +288,7 @@ discover = "pages_file"             # "pages_file" | "admin" | "joined_rooms"
 pages_file = "pages.csv"            # columns: section_id[,uri[,title]]
 # uri_template = "/{section_id}/"   # page URI when the pages file gives none
 # path = "site.archive.jsonl"       # with type = "archive": made by `comment-migrate extract`
+                                    # disqus, wordpress: the export, plain or gzip
 
 [target]
 type = "http"                       # "http" | "isso" | "wxr" | "disqus" | "jsonl"
@@ -303,6 +308,10 @@ timeout = 30                        # seconds per request
 # orphans = "fail"                  # a reply whose parent was removed in the new system:
                                     #   "fail" its page, "root" (hang it under the nearest
                                     #   ancestor still there), "skip" (with the reason)
+
+# [pages]                           # where each page's comments land (docs/pages.md)
+# rewrite = [["^/blog/(.*)$", "/posts/\\\\1"]]
+# map = "pages.csv"                 # source URL or key, target key
 
 # [media]                           # copy images, files and avatars off the homeserver
 # dir = "media"                     # where the copies go (publish this folder)

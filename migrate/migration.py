@@ -26,6 +26,7 @@ from migrate.abilities import Source, Target
 from migrate.config import DEFAULT_CHECKPOINT, DEFAULT_URI, Config
 from migrate.identity import identity_digest, migration_identity
 from migrate.model import Capabilities, Page
+from migrate.pages import PageRule, keyed_source
 from migrate.plugins import build_source, target_plugin
 
 if TYPE_CHECKING:
@@ -101,8 +102,10 @@ class Migration:
         keep_ip: bool = False,
         uri_template: str = DEFAULT_URI,
         orphans: str = "fail",
+        pages: PageRule | None = None,
     ) -> None:
-        self.source = source
+        # the one place every source's pages get their keys ([pages], twins, collisions)
+        self.source = keyed_source(source, pages)
         self.target = target if isinstance(target, TargetSpec) else TargetSpec.of(target)
         self.checkpoint = Path(checkpoint)
         self.workers = workers
@@ -110,7 +113,7 @@ class Migration:
         self.keep_ip = keep_ip
         self.uri_template = uri_template
         self.orphans = orphans  # a reply whose parent was removed from the target: see RunConfig
-        self.identity = migration_identity(source, self.target.name, self.target.identity)
+        self.identity = migration_identity(self.source, self.target.name, self.target.identity)
 
     @classmethod
     def from_config(cls, config: Config) -> Migration:
@@ -135,6 +138,7 @@ class Migration:
             keep_ip=config.keep_ip,
             uri_template=config.uri_template,
             orphans=config.run.orphans,
+            pages=config.pages,
         )
 
     @property

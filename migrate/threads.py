@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 
 from migrate.abilities import PageError
 from migrate.model import Comment, Page, PageComments, SkippedEvent
@@ -84,7 +83,10 @@ def assemble_page(
     page: Page, comments: Sequence[Comment], skipped: Sequence[SkippedEvent] = ()
 ) -> PageComments:
     """One page's comments as every source hands them on, from what it read in any order:
-    - a reply whose parent is not in the export becomes top level, and is named in `orphans`;
+    - a reply whose parent is not in the export becomes top level, and is named in `orphans`
+      (its parent id stays: a twin page merged later (migrate/pages.py) may hold the parent,
+      and the pipeline places a reply whose parent is not on its page at the top level); a
+      reply to a comment in `skipped` (spam, trash...) is no orphan;
     - a parent cycle is refused (PageError naming the ids): no order could send it;
     - a deleted comment stays only as the tombstone of a comment with replies (a deleted
       comment without replies is skipped with its reason);
@@ -103,12 +105,12 @@ def assemble_page(
     kept: list[Comment] = []
     dropped = list(skipped)
     orphans: list[str] = []
+    known = by_id.keys() | {s.event_id for s in skipped}
     for comment in comments:
         if comment.deleted and comment.id not in has_replies:
             dropped.append(SkippedEvent(comment.id, page.id, "deleted, and no replies"))
             continue
-        if comment.parent_id is not None and comment.parent_id not in by_id:
+        if comment.parent_id is not None and comment.parent_id not in known:
             orphans.append(comment.id)
-            comment = replace(comment, parent_id=None)
         kept.append(comment)
     return PageComments(page, send_order(kept), skipped=dropped, orphans=orphans)

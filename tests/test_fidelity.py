@@ -33,6 +33,7 @@ from migrate.errors import ConfigError
 from migrate.media import InMemoryMediaLedger, MediaMirror
 from migrate.migration import Migration
 from migrate.model import Comment, PageComments
+from migrate.pages import KeyedSource
 from migrate.systems.matrix import MatrixCommentExtractor
 from tests.migration_helpers import REPO, invoke, run_json, write_config
 from tests.servers.contract import ContractServer
@@ -549,7 +550,9 @@ def test_media_config_reaches_the_matrix_source(tmp_path: Path) -> None:
         "media": {"dir": "media", "base_url": "https://x.example/m", "max_bytes": 10},
     }
     config = parse_config(data, tmp_path / "migration.toml")
-    source = Migration.from_config(config).source
+    keyed = Migration.from_config(config).source
+    assert isinstance(keyed, KeyedSource)  # every source gets its keys by migrate/pages.py
+    source = keyed.inner
     assert isinstance(source, MatrixCommentExtractor) and source.mirror is not None
     assert source.mirror.base_url == "https://x.example/m/"
     assert source.mirror.directory == tmp_path / "media" and source.mirror.max_bytes == 10

@@ -31,12 +31,15 @@ def test_records(tmp_path: Path) -> None:
             "name": "alice",
             "source_id": "@alice:example.org",
             "avatar_url": "mxc://example.org/a",
+            "email": None,  # kept where the source has it (WXR and Disqus files hold it)
+            "url": None,
         },
         "text": "second",
         "html": "<p>second</p>",
         "created_at": "2019-05-06T07:08:09Z",
         "source": {"system": "matrix", "id": "$b", "parent_id": "$a"},
         "deleted": False,
+        "status": "approved",
         "batch": 1,
         "batch_size": 2,
     }
@@ -77,7 +80,13 @@ def test_records_hold_only_what_a_file_can(
     assert record["page"] == {"id": "p", "uri": "/p/", "title": "Title "}
     assert record["text"] == "ok[31m "
     assert record["html"] == "<p>ok</p>"
-    assert record["author"] == {"name": "Ann", "source_id": "@ann:example.org", "avatar_url": None}
+    assert record["author"] == {
+        "name": "Ann",
+        "source_id": "@ann:example.org",
+        "avatar_url": None,
+        "email": None,
+        "url": None,
+    }
     logged = caplog.text
     assert (
         "comment $a: removed from its text characters a file cannot hold: U+001B, U+D800" in logged

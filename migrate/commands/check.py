@@ -46,6 +46,7 @@ from migrate.config import Config
 from migrate.errors import MigrateError, MissingToken
 from migrate.identity import identity_digest, migration_identity
 from migrate.model import CheckItem, Page
+from migrate.pages import keyed_source
 from migrate.plugins import build_source
 from utils.http import HttpClient, HttpError
 from utils.retry import RetryPolicy
@@ -95,7 +96,7 @@ def run_checks(
     source: Source | None = None
     problem = ""
     try:
-        source = build_source(config.source, run)
+        source = keyed_source(build_source(config.source, run), config.pages)
     except (MigrateError, ValueError) as exc:
         problem = str(exc)
     target = TargetSpec.from_config(dataclasses.replace(config, run=run))
@@ -301,8 +302,8 @@ def _site_part(site: HttpClient, page: Page, embed: EmbedCheckable | None) -> Ch
             name,
             False,
             f"{url} answers {where}",
-            f"check the page's uri {page.key!r} (the pages file's second column) and "
-            "[target] site_url",
+            f"check the page's uri {page.key!r} (the pages file's second column, or "
+            "[pages] rewrite and map: docs/pages.md) and [target] site_url",
         )
     answered = CheckItem(name, True, f"{url} answers 200")
     if embed is None:

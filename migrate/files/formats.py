@@ -157,8 +157,9 @@ _MD_LINK = re.compile(
     r"(?P<bang>!?)\[(?P<label>(?:\\.|[^\]\\])*)\]\((?P<url>(?:[^()\s]|\([^()\s]*\))*)"
     r'(?P<title>\s+"[^"]*")?\)'
 )
-# what an HTML parser reads as the start of a tag, a comment or a declaration ("<3" is not)
-_TAG_OPEN = re.compile(r"<(?=[A-Za-z/!?])")
+# what an HTML parser reads as the start of a tag, a comment or a declaration ("<3" is not),
+# with the Markdown escape before it, if any (the U+2039 needs none, and would show it)
+_TAG_OPEN = re.compile(r"(?<!\\)((?:\\\\)*)\\?<(?=[A-Za-z/!?])")
 # a Markdown autolink, <https://...>, as the sources write bare URLs (its "<" opens no tag)
 _MD_AUTOLINK = re.compile(r"<(https?://[^\s<>]+)>")
 # what a link's label must escape so that Markdown shows it as written
@@ -203,7 +204,7 @@ def isso_markdown(text: str, *, allow_images: bool) -> str:
     return "".join(
         part
         if index % 2
-        else _TAG_OPEN.sub("\u2039", _MD_LINK.sub(link, _MD_AUTOLINK.sub(autolink, part)))
+        else _TAG_OPEN.sub("\\1\u2039", _MD_LINK.sub(link, _MD_AUTOLINK.sub(autolink, part)))
         for index, part in enumerate(parts)
     )
 

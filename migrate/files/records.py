@@ -101,6 +101,12 @@ def comment_record(target_id: str, outgoing: OutgoingComment) -> Record:
     for url in unsafe_links(record["text"]):
         log.warning("comment %s: link dropped (not http(s) or mailto): %r", outgoing.source.id, url)
     record["deleted"] = outgoing.source.deleted
+    record["status"] = outgoing.source.status
+    # what file formats hold of an author beyond the contract's fields (WXR, Disqus, ...)
+    author["email"] = outgoing.source.author.email
+    author["url"] = web_url(outgoing.source.author.url)
+    if isinstance(author["email"], str):
+        author["email"], _ = strip_unwritable(author["email"])
     return record
 
 

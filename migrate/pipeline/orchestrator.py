@@ -112,6 +112,7 @@ class Orchestrator:
             ledger.note_revisions(comments)
             result.extracted = len(comments)
             result.source_media = extracted.source_media
+            result.orphans = list(extracted.orphans)
             self.reporter.page_extracted(len(comments))
             self._record_source_skips(extracted.skipped, ledger, result)
             plan = PagePlan(self.transformer, page, comments)

@@ -30,6 +30,7 @@ class PageResult:
     # answered "already there" (a 409): the target holds a version of unknown age
     existed_ids: set[str] = field(default_factory=set)
     changes: list[dict[str, object]] = field(default_factory=list)  # edits, deletions (sync)
+    orphans: list[str] = field(default_factory=list)  # replies whose parent the source lacks
 
 
 def tally(summary: RunSummary, results: Sequence[PageResult]) -> None:
@@ -50,6 +51,13 @@ def tally(summary: RunSummary, results: Sequence[PageResult]) -> None:
             summary.changes.extend(result.changes)
     summary.comments_skipped = len(summary.skipped_comments)
     summary.comments_failed = sum(r.unfinished for r in results)
+    orphans = [f"{r.page_id}/{cid}" for r in results for cid in r.orphans]
+    if orphans:
+        shown = ", ".join(orphans[:10]) + (" ..." if len(orphans) > 10 else "")
+        summary.notes.append(
+            f"{len(orphans)} replies answer a comment the source does not hold; they are top "
+            f"level now (page/comment: {shown})"
+        )
     media = sum(r.source_media for r in results)
     if media:
         summary.notes.append(

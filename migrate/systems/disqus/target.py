@@ -4,7 +4,8 @@ migration tools.
 
 One `<thread>` per page (dsq:id, `<id>` = the page id as identifier, `<link>` = `site_url` +
 the page URI, `<title>`), then one `<post>` per comment (dsq:id = its target id,
-`<thread dsq:id>`, `<parent dsq:id>` for replies, author name and Matrix id as username,
+`<thread dsq:id>`, `<parent dsq:id>` for replies, author email, name and source id as
+username (an author without one, a guest, is `isAnonymous`),
 `createdAt` in UTC to the second, `message` in CDATA, `isDeleted` for a tombstone kept for its
 replies, `isSpam` false).
 
@@ -122,6 +123,7 @@ def post_xml(comment: Record, thread_id: int, reader: Importer, allow_images: bo
         reader,
         allow_images=allow_images,
     )
+    email = f"<email>{xml_text(author['email'])}</email>" if author.get("email") else ""
     parts = [
         f"<post dsq:id={quoteattr(neutral_text(str(comment['id'])))}>",
         "<id></id>",
@@ -129,7 +131,7 @@ def post_xml(comment: Record, thread_id: int, reader: Importer, allow_images: bo
         f"<createdAt>{disqus_date(comment.get('created_at'))}</createdAt>",
         f"<isDeleted>{boolean(comment.get('deleted'))}</isDeleted>",
         "<isSpam>false</isSpam>",
-        f"<author><name>{xml_text(name)}</name>"
+        f"<author>{email}<name>{xml_text(name)}</name>"
         f"<isAnonymous>{boolean(not username)}</isAnonymous>"
         + (f"<username>{xml_text(username)}</username>" if username else "")
         + "</author>",

@@ -13,10 +13,12 @@ The fields are written for the system that will import the file (`importer`, see
 migrate/files/formats.py): by default Isso, the path the README recommends, which gets
 Markdown content and HTML-escaped author names; "wordpress", "remark42" and "disqus" get
 sanitized HTML and plain-text names. A page whose link is not http(s) or a path is refused.
+Authors keep their email and http(s) URL; a pending comment is written with approved 0.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterator
 from typing import IO
@@ -32,6 +34,7 @@ from migrate.files.formats import (
     neutral_text,
     page_link,
     rendered_content,
+    web_url,
     xml_text,
 )
 from migrate.files.records import parse_rfc3339
@@ -57,6 +60,8 @@ def wp_date(value: object) -> str:
 
 class WxrTarget(DerivedFileTarget):
     name = "wxr"
+    # comment_approved 0: a pending comment stays pending in WordPress
+    capabilities = dataclasses.replace(DerivedFileTarget.capabilities, keeps_pending=True)
     example_suffix = ".wxr"
 
     def write_file(self, handle: IO[str]) -> None:
@@ -140,17 +145,20 @@ def write_item(
             allow_images=allow_images,
         )
         name = author_name(str(author.get("name") or ""), reader)
+        approved = "0" if comment.get("status") == "pending" else "1"
         parts += [
             "<wp:comment>",
             f"<wp:comment_id>{xml_text(str(comment['id']))}</wp:comment_id>",
             f"<wp:comment_author>{cdata(name)}</wp:comment_author>",
-            "<wp:comment_author_email></wp:comment_author_email>",
-            "<wp:comment_author_url></wp:comment_author_url>",
+            f"<wp:comment_author_email>{xml_text(str(author.get('email') or ''))}"
+            "</wp:comment_author_email>",
+            f"<wp:comment_author_url>{xml_text(web_url(author.get('url')) or '')}"
+            "</wp:comment_author_url>",
             "<wp:comment_author_IP></wp:comment_author_IP>",
             f"<wp:comment_date>{date}</wp:comment_date>",
             f"<wp:comment_date_gmt>{date}</wp:comment_date_gmt>",
             f"<wp:comment_content>{cdata(content)}</wp:comment_content>",
-            "<wp:comment_approved>1</wp:comment_approved>",
+            f"<wp:comment_approved>{approved}</wp:comment_approved>",
             "<wp:comment_type>comment</wp:comment_type>",
             f"<wp:comment_parent>{parent}</wp:comment_parent>",
             "<wp:comment_user_id>0</wp:comment_user_id>",
