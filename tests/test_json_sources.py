@@ -64,7 +64,10 @@ def test_every_comment_once_under_its_parent_with_author_time_and_state(
     expected = EXPECTED[fmt]
     assert set(pages) == {FIRST, "/blog/second/"}, "keys: path and query, tracking dropped"
     comments = comments_of(pages)
-    assert {cid: c.parent_id for cid, c in comments.items()} == expected.parents
+    # where each hangs: a parent missing from the read (an orphan's, a skipped comment's)
+    # is the top level, though the source keeps its id (a twin page may bring it)
+    hangs = {cid: c.parent_id if c.parent_id in comments else None for cid, c in comments.items()}
+    assert hangs == expected.parents
     skipped = {e.event_id: e.reason for read in pages.values() for e in read.skipped}
     assert set(skipped) == expected.skipped
     assert {o for read in pages.values() for o in read.orphans} == expected.orphans
