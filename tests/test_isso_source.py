@@ -217,7 +217,12 @@ def test_sync_carries_isso_edits_and_deletions_into_waline(
     assert "Ünïcode and emoji 🎉 survive" in after
     fixed, typo = after["Typo in this comment, fixed"], before["Typo in thsi comment"]
     assert (fixed["objectId"], fixed["time"]) == (typo["objectId"], typo["time"])
-    assert invoke("verify", "-c", str(config), env=env).exit_code == 0
+    # verify names it: the target shows a comment the source no longer has
+    verified = invoke("verify", "-c", str(config), "--json", env=env)
+    assert verified.exit_code == 3
+    report = json.loads(verified.stdout)
+    extra = {p["page_id"]: p["extra"] for p in report["pages"] if p["extra"]}
+    assert extra == {PAGES[1]: [str(after["Ünïcode and emoji 🎉 survive"]["objectId"])]}
 
 
 def test_isso_into_another_isso(
