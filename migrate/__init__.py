@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 # name -> module; imported on first use, so `import migrate` stays cheap for the CLI
 _EXPORTS = {
     "Migration": "migrate.migration",
-    "TargetSpec": "migrate.migration",
+    "TargetSpec": "migrate.spec",
     "RunOptions": "migrate.commands.run",
     "RunSummary": "migrate.reporter",
     "VerifyReport": "migrate.commands.verify",
@@ -59,7 +59,6 @@ if TYPE_CHECKING:
     from migrate.errors import ExitStatus as ExitStatus
     from migrate.errors import MigrateError as MigrateError
     from migrate.migration import Migration as Migration
-    from migrate.migration import TargetSpec as TargetSpec
     from migrate.model import Author as Author
     from migrate.model import Capabilities as Capabilities
     from migrate.model import Comment as Comment
@@ -67,6 +66,7 @@ if TYPE_CHECKING:
     from migrate.plugins import SourcePlugin as SourcePlugin
     from migrate.plugins import TargetPlugin as TargetPlugin
     from migrate.reporter import RunSummary as RunSummary
+    from migrate.spec import TargetSpec as TargetSpec
     from migrate.systems.archive import ArchiveSource as ArchiveSource
     from migrate.systems.disqus.target import DisqusTarget as DisqusTarget
     from migrate.systems.http.target import HttpTarget as HttpTarget

@@ -238,3 +238,83 @@ def test_every_test_the_guarantees_page_names_exists() -> None:
             if name and current is not None and f"def {name}(" not in text:
                 missing.append(f"{current.relative_to(root)}::{name}")
     assert missing == []
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Module -> project modules it imports, lazy imports (inside functions) included, imports
+    made only for the type checker left out; importing `a.b.c` runs `a` and `a.b` too."""
+    root = Path(migrate.__file__).resolve().parent.parent
+    modules = {}
+    for path in [*(root / "migrate").rglob("*.py"), *(root / "utils").rglob("*.py")]:
+        parts = list(path.relative_to(root).with_suffix("").parts)
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        typing_only = {
+            id(inner)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+            for inner in ast.walk(node)
+        }
+        found: set[str] = set()
+        for node in ast.walk(tree):
+            if id(node) in typing_only:
+                continue
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                for alias in node.names:
+                    full = f"{node.module}.{alias.name}"
+                    found.add(full if full in modules else node.module)
+            elif isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+        for target in list(found):
+            pieces = target.split(".")
+            found.update(".".join(pieces[:i]) for i in range(1, len(pieces)))
+        graph[name] = {m for m in found if m in modules and m != name}
+        graph[name] -= {p for p in graph[name] if name.startswith(p + ".")}  # its own packages
+    return graph
+
+
+def test_no_import_cycle_lazy_imports_included() -> None:
+    graph = _import_graph()
+    cycles = []
+    state: dict[str, int] = {}  # 1: on the path being walked, 2: done
+
+    def walk(module: str, path: list[str]) -> None:
+        state[module] = 1
+        for imported in sorted(graph[module]):
+            if state.get(imported) == 1:
+                cycles.append(" -> ".join([*path[path.index(imported) :], imported]))
+            elif imported not in state:
+                walk(imported, [*path, imported])
+        state[module] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            walk(module, [module])
+    assert cycles == []
+
+
+def test_who_may_import_whom() -> None:
+    """The model imports nothing of the project; a system imports no other system, nor the
+    pipeline, the commands or the facade; a verb imports no sibling verb."""
+    graph = _import_graph()
+    assert {m for m in graph["migrate.model"] if m != "migrate"} == set()
+    verbs = {f"migrate.commands.{v}" for v in ("run", "sync", "verify", "rollback", "status")}
+    wrong = []
+    for module, imported in graph.items():
+        if module.startswith("migrate.systems."):
+            own = ".".join(module.split(".")[:3])
+            for other in imported:
+                foreign_system = other.startswith("migrate.systems.") and not (
+                    other == own or other.startswith(own + ".") or other == "migrate.systems"
+                )
+                upper = other.startswith(("migrate.pipeline", "migrate.commands")) or other in (
+                    "migrate.migration",
+                    "migrate.session",
+                )
+                if foreign_system or upper:
+                    wrong.append(f"{module} imports {other}")
+        if module in verbs:
+            wrong += [f"{module} imports {v}" for v in imported & verbs]
+    assert wrong == []

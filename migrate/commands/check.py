@@ -48,11 +48,12 @@ from migrate.identity import identity_digest, migration_identity
 from migrate.model import CheckItem, Page
 from migrate.pages import keyed_source
 from migrate.plugins import build_source
+from migrate.spec import TargetSpec
 from utils.http import HttpClient, HttpError
 from utils.retry import RetryPolicy
 
 if TYPE_CHECKING:
-    from migrate.migration import Migration, TargetSpec
+    from migrate.migration import Migration
 
 __all__ = ["CheckItem", "CheckReport", "check_migration", "run_checks"]
 
@@ -85,8 +86,6 @@ def run_checks(
 ) -> CheckReport:
     """Check everything a run of `config` needs, writing nothing; see the module docstring.
     `checkpoint` replaces [run] checkpoint, as `run --checkpoint` does."""
-    from migrate.migration import TargetSpec
-
     timeout = min(timeout, config.run.timeout)
     # one attempt per request, short: the check reports a fault instead of riding it out
     run = dataclasses.replace(config.run, max_attempts=1, timeout=timeout)

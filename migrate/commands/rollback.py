@@ -41,6 +41,7 @@ from migrate.errors import ExitStatus, MigrateError, UnsupportedOperation
 from migrate.model import Page
 from migrate.pipeline.ledger import PageLedger
 from migrate.pipeline.transform import CommentTransformer, PagePlan
+from migrate.session import ROLLBACK_KEY, check_identity, move_aside_locked, require_checkpoint
 from utils.checkpoint_manager import CheckpointManager
 from utils.fileio import atomic_writer
 from utils.http import HttpError
@@ -49,8 +50,6 @@ log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from migrate.migration import Migration
-
-ROLLBACK_KEY = "rollback_in_progress"
 
 
 class BackupFailed(MigrateError):
@@ -288,7 +287,6 @@ def rollback_migration(
 ) -> RollbackOutcome:
     """`rollback`: plan from the checkpoint, back up, confirm, delete; when every comment is
     gone, move the checkpoint aside (still under its lock) so a new `run` starts afresh."""
-    from migrate.commands.run import check_identity, move_aside_locked, require_checkpoint
 
     path = migration.checkpoint
     require_checkpoint(path, "so nothing is known to roll back")

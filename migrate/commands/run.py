@@ -8,53 +8,31 @@ never opens the real target.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import shutil
 import sys
 import tempfile
 import threading
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from glob import escape as glob_escape
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from migrate.abilities import Target
-from migrate.commands.rollback import ROLLBACK_KEY
-from migrate.errors import ConfigChanged, ExitStatus, MigrateError
-from migrate.identity import describe_identity_change
-from migrate.media import MediaMirror
-from migrate.pipeline.orchestrator import Orchestrator
-from migrate.reporter import Reporter, RunSummary
+from migrate.errors import ExitStatus, MigrateError
+from migrate.reporter import RunSummary
+from migrate.session import dry_run_copy, make_orchestrator, move_aside_locked, open_checkpoint
 from migrate.systems.jsonl.target import JsonlTarget
-from utils.checkpoint_manager import (
-    CheckpointManager,
-    checkpoint_exists,
-    journal_path,
-    lock_path,
-    read_checkpoint,
-)
-from utils.filelock import FileLock, LockHeld
 
 if TYPE_CHECKING:
-    from migrate.commands.sync import SyncOptions
     from migrate.migration import Migration
 
 log = logging.getLogger(__name__)
 
 KEEP_PLANS = 5  # a dry run keeps the newest plans it wrote beside the checkpoint
 STDOUT = Path("-")
-
-
-class RollbackUnfinished(MigrateError):
-    exit_status = ExitStatus.CHECKPOINT
-
-
-class NoCheckpoint(MigrateError):
-    exit_status = ExitStatus.CHECKPOINT
 
 
 class OutputExists(MigrateError):
@@ -70,139 +48,6 @@ class RunOptions:
     dry_run: bool = False
     dry_run_output: Path | None = None
     quiet: bool = False
-
-
-def move_aside(path: Path) -> list[Path]:
-    """Keep the old checkpoint (and journal) under a timestamped name (--reset, rollback).
-    The caller holds the checkpoint's lock."""
-    stamp = time.strftime("%Y%m%dT%H%M%S")
-    moved = []
-    for candidate in (path, journal_path(path)):
-        if candidate.exists():
-            dest = candidate.with_name(f"{candidate.name}.{stamp}.bak")
-            candidate.replace(dest)
-            moved.append(dest)
-    return moved
-
-
-def move_aside_locked(path: Path) -> list[Path]:
-    """Take the checkpoint's lock, then move it aside: a running migration keeps its files
-    (this fails, naming the holder, instead)."""
-    from utils.checkpoint_manager import CheckpointLocked
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(lock_path(path))
-    try:
-        lock.acquire()
-    except LockHeld as exc:
-        raise CheckpointLocked(path, exc.pid) from None
-    try:
-        return move_aside(path)
-    finally:
-        lock.release()
-
-
-def require_checkpoint(path: Path, purpose: str) -> None:
-    """Commands that read a migration need its checkpoint (a journal alone is one: a crash
-    before the first compaction leaves no snapshot)."""
-    if not checkpoint_exists(path):
-        raise NoCheckpoint(f"{path}: no checkpoint {purpose} (has `run` been run?)")
-
-
-def check_identity(
-    cp: CheckpointManager, migration: Migration, *, record: bool = True, named: Path | None = None
-) -> None:
-    """The checkpoint belongs to this migration; a new one is stamped with it (`record`).
-    `named`: the user's checkpoint, when `cp` is a dry run's copy of it."""
-    digest = migration.digest
-    state = cp.state
-    if state.config_digest is None:
-        if record:
-            cp.set_config(digest, dict(migration.identity))
-    elif state.config_digest != digest:
-        what = describe_identity_change(state.config_identity or {}, dict(migration.identity))
-        raise ConfigChanged(
-            f"checkpoint {named or cp.checkpoint_file} was made for another migration ({what}). "
-            "Use the matching configuration, another --checkpoint, or --reset to start over "
-            "(the old checkpoint is moved aside, not deleted)."
-        )
-
-
-def source_mirror(migration: Migration) -> MediaMirror | None:
-    """The media mirror of a source that copies media ([media]), if any."""
-    mirror = getattr(migration.source, "mirror", None)
-    return mirror if isinstance(mirror, MediaMirror) else None
-
-
-@contextlib.contextmanager
-def _media(migration: Migration, cp: CheckpointManager, *, dry_run: bool) -> Iterator[None]:
-    """Called under the checkpoint's lock: a run or a sync starts the mirror, which records
-    each file in the checkpoint, so a rerun fetches nothing again; a dry run only links the
-    copies the checkpoint knows (it downloads and writes nothing)."""
-    mirror = source_mirror(migration)
-    if mirror is None:
-        yield
-        return
-    if dry_run:
-        mirror.ledger = cp  # the dry run's copy: read, never written through the mirror
-        log.warning("a dry run copies no media: files not copied yet link the homeserver")
-    else:
-        mirror.start(cp)
-    yield
-
-
-@contextlib.contextmanager
-def open_checkpoint(
-    migration: Migration, path: Path, *, dry_run: bool
-) -> Iterator[CheckpointManager]:
-    """The checkpoint of a run or a sync, under its lock: made for this migration, with no
-    rollback half done, recording the media the source copies. A dry run's `path` is a
-    copy; messages name the user's checkpoint (`migration.checkpoint`)."""
-    named = migration.checkpoint
-    with CheckpointManager(checkpoint_file=path) as cp, _media(migration, cp, dry_run=dry_run):
-        check_identity(cp, migration, named=named)
-        if cp.state.get_metadata(ROLLBACK_KEY):
-            raise RollbackUnfinished(
-                f"a rollback of {named} is unfinished; finish it with "
-                "`comment-migrate rollback` before running again"
-            )
-        yield cp
-
-
-def make_orchestrator(
-    migration: Migration,
-    target: Target,
-    cp: CheckpointManager,
-    options: RunOptions | SyncOptions,
-    stop: threading.Event | None,
-    **extra: Any,
-) -> Orchestrator:
-    return Orchestrator(
-        migration.source,
-        target,
-        cp,
-        workers=options.workers or migration.workers,
-        mention_parent=migration.mention_parent,
-        keep_ip=migration.keep_ip,
-        # a dry run's stand-in target holds no earlier comment: it cannot tell which were
-        # removed, so it plans every reply under the parent it had
-        orphans="fail" if options.dry_run else migration.orphans,
-        reporter=Reporter(quiet=options.quiet),
-        stop=stop,
-        **extra,
-    )
-
-
-def _dry_run_copy(path: Path, tmpdir: Path) -> Path:
-    """A copy of the checkpoint to plan on; the original is read first, so a damaged one
-    is an error naming the user's file, not the copy."""
-    if path.exists():
-        read_checkpoint(path)
-    copy = tmpdir / "checkpoint.json"
-    for original, duplicate in ((path, copy), (journal_path(path), journal_path(copy))):
-        if original.exists():
-            shutil.copyfile(original, duplicate)
-    return copy
 
 
 def _plan_stem(checkpoint: Path) -> str:
@@ -254,7 +99,7 @@ def run_migration(
                     "another with --output."
                 )
             tmpdir = tempfile.mkdtemp(prefix="comment-migrate-dry-run-")
-            path = _dry_run_copy(path, Path(tmpdir))
+            path = dry_run_copy(path, Path(tmpdir))
             target: Target = JsonlTarget(output, capabilities=spec.capabilities)
         else:
             target = spec.build()  # a missing token stops here, before anything is touched

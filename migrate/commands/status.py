@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from migrate.session import require_checkpoint
 from utils.checkpoint_manager import CheckpointManager, read_checkpoint
 from utils.pace import pace_file_for, read_pace, simulate_end
 
@@ -142,7 +143,6 @@ def compact_checkpoint(path: Path) -> None:
     """`checkpoint compact`: fold the journal into a new snapshot, under the checkpoint's
     lock. A journal without a snapshot (a crash before the first compaction) is a checkpoint
     too."""
-    from migrate.commands.run import require_checkpoint
 
     require_checkpoint(path, "to compact")
     with CheckpointManager(checkpoint_file=path) as cp:

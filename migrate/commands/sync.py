@@ -26,13 +26,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from migrate.abilities import DeltaFileTarget, IncrementalSource, Target
-from migrate.commands.run import (
-    _dry_run_copy,
-    make_orchestrator,
-    open_checkpoint,
-    source_mirror,
-)
 from migrate.pipeline.changes import SyncSummary
+from migrate.session import dry_run_copy, make_orchestrator, open_checkpoint, source_mirror
 from migrate.systems.jsonl.target import JsonlTarget
 
 if TYPE_CHECKING:
@@ -67,7 +62,7 @@ def sync_migration(
             # plan for the real target's rules on a copy of the checkpoint; the JSONL of what
             # would be sent is thrown away with the copy
             tmpdir = tempfile.mkdtemp(prefix="comment-migrate-sync-dry-run-")
-            path = _dry_run_copy(path, Path(tmpdir))
+            path = dry_run_copy(path, Path(tmpdir))
             target: Target = JsonlTarget(
                 Path(tmpdir) / "would-send.jsonl", capabilities=spec.capabilities
             )

@@ -22,6 +22,7 @@ from migrate.commands.verify_compare import ASPECTS, Difference, Limit, compare,
 from migrate.model import Page, TargetComment
 from migrate.pipeline.ledger import PageLedger
 from migrate.pipeline.transform import CommentTransformer, PagePlan
+from migrate.session import check_identity, require_checkpoint, source_mirror
 from utils.checkpoint_manager import CheckpointManager
 from utils.http import HttpError
 
@@ -186,7 +187,6 @@ def verify_migration(migration: Migration) -> VerifyReport:
     target's incomplete tail (another process may be appending) is left as it is, and a
     derived file is not rebuilt. It writes nothing, media included: comments link the copies
     [media] made, never a new download."""
-    from migrate.commands.run import check_identity, require_checkpoint, source_mirror
 
     require_checkpoint(migration.checkpoint, "to verify against")
     cp = CheckpointManager(checkpoint_file=migration.checkpoint)
