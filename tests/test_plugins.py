@@ -150,3 +150,9 @@ def test_the_documented_source_is_the_tested_one() -> None:
     doc = (Path(__file__).parent.parent / "docs" / "plugins.md").read_text(encoding="utf-8")
     code = (PLUGINS / "csv_comments.py").read_text(encoding="utf-8")
     assert f"```python\n{code}```" in doc
+
+
+def test_the_readme_shows_the_whole_tested_source() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    code = (PLUGINS / "csv_comments.py").read_text(encoding="utf-8")
+    assert f"```python\n{code}```" in readme
