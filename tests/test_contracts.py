@@ -12,11 +12,14 @@ import pytest
 
 from migrate.abilities import Target
 from migrate.config import load_config
+from migrate.pages import keyed_source
 from migrate.plugins import target_plugin
 from migrate.systems.archive import ArchiveSource
+from migrate.systems.disqus.source import DisqusSource
 from migrate.systems.http import HttpTarget
 from migrate.systems.isso import IssoSource, IssoTarget
 from migrate.systems.waline import WalineSource, WalineTarget
+from migrate.systems.wordpress.source import WordPressSource
 from migrate.testing.factories import comment, make_archive, page
 from migrate.testing.source_contract import check_source
 from migrate.testing.target_contract import check_target
@@ -122,3 +125,31 @@ def test_the_github_target_passes_the_target_contract(
 
     report = check_target(open_target, plugin=plugin, section=config.target)
     assert {"list", "reconcile", "delete"} <= set(report.abilities)
+
+
+FIXTURES = Path(__file__).parent / "fixtures" / "exports"
+
+
+def test_the_disqus_and_wordpress_sources_pass_the_source_contract() -> None:
+    """Read as every run reads them: with the page-key rule applied (twins one page)."""
+    disqus = check_source(lambda: keyed_source(DisqusSource(FIXTURES / "disqus.xml")))
+    assert disqus.statuses["approved"] > 0 and disqus.replies > 0 and disqus.tombstones >= 1
+    wordpress = check_source(lambda: keyed_source(WordPressSource(FIXTURES / "wordpress.xml")))
+    assert wordpress.statuses["pending"] >= 1 and wordpress.replies > 0
+
+
+def test_the_waline_export_file_passes_the_target_contract(tmp_path: Path) -> None:
+    config = load_config(
+        write_config(
+            tmp_path,
+            archive=tmp_path / "a.jsonl",
+            target={"type": "waline", "output": "waline.json"},
+        )
+    )
+    plugin = target_plugin("waline")
+
+    def open_target() -> Target:
+        return plugin.build(config.target, config.run)
+
+    report = check_target(open_target, plugin=plugin, section=config.target)
+    assert {"page-atomic", "list", "delete"} <= set(report.abilities)
