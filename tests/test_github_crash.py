@@ -5,10 +5,10 @@ limit hit and ridden out on the way.
 Against the STAND-IN for GitHub (tests/servers/github.py; GitHub cannot run here): it checks
 every query against GitHub's published schema and kills the migration right after it stored
 the n-th creation, before answering, the window the exactly-once protocol must close. Other
-rounds kill on a timer, at any instant. The disqus source is being written elsewhere: the
-Disqus-shaped site travels through the archive source (`disqus_shaped_site`: absolute
+rounds kill on a timer, at any instant. Three sites: a real Disqus export through the disqus
+source; a Disqus-shaped site through the archive source (`disqus_shaped_site`: absolute
 `.html` permalinks, guests with and without profile links, replies nested deeper than GitHub
-keeps). The second site is a real Synapse, Cactus-style.
+keeps); a real Synapse, Cactus-style.
 """
 
 from __future__ import annotations
@@ -21,7 +21,10 @@ from typing import Any
 import pytest
 
 from migrate.model import Comment, Page
+from migrate.pages import keyed_source
+from migrate.systems.disqus.source import DisqusSource
 from migrate.systems.matrix import MatrixCommentExtractor
+from migrate.testing.exports import write_disqus_export
 from migrate.testing.factories import disqus_shaped_site, make_archive
 from tests.migration_helpers import invoke, start_run, subprocess_env, write_config
 from tests.servers.github import GITHUB_STANDIN_TOKEN, GitHubStandIn
@@ -145,3 +148,29 @@ def test_a_synapse_site_survives_sigkills_into_discussions(
         assert_discussions_hold(server, site)
         env = {"GITHUB_TOKEN": GITHUB_STANDIN_TOKEN}
         assert invoke("verify", "-c", str(config), env=env).exit_code == 0
+
+
+def test_a_disqus_export_survives_sigkills_and_the_secondary_limit(
+    tmp_path: Path, github_schema: Path
+) -> None:
+    """A real Disqus export (in Disqus's shape: twins, spam, deleted posts, shuffled) read by
+    the disqus source, into the stand-in with kills at random moments."""
+    export = tmp_path / "disqus.xml.gz"
+    write_disqus_export(export, threads=4, posts=120, seed=3, compress=True, words=12)
+    source = keyed_source(DisqusSource(export))
+    try:
+        site = {page: source.comments(page).comments for page in source.pages()}
+    finally:
+        source.close()
+    assert sum(len(c) for c in site.values()) > 100
+    with limited_standin(github_schema) as server:
+        config = write_config(
+            tmp_path,
+            source={"type": "disqus", "path": str(export)},
+            target=target_section(server, per_minute=3000),
+            run={"workers": 3},
+        )
+        kills = crash_until_done(config, server, random.Random(9), kills=10)
+        assert kills >= 10 and server.secondary_hits > 0 and server.invalid == []
+        assert_discussions_hold(server, site)
+        assert len(server.store.discussions) == len(site)
