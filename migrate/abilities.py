@@ -255,7 +255,7 @@ class IncrementalSource(Protocol):
 
     A Cursor is the source's opaque position, taken *before* a full read (so nothing that
     arrives meanwhile is missed), in the page's address of that time (`Cursor.ref`): a cursor
-    taken elsewhere (a replaced room) is never applied, the page is read whole instead."""
+    taken elsewhere (a replaced page address) is never applied, the page is read whole instead."""
 
     def comments_with_cursor(self, page: Page) -> tuple[PageComments, Cursor]:
         """The page's comments (as `comments`), and the cursor of this read."""

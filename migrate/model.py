@@ -35,7 +35,7 @@ class Page:
     title: str | None = None
     # the absolute URL of the page, where the source knows it
     url: str | None = field(default=None, kw_only=True)
-    # the source's own address of the page (a room id), opaque to the core
+    # the source's own address of the page (where it reads it from), opaque to the core
     ref: str | None = field(default=None, kw_only=True)
 
 
@@ -69,7 +69,7 @@ class SkippedEvent:
 @dataclass(frozen=True)
 class Cursor:
     """Where a sync reads a page on from: the source's position `token`, taken in `ref`
-    (the page's address when it was taken, e.g. a room id). A token means nothing anywhere
+    (the page's address when it was taken, `Page.ref`). A token means nothing anywhere
     else: a page whose address changed is read whole again."""
 
     token: str

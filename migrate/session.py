@@ -124,7 +124,7 @@ def _media(migration: Migration, cp: CheckpointManager, *, dry_run: bool) -> Ite
         return
     if dry_run:
         mirror.ledger = cp  # the dry run's copy: read, never written through the mirror
-        log.warning("a dry run copies no media: files not copied yet link the homeserver")
+        log.warning("a dry run copies no media: files not copied yet link the source's server")
     else:
         mirror.start(cp)
     yield
