@@ -8,6 +8,7 @@ and bare URLs as links; images and files are `<img>` / `<a>`, never Markdown sou
 
 from __future__ import annotations
 
+import functools
 import html as html_lib
 import re
 from collections.abc import Callable
@@ -74,6 +75,18 @@ _MXC_ATTRIBUTE = re.compile(
 )
 MediaUrl = Callable[[str], "str | None"]  # mxc:// URI -> the URL readers use, or None
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n+")
+_HTTP_URL = re.compile(r"https?://[^/?#]", re.IGNORECASE)
+
+
+class SanitizedHtml(str):
+    """What `sanitize_html` returned: the allowlist already applied to exactly this string.
+
+    A comment passes the same allowlist up to three times on its way to a file (archive
+    reader, transform, file record); this marks its output so the later passes return it as
+    it is instead of parsing it again. Any change to the string (concatenation, strip,
+    replace) gives a plain str, which is sanitized again."""
+
+    __slots__ = ()
 
 
 def sanitize_html(html: str, media_url: MediaUrl | None = None) -> str | None:
@@ -81,13 +94,26 @@ def sanitize_html(html: str, media_url: MediaUrl | None = None) -> str | None:
 
     `media_url` maps mxc:// links (inline images of formatted bodies) to URLs readers can
     open; without it, or when it gives None, the link is dropped with the other schemes."""
-    if media_url is not None:
+    if type(html) is SanitizedHtml and media_url is None:
+        return html  # this very string is what the allowlist left (never empty)
+    if media_url is None:
+        return _cleaned(html)
 
-        def mapped(match: re.Match[str]) -> str:
-            url = media_url(html_lib.unescape(match.group(3)))
-            return f'{match.group(1)}"{html_lib.escape(url)}"' if url else match.group(1) + '""'
+    def mapped(match: re.Match[str]) -> str:
+        url = media_url(html_lib.unescape(match.group(3)))
+        return f'{match.group(1)}"{html_lib.escape(url)}"' if url else match.group(1) + '""'
 
-        html = _MXC_ATTRIBUTE.sub(mapped, html)
+    return _clean(_MXC_ATTRIBUTE.sub(mapped, html))
+
+
+# a page's comments are planned twice (reconcile, then send): the second plan finds the first
+# one's result under exactly the same input
+@functools.lru_cache(maxsize=4096)
+def _cleaned(html: str) -> SanitizedHtml | None:
+    return _clean(html)
+
+
+def _clean(html: str) -> SanitizedHtml | None:
     cleaned = nh3.clean(
         clean_text(html),
         tags=set(ALLOWED_TAGS),
@@ -96,7 +122,7 @@ def sanitize_html(html: str, media_url: MediaUrl | None = None) -> str | None:
         link_rel="noopener noreferrer nofollow",
         strip_comments=True,
     ).strip()
-    return cleaned or None
+    return SanitizedHtml(cleaned) if cleaned else None
 
 
 def _linkified(line: str) -> str:
@@ -105,7 +131,7 @@ def _linkified(line: str) -> str:
     position = 0
     for match in BARE_URL.finditer(line):
         url = url_end(match.group(0))
-        if not re.match(r"https?://[^/?#]", url, re.IGNORECASE):
+        if not _HTTP_URL.match(url):
             continue
         out.append(html_lib.escape(line[position : match.start()]))
         out.append(f'<a href="{html_lib.escape(url)}">{html_lib.escape(url)}</a>')

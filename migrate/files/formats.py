@@ -67,6 +67,8 @@ def importer(name: str) -> Importer:
 
 def strip_unwritable(value: str) -> tuple[str, list[str]]:
     """`value` without the characters XML cannot hold, and those removed as "U+XXXX"."""
+    if NOT_XML.search(value) is None:  # nearly always: one scan, nothing built
+        return value, []
     removed = sorted({f"U+{ord(ch):04X}" for ch in NOT_XML.findall(value)})
     return (NOT_XML.sub("", value), removed) if removed else (value, [])
 
@@ -147,8 +149,8 @@ _PARAGRAPH_BREAK = re.compile(r"\n{2,}")
 
 def sanitize_html(value: str) -> str:
     """The sources' allowlist sanitizer again (an archive can come from anywhere), on text a
-    file can hold."""
-    return content_sanitize_html(NOT_XML.sub("", value)) or ""
+    file can hold (HTML the allowlist left, and that holds only such text, stays as it is)."""
+    return content_sanitize_html(NOT_XML.sub("", value) if NOT_XML.search(value) else value) or ""
 
 
 # [label](url "title") and ![alt](url "title"): the forms the sources write (a URL may hold
