@@ -20,15 +20,13 @@ from array import array
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, cast
-from xml.etree.ElementTree import Element, ParseError, XMLPullParser
+from xml.etree.ElementTree import Element, ParseError, iterparse
 
 from migrate.errors import ExitStatus, SourceError
 
 GZIP_MAGIC = b"\x1f\x8b"
 _ELEMENT_START = re.compile(r"<[A-Za-z_:]")
 PROLOG_LIMIT = 64 * 1024  # an export's XML declaration and comments fit many times over
-READ_SIZE = 64 * 1024  # bytes fed to the parser at a time: its events for them are queued
-SPILL_BUFFER = 1024 * 1024  # the spill is written in large blocks, not 8 KiB ones
 
 
 class InputFileError(SourceError):
@@ -81,28 +79,21 @@ def iter_records(path: Path, depth: int, tags: frozenset[str]) -> Iterator[Eleme
     refuse_dtd(path)
     level = 0
     holder: Element | None = None
-    # fed by hand: what iterparse does, less its generator layer per event. The prolog was
-    # checked above (refuse_dtd), and expat's amplification limit stands behind it;
-    # defusedxml would force the pure-Python parser
-    parser: XMLPullParser[Element] = XMLPullParser(events=("start", "end"))
     with open_input(path) as handle:
         try:
-            while data := handle.read(READ_SIZE):
-                parser.feed(data)
-                # start and end events (the only ones asked for) carry an element
-                events = cast(Iterator[tuple[str, Element]], parser.read_events())
-                for event, elem in events:
-                    if event == "start":
-                        level += 1
-                        if level == depth - 1:
-                            holder = elem
-                        continue
-                    if level == depth and elem.tag in tags:
-                        yield elem
-                        if holder is not None:
-                            holder.clear()  # this record and its siblings before it
-                    level -= 1
-            parser.close()  # a truncated file is a ParseError here
+            # S314: the prolog was checked above (refuse_dtd), and expat's amplification
+            # limit stands behind it; defusedxml would force the pure-Python parser
+            for event, elem in iterparse(handle, events=("start", "end")):  # noqa: S314
+                if event == "start":
+                    level += 1
+                    if level == depth - 1:
+                        holder = elem
+                    continue
+                if level == depth and elem.tag in tags:
+                    yield elem
+                    if holder is not None:
+                        holder.clear()  # this record and its siblings before it
+                level -= 1
         except ParseError as exc:
             line, column = exc.position
             raise InputFileError(
@@ -122,7 +113,7 @@ class RecordSpill:
 
     def __init__(self, label: str) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix=f"comment-migrate-{label}-"))
-        self._file = (self.folder / "records.bin").open("w+b", buffering=SPILL_BUFFER)
+        self._file = (self.folder / "records.bin").open("w+b")
         self._end = 0
         self._index: dict[str, array[int]] = {}
         self._lock = threading.Lock()
