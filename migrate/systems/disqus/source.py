@@ -59,7 +59,7 @@ _WRAPPED = re.compile(r"""\bhref\s*=\s*(["'])(https?://disq\.us/[^"']*)\1""", re
 _HASH_SUFFIX = re.compile(r":[A-Za-z0-9_-]{5,}$")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per thread, kept for the run: no __dict__
 class Thread:
     link: str | None
     title: str
