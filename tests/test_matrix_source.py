@@ -20,6 +20,7 @@ from migrate.abilities import PageError, Source
 from migrate.model import DELETED_TEXT, Page, PageComments
 from migrate.systems.matrix import MatrixCommentExtractor, SourceUnavailable
 from migrate.testing.source_contract import check_source
+from tests.migration_helpers import fast_policy
 from tests.servers.killproxy import KillProxy
 from tests.servers.synapse import SynapseError, SynapseServer
 from utils.retry import RetryPolicy
@@ -32,10 +33,6 @@ ALICE = "@cactus_alice:localhost"
 BOB = "@cactus_bob:localhost"
 MALLORY = "@cactus_mallory:localhost"
 BIG_COUNT = 2_600
-
-
-def fast_policy() -> RetryPolicy:
-    return RetryPolicy(max_attempts=3, base_wait=0.0, max_wait=0.0, sleep=lambda _s: None)
 
 
 def ts(minutes: int) -> int:
