@@ -17,10 +17,11 @@ import shutil
 import tempfile
 import threading
 from array import array
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, cast
-from xml.etree.ElementTree import Element, ParseError, iterparse
+from xml.etree.ElementTree import Element, ParseError, TreeBuilder, XMLParser, XMLPullParser
 
 from migrate.errors import ExitStatus, SourceError
 
@@ -72,28 +73,22 @@ def refuse_dtd(path: Path) -> None:
         raise InputFileError(f"{path}: no XML element in the first {PROLOG_LIMIT} bytes")
 
 
+READ_SIZE = 16 * 1024  # what iterparse reads at a time: the events of a read stay few
+
+
 def iter_records(path: Path, depth: int, tags: frozenset[str]) -> Iterator[Element]:
-    """The elements named `tags` at `depth` (the root is 1), each complete when yielded and
-    dropped from the tree once the caller asks for the next: memory holds one record.
-    Raises InputFileError for a file that is not well-formed XML or declares a DTD."""
+    """The records of an export: elements named `tags` that are children of the element at
+    `depth - 1` (the root is 1), each complete when yielded and dropped from the tree once
+    the caller asks for the next, so memory holds a few records, whatever the file's size.
+
+    A record is told from an element of the same name nested in one by having children:
+    what nests is a bare reference (a Disqus post's `<thread dsq:id="7"/>`), and a record
+    with no children holds nothing to read. Raises InputFileError for a file that is not
+    well-formed XML or declares a DTD."""
     refuse_dtd(path)
-    level = 0
-    holder: Element | None = None
     with open_input(path) as handle:
         try:
-            # S314: the prolog was checked above (refuse_dtd), and expat's amplification
-            # limit stands behind it; defusedxml would force the pure-Python parser
-            for event, elem in iterparse(handle, events=("start", "end")):  # noqa: S314
-                if event == "start":
-                    level += 1
-                    if level == depth - 1:
-                        holder = elem
-                    continue
-                if level == depth and elem.tag in tags:
-                    yield elem
-                    if holder is not None:
-                        holder.clear()  # this record and its siblings before it
-                level -= 1
+            yield from _records(handle, depth, tags)
         except ParseError as exc:
             line, column = exc.position
             raise InputFileError(
@@ -103,15 +98,88 @@ def iter_records(path: Path, depth: int, tags: frozenset[str]) -> Iterator[Eleme
             raise InputFileError(f"{path}: cannot read: {exc}") from None
 
 
+class _Events:
+    """The parser's events of one read, as XMLPullParser gets them but iterated in place.
+
+    XMLPullParser hands events out one at a time through a Python generator, which costs as
+    much as the rest of a record's reading; its parser appends them to a deque this class
+    reads directly. `_setevents` is how XMLPullParser itself asks its parser for events
+    (CPython since 3.4); where it is missing, XMLPullParser serves, slower but the same."""
+
+    in_place = True  # False: through XMLPullParser even where `_setevents` is there (tests)
+
+    def __init__(self) -> None:
+        # S314: the prolog was checked (refuse_dtd) and expat's amplification limit stands
+        # behind it; defusedxml would force the pure-Python parser
+        self.parser = XMLParser(target=TreeBuilder())  # noqa: S314
+        self.queue: deque[tuple[str, Element]] = deque()
+        self.choose: Callable[[deque[tuple[str, Element]], tuple[str, ...]], None] | None
+        self.choose = getattr(self.parser, "_setevents", None) if self.in_place else None
+        self.pull: XMLPullParser[Element] | None = None
+        if self.choose is None:
+            self.pull = XMLPullParser(events=("start", "end"))
+        self.report(("start", "end"))
+
+    def report(self, events: tuple[str, ...]) -> None:
+        """From now on, these events (XMLPullParser keeps its first choice)."""
+        if self.choose is not None:
+            self.choose(self.queue, events)
+
+    def feed(self, chunk: bytes) -> Iterable[tuple[str, Element]]:
+        """The events the chunk completes (valid until the next feed)."""
+        if self.pull is not None:
+            self.pull.feed(chunk)
+            return list(self.pull.read_events())  # type: ignore[arg-type]
+        self.queue.clear()
+        self.parser.feed(chunk)
+        return self.queue
+
+    def close(self) -> None:
+        (self.parser if self.pull is None else self.pull).close()
+
+
+def _records(handle: BinaryIO, depth: int, tags: frozenset[str]) -> Iterator[Element]:
+    # start events only until the records' parent is open (it is what is cleared behind
+    # each record); from then on end events alone, half the events of a start-and-end loop
+    events = _Events()
+    holder: Element | None = None
+    level = 0
+    read = handle.read
+    while chunk := read(READ_SIZE):
+        for event, elem in events.feed(chunk):
+            if holder is None:
+                if event == "start":
+                    level += 1
+                    if level == depth - 1:
+                        holder = elem
+                else:
+                    level -= 1
+            elif event == "end" and elem.tag in tags and len(elem):
+                yield elem
+                holder.clear()  # this record and the siblings before it
+        if holder is not None and level:
+            level = 0
+            events.report(("end",))
+    events.close()
+
+
+# a record's place in the spill, packed in one 64-bit word: its offset, then its length
+LENGTH_BITS = 28
+RECORD_LIMIT = 1 << LENGTH_BITS  # 256 MiB, far above any comment an export holds
+
+
 class RecordSpill:
     """Records (tuples of plain values) kept on disk by group, read back a group at a time.
 
-    One private temp file (in a 0700 folder, removed by `close`) and an index of offsets per
-    group in memory: 16 bytes a record. marshal is safe here: the file is this process's own,
+    One private temp file (in a 0700 folder, removed by `close`) and an index of places per
+    group in memory: 8 bytes a record. marshal is safe here: the file is this process's own,
     written and read back by the same Python. Reads are positional (os.pread), so threads may
     read groups at once."""
 
-    def __init__(self, label: str) -> None:
+    limit = RECORD_LIMIT
+
+    def __init__(self, label: str, origin: Path | None = None) -> None:
+        self.origin = origin or Path(label)  # the file the records come from, for errors
         self.folder = Path(tempfile.mkdtemp(prefix=f"comment-migrate-{label}-"))
         self._file = (self.folder / "records.bin").open("w+b")
         self._end = 0
@@ -120,13 +188,18 @@ class RecordSpill:
 
     def add(self, group: str, record: tuple[Any, ...]) -> None:
         data = marshal.dumps(record)
+        size = len(data)
+        if size >= self.limit:
+            raise InputFileError(
+                f"{self.origin}: a record of {size} bytes (on page {group!r}) is larger than "
+                f"the {self.limit} bytes this reader holds"
+            )
         self._file.write(data)
-        offsets = self._index.get(group)
-        if offsets is None:
-            offsets = self._index[group] = array("q")
-        offsets.append(self._end)
-        offsets.append(len(data))
-        self._end += len(data)
+        places = self._index.get(group)
+        if places is None:
+            places = self._index[group] = array("Q")
+        places.append(self._end << LENGTH_BITS | size)
+        self._end += size
 
     def finish(self) -> None:
         """Every record is added: make them readable."""
@@ -136,16 +209,13 @@ class RecordSpill:
         return list(self._index)
 
     def count(self, group: str) -> int:
-        return len(self._index.get(group, ())) // 2
+        return len(self._index.get(group, ()))
 
     def records(self, group: str) -> list[tuple[Any, ...]]:
-        offsets = self._index.get(group)
-        if offsets is None:
-            return []
-        fd = self._file.fileno()
+        fd, mask = self._file.fileno(), RECORD_LIMIT - 1
         return [
-            marshal.loads(os.pread(fd, offsets[i + 1], offsets[i]))  # noqa: S302 (our own file)
-            for i in range(0, len(offsets), 2)
+            marshal.loads(os.pread(fd, place & mask, place >> LENGTH_BITS))  # noqa: S302 (ours)
+            for place in self._index.get(group, ())
         ]
 
     def close(self) -> None:

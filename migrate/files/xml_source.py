@@ -25,7 +25,7 @@ class SpilledExportSource:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.spill = RecordSpill(self.system)
+        self.spill = RecordSpill(self.system, self.path)
         try:
             self.index()
         except BaseException:
