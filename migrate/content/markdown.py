@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import urllib.parse
 
-from markdownify import markdownify
+from markdownify import MarkdownConverter
 
 from migrate.content.html import sanitize_html
 from migrate.content.matrix import IMAGE_MSGTYPE
@@ -106,9 +106,14 @@ def images_as_links(markdown: str) -> str:
     )
 
 
+# one converter for every call: making one costs as much as converting a short comment, and
+# what it keeps between calls is its options and a cache of its own methods by tag
+_TO_MARKDOWN = MarkdownConverter(heading_style="ATX", bullets="-", escape_underscores=False)
+
+
 def html_to_markdown(html: str) -> str:
     """Sanitized HTML as Markdown that renders the same text, links, images and line breaks
     (for sources that keep only HTML, into targets that take Markdown)."""
     clean = sanitize_html(html) or ""  # the one allowlist, before converting
-    markdown = markdownify(clean, heading_style="ATX", bullets="-", escape_underscores=False)
+    markdown = _TO_MARKDOWN.convert(clean)
     return _BLANK_LINES.sub("\n\n", markdown).strip()

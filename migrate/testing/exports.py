@@ -1,7 +1,9 @@
-"""Generated Disqus exports of any size, in the real shape (namespaces, CDATA messages, the
-thread list first, posts not in page order, twin threads, replies up to several levels,
-spam, deleted posts, disq.us-wrapped links), for tests and benchmarks. Streamed to the file,
-so a generator of a gigabyte holds no more than one post in memory.
+"""Generated exports of any size in the real shapes, for tests and benchmarks, streamed to
+the file (a generator of a gigabyte holds one post in memory):
+- Disqus: namespaces, CDATA messages, the thread list first, posts not in page order, twin
+  threads, replies up to several levels, spam, deleted posts, disq.us-wrapped links;
+- WordPress (WXR 1.2): items with their comments nested, plain permalinks, replies, spam and
+  pending comments.
 """
 
 from __future__ import annotations
@@ -135,3 +137,77 @@ def write_disqus_export(
                 del earlier[0]
         out.write("</disqus>\n")
     return GeneratedExport(path, threads, posts, spam, path.stat().st_size)
+
+
+WXR_HEAD = (
+    '<?xml version="1.0" encoding="UTF-8" ?>\n<rss version="2.0"\n'
+    '\txmlns:excerpt="http://wordpress.org/export/1.2/excerpt/"\n'
+    '\txmlns:content="http://purl.org/rss/1.0/modules/content/"\n'
+    '\txmlns:wfw="http://wellformedweb.org/CommentAPI/"\n'
+    '\txmlns:dc="http://purl.org/dc/elements/1.1/"\n'
+    '\txmlns:wp="http://wordpress.org/export/1.2/"\n>\n<channel>\n'
+    "\t<title>Generated</title>\n\t<link>https://blog.example.org</link>\n"
+    "\t<wp:wxr_version>1.2</wp:wxr_version>\n"
+    "\t<wp:author><wp:author_id>1</wp:author_id>"
+    "<wp:author_login><![CDATA[admin]]></wp:author_login></wp:author>\n"
+)
+
+
+def _wxr_comment(out: IO[str], number: int, parent: int, approved: str, body: str) -> None:
+    who = number % 997
+    stamp = f"{2015 + number % 8}-{1 + number % 12:02d}-{1 + number % 28:02d} {number % 24:02d}"
+    stamp += f":{number % 60:02d}:{(number * 7) % 60:02d}"
+    out.write(
+        f"\t\t<wp:comment>\n\t\t\t<wp:comment_id>{number}</wp:comment_id>\n"
+        f"\t\t\t<wp:comment_author><![CDATA[User {who}]]></wp:comment_author>\n"
+        f"\t\t\t<wp:comment_author_email><![CDATA[user{who}@example.net]]>"
+        "</wp:comment_author_email>\n"
+        f"\t\t\t<wp:comment_author_url>https://user{who}.example.net/</wp:comment_author_url>\n"
+        f"\t\t\t<wp:comment_author_IP><![CDATA[198.51.100.{number % 250}]]>"
+        "</wp:comment_author_IP>\n"
+        f"\t\t\t<wp:comment_date><![CDATA[{stamp}]]></wp:comment_date>\n"
+        f"\t\t\t<wp:comment_date_gmt><![CDATA[{stamp}]]></wp:comment_date_gmt>\n"
+        f"\t\t\t<wp:comment_content><![CDATA[{body}]]></wp:comment_content>\n"
+        f"\t\t\t<wp:comment_approved><![CDATA[{approved}]]></wp:comment_approved>\n"
+        "\t\t\t<wp:comment_type><![CDATA[comment]]></wp:comment_type>\n"
+        f"\t\t\t<wp:comment_parent>{parent}</wp:comment_parent>\n"
+        "\t\t\t<wp:comment_user_id>0</wp:comment_user_id>\n\t\t</wp:comment>\n"
+    )
+
+
+def write_wxr_export(
+    path: Path, *, posts: int, comments: int, seed: int = 1, words: int = 60
+) -> GeneratedExport:
+    """A WordPress export (WXR 1.2) of `posts` items sharing `comments` comments (about 1 KB
+    each), each item's comments nested in it as WordPress writes them: plain permalinks,
+    replies to earlier comments of the same post, one comment in 50 spam, one in 40 pending,
+    two paragraphs with a line break."""
+    rng = random.Random(seed)  # noqa: S311 (test data, not secrets)
+    spam = 0
+    number = 1
+    with path.open("w", encoding="utf-8") as out:
+        out.write(WXR_HEAD)
+        for post in range(posts):
+            out.write(
+                f"\t<item>\n\t\t<title>Post number {post}</title>\n"
+                f"\t\t<link>https://blog.example.org/?p={post + 10}</link>\n"
+                "\t\t<dc:creator><![CDATA[admin]]></dc:creator>\n"
+                f"\t\t<content:encoded><![CDATA[<p>Post {post}.</p>]]></content:encoded>\n"
+                f"\t\t<wp:post_id>{post + 10}</wp:post_id>\n"
+                "\t\t<wp:status><![CDATA[publish]]></wp:status>\n"
+                "\t\t<wp:post_type><![CDATA[post]]></wp:post_type>\n"
+            )
+            share = comments // posts + (post < comments % posts)
+            earlier: list[int] = []
+            for _ in range(share):
+                parent = rng.choice(earlier) if earlier and rng.random() < 0.4 else 0
+                roll = rng.random()
+                approved = "spam" if roll < 0.02 else "0" if roll < 0.045 else "1"
+                spam += approved == "spam"
+                body = " ".join(rng.choice(WORDS) for _ in range(words))
+                _wxr_comment(out, number, parent, approved, f"{body}\nthanks\n\n{body[:40]}")
+                earlier = [*earlier[-19:], number]
+                number += 1
+            out.write("\t</item>\n")
+        out.write("</channel>\n</rss>\n")
+    return GeneratedExport(path, posts, comments, spam, path.stat().st_size)

@@ -60,6 +60,14 @@ def _local(tag: str) -> str:
     return tag.rpartition("}")[2]
 
 
+class _LocalNames(dict[str, str]):
+    """A tag's local name, worked out once per tag (the index pass meets the same dozen)."""
+
+    def __missing__(self, tag: str) -> str:
+        self[tag] = name = _local(tag)
+        return name
+
+
 def wp_time(value: str | None) -> datetime | None:
     """`2019-04-01 10:00:00` as UTC, or None when missing, zero or malformed."""
     value = (value or "").strip()
@@ -95,15 +103,16 @@ class WordPressSource(SpilledExportSource):
         super().__init__(path)
 
     def index(self) -> None:
+        local = _LocalNames()
         for item in iter_records(self.path, 3, frozenset({ITEM})):
             fields: dict[str, str] = {}
             comments: list[dict[str, str]] = []
             for child in item:
                 tag = child.tag
-                if tag.startswith(_WP) and _local(tag) == "comment":
-                    comments.append({_local(part.tag): part.text or "" for part in child})
+                if tag.startswith(_WP) and local[tag] == "comment":
+                    comments.append({local[part.tag]: part.text or "" for part in child})
                 elif tag in ("title", "link") or tag.startswith(_WP):
-                    fields[_local(tag)] = child.text or ""
+                    fields[local[tag]] = child.text or ""
             post_id = fields.get("post_id", "").strip()
             if not comments:
                 continue
