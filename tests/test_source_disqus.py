@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from migrate.abilities import PageError, Source
-from migrate.files.xml_input import InputFileError
+from migrate.errors import InputError
 from migrate.model import PageComments
 from migrate.pages import keyed_source
 from migrate.systems.disqus import DisqusSource
@@ -182,7 +182,7 @@ def test_entities_are_refused_unexpanded(tmp_path: Path, text: str, compress: bo
     path.write_bytes(gzip.compress(data) if compress else data)
     tracemalloc.start()
     try:
-        with pytest.raises(InputFileError, match="declares a DTD"):
+        with pytest.raises(InputError, match="declares a DTD"):
             DisqusSource(path)
         _, peak = tracemalloc.get_traced_memory()
     finally:
@@ -205,10 +205,10 @@ def test_an_undeclared_entity_or_broken_xml_names_the_place(tmp_path: Path) -> N
         '<disqus xmlns="http://disqus.com">\n<post><message>&nope;</message></post>\n</disqus>\n',
         encoding="utf-8",
     )
-    with pytest.raises(InputFileError, match=r"broken.xml: not well-formed XML at line 2"):
+    with pytest.raises(InputError, match=r"broken.xml: not well-formed XML at line 2"):
         DisqusSource(path)
     missing = tmp_path / "missing.xml"
-    with pytest.raises(InputFileError, match="cannot open"):
+    with pytest.raises(InputError, match="cannot open"):
         DisqusSource(missing)
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from migrate.abilities import Source
-from migrate.files.xml_input import InputFileError
+from migrate.errors import InputError
 from migrate.model import PageComments
 from migrate.pages import keyed_source
 from migrate.systems.wordpress import WordPressSource
@@ -92,5 +92,5 @@ def test_gzip_and_unsafe_xml(tmp_path: Path) -> None:
     }
     evil = tmp_path / "evil.wxr"
     evil.write_text(BILLION_LAUGHS, encoding="utf-8")
-    with pytest.raises(InputFileError, match="declares a DTD"):
+    with pytest.raises(InputError, match="declares a DTD"):
         WordPressSource(evil)

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from migrate.errors import InputError
 from migrate.files import xml_input
-from migrate.files.xml_input import InputFileError, RecordSpill, iter_records
+from migrate.files.reading import RecordSpill
+from migrate.files.xml_input import iter_records
 from migrate.model import PageComments
 from migrate.pages import keyed_source
 from migrate.systems.disqus import DisqusSource
@@ -77,7 +79,7 @@ def test_broken_xml_names_the_place_either_way(
     messages = []
     for in_place in (True, False):
         monkeypatch.setattr(xml_input._Events, "in_place", in_place)
-        with pytest.raises(InputFileError) as raised:
+        with pytest.raises(InputError) as raised:
             list(iter_records(export, 2, frozenset({"post"})))
         messages.append(str(raised.value))
     assert messages[0] == messages[1]
@@ -106,7 +108,7 @@ def test_a_record_over_the_limit_is_refused_by_name(tmp_path: Path) -> None:
     spill.limit = 100  # the real limit, 256 MiB, is too big to write in a test
     try:
         spill.add("page", ("1", "x" * 50))
-        with pytest.raises(InputFileError, match=r"export\.xml: a record of \d+ bytes"):
+        with pytest.raises(InputError, match=r"export\.xml: a record of \d+ bytes"):
             spill.add("page", ("2", "x" * 200))
         spill.finish()
         assert spill.records("page") == [("1", "x" * 50)]

@@ -1,7 +1,7 @@
 """What the sources of export files share: one read of the file, pages from the page-key
 rule, and one rule for threads and states.
 
-A source reads its file once (`index`, streaming), spooling each record under its page's
+A source reads its file once (`index`, streaming), spilling each record under its page's
 key (migrate.pages); `comments(page)` reads one page's records back and turns each into a
 Comment or a SkippedEvent (`convert`, per system), and the page is settled by the one rule
 of every source (migrate.threads.assemble_page): a reply whose parent is not in the export
@@ -13,19 +13,18 @@ pending (the target keeps it waiting or the run skips it, with the reason).
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
-from migrate.abilities import PageError
+from migrate.abilities import PageError, Source
 from migrate.config import RunConfig, SectionConfig
 from migrate.content import clean_text, plain_to_html
-from migrate.files.reading import PageSpool
+from migrate.files.reading import RecordSpill
 from migrate.model import DELETED_TEXT, Comment, Page, PageComments, SkippedEvent
 from migrate.pages import default_key
 from migrate.plugins import SourcePlugin
@@ -61,13 +60,13 @@ class ExportSource:
     `convert` (a record into a Comment, or raise Skip)."""
 
     system: str
-    # the fields `convert` reads; the rest is not spooled (None: the whole record)
+    # the fields `convert` reads; the rest is not spilled (None: the whole record)
     fields: frozenset[str] | None = None
 
     def __init__(self, path: Path, *, keep_ip: bool = False) -> None:
         self.path = Path(path)
         self.keep_ip = keep_ip
-        self._spool: PageSpool | None = None
+        self._spill: RecordSpill | None = None
         self._reading = threading.Lock()  # workers may ask for pages before the file is read
         self._pages: dict[str, _PageInfo] = {}
         self.unplaced = 0  # records the export gives no page for (logged, never migrated)
@@ -88,13 +87,13 @@ class ExportSource:
 
     # -- the Source protocol ------------------------------------------------------------
 
-    def _read(self) -> PageSpool:
+    def _read(self) -> RecordSpill:
         with self._reading:
-            return self._spool or self._index_file()
+            return self._spill or self._index_file()
 
-    def _index_file(self) -> PageSpool:
-        """Read the export once, spooling each record under its page's key."""
-        spool = PageSpool()
+    def _index_file(self) -> RecordSpill:
+        """Read the export once, spilling each record under its page's key."""
+        spill = RecordSpill(self.system, self.path)
         keys: dict[str, str] = {}  # address -> page key: a page's address repeats
         try:
             for number, (address, title, record) in enumerate(self.index(), start=1):
@@ -115,27 +114,27 @@ class ExportSource:
                     info.title = clean_text(title)
                 if self.fields is not None:
                     record = {k: v for k, v in record.items() if k in self.fields}
-                spool.add(key, json.dumps(record, ensure_ascii=False).encode() + b"\n")
+                spill.add(key, record)
         except BaseException:
-            spool.close()
+            spill.close()
             raise
-        self._spool = spool
-        return spool
+        spill.finish()
+        self._spill = spill
+        return spill
 
     def pages(self) -> Iterator[Page]:
-        spool = self._read()
-        for key in spool.page_keys():
+        spill = self._read()
+        for key in spill.groups():
             info = self._pages[key]
             yield Page(id=key, key=key, title=info.title, url=info.url)
 
     def comments(self, page: Page) -> PageComments:
-        spool = self._read()
+        spill = self._read()
         if page.id not in self._pages:
             raise PageError(f"page {page.id!r} is not in {self.path}")
         comments: list[Comment] = []
         skipped: list[SkippedEvent] = []
-        for raw in spool.records(page.id):
-            record = json.loads(raw)
+        for record in spill.records(page.id):
             try:
                 comments.append(self.convert(record, page))
             except Skip as skip:
@@ -146,9 +145,9 @@ class ExportSource:
         return {"path": str(self.path.resolve())}
 
     def close(self) -> None:
-        if self._spool is not None:
-            self._spool.close()
-            self._spool = None
+        if self._spill is not None:
+            self._spill.close()
+            self._spill = None
 
 
 def assemble(page: Page, comments: list[Comment], skipped: list[SkippedEvent]) -> PageComments:
@@ -256,29 +255,47 @@ def _parse_time(raw: str) -> datetime | None:
         return None
 
 
-def export_source_plugin(
-    name: str, cls: type[ExportSource], keys: Mapping[str, Mapping[str, Any]] | None = None
+def export_plugin(
+    name: str,
+    build: Callable[[Path, SectionConfig], Source],
+    example: str,
+    **properties: Mapping[str, Any],
 ) -> SourcePlugin:
-    """The plugin of an export-file source: `path`, `keep_ip`, and the system's own `keys`
+    """The plugin of an export source: `path` (the file, plain or gzip) and its own keys;
+    `build(path, section)` opens it."""
+
+    def _build(section: SectionConfig, run: RunConfig) -> Source:
+        path = section.path("path")
+        assert path is not None  # the schema requires it
+        return build(path, section)
+
+    path_schema = {
+        "type": "string",
+        "minLength": 1,
+        "examples": [example],
+        "description": f"the {name} export, plain or gzip",
+    }
+    return SourcePlugin(
+        name=name,
+        build=_build,
+        path_keys=("path",),
+        schema={"required": ["path"], "properties": {"path": path_schema, **properties}},
+    )
+
+
+def export_source_plugin(
+    name: str,
+    cls: type[ExportSource],
+    keys: Mapping[str, Mapping[str, Any]] | None = None,
+    *,
+    example: str,
+) -> SourcePlugin:
+    """The plugin of an ExportSource: `path`, `keep_ip`, and the system's own `keys`
     (passed to the source as keyword arguments)."""
     own = dict(keys or {})
 
-    def build(section: SectionConfig, run: RunConfig) -> ExportSource:
-        path = section.path("path")
-        assert path is not None  # the plugin's schema requires it
+    def build(path: Path, section: SectionConfig) -> ExportSource:
         options = {key: section.get(key) for key in own if section.get(key) is not None}
         return cls(path, keep_ip=bool(section.get("keep_ip", False)), **options)
 
-    return SourcePlugin(
-        name=name,
-        build=build,
-        path_keys=("path",),
-        schema={
-            "required": ["path"],
-            "properties": {
-                "path": {"type": "string", "minLength": 1},
-                "keep_ip": {"type": "boolean"},
-                **own,
-            },
-        },
-    )
+    return export_plugin(name, build, example, keep_ip={"type": "boolean"}, **own)

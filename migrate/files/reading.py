@@ -5,16 +5,18 @@
 - `json_items`: the items of one array of a JSON document, streamed by ijson (a C parser:
   one big `[...]` is never loaded whole).
 - `json_lines`: a JSON Lines file, one line at a time.
-- `PageSpool`: records grouped by page in an unlinked temporary file (private to this
-  process), with an index of offsets in memory. A source reads the file once, spools each
-  record under its page, and later reads back one page at a time: memory holds one page's
-  records, not the site's, whatever order the export lists comments in.
+- `RecordSpill`: records grouped by page in a private temporary file, with an index of their
+  places in memory. A source reads the file once, spills each record under its page, and
+  later reads back one page at a time: memory holds one page's records, not the site's,
+  whatever order the export lists comments in.
 """
 
 from __future__ import annotations
 
 import gzip
+import marshal
 import os
+import shutil
 import tempfile
 import threading
 import zlib
@@ -106,36 +108,64 @@ def json_lines(path: Path) -> Iterator[tuple[int, bytes]]:
                 yield number, line
 
 
-class PageSpool:
-    """Records by page key, in a private temporary file: `add` while reading the export,
-    `records(key)` when a page is migrated (thread-safe: workers read pages in parallel)."""
+# a record's place in the spill, packed in one 64-bit word: its offset, then its length
+LENGTH_BITS = 28
+RECORD_LIMIT = 1 << LENGTH_BITS  # 256 MiB, far above any comment an export holds
 
-    def __init__(self) -> None:
-        self._file = tempfile.TemporaryFile()  # noqa: SIM115 - held until close()
-        self._size = 0
-        self._index: dict[str, array[int]] = {}  # key -> offset, length, offset, length...
+
+class RecordSpill:
+    """Records (plain values: text, numbers, None, and tuples, lists and dicts of them) kept
+    on disk by group, read back a group at a time.
+
+    One private temp file (in a 0700 folder, removed by `close`) and an index of places per
+    group in memory: 8 bytes a record. marshal is safe here: the file is this process's own,
+    written and read back by the same Python. Reads are positional (os.pread), so threads may
+    read groups at once."""
+
+    limit = RECORD_LIMIT
+
+    def __init__(self, label: str, origin: Path | None = None) -> None:
+        self.origin = origin or Path(label)  # the file the records come from, for errors
+        self.folder = Path(tempfile.mkdtemp(prefix=f"comment-migrate-{label}-"))
+        self._file = (self.folder / "records.bin").open("w+b")
+        self._end = 0
+        self._index: dict[str, array[int]] = {}
         self._lock = threading.Lock()
 
-    def add(self, key: str, record: bytes) -> None:
-        with self._lock:
-            self._file.write(record)
-            self._index.setdefault(key, array("Q")).extend((self._size, len(record)))
-            self._size += len(record)
+    def add(self, group: str, record: Any) -> None:
+        data = marshal.dumps(record)
+        size = len(data)
+        if size >= self.limit:
+            raise InputError(
+                f"{self.origin}: a record of {size} bytes (on page {group!r}) is larger than "
+                f"the {self.limit} bytes this reader holds"
+            )
+        self._file.write(data)
+        places = self._index.get(group)
+        if places is None:
+            places = self._index[group] = array("Q")
+        places.append(self._end << LENGTH_BITS | size)
+        self._end += size
 
-    def page_keys(self) -> list[str]:
-        """Page keys in the order their first record came."""
+    def finish(self) -> None:
+        """Every record is added: make them readable."""
+        self._file.flush()
+
+    def groups(self) -> list[str]:
         return list(self._index)
 
-    def count(self, key: str) -> int:
-        return len(self._index.get(key, ())) // 2
+    def count(self, group: str) -> int:
+        return len(self._index.get(group, ()))
 
-    def records(self, key: str) -> Iterator[bytes]:
-        with self._lock:
-            self._file.flush()
-            spans = self._index.get(key, array("Q"))
-            fd = self._file.fileno()
-            chunks = [os.pread(fd, spans[i + 1], spans[i]) for i in range(0, len(spans), 2)]
-        yield from chunks
+    def records(self, group: str) -> list[Any]:
+        fd, mask = self._file.fileno(), RECORD_LIMIT - 1
+        return [
+            marshal.loads(os.pread(fd, place & mask, place >> LENGTH_BITS))  # noqa: S302 (ours)
+            for place in self._index.get(group, ())
+        ]
 
     def close(self) -> None:
-        self._file.close()
+        with self._lock:
+            if not self._file.closed:
+                self._file.close()
+            shutil.rmtree(self.folder, ignore_errors=True)

@@ -1,5 +1,5 @@
-"""Reading an export file: plain or gzip (told apart by content), XML parsed as a stream with
-no DTD, and records spilled to a private temp file so a page can be served without the rest.
+"""Reading an XML export (plain or gzip, migrate.files.reading) as a stream of records,
+with no DTD.
 
 XML safety: an export (Disqus, WordPress) has no DTD, and a DTD is where entities are
 declared (billion laughs, quadratic blow-up, external entities that read local files). A
@@ -9,53 +9,27 @@ on entity amplification stays as a second guard, and an undeclared entity is a p
 
 from __future__ import annotations
 
-import gzip
-import marshal
-import os
 import re
-import shutil
-import tempfile
-import threading
-from array import array
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import IO
 from xml.etree.ElementTree import Element, ParseError, TreeBuilder, XMLParser, XMLPullParser
 
-from migrate.errors import ExitStatus, SourceError
+from migrate.errors import InputError
+from migrate.files.reading import open_input
 
-GZIP_MAGIC = b"\x1f\x8b"
 _ELEMENT_START = re.compile(r"<[A-Za-z_:]")
 PROLOG_LIMIT = 64 * 1024  # an export's XML declaration and comments fit many times over
 
 
-class InputFileError(SourceError):
-    """The user's export file cannot be read: missing, not XML, unsafe (exit 2)."""
-
-    exit_status = ExitStatus.USAGE
-
-
-def open_input(path: Path) -> BinaryIO:
-    """`path` opened for reading, decompressed when its first bytes are gzip's."""
-    try:
-        handle = path.open("rb")
-    except OSError as exc:
-        raise InputFileError(f"{path}: cannot open: {exc.strerror or exc}") from None
-    if handle.read(2) == GZIP_MAGIC:
-        handle.seek(0)
-        return cast(BinaryIO, gzip.GzipFile(fileobj=handle, mode="rb"))
-    handle.seek(0)
-    return handle
-
-
 def refuse_dtd(path: Path) -> None:
-    """Raise InputFileError when the file declares a DTD (see the module docstring)."""
+    """Raise InputError when the file declares a DTD (see the module docstring)."""
     try:
         with open_input(path) as handle:
             head = handle.read(PROLOG_LIMIT)
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
-        raise InputFileError(f"{path}: cannot read: {exc}") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc}") from None
     if head.startswith((b"\xff\xfe", b"\xfe\xff")):
         text = head.decode("utf-16", errors="replace")
     else:
@@ -64,13 +38,13 @@ def refuse_dtd(path: Path) -> None:
     first_element = found.start() if found else -1
     prolog = text if found is None else text[:first_element]
     if "<!DOCTYPE" in prolog or "<!ENTITY" in prolog:
-        raise InputFileError(
+        raise InputError(
             f"{path}: the file declares a DTD (<!DOCTYPE ...>), which exports never do; it is "
             "refused unread, since a DTD's entities can expand without bound or read local "
             "files. Remove the DOCTYPE declaration if the file is genuine."
         )
     if first_element < 0 and len(head) >= PROLOG_LIMIT:
-        raise InputFileError(f"{path}: no XML element in the first {PROLOG_LIMIT} bytes")
+        raise InputError(f"{path}: no XML element in the first {PROLOG_LIMIT} bytes")
 
 
 READ_SIZE = 16 * 1024  # what iterparse reads at a time: the events of a read stay few
@@ -83,7 +57,7 @@ def iter_records(path: Path, depth: int, tags: frozenset[str]) -> Iterator[Eleme
 
     A record is told from an element of the same name nested in one by having children:
     what nests is a bare reference (a Disqus post's `<thread dsq:id="7"/>`), and a record
-    with no children holds nothing to read. Raises InputFileError for a file that is not
+    with no children holds nothing to read. Raises InputError for a file that is not
     well-formed XML or declares a DTD."""
     refuse_dtd(path)
     with open_input(path) as handle:
@@ -91,11 +65,11 @@ def iter_records(path: Path, depth: int, tags: frozenset[str]) -> Iterator[Eleme
             yield from _records(handle, depth, tags)
         except ParseError as exc:
             line, column = exc.position
-            raise InputFileError(
+            raise InputError(
                 f"{path}: not well-formed XML at line {line}, column {column + 1}: {exc}"
             ) from None
-        except (OSError, EOFError, gzip.BadGzipFile) as exc:
-            raise InputFileError(f"{path}: cannot read: {exc}") from None
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read: {exc}") from None
 
 
 class _Events:
@@ -138,7 +112,7 @@ class _Events:
         (self.parser if self.pull is None else self.pull).close()
 
 
-def _records(handle: BinaryIO, depth: int, tags: frozenset[str]) -> Iterator[Element]:
+def _records(handle: IO[bytes], depth: int, tags: frozenset[str]) -> Iterator[Element]:
     # start events only until the records' parent is open (it is what is cleared behind
     # each record); from then on end events alone, half the events of a start-and-end loop
     events = _Events()
@@ -161,65 +135,3 @@ def _records(handle: BinaryIO, depth: int, tags: frozenset[str]) -> Iterator[Ele
             level = 0
             events.report(("end",))
     events.close()
-
-
-# a record's place in the spill, packed in one 64-bit word: its offset, then its length
-LENGTH_BITS = 28
-RECORD_LIMIT = 1 << LENGTH_BITS  # 256 MiB, far above any comment an export holds
-
-
-class RecordSpill:
-    """Records (tuples of plain values) kept on disk by group, read back a group at a time.
-
-    One private temp file (in a 0700 folder, removed by `close`) and an index of places per
-    group in memory: 8 bytes a record. marshal is safe here: the file is this process's own,
-    written and read back by the same Python. Reads are positional (os.pread), so threads may
-    read groups at once."""
-
-    limit = RECORD_LIMIT
-
-    def __init__(self, label: str, origin: Path | None = None) -> None:
-        self.origin = origin or Path(label)  # the file the records come from, for errors
-        self.folder = Path(tempfile.mkdtemp(prefix=f"comment-migrate-{label}-"))
-        self._file = (self.folder / "records.bin").open("w+b")
-        self._end = 0
-        self._index: dict[str, array[int]] = {}
-        self._lock = threading.Lock()
-
-    def add(self, group: str, record: tuple[Any, ...]) -> None:
-        data = marshal.dumps(record)
-        size = len(data)
-        if size >= self.limit:
-            raise InputFileError(
-                f"{self.origin}: a record of {size} bytes (on page {group!r}) is larger than "
-                f"the {self.limit} bytes this reader holds"
-            )
-        self._file.write(data)
-        places = self._index.get(group)
-        if places is None:
-            places = self._index[group] = array("Q")
-        places.append(self._end << LENGTH_BITS | size)
-        self._end += size
-
-    def finish(self) -> None:
-        """Every record is added: make them readable."""
-        self._file.flush()
-
-    def groups(self) -> list[str]:
-        return list(self._index)
-
-    def count(self, group: str) -> int:
-        return len(self._index.get(group, ()))
-
-    def records(self, group: str) -> list[tuple[Any, ...]]:
-        fd, mask = self._file.fileno(), RECORD_LIMIT - 1
-        return [
-            marshal.loads(os.pread(fd, place & mask, place >> LENGTH_BITS))  # noqa: S302 (ours)
-            for place in self._index.get(group, ())
-        ]
-
-    def close(self) -> None:
-        with self._lock:
-            if not self._file.closed:
-                self._file.close()
-            shutil.rmtree(self.folder, ignore_errors=True)

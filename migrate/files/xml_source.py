@@ -4,15 +4,12 @@ migrate/threads.py (`assemble_page`: tombstones, orphans, parent cycles)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from migrate.abilities import Source
-from migrate.config import RunConfig, SectionConfig
-from migrate.files.xml_input import RecordSpill
+from migrate.files.reading import RecordSpill
 from migrate.model import Comment, Page, PageComments, SkippedEvent
-from migrate.plugins import SourcePlugin
 from migrate.threads import assemble_page
 
 
@@ -59,31 +56,3 @@ class SpilledExportSource:
 
     def close(self) -> None:
         self.spill.close()
-
-
-def export_plugin(
-    name: str,
-    build: Callable[[Path, SectionConfig], Source],
-    example: str,
-    **properties: Mapping[str, Any],
-) -> SourcePlugin:
-    """The plugin of an export source: `path` (the file, plain or gzip) and its own keys;
-    `build(path, section)` opens it."""
-
-    def _build(section: SectionConfig, run: RunConfig) -> Source:
-        path = section.path("path")
-        assert path is not None  # the schema requires it
-        return build(path, section)
-
-    path_schema = {
-        "type": "string",
-        "minLength": 1,
-        "examples": [example],
-        "description": f"the {name} export, plain or gzip",
-    }
-    return SourcePlugin(
-        name=name,
-        build=_build,
-        path_keys=("path",),
-        schema={"required": ["path"], "properties": {"path": path_schema, **properties}},
-    )

@@ -8,5 +8,7 @@ from migrate.files.export_source import export_source_plugin
 from migrate.systems.artalk.source import ArtalkSource
 from migrate.systems.artalk.target import ArtalkTarget
 
-SOURCE = export_source_plugin("artalk", ArtalkSource, {"timezone": {"type": "string"}})
+SOURCE = export_source_plugin(
+    "artalk", ArtalkSource, {"timezone": {"type": "string"}}, example="artalk-export.artrans"
+)
 TARGET = export_file_plugin(ArtalkTarget, {"site_name": {"type": "string", "minLength": 1}})

@@ -8,5 +8,5 @@ from migrate.files.export_source import export_source_plugin
 from migrate.systems.commento.source import CommentoSource
 from migrate.systems.commento.target import CommentoTarget
 
-SOURCE = export_source_plugin("commento", CommentoSource)
+SOURCE = export_source_plugin("commento", CommentoSource, example="commento-export.json.gz")
 TARGET = export_file_plugin(CommentoTarget, {})

@@ -4,7 +4,7 @@ have no link."""
 from __future__ import annotations
 
 from migrate.config import DEFAULT_URI
-from migrate.files.xml_source import export_plugin
+from migrate.files.export_source import export_plugin
 from migrate.systems.disqus.source import DisqusSource
 
 PLUGIN = export_plugin(

@@ -9,7 +9,7 @@ from migrate.files.export_source import export_source_plugin
 from migrate.systems.remark42.source import Remark42Source
 from migrate.systems.remark42.target import Remark42Target
 
-SOURCE = export_source_plugin("remark42", Remark42Source)
+SOURCE = export_source_plugin("remark42", Remark42Source, example="remark42-backup.gz")
 TARGET = export_file_plugin(
     Remark42Target,
     {"site": {"type": "string", "minLength": 1}},

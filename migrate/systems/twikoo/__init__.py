@@ -3,6 +3,6 @@
 from migrate.files.export_source import export_source_plugin
 from migrate.systems.twikoo.source import TwikooSource
 
-SOURCE = export_source_plugin("twikoo", TwikooSource)
+SOURCE = export_source_plugin("twikoo", TwikooSource, example="twikoo-comments.json")
 
 __all__ = ["SOURCE", "TwikooSource"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from migrate.files.xml_source import export_plugin
+from migrate.files.export_source import export_plugin
 from migrate.systems.wordpress.source import WordPressSource
 
 PLUGIN = export_plugin(
