@@ -16,11 +16,13 @@ run, and the peak memory of a whole `run` of it.
 3. memory: `comment-migrate run` of the export into JSONL in a child process; its peak
    resident memory (ru_maxrss) is printed with the export's size (target: < 300 MB at about a
    million comments, checkpoint included).
+The last stdout line is a JSON object with the figures.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -147,6 +149,7 @@ def main() -> None:
         ):  # alternately, so both see the same machine
             bare.append(timed(bare_pass, export.path))
             ours.append(timed(our_pass, export.path))
+        figures: dict[str, object] = {"format": args.format, "comments": export.posts}
         if not args.skip_parse:
             for clock, label in ((0, "wall-clock"), (1, "CPU")):
                 fastest_bare = min(times[clock] for times in bare)
@@ -156,17 +159,21 @@ def main() -> None:
                     f"source {fastest_ours:.2f}s; speed ratio (bare / source) "
                     f"{fastest_bare / fastest_ours:.2f} (target >= 0.8)"
                 )
+                figures[f"parse_ratio_{label.split('-')[0].lower()}"] = round(
+                    fastest_bare / fastest_ours, 3
+                )
         if not (args.skip_parse or args.skip_read):
             count, seconds = read_all(export.path, args.format)
             print(f"read: {count} comments converted in {seconds:.1f}s ({count / seconds:.0f}/s)")
-        if args.skip_run:
-            return
-        status, seconds, peak = run_peak(export.path, folder, args.format)
-        print(
-            f"run into JSONL: exit {status}, {seconds:.0f}s, peak RSS {peak / 1e6:.0f} MB "
-            f"for {export.posts} comments ({export.size / 1e6:.0f} MB export; target < 300 MB "
-            "at about 1,000,000)"
-        )
+        if not args.skip_run:
+            status, seconds, peak = run_peak(export.path, folder, args.format)
+            print(
+                f"run into JSONL: exit {status}, {seconds:.0f}s, peak RSS {peak / 1e6:.0f} MB "
+                f"for {export.posts} comments ({export.size / 1e6:.0f} MB export; target < "
+                "300 MB at about 1,000,000)"
+            )
+            figures |= {"run_exit": status, "run_peak_mb": round(peak / 1e6)}
+        print(json.dumps(figures))
 
 
 if __name__ == "__main__":
