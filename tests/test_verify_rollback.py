@@ -78,10 +78,55 @@ def test_verify_reports_missing_extra_wrong_parent_and_changed_text(
     assert post1["ok"]
     assert post0["missing"] == [gone["source"]["id"]]
     assert post0["extra"] == ["c999"]
+    assert post0["duplicates"] == [{"target_id": "c999", "source_id": on_post0[0]["source"]["id"]}]
     assert [w["target_id"] for w in post0["wrong_parent"]] == [reply["id"]]
     assert [c["actual"] for c in post0["changed_text"]] == ["edited in the target"]
     human = invoke("verify", "-c", str(config))
     assert human.exit_code == 3 and "DIFFERS  post0" in human.stdout
+
+
+def test_a_visitors_comment_is_listed_and_a_second_copy_is_a_duplicate(
+    tmp_path: Path,
+    archive: Path,
+    contract_server: ContractServer,
+) -> None:
+    # after the switch visitors comment on the new site: verify names those comments and
+    # leaves them, and still fails a page where a migrated comment shows twice
+    config = write_config(
+        tmp_path, archive=archive, target={"type": "http", "url": contract_server.url}
+    )
+    assert run_json(config)[0] == 0
+    held = contract_server.comments
+    first = next(c for c in held if c["page"]["id"] == "post0")
+    visitor = {
+        **first,
+        "id": "v1",
+        "parent_id": None,
+        "author": {**first["author"], "name": "A Visitor"},
+        "text": "Posted on the new site after the switch",
+        "html": "<p>Posted on the new site after the switch</p>",
+        "source": {**first["source"], "id": "visitor"},
+    }
+    held.append(visitor)
+    code, report = verify_json(config)
+    assert code == 0 and report["ok"], report
+    post0 = next(p for p in report["pages"] if p["page_id"] == "post0")
+    assert (post0["extra"], post0["foreign"], post0["duplicates"]) == (["v1"], ["v1"], [])
+    human = invoke("verify", "-c", str(config))
+    assert human.exit_code == 0, human.stdout
+    assert "1 on the target not made by this migration, left as they are (target ids v1)" in (
+        human.stdout
+    )
+
+    held.append({**first, "id": "dup1", "source": {**first["source"], "id": "again"}})
+    code, report = verify_json(config)
+    assert code == 3 and not report["ok"]
+    post0 = next(p for p in report["pages"] if p["page_id"] == "post0")
+    assert post0["duplicates"] == [{"target_id": "dup1", "source_id": first["source"]["id"]}]
+    assert post0["foreign"] == ["v1"]
+    human = invoke("verify", "-c", str(config))
+    assert human.exit_code == 3
+    assert f"duplicate target id dup1: a second copy of {first['source']['id']}" in human.stdout
 
 
 @pytest.mark.isso

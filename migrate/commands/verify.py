@@ -18,7 +18,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from migrate.abilities import ListingTarget, PageError, Source, Target
-from migrate.commands.verify_compare import ASPECTS, Difference, Limit, compare, difference, limits
+from migrate.commands.verify_compare import (
+    ASPECTS,
+    Difference,
+    Limit,
+    compare,
+    difference,
+    limits,
+    shown_as,
+)
 from migrate.model import Page, TargetComment
 from migrate.pipeline.ledger import PageLedger
 from migrate.pipeline.transform import CommentTransformer, PagePlan
@@ -40,6 +48,9 @@ class PageVerification:
     comments: int = 0
     differences: list[Difference] = field(default_factory=list)  # "missing" ones included
     extra: list[str] = field(default_factory=list)  # target ids this migration did not make
+    # the extra that show a migrated comment again (target id -> its source id): a duplicate;
+    # the rest (a visitor's comment on the live site, another tool's) are listed, not faults
+    duplicates: dict[str, str] = field(default_factory=dict)
     skipped: int = 0  # deliberately not migrated (reason recorded in the checkpoint)
     error: str | None = None
     flattened: int = 0  # replies deeper than the target allows (a limit, not a difference)
@@ -47,7 +58,12 @@ class PageVerification:
 
     @property
     def ok(self) -> bool:
-        return not (self.differences or self.extra or self.error)
+        return not (self.differences or self.duplicates or self.error)
+
+    @property
+    def foreign(self) -> list[str]:
+        """Target ids of comments neither made by this migration nor copies of its own."""
+        return [tid for tid in self.extra if tid not in self.duplicates]
 
     @property
     def missing(self) -> list[str]:
@@ -65,6 +81,10 @@ class PageVerification:
             "error": self.error,
             "missing": self.missing,
             "extra": self.extra,
+            "duplicates": [
+                {"target_id": tid, "source_id": sid} for tid, sid in self.duplicates.items()
+            ],
+            "foreign": self.foreign,
             "differences": [d.to_dict() for d in self.differences],
             # the first two aspects as earlier versions reported them
             "wrong_parent": [
@@ -133,6 +153,7 @@ def verify_page(
     plan = PagePlan(transformer, page, extracted.comments)
     max_depth = transformer.capabilities.max_depth
     expected: set[str] = set()
+    made: dict[tuple[str, str], str] = {}  # what each migrated comment shows -> its source id
     for comment in plan.order:
         if mapping.skip_reason(comment.id) is not None:
             result.skipped += 1
@@ -141,6 +162,8 @@ def verify_page(
             result.flattened += 1
         if comment.author.avatar_url:
             result.avatars += 1
+        out = plan.outgoing(comment, mapping.target_id, mapping.skip_reason)
+        made.setdefault(shown_as(comment.author.name, out.text), comment.id)
         target_id = mapping.target_id(comment.id)
         if target_id is None or target_id not in held:
             result.differences.append(
@@ -148,9 +171,12 @@ def verify_page(
             )
             continue
         expected.add(target_id)
-        out = plan.outgoing(comment, mapping.target_id, mapping.skip_reason)
         result.differences += compare(out, held[target_id], transformer.capabilities)
     result.extra = sorted(tid for tid in held if tid not in expected)
+    for tid in result.extra:
+        copy_of = made.get(shown_as(held[tid].author_name, held[tid].text))
+        if copy_of is not None:
+            result.duplicates[tid] = copy_of
     return result
 
 
@@ -217,6 +243,7 @@ def describe(report: VerifyReport) -> str:
             lines.append(
                 f"ok       {page.page_id}: {page.comments} comments"
                 + (f" ({page.skipped} skipped by rule)" if page.skipped else "")
+                + _foreign(page)
             )
         elif page.error:
             lines.append(f"ERROR    {page.page_id}: {page.error}")
@@ -246,8 +273,8 @@ def _describe_page(page: PageVerification) -> list[str]:
         parts.append(f"{page.differing_comments()} comments differ ({aspects})")
     if counts["missing"]:
         parts.append(f"{counts['missing']} missing")
-    if page.extra:
-        parts.append(f"{len(page.extra)} extra")
+    if page.duplicates:
+        parts.append(f"{len(page.duplicates)} duplicated")
     lines = [f"DIFFERS  {page.page_id}: " + ", ".join(parts)]
     for items in list(by_comment.values())[:SHOWN_PER_PAGE]:
         first = items[0]
@@ -262,5 +289,26 @@ def _describe_page(page: PageVerification) -> list[str]:
         ]
     if len(by_comment) > SHOWN_PER_PAGE:
         lines.append(f"    ... and {len(by_comment) - SHOWN_PER_PAGE} more (--json lists all)")
-    lines += [f"    extra   target id {tid}" for tid in page.extra[:SHOWN_PER_PAGE]]
+    lines += [
+        f"    duplicate target id {tid}: a second copy of {source_id}"
+        for tid, source_id in list(page.duplicates.items())[:SHOWN_PER_PAGE]
+    ]
+    if page.foreign:
+        lines.append("   " + _foreign(page).removeprefix(";"))
     return lines
+
+
+def _foreign(page: PageVerification) -> str:
+    """The page's comments this migration did not make, which it leaves as they are."""
+    if not page.foreign:
+        return ""
+    shown = ", ".join(page.foreign[:SHOWN_PER_PAGE])
+    more = (
+        f" and {len(page.foreign) - SHOWN_PER_PAGE} more"
+        if len(page.foreign) > SHOWN_PER_PAGE
+        else ""
+    )
+    return (
+        f"; {len(page.foreign)} on the target not made by this migration, left as they are "
+        f"(target ids {shown}{more})"
+    )

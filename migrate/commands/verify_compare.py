@@ -104,6 +104,12 @@ def compare(
     return [difference(comment, held.target_id, *item) for item in found]
 
 
+def shown_as(author: str, text: str) -> tuple[str, str]:
+    """What a reader tells a comment by: its author's name and its visible text (a second
+    copy of a migrated comment shows the same; a visitor's comment does not)."""
+    return _name(author), visible_markdown(text).text
+
+
 def _content(out: OutgoingComment, held: TargetComment) -> list[tuple[str, str, str]]:
     """Text, links and images of each form the target keeps, against the same form sent."""
     forms = [(visible_markdown(out.text), visible_markdown(held.text))]
