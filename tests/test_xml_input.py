@@ -4,6 +4,10 @@ record; the spill gives each group its records back in order."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -100,7 +104,23 @@ def test_the_spill_gives_each_group_its_records_in_order(tmp_path: Path) -> None
         assert spill.records("no such page") == []
     finally:
         spill.close()
-    assert not spill.folder.exists()
+    spill.close()  # twice is harmless
+
+
+def test_the_spill_leaves_no_file_behind_even_when_killed(tmp_path: Path) -> None:
+    # unlinked from the start: a SIGKILL cannot leave commenters' data in the temp folder
+    script = (
+        "import os, signal, sys\n"
+        "from migrate.files.reading import RecordSpill\n"
+        "spill = RecordSpill('test')\n"
+        "spill.add('page', ('1', 'someone@example.org'))\n"
+        "spill.finish()\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", script], env=env, check=False)
+    assert done.returncode == -signal.SIGKILL
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_record_over_the_limit_is_refused_by_name(tmp_path: Path) -> None:

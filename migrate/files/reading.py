@@ -16,7 +16,6 @@ from __future__ import annotations
 import gzip
 import marshal
 import os
-import shutil
 import tempfile
 import threading
 import zlib
@@ -117,17 +116,17 @@ class RecordSpill:
     """Records (plain values: text, numbers, None, and tuples, lists and dicts of them) kept
     on disk by group, read back a group at a time.
 
-    One private temp file (in a 0700 folder, removed by `close`) and an index of places per
-    group in memory: 8 bytes a record. marshal is safe here: the file is this process's own,
-    written and read back by the same Python. Reads are positional (os.pread), so threads may
-    read groups at once."""
+    One temporary file, unlinked from the start (nothing is left behind, even when the
+    process is killed; no other process can open it), and an index of places per group in
+    memory: 8 bytes a record. marshal is safe here: the file is this process's own, written
+    and read back by the same Python. Reads are positional (os.pread), so threads may read
+    groups at once."""
 
     limit = RECORD_LIMIT
 
     def __init__(self, label: str, origin: Path | None = None) -> None:
         self.origin = origin or Path(label)  # the file the records come from, for errors
-        self.folder = Path(tempfile.mkdtemp(prefix=f"comment-migrate-{label}-"))
-        self._file = (self.folder / "records.bin").open("w+b")
+        self._file = tempfile.TemporaryFile(prefix=f"comment-migrate-{label}-")  # noqa: SIM115
         self._end = 0
         self._index: dict[str, array[int]] = {}
         self._lock = threading.Lock()
@@ -166,6 +165,4 @@ class RecordSpill:
 
     def close(self) -> None:
         with self._lock:
-            if not self._file.closed:
-                self._file.close()
-            shutil.rmtree(self.folder, ignore_errors=True)
+            self._file.close()
