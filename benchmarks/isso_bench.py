@@ -14,21 +14,19 @@ The LAST stdout line is a JSON object.
 
 from __future__ import annotations
 
-import json
-import statistics
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import requests
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from migrate import ArchiveSource, IssoTarget, JsonlTarget, Migration, RunOptions  # noqa: E402
+from side_by_side import Records, payloads, report, timed_migration, timed_pages  # noqa: E402
+
+from migrate import IssoTarget  # noqa: E402
 from migrate.testing.factories import make_archive, threaded_site  # noqa: E402
 from migrate.testing.isso import IssoServer  # noqa: E402
 
@@ -37,44 +35,14 @@ PAGES, PER_PAGE, WORKERS, ROUNDS = 8, 60, 8, 5
 
 def run_ours(archive: Path, folder: Path) -> float:
     with IssoServer(folder / f"isso-{time.monotonic_ns()}") as isso:
-        target = IssoTarget(isso.url)
-        migration = Migration(
-            ArchiveSource(archive),
-            target,
-            checkpoint=folder / f"cp-{time.monotonic_ns()}.json",
-            workers=WORKERS,
-        )
-        started = time.perf_counter()
-        summary = migration.run(RunOptions(quiet=True))
-        elapsed = time.perf_counter() - started
-        target.close()
-        assert not summary.failed_pages, summary.failed_pages
-        assert summary.comments_imported == PAGES * PER_PAGE
-        return elapsed
+        checkpoint = folder / f"cp-{time.monotonic_ns()}.json"
+        return timed_migration(archive, IssoTarget(isso.url), checkpoint, WORKERS, PAGES * PER_PAGE)
 
 
-def payloads(archive: Path, folder: Path) -> dict[str, list[dict[str, Any]]]:
-    """What the Isso target sends, per page in its order (two levels, "@name: " prefixes),
-    through a JSON Lines file with Isso's capabilities."""
-    out = folder / "payloads.jsonl"
-    capabilities = IssoTarget("http://127.0.0.1:9").capabilities
-    Migration(
-        ArchiveSource(archive),
-        JsonlTarget(out, capabilities=capabilities),
-        checkpoint=folder / "payloads.json",
-        workers=1,
-    ).run(RunOptions(quiet=True))
-    pages: dict[str, list[dict[str, Any]]] = {}
-    for line in out.read_text().splitlines():
-        record = json.loads(line)
-        pages.setdefault(record["page"]["uri"], []).append(record)
-    return pages
-
-
-def run_raw(pages: dict[str, list[dict[str, Any]]], folder: Path) -> float:
+def run_raw(pages: dict[str, Records], folder: Path) -> float:
     with IssoServer(folder / f"isso-{time.monotonic_ns()}") as isso:
 
-        def post_page(uri: str, records: list[dict[str, Any]]) -> int:
+        def post_page(uri: str, records: Records) -> int:
             session = requests.Session()
             new_ids: dict[str, int] = {}
             for record in records:
@@ -97,10 +65,7 @@ def run_raw(pages: dict[str, list[dict[str, Any]]], folder: Path) -> float:
                 new_ids[record["source"]["id"]] = response.json()["id"]
             return len(records)
 
-        started = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-            sent = sum(pool.map(post_page, pages.keys(), pages.values()))
-        elapsed = time.perf_counter() - started
+        elapsed, sent = timed_pages(pages, post_page, WORKERS)
         assert sent == PAGES * PER_PAGE
         return elapsed
 
@@ -111,39 +76,12 @@ def main() -> None:
         archive = make_archive(
             folder / "site.archive.jsonl", threaded_site(pages=PAGES, per_page=PER_PAGE, depth=2)
         )
-        bodies = payloads(archive, folder)
-        total = PAGES * PER_PAGE
+        bodies = payloads(archive, folder, IssoTarget("http://127.0.0.1:9").capabilities)
         ours, raw = [], []
         for _ in range(ROUNDS):
             ours.append(run_ours(archive, folder))
             raw.append(run_raw(bodies, folder))
-        ours_rate = total / statistics.median(ours)
-        raw_rate = total / statistics.median(raw)
-        ratio = ours_rate / raw_rate
-        # on a shared machine the medians move with the load; the best rounds show the cost
-        best_ratio = min(raw) / min(ours)
-        print(
-            f"Isso, {PAGES} pages x {PER_PAGE} comments, {WORKERS} workers, "
-            f"{ROUNDS} rounds, medians"
-        )
-        print(
-            f"ours {ours_rate:.0f} c/s, raw {raw_rate:.0f} c/s, ratio {ratio:.3f} "
-            f"(best rounds: {best_ratio:.3f})"
-        )
-        print(
-            json.dumps(
-                {
-                    "comments": total,
-                    "workers": WORKERS,
-                    "ratio_isso": round(ratio, 3),
-                    "ratio_isso_best": round(best_ratio, 3),
-                    "comments_per_second": round(ours_rate, 1),
-                    "raw_comments_per_second": round(raw_rate, 1),
-                    "ours_seconds": [round(s, 3) for s in ours],
-                    "raw_seconds": [round(s, 3) for s in raw],
-                }
-            )
-        )
+        report("Isso", (PAGES, PER_PAGE, WORKERS, ROUNDS), ours, raw, "")
 
 
 if __name__ == "__main__":
