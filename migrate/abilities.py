@@ -148,6 +148,23 @@ class DeletingTarget(Protocol):
 
 
 @runtime_checkable
+class PageMakingTarget(Protocol):
+    """A target that makes something of its own per page besides the comments (GitHub: the
+    page's discussion), which rollback removes too, once nothing else is in it."""
+
+    made_per_page: str  # what it makes, for messages ("discussion")
+
+    def made_for(self, page: Page) -> bool:
+        """This tool made the page's container and it is there now (rollback's plan)."""
+        ...
+
+    def remove_made(self, page: Page) -> bool:
+        """Rollback, after the page's comments: remove what this tool made for the page if
+        nothing is in it (a visitor's comment keeps it); True if it is gone now."""
+        ...
+
+
+@runtime_checkable
 class AdvisingTarget(Protocol):
     """A target with advice of its own for the run's summary (how to keep more of the
     comments, e.g. an import file where the API cannot keep dates)."""

@@ -23,14 +23,16 @@ import pytest
 from migrate.model import Comment, Page
 from migrate.pages import keyed_source
 from migrate.systems.disqus.source import DisqusSource
+from migrate.systems.github import giscus
 from migrate.systems.matrix import MatrixCommentExtractor
 from migrate.testing.exports import write_disqus_export
-from migrate.testing.factories import disqus_shaped_site, make_archive
+from migrate.testing.factories import disqus_shaped_site, make_archive, threaded_site
 from tests.migration_helpers import invoke, start_run, subprocess_env, write_config
 from tests.servers.github import GITHUB_STANDIN_TOKEN, GitHubStandIn
 from tests.servers.synapse import SynapseServer
 from tests.test_crash import kill_later
 from tests.test_target_github import assert_discussions_hold, target_section
+from utils.checkpoint_manager import read_checkpoint
 
 pytestmark = pytest.mark.github
 
@@ -174,3 +176,59 @@ def test_a_disqus_export_survives_sigkills_and_the_secondary_limit(
         assert kills >= 10 and server.secondary_hits > 0 and server.invalid == []
         assert_discussions_hold(server, site)
         assert len(server.store.discussions) == len(site)
+
+
+def giscus_made(server: GitHubStandIn, term: str) -> str:
+    """A discussion as giscus makes it for `term` (no mark of ours), with a visitor's comment."""
+    store = server.store
+    body = f"# {term}\n\nhttps://blog.example.org/{term}\n\n<!-- sha1: {giscus.term_hash(term)} -->"
+    made = store.create_discussion(
+        {"repositoryId": store.repo_id, "categoryId": "DIC_2", "title": term, "body": body}
+    )
+    store.add_comment({"discussionId": made["id"], "body": "a visitor's own comment"})
+    return str(made["id"])
+
+
+@pytest.mark.parametrize(
+    ("creations", "visitor"),
+    [(1, False), (2, False), (1, True)],
+    ids=["after-the-discussion", "after-its-first-comment", "visitor-commented-since"],
+)
+def test_rollback_after_a_kill_right_after_a_discussion_was_made_needs_no_rerun(
+    tmp_path: Path, github_standin: GitHubStandIn, creations: int, visitor: bool
+) -> None:
+    """The run is killed right after it made post1's discussion (and, with 2, its first
+    comment), before the answer came back: nothing of that page is journaled. `rollback`,
+    with no `run` between, removes the discussion and the comment; giscus's discussion of
+    post0, a visitor's comment in it and the migration's comments taken out of it, and a
+    discussion of ours a visitor has commented in since, are handled as a person expects."""
+    server, store = github_standin, github_standin.store
+    site = threaded_site(pages=3, per_page=3, depth=2)
+    theirs = giscus_made(server, "post0/")
+    config = write_config(
+        tmp_path, archive=make_archive(tmp_path / "s.jsonl", site),
+        target=target_section(server), run={"workers": 1},
+    )  # fmt: skip
+    proc = start_run(config, env=subprocess_env(GITHUB_TOKEN=GITHUB_STANDIN_TOKEN))
+    server.kill_after_creations(proc.pid, creations, counting_from="createDiscussion")
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == -signal.SIGKILL, stderr
+    (ours,) = [d for d in store.discussions.values() if giscus.DISCUSSION_MARKER in d.body]
+    assert ours.title == "post1/" and len(ours.comments) == creations - 1
+    state = read_checkpoint(tmp_path / "checkpoint.json")
+    assert state.get_page_mappings("post1") == []  # nothing of post1 was journaled
+    assert state.get_page_mappings("post0"), "post0 was not migrated before the kill"
+    if visitor:
+        store.add_comment({"discussionId": ours.id, "body": "a visitor, since"})
+
+    env = {"GITHUB_TOKEN": GITHUB_STANDIN_TOKEN}
+    result = invoke("rollback", "-c", str(config), "--yes", env=env)
+    assert result.exit_code == 0, result.stderr
+    assert not [c for c in store.comments.values() if giscus.parse_body(c.body).source_id]
+    left = {d.id: [store.comments[c].body for c in d.comments] for d in store.discussions.values()}
+    expected = {theirs: ["a visitor's own comment"]}
+    if visitor:  # someone else's words are in it now: it stays, with them
+        expected[ours.id] = ["a visitor, since"]
+    assert left == expected
+    kept = int(visitor)
+    assert f"Discussions this tool made: {1 - kept} removed, {kept} kept" in result.stderr

@@ -264,9 +264,14 @@ def rollback(
                 "recorded: they are deleted too.",
                 err=True,
             )
+        made = (
+            f", and the {outcome.made} {outcome.made_noun}s this tool made once empty"
+            if outcome.made
+            else ""
+        )
         return yes or click.confirm(
             f"Delete {outcome.planned} comments from the {outcome.target} target "
-            f"on {outcome.pages} pages (after saving them to {outcome.backup})?",
+            f"on {outcome.pages} pages (after saving them to {outcome.backup}){made}?",
             err=True,
         )
 
@@ -285,6 +290,12 @@ def rollback(
         f"gone), {len(summary.failed)} could not be deleted.",
         err=True,
     )
+    if outcome.made:
+        click.echo(
+            f"{outcome.made_noun.capitalize()}s this tool made: {summary.removed} removed, "
+            f"{outcome.made - summary.removed} kept (someone else commented in them).",
+            err=True,
+        )
     for item in summary.failed[:20]:
         click.echo(printable(f"  FAILED {item['target_id']}: {item['error']}"), err=True)
     if summary.interrupted:

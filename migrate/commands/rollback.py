@@ -16,6 +16,12 @@ or failed, the source's comments without a mapping are looked for in the target 
 reconciliation (HTTP: by source id in the listing, or the lookup; Isso: the page read back
 and matched; files: the committed records), and what is found is backed up and deleted
 with the rest (first: nothing recorded can be a reply to it).
+
+A target that makes something of its own per page (GitHub: the page's discussion,
+migrate.abilities.PageMakingTarget) is asked, for every page the checkpoint has a status
+for, whether this tool made it; after the comments, each is removed if nothing is left in
+it. A page is marked in progress before anything of it is sent, so a run killed between
+making the discussion and journaling its first comment leaves a page rollback looks at.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from migrate.abilities import (
     DeletingTarget,
     ListingTarget,
     PageError,
+    PageMakingTarget,
     ReconcilingTarget,
     Source,
     Target,
@@ -60,6 +67,8 @@ class BackupFailed(MigrateError):
 class RollbackPlan:
     # per page, its (source id, target id) pairs, replies before their parents
     pages: list[tuple[Page, list[tuple[str, str]]]]
+    # pages whose container (a discussion) this tool made: removed after, if left empty
+    made: list[Page] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -71,6 +80,7 @@ class RollbackSummary:
     planned: int = 0
     deleted: int = 0
     already_gone: int = 0
+    removed: int = 0  # containers this tool made for a page (discussions), gone now
     backup: str | None = None
     interrupted: bool = False
     failed: list[dict[str, str]] = field(default_factory=list)
@@ -104,15 +114,29 @@ def plan_rollback(
             log.warning("page %s is no longer in the source; its comments are deleted too", page_id)
             known[page_id] = page_for(page_id)
             page_ids.append(page_id)
-    planned = []
+    planned, made = [], []
     for page_id in page_ids:
+        if cp.state.get_page_status(page_id) is not None and _made_for(target, known[page_id]):
+            made.append(known[page_id])
         items = [
             *reversed(unrecorded.get(page_id, ())),
             *reversed(cp.state.get_page_mappings(page_id)),
         ]
         if items:
             planned.append((known[page_id], items))
-    return RollbackPlan(planned)
+    return RollbackPlan(planned, made)
+
+
+def _made_for(target: Target, page: Page) -> bool:
+    """The target holds something this tool made for a page a run touched."""
+    if not isinstance(target, PageMakingTarget):
+        return False
+    try:
+        return target.made_for(page)
+    except PageError as exc:  # a page the source lost, without what the lookup needs
+        log.warning("page %s: cannot look for the %s this tool made: %s", page.id,
+                    target.made_per_page, exc.message)  # fmt: skip
+        return False
 
 
 class SourceUnreadable(MigrateError):
@@ -232,9 +256,7 @@ def execute_rollback(
     cp.save_checkpoint()
     for page, items in plan.pages:
         for source_id, target_id in items:
-            if stop is not None and stop.is_set():
-                summary.interrupted = True
-                cp.save_checkpoint()
+            if _stopped(stop, summary, cp):
                 return summary
             try:
                 existed = target.delete(target_id, page)
@@ -250,10 +272,41 @@ def execute_rollback(
                 summary.already_gone += 1
             if on_delete is not None:
                 on_delete()
+    if isinstance(target, PageMakingTarget) and not _remove_made(target, cp, plan, summary, stop):
+        return summary
     if not summary.failed:
         cp.set_metadata(ROLLBACK_KEY, False)
     cp.save_checkpoint()
     return summary
+
+
+def _remove_made(
+    target: PageMakingTarget,
+    cp: CheckpointManager,
+    plan: RollbackPlan,
+    summary: RollbackSummary,
+    stop: threading.Event | None,
+) -> bool:
+    """What the target made per page (discussions), once their comments are gone; False
+    when asked to stop."""
+    for page in plan.made:
+        if _stopped(stop, summary, cp):
+            return False
+        try:
+            summary.removed += target.remove_made(page)
+        except Exception as exc:
+            what = f"{page.id}'s {target.made_per_page}"
+            summary.failed.append({"source_id": "", "target_id": what, "error": str(exc)})
+    return True
+
+
+def _stopped(stop: threading.Event | None, summary: RollbackSummary, cp: CheckpointManager) -> bool:
+    """Asked to stop: what is done is saved, the next rollback resumes."""
+    if stop is None or not stop.is_set():
+        return False
+    summary.interrupted = True
+    cp.save_checkpoint()
+    return True
 
 
 class RollbackDeclined(MigrateError):
@@ -270,6 +323,8 @@ class RollbackOutcome:
     backup: Path | None = None
     backed_up: int = 0
     unjournaled: int = 0  # sent by an interrupted run, never recorded, found and planned
+    made: int = 0  # pages whose container this tool made (a discussion), removed if empty
+    made_noun: str = ""
     summary: RollbackSummary | None = None
     moved_aside: list[Path] = field(default_factory=list)
 
@@ -302,7 +357,9 @@ def rollback_migration(
             outcome.unjournaled = sum(len(items) for items in unrecorded.values())
             plan = plan_rollback(target, cp, pages, migration.page_for, unrecorded)
             outcome.planned, outcome.pages = plan.total, len(plan.pages)
-            if plan.total == 0:
+            outcome.made = len(plan.made)
+            outcome.made_noun = getattr(target, "made_per_page", "")
+            if plan.total == 0 and not plan.made:
                 cp.set_metadata(ROLLBACK_KEY, False)
             else:
                 outcome.backup = backup or path.with_name(

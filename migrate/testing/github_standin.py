@@ -25,7 +25,9 @@ Importable without pytest::
     server.stop()
 
 `kill_after_creations(pid, n)`: SIGKILL `pid` right after the n-th creation from now is
-stored, before it is answered (the crash window of the exactly-once protocol).
+stored, before it is answered (the crash window of the exactly-once protocol); with
+`counting_from="createDiscussion"` the count starts at the first such creation (n=1: right
+after a discussion is made, before its first comment).
 """
 
 from __future__ import annotations
@@ -157,6 +159,7 @@ class GitHubStandIn:
         self.primary_hits = 0
         self.created_at: list[float] = []  # when each creation was stored
         self._kill: tuple[int, int] | None = None  # (pid, creations left)
+        self._kill_from: str | None = None  # the creation that starts the count
         self.kills = 0
         self._httpd: ThreadingHTTPServer | None = None
         self.url = ""
@@ -182,9 +185,11 @@ class GitHubStandIn:
     ) -> None:
         self.stop()
 
-    def kill_after_creations(self, pid: int, creations: int) -> None:
+    def kill_after_creations(
+        self, pid: int, creations: int, *, counting_from: str | None = None
+    ) -> None:
         with self.lock:
-            self._kill = (pid, creations)
+            self._kill, self._kill_from = (pid, creations), counting_from
 
     def disarm(self) -> None:
         with self.lock:
@@ -301,7 +306,7 @@ class GitHubStandIn:
             if creates and not result.errors:
                 self.creations.append(now)
                 self.created_at.append(now)
-                self._maybe_kill()
+                self._maybe_kill(fields)
         return 200, body, rate
 
     def _root(self, document: Any) -> dict[str, Any]:
@@ -310,9 +315,13 @@ class GitHubStandIn:
             return self.store.mutation_root()
         return self.store.query_root(self.rate_limit)
 
-    def _maybe_kill(self) -> None:
+    def _maybe_kill(self, fields: set[str]) -> None:
         if self._kill is None:
             return
+        if self._kill_from is not None:
+            if self._kill_from not in fields:
+                return
+            self._kill_from = None  # counted from here on
         pid, left = self._kill
         if left > 1:
             self._kill = (pid, left - 1)

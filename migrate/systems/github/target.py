@@ -16,6 +16,8 @@
   beside the checkpoint so a restarted run keeps the pace, and `status` shows the end.
 - `list_page` (verify, rollback's backup), `update` (sync's edits), `delete` (rollback,
   sync's deletions: the comment, then the discussion once empty if this tool made it),
+  `remove_made` (rollback, for every page the checkpoint knows: the discussion this tool
+  made, if nothing is in it, as a run killed before its first comment leaves it),
   `probe` (check: token, repository, discussions enabled, category; writes nothing).
 """
 
@@ -58,6 +60,7 @@ CAPABILITIES = Capabilities(
 class GitHubTarget:
     name = "github"
     capabilities = CAPABILITIES
+    made_per_page = "discussion"  # one per page; rollback removes ours (remove_made)
 
     def __init__(
         self,
@@ -262,16 +265,34 @@ class GitHubTarget:
                 self._delete_discussion(found)
         return existed
 
-    def _delete_discussion(self, found: Discussion) -> None:
+    def _delete_discussion(self, found: Discussion) -> bool:
         """Delete a discussion this tool made, once nothing is left in it (read again:
         a visitor may have commented meanwhile, and their comment would go with it)."""
         still = self.comments(found.id)
         if still:
             self._left[found.id] = {node["id"] for node, _ in still}
-            return
-        self.api.call(queries.DELETE_DISCUSSION, {"input": {"id": found.id}})
+            log.info("discussion %r kept: %d comments are in it", found.term, len(still))
+            return False
+        try:
+            self.api.call(queries.DELETE_DISCUSSION, {"input": {"id": found.id}})
+        except GraphQLFailed as exc:
+            if "NOT_FOUND" not in exc.types:
+                raise
         self.discussions.forget(found)
         log.info("discussion %r deleted: this tool made it and nothing is left in it", found.term)
+        return True
+
+    def made_for(self, page: Page) -> bool:
+        found = self.discussions.discussion(page, create=False)
+        return found is not None and found.ours
+
+    def remove_made(self, page: Page) -> bool:
+        """A discussion a killed run made and never commented in (nothing of the page
+        journaled), or one left after its comments went: deleted if ours and empty."""
+        found = self.discussions.discussion(page, create=False)
+        if found is None:
+            return True  # gone already (`delete` took it with its last comment)
+        return found.ours and self._delete_discussion(found)
 
     # -- check -------------------------------------------------------------------------------
 
