@@ -134,8 +134,8 @@ def _made_for(target: Target, page: Page) -> bool:
     try:
         return target.made_for(page)
     except PageError as exc:  # a page the source lost, without what the lookup needs
-        log.warning("page %s: cannot look for the %s this tool made: %s", page.id,
-                    target.made_per_page, exc.message)  # fmt: skip
+        what, why = target.made_per_page, exc.message
+        log.warning("page %s: cannot look for the %s this tool made: %s", page.id, what, why)
         return False
 
 
