@@ -113,11 +113,12 @@ class _Events:
 
 
 def _records(handle: IO[bytes], depth: int, tags: frozenset[str]) -> Iterator[Element]:
-    # start events only until the records' parent is open (it is what is cleared behind
-    # each record); from then on end events alone, half the events of a start-and-end loop
+    # start and end events until the records' parent is open (it is what is cleared behind
+    # each record); from the next read on, end events alone: half as many
     events = _Events()
     holder: Element | None = None
     level = 0
+    ends_only = False
     read = handle.read
     while chunk := read(READ_SIZE):
         for event, elem in events.feed(chunk):
@@ -131,7 +132,7 @@ def _records(handle: IO[bytes], depth: int, tags: frozenset[str]) -> Iterator[El
             elif event == "end" and elem.tag in tags and len(elem):
                 yield elem
                 holder.clear()  # this record and the siblings before it
-        if holder is not None and level:
-            level = 0
+        if holder is not None and not ends_only:
+            ends_only = True
             events.report(("end",))
     events.close()
