@@ -163,11 +163,14 @@ def test_isso_into_waline_then_verify_and_rollback_leave_a_visitor_s_comment(
     assert c_reply["pid"] == shown[rows[ids["a"]]["text"]]["objectId"]
     assert sum(1 for row in waline.rows() if row["nick"] == "Visitor") == 1
 
-    # verify names the visitor's comment as the one comment the migration did not make
+    # verify names the visitor's comment as the one comment the migration did not make,
+    # and leaves it: not a difference, not a duplicate
     verified = invoke("verify", "-c", str(config), "--json", env=env)
     report = json.loads(verified.stdout.strip().splitlines()[-1])
-    assert verified.exit_code == 3 and report["comments_differing"] == 0
+    assert verified.exit_code == 0 and report["ok"] and report["comments_differing"] == 0
     assert [p["extra"] for p in report["pages"]] == [[str(visitor["objectId"])], []]
+    assert [p["foreign"] for p in report["pages"]] == [[str(visitor["objectId"])], []]
+    assert all(p["duplicates"] == [] for p in report["pages"])
     assert all(p["differences"] == [] for p in report["pages"])
     rolled = invoke(
         "rollback", "-c", str(config), "--yes", "--backup", str(tmp_path / "b.jsonl"), env=env
