@@ -226,6 +226,8 @@ def test_sync_carries_isso_edits_and_deletions_into_waline(
     report = json.loads(verified.stdout)
     extra = {p["page_id"]: p["extra"] for p in report["pages"] if p["extra"]}
     assert extra == {PAGES[1]: [str(after["Ünïcode and emoji 🎉 survive"]["objectId"])]}
+    stale = {p["page_id"]: p["stale"] for p in report["pages"] if p["stale"]}
+    assert stale == extra  # made by the migration, not a visitor's: a difference
 
 
 def test_isso_into_another_isso(

@@ -48,8 +48,11 @@ class PageVerification:
     comments: int = 0
     differences: list[Difference] = field(default_factory=list)  # "missing" ones included
     extra: list[str] = field(default_factory=list)  # target ids this migration did not make
-    # the extra that show a migrated comment again (target id -> its source id): a duplicate;
-    # the rest (a visitor's comment on the live site, another tool's) are listed, not faults
+    # of the extra: what this migration made for a comment the source no longer shows (a
+    # deletion sync could not carry), and what shows a migrated comment again (target id ->
+    # its source id); both are faults. The rest (a visitor's comment on the live site,
+    # another tool's) are listed and left alone.
+    stale: list[str] = field(default_factory=list)
     duplicates: dict[str, str] = field(default_factory=dict)
     skipped: int = 0  # deliberately not migrated (reason recorded in the checkpoint)
     error: str | None = None
@@ -58,12 +61,12 @@ class PageVerification:
 
     @property
     def ok(self) -> bool:
-        return not (self.differences or self.duplicates or self.error)
+        return not (self.differences or self.stale or self.duplicates or self.error)
 
     @property
     def foreign(self) -> list[str]:
         """Target ids of comments neither made by this migration nor copies of its own."""
-        return [tid for tid in self.extra if tid not in self.duplicates]
+        return [t for t in self.extra if t not in self.duplicates and t not in self.stale]
 
     @property
     def missing(self) -> list[str]:
@@ -81,6 +84,7 @@ class PageVerification:
             "error": self.error,
             "missing": self.missing,
             "extra": self.extra,
+            "stale": self.stale,
             "duplicates": [
                 {"target_id": tid, "source_id": sid} for tid, sid in self.duplicates.items()
             ],
@@ -173,9 +177,12 @@ def verify_page(
         expected.add(target_id)
         result.differences += compare(out, held[target_id], transformer.capabilities)
     result.extra = sorted(tid for tid in held if tid not in expected)
+    ours = mapping.target_ids()
     for tid in result.extra:
         copy_of = made.get(shown_as(held[tid].author_name, held[tid].text))
-        if copy_of is not None:
+        if tid in ours:
+            result.stale.append(tid)
+        elif copy_of is not None:
             result.duplicates[tid] = copy_of
     return result
 
@@ -273,6 +280,8 @@ def _describe_page(page: PageVerification) -> list[str]:
         parts.append(f"{page.differing_comments()} comments differ ({aspects})")
     if counts["missing"]:
         parts.append(f"{counts['missing']} missing")
+    if page.stale:
+        parts.append(f"{len(page.stale)} the source no longer has")
     if page.duplicates:
         parts.append(f"{len(page.duplicates)} duplicated")
     lines = [f"DIFFERS  {page.page_id}: " + ", ".join(parts)]
@@ -289,6 +298,10 @@ def _describe_page(page: PageVerification) -> list[str]:
         ]
     if len(by_comment) > SHOWN_PER_PAGE:
         lines.append(f"    ... and {len(by_comment) - SHOWN_PER_PAGE} more (--json lists all)")
+    lines += [
+        f"    stale   target id {tid}: migrated, and gone from the source since"
+        for tid in page.stale[:SHOWN_PER_PAGE]
+    ]
     lines += [
         f"    duplicate target id {tid}: a second copy of {source_id}"
         for tid, source_id in list(page.duplicates.items())[:SHOWN_PER_PAGE]
