@@ -167,6 +167,13 @@ def _escaped_paragraphs(text: str) -> SanitizedHtml | str:
     (clean_text), carriage returns read as line feeds (as every HTML parser reads them),
     the text escaped as the serializer escapes it. tests/test_sanitize_once.py compares
     the two on hostile text."""
+    if "\n" not in text and "\r" not in text:  # one line: one paragraph, or none
+        line = text.strip()
+        return (
+            SanitizedHtml(clean_text(f"<p>{line.translate(_TEXT_ESCAPES)}</p>"))
+            if line
+            else "<p></p>"
+        )
     html = clean_text(_paragraphs(text, lambda line: line.translate(_TEXT_ESCAPES)))
     if not html:
         return "<p></p>"

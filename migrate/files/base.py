@@ -159,6 +159,11 @@ class PageAtomicFileTarget(DeltaFiles):
     # -- the Target protocol ------------------------------------------------------------
 
     def check(self, outgoing: OutgoingComment) -> str | None:
+        return self.refusal(outgoing) or emptied_by_cleaning(outgoing)
+
+    def refusal(self, outgoing: OutgoingComment) -> str | None:
+        """Why the comment is refused by rule, before its record is made (which refuses a
+        comment that its cleaning empties: `check` asks both)."""
         # a page address goes into every file as a link: http(s) or a path, nothing else
         _, problem = page_link("", outgoing.page.key)
         if problem is not None:
@@ -167,14 +172,16 @@ class PageAtomicFileTarget(DeltaFiles):
         minimum = self.capabilities.min_text_length
         if minimum and len(outgoing.text.rstrip()) < minimum:
             return f"text is too short (minimum length: {minimum})"
-        return emptied_by_cleaning(outgoing)
+        return None
 
     def begin_page(self, page: Page) -> None:
         with self._lock:
             self._buffers[page.id] = (page, [])
 
     def create(self, outgoing: OutgoingComment) -> Created:
-        problem = self.check(outgoing)  # the sender asks first; a caller of its own may not
+        # the sender asks `check` first; a caller of its own may not. What `check` adds to
+        # `refusal` the record refuses itself (CommentRefused), so nothing is asked twice
+        problem = self.refusal(outgoing)
         if problem is not None:
             raise CommentRefused(problem)
         with self._lock:
@@ -182,8 +189,9 @@ class PageAtomicFileTarget(DeltaFiles):
             if page.id not in self._buffers:  # create without begin_page: start the buffer
                 self._buffers[page.id] = (page, [])
             target_id = str(self._next_id)
+            record = self.record(target_id, outgoing)  # refused: the id stays free
             self._next_id += 1
-            self._buffers[page.id][1].append(self.record(target_id, outgoing))
+            self._buffers[page.id][1].append(record)
         return Created(target_id=target_id, parent_target_id=outgoing.parent_target_id)
 
     def record(self, target_id: str, outgoing: OutgoingComment) -> Record:

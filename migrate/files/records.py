@@ -32,9 +32,11 @@ _TAG = re.compile(r"<[^>]*>")
 
 def rfc3339(moment: datetime) -> str:
     """RFC 3339 in UTC with a Z, e.g. 2021-03-04T05:06:07Z (microseconds kept when present)."""
-    if moment.tzinfo is None:  # the model promises aware datetimes; naive ones are UTC
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if moment.tzinfo is not UTC:  # nearly always UTC already (sources convert)
+        if moment.tzinfo is None:  # the model promises aware datetimes; naive ones are UTC
+            moment = moment.replace(tzinfo=UTC)
+        moment = moment.astimezone(UTC)
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def parse_rfc3339(value: object) -> datetime | None:
@@ -66,9 +68,6 @@ def comment_record(target_id: str, outgoing: OutgoingComment) -> Record:
     Files are read by importers that trust them: characters XML cannot hold are removed, the
     HTML is sanitized again, and an avatar URL other than http(s)/mxc is dropped, each logged
     with the comment's id. Raises CommentRefused when the removal leaves the comment empty."""
-    reason = emptied_by_cleaning(outgoing)
-    if reason is not None:
-        raise CommentRefused(reason)
     record: Record = {"id": target_id, **comment_fields(outgoing)}
     removed: dict[str, list[str]] = {}
     author = record["author"]
@@ -83,6 +82,12 @@ def comment_record(target_id: str, outgoing: OutgoingComment) -> Record:
             holder[key], gone = strip_unwritable(holder[key])
             if gone:
                 removed[where] = gone
+    if "text" in removed or "html" in removed:
+        reason = _emptied(
+            record["text"], record["html"] or "", removed.get("text", []) + removed.get("html", [])
+        )
+        if reason is not None:
+            raise CommentRefused(reason)
     if record["html"]:
         record["html"] = sanitize_html(record["html"]) or None
     avatar = author.get("avatar_url")
@@ -117,9 +122,14 @@ def emptied_by_cleaning(outgoing: OutgoingComment) -> str | None:
     html_content, removed_html = strip_unwritable(outgoing.html or "")
     if not removed and not removed_html:
         return None
+    return _emptied(text, html_content, removed + removed_html)
+
+
+def _emptied(text: str, html_content: str, removed: list[str]) -> str | None:
+    """Why a comment whose text and HTML lost `removed` is refused (None: something is left)."""
     if text.strip() or _visible_html(html_content):
         return None
-    gone = ", ".join(sorted(set(removed) | set(removed_html)))
+    gone = ", ".join(sorted(set(removed)))
     return f"nothing left once the characters a file cannot hold were removed ({gone})"
 
 
@@ -164,6 +174,10 @@ def target_comment(record: Mapping[str, Any]) -> TargetComment:
     )
 
 
+# one encoder for every line (json.dumps with options would make a new one each call)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def dumps(obj: object) -> str:
     """One compact JSON line (non-ASCII kept readable)."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(obj)
