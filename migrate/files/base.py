@@ -208,6 +208,8 @@ class PageAtomicFileTarget(DeltaFiles):
         members: list[DeltaFiles] = [*self.relatives(), self]
         for member in members:  # this file's own records win
             by_source.update(member.by_source(page.id))
+        if not by_source:  # a page new to the files: `pending` need not even be made
+            return {}
         return {o.source.id: by_source[o.source.id] for o in pending if o.source.id in by_source}
 
     def by_source(self, page_id: str) -> dict[str, str]:

@@ -14,6 +14,7 @@ from typing import Any
 
 from migrate.abilities import CommentRefused
 from migrate.files.formats import (
+    NOT_XML,
     WEB_SCHEMES,
     sanitize_html,
     strip_unwritable,
@@ -71,13 +72,25 @@ def comment_record(target_id: str, outgoing: OutgoingComment) -> Record:
     record: Record = {"id": target_id, **comment_fields(outgoing)}
     removed: dict[str, list[str]] = {}
     author = record["author"]
-    for holder, key, where in (
-        (record, "text", "text"),
-        (record, "html", "html"),
-        (author, "name", "author name"),
-        (author, "source_id", "author id"),
-        (author, "avatar_url", "avatar URL"),
-    ):
+    held = (
+        record["text"],
+        record["html"],
+        author["name"],
+        author["source_id"],
+        author["avatar_url"],
+    )
+    # nearly always nothing to remove: one scan of them all, and no field stripped one by one
+    if NOT_XML.search("\n".join(v for v in held if isinstance(v, str))) is None:
+        checked: tuple[tuple[Record, str, str], ...] = ()
+    else:
+        checked = (
+            (record, "text", "text"),
+            (record, "html", "html"),
+            (author, "name", "author name"),
+            (author, "source_id", "author id"),
+            (author, "avatar_url", "avatar URL"),
+        )
+    for holder, key, where in checked:
         if isinstance(holder.get(key), str):
             holder[key], gone = strip_unwritable(holder[key])
             if gone:
@@ -174,8 +187,9 @@ def target_comment(record: Mapping[str, Any]) -> TargetComment:
     )
 
 
-# one encoder for every line (json.dumps with options would make a new one each call)
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+# one encoder for every line (json.dumps with options would make a new one each call);
+# records are trees of fresh dicts and lists, never cyclic: no bookkeeping of containers
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
 
 
 def dumps(obj: object) -> str:

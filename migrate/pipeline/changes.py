@@ -113,11 +113,12 @@ class ChangeApplier:
             target_id = ledger.target_id(comment.id)
             if target_id is None:
                 continue
-            current, stored = revision(comment), state.get_revision(comment.id)
-            if stored == current:
-                continue
+            stored = state.get_revision(comment.id)
             if stored is None and not (comment.edited_at or comment.deleted or comment.id in media):
                 continue  # as first sent: nothing to record (a comment costs one call)
+            current = revision(comment)
+            if stored == current:
+                continue
             if comment.id in fresh:
                 self.checkpoint.set_revision(comment.id, current)
                 continue
