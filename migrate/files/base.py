@@ -162,8 +162,8 @@ class PageAtomicFileTarget(DeltaFiles):
         return self.refusal(outgoing) or emptied_by_cleaning(outgoing)
 
     def refusal(self, outgoing: OutgoingComment) -> str | None:
-        """Why the comment is refused by rule, before its record is made (which refuses a
-        comment that its cleaning empties: `check` asks both)."""
+        """Why the comment is refused by rule (`check` also asks whether cleaning empties
+        it, which its record would refuse too)."""
         # a page address goes into every file as a link: http(s) or a path, nothing else
         _, problem = page_link("", outgoing.page.key)
         if problem is not None:
@@ -179,18 +179,19 @@ class PageAtomicFileTarget(DeltaFiles):
             self._buffers[page.id] = (page, [])
 
     def create(self, outgoing: OutgoingComment) -> Created:
-        # the sender asks `check` first; a caller of its own may not. What `check` adds to
-        # `refusal` the record refuses itself (CommentRefused), so nothing is asked twice
-        problem = self.refusal(outgoing)
+        problem = self.check(outgoing)  # the sender asks first; a caller of its own may not
         if problem is not None:
             raise CommentRefused(problem)
+        with self._lock:
+            target_id = str(self._next_id)
+            self._next_id += 1
+        # made outside the lock, which the other pages' threads want too (and, with the
+        # check passed, never refused: no id is left unused)
+        record = self.record(target_id, outgoing)
         with self._lock:
             page = outgoing.page
             if page.id not in self._buffers:  # create without begin_page: start the buffer
                 self._buffers[page.id] = (page, [])
-            target_id = str(self._next_id)
-            record = self.record(target_id, outgoing)  # refused: the id stays free
-            self._next_id += 1
             self._buffers[page.id][1].append(record)
         return Created(target_id=target_id, parent_target_id=outgoing.parent_target_id)
 
