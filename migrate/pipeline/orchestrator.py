@@ -194,7 +194,7 @@ class Orchestrator:
         target = self.target
         if not isinstance(target, ReconcilingTarget):
             return
-        outgoing = [plan.outgoing(c, ledger.target_id, ledger.skip_reason) for c in pending]
+        outgoing = plan.outgoing_view(pending, ledger.target_id, ledger.skip_reason)
         with self.sends.slots:
             adopted = target.reconcile(page, outgoing, known_target_ids=ledger.target_ids())
         ledger.adopt(adopted)
