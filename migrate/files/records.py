@@ -131,6 +131,8 @@ def comment_record(target_id: str, outgoing: OutgoingComment) -> Record:
 def emptied_by_cleaning(outgoing: OutgoingComment) -> str | None:
     """Why a comment cannot be written to a file: nothing visible is left once the characters
     XML cannot hold are removed (None when something is, or when nothing was to begin with)."""
+    if NOT_XML.search(outgoing.text) is None and NOT_XML.search(outgoing.html or "") is None:
+        return None  # nearly always: nothing to remove
     text, removed = strip_unwritable(outgoing.text)
     html_content, removed_html = strip_unwritable(outgoing.html or "")
     if not removed and not removed_html:
