@@ -183,6 +183,38 @@ def test_concurrent_workers_commit_whole_pages(make: Factory, tmp_path: Path) ->
     assert len(set(all_ids)) == len(all_ids)
 
 
+def test_threads_that_start_while_the_store_is_read_take_ids_after_it(
+    make: Factory, tmp_path: Path
+) -> None:
+    """`create` takes ids without the store's lock: none may be taken before the store is
+    read whole (it holds the ids already given), however the threads meet its first read."""
+    first = make(tmp_path)
+    for n in range(60):
+        write_page(first, n, 30)
+    first.close()
+    for _ in range(3):
+        target = make(tmp_path)  # not read yet: the threads below meet its first read
+        start = threading.Barrier(6)
+
+        def worker(
+            k: int, into: PageAtomicFileTarget = target, start: threading.Barrier = start
+        ) -> None:
+            start.wait()
+            write_page(into, 1000 + k, 3)
+
+        threads = [threading.Thread(target=worker, args=(k,)) for k in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        target.close()
+    reopened = make(tmp_path)
+    ids = [
+        c.target_id for n in [*range(60), *range(1000, 1006)] for c in reopened.list_page(page(n))
+    ]
+    assert len(ids) == 60 * 30 + 3 * 6 * 3 and len(set(ids)) == len(ids)
+
+
 CHILD = textwrap.dedent("""
     import os, signal, sys
     from pathlib import Path

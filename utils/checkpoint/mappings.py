@@ -60,6 +60,12 @@ class SourceIndex:
             bucket = self._buckets[key & (_BUCKETS - 1)] = array("q")
         bucket.append(key << _PAGE_BITS | page_no)
 
+    def may_hold(self, source_id: str) -> bool:
+        """False: `source_id` was never added. Safe without the state's lock: a bit is only
+        ever set, so a False can only be as old as the call (like any look-up's answer)."""
+        bit = (self._key(source_id) >> 16) & _FILTER_MASK
+        return bool(self._bits[bit >> 3] & (1 << (bit & 7)))
+
     def pages(self, source_id: str) -> list[int]:
         key = self._key(source_id)
         bit = (key >> 16) & _FILTER_MASK
@@ -224,6 +230,10 @@ class MappingTable:
         return list(added)
 
     # -- queries
+
+    def may_hold(self, source_id: str) -> bool:
+        """False when `source_id` is surely not mapped (no lock needed: see SourceIndex)."""
+        return self._index.may_hold(source_id)
 
     def find(self, source_id: str) -> tuple[str | None, str, str | None] | None:
         """(page id, target id, revision) of a mapped source id, or None."""
