@@ -76,7 +76,21 @@ def test_file_records_still_remove_what_a_file_cannot_hold() -> None:
     assert formats.sanitize_html(marked) is marked
 
 
-def test_a_run_sanitizes_each_comment_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What nh3 is asked to clean, from here on."""
+    made: list[str] = []
+    real_clean = nh3.clean
+
+    def counting_clean(html: str, *args: object, **kwargs: object) -> str:
+        made.append(html)
+        return real_clean(html, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(nh3, "clean", counting_clean)
+    return made
+
+
+def test_a_run_sanitizes_each_comment_once(tmp_path: Path, calls: list[str]) -> None:
     pg = page("post1")
     comments = [
         comment("$c1:h", text="plain text, no html"),
@@ -84,14 +98,6 @@ def test_a_run_sanitizes_each_comment_once(tmp_path: Path, monkeypatch: pytest.M
         comment("$c3:h", "$c2:h", minute=2, text="https://example.org/a link"),
     ]
     archive = make_archive(tmp_path / "site.archive.jsonl", {pg: comments})
-    calls: list[str] = []
-    real_clean = nh3.clean
-
-    def counting_clean(html: str, *args: object, **kwargs: object) -> str:
-        calls.append(html)
-        return real_clean(html, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(nh3, "clean", counting_clean)
     output = tmp_path / "out.jsonl"
     migration = Migration(
         ArchiveSource(archive), JsonlTarget(output), checkpoint=tmp_path / "cp.json"
@@ -167,17 +173,7 @@ def test_escaped_text_is_what_the_pass_makes(text: str) -> None:
     assert type(made) is SanitizedHtml or made == "<p></p>"
 
 
-def test_a_text_with_a_link_still_goes_through_the_allowlist(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    calls: list[str] = []
-    real_clean = nh3.clean
-
-    def counting_clean(html: str, *args: object, **kwargs: object) -> str:
-        calls.append(html)
-        return real_clean(html, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(nh3, "clean", counting_clean)
+def test_a_text_with_a_link_still_goes_through_the_allowlist(calls: list[str]) -> None:
     assert plain_to_html("see http://[::1 here") == (
         '<p>see <a rel="noopener noreferrer nofollow">http://[::1</a> here</p>'
     )  # the allowlist drops an href the URL parser refuses: only the parser knows

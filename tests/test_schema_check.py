@@ -80,6 +80,19 @@ def damaged(document: Any, where: tuple[Any, ...], how: str, value: Any) -> Any:
     return copy
 
 
+def damage_drawn(data: st.DataObject, document: Any) -> tuple[tuple[Any, ...], str, Any]:
+    """One change drawn for `document`: where, how, and the changed copy."""
+    where = data.draw(st.sampled_from(paths(document)))
+    how = data.draw(st.sampled_from(["replace", "remove", "add"]))
+    return where, how, damaged(document, where, how, data.draw(VALUES))
+
+
+# a fixture shared by many examples: it is only read
+AGREEMENT = settings(
+    max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
 @pytest.fixture(scope="module")
 def run_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Any], Any]:
     """The lines of a real archive and the snapshot of a real checkpoint."""
@@ -101,37 +114,28 @@ def run_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Any], Any]
     return lines, json.loads(checkpoint.read_text("utf-8"))
 
 
-@settings(
-    max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@AGREEMENT
 @given(data=st.data())
 def test_archive_checks_agree_with_jsonschema(
     run_files: tuple[list[Any], Any], data: st.DataObject
 ) -> None:
     lines, _ = run_files
     validator = jsonschema.Draft202012Validator(archive_schema())
-    record = data.draw(st.sampled_from(lines))
-    where = data.draw(st.sampled_from(paths(record)))
-    how = data.draw(st.sampled_from(["replace", "remove", "add"]))
-    changed = damaged(record, where, how, data.draw(VALUES))
+    where, how, changed = damage_drawn(data, data.draw(st.sampled_from(lines)))
     kind = changed.get("record") if isinstance(changed, dict) else None
     check = _checks().get(kind) if isinstance(kind, str) else None
     compiled = check is not None and check(changed)
     assert compiled == validator.is_valid(changed), (where, how, changed)
 
 
-@settings(
-    max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@AGREEMENT
 @given(data=st.data())
 def test_snapshot_check_agrees_with_jsonschema(
     run_files: tuple[list[Any], Any], data: st.DataObject
 ) -> None:
     _, snapshot = run_files
     validator = jsonschema.Draft202012Validator(load_schema())
-    where = data.draw(st.sampled_from(paths(snapshot)))
-    how = data.draw(st.sampled_from(["replace", "remove", "add"]))
-    changed = damaged(snapshot, where, how, data.draw(VALUES))
+    where, how, changed = damage_drawn(data, snapshot)
     snapshot_check, _, _ = checkers()
     assert snapshot_check(changed) == validator.is_valid(changed), (where, how)
 

@@ -13,7 +13,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
@@ -159,6 +159,14 @@ def test_damage_before_the_tail_is_an_error(make: Factory, tmp_path: Path) -> No
         make(tmp_path).list_page(page(1))  # the store is read when first needed
 
 
+def run_threads(work: Callable[[int], None], args: Iterable[int]) -> None:
+    threads = [threading.Thread(target=work, args=(arg,)) for arg in args]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 def test_concurrent_workers_commit_whole_pages(make: Factory, tmp_path: Path) -> None:
     target = make(tmp_path)
 
@@ -166,11 +174,7 @@ def test_concurrent_workers_commit_whole_pages(make: Factory, tmp_path: Path) ->
         for n in range(first, first + 10):
             write_page(target, n, n % 4 + 1)
 
-    threads = [threading.Thread(target=worker, args=(k * 100,)) for k in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_threads(worker, [k * 100 for k in range(4)])
     target.close()
     reopened = make(tmp_path)
     all_ids: list[str] = []
@@ -202,11 +206,7 @@ def test_threads_that_start_while_the_store_is_read_take_ids_after_it(
             start.wait()
             write_page(into, 1000 + k, 3)
 
-        threads = [threading.Thread(target=worker, args=(k,)) for k in range(6)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        run_threads(worker, range(6))
         target.close()
     reopened = make(tmp_path)
     ids = [
