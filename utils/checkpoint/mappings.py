@@ -44,8 +44,9 @@ class SourceIndex:
         self._buckets: list[array[int] | None] = [None] * _BUCKETS
         # one bit per hash (its bits above the bucket's): most look-ups are of source ids
         # never mapped (every new comment, several times), and a clear bit answers them
-        # without a walk through the bucket (4 MB; at a million mappings 3% walk in vain)
-        self._bits = bytearray(1 << (_FILTER_BITS - 3))
+        # without a walk through the bucket (4 MB, made on the first add: a state that is
+        # replaced or stays empty costs none; at a million mappings 3% walk in vain)
+        self._bits: bytearray | None = None
 
     @staticmethod
     def _key(source_id: str) -> int:
@@ -54,6 +55,8 @@ class SourceIndex:
     def add(self, source_id: str, page_no: int) -> None:
         key = self._key(source_id)
         bit = (key >> 16) & _FILTER_MASK
+        if self._bits is None:
+            self._bits = bytearray(1 << (_FILTER_BITS - 3))
         self._bits[bit >> 3] |= 1 << (bit & 7)
         bucket = self._buckets[key & (_BUCKETS - 1)]
         if bucket is None:
@@ -63,13 +66,17 @@ class SourceIndex:
     def may_hold(self, source_id: str) -> bool:
         """False: `source_id` was never added. Safe without the state's lock: a bit is only
         ever set, so a False can only be as old as the call (like any look-up's answer)."""
+        bits = self._bits
+        if bits is None:
+            return False
         bit = (self._key(source_id) >> 16) & _FILTER_MASK
-        return bool(self._bits[bit >> 3] & (1 << (bit & 7)))
+        return bool(bits[bit >> 3] & (1 << (bit & 7)))
 
     def pages(self, source_id: str) -> list[int]:
         key = self._key(source_id)
         bit = (key >> 16) & _FILTER_MASK
-        if not self._bits[bit >> 3] & (1 << (bit & 7)):
+        bits = self._bits
+        if bits is None or not bits[bit >> 3] & (1 << (bit & 7)):
             return []
         bucket = self._buckets[key & (_BUCKETS - 1)]
         found: list[int] = []
