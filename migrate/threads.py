@@ -73,8 +73,15 @@ def depths(comments: Iterable[Comment]) -> dict[str, int]:
             result[member] = base + offset
         return result[cid]
 
-    for cid in by_id:
-        if cid not in result:
+    for cid, comment in by_id.items():
+        if cid in result:
+            continue
+        parent = comment.parent_id
+        if parent is None or parent not in by_id:
+            result[cid] = 0
+        elif parent in result:  # nearly always: parents come first
+            result[cid] = result[parent] + 1
+        else:
             depth_of(cid)
     return result
 

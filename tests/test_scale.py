@@ -198,6 +198,17 @@ def test_source_ids_whose_hashes_collide_are_told_apart_by_their_pages(
             cp.add_id_mapping("$p0c0", "other", "post3")
 
 
+def test_the_index_filter_never_hides_a_mapped_source_id() -> None:
+    """Ids never mapped are answered by the filter's clear bit; every mapped one, and ids
+    whose bits only collide with a mapped one, are looked up in their bucket."""
+    index = SourceIndex()
+    mapped = [f"$c{i}:example.org" for i in range(20_000)]
+    for number, source_id in enumerate(mapped):
+        index.add(source_id, number % 1000)
+    assert all(index.pages(s) == [n % 1000] for n, s in enumerate(mapped))
+    assert all(index.pages(f"$new{i}:example.org") == [] for i in range(20_000))
+
+
 def test_a_rerun_does_not_read_the_comments_of_a_complete_page(tmp_path: Path) -> None:
     archive = make_archive(tmp_path / "a.jsonl", site(3, 10))
     with CheckpointManager(tmp_path / "cp.json") as cp:

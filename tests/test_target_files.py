@@ -13,7 +13,7 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pytest
@@ -159,6 +159,14 @@ def test_damage_before_the_tail_is_an_error(make: Factory, tmp_path: Path) -> No
         make(tmp_path).list_page(page(1))  # the store is read when first needed
 
 
+def run_threads(work: Callable[[int], None], args: Iterable[int]) -> None:
+    threads = [threading.Thread(target=work, args=(arg,)) for arg in args]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 def test_concurrent_workers_commit_whole_pages(make: Factory, tmp_path: Path) -> None:
     target = make(tmp_path)
 
@@ -166,11 +174,7 @@ def test_concurrent_workers_commit_whole_pages(make: Factory, tmp_path: Path) ->
         for n in range(first, first + 10):
             write_page(target, n, n % 4 + 1)
 
-    threads = [threading.Thread(target=worker, args=(k * 100,)) for k in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_threads(worker, [k * 100 for k in range(4)])
     target.close()
     reopened = make(tmp_path)
     all_ids: list[str] = []
@@ -181,6 +185,34 @@ def test_concurrent_workers_commit_whole_pages(make: Factory, tmp_path: Path) ->
             assert {c.parent_target_id for c in listed[1:]} <= {listed[0].target_id}
             all_ids += [c.target_id for c in listed]
     assert len(set(all_ids)) == len(all_ids)
+
+
+def test_threads_that_start_while_the_store_is_read_take_ids_after_it(
+    make: Factory, tmp_path: Path
+) -> None:
+    """`create` takes ids without the store's lock: none may be taken before the store is
+    read whole (it holds the ids already given), however the threads meet its first read."""
+    first = make(tmp_path)
+    for n in range(60):
+        write_page(first, n, 30)
+    first.close()
+    for _ in range(3):
+        target = make(tmp_path)  # not read yet: the threads below meet its first read
+        start = threading.Barrier(6)
+
+        def worker(
+            k: int, into: PageAtomicFileTarget = target, start: threading.Barrier = start
+        ) -> None:
+            start.wait()
+            write_page(into, 1000 + k, 3)
+
+        run_threads(worker, range(6))
+        target.close()
+    reopened = make(tmp_path)
+    ids = [
+        c.target_id for n in [*range(60), *range(1000, 1006)] for c in reopened.list_page(page(n))
+    ]
+    assert len(ids) == 60 * 30 + 3 * 6 * 3 and len(set(ids)) == len(ids)
 
 
 CHILD = textwrap.dedent("""

@@ -304,3 +304,26 @@ def test_a_commenters_ip_reaches_the_target_only_with_keep_ip() -> None:
         c, page(), Placement(None, None), nothing_sent
     )
     assert kept.source.author.ip == "192.0.2.7"
+
+
+def test_the_outgoing_view_makes_each_comment_when_asked_and_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    plan = PagePlan(CommentTransformer(caps(None), system="matrix"), page(), THREAD)
+    made: list[str] = []
+    real = PagePlan.outgoing
+
+    def counted(self: PagePlan, c: Comment, *args: object, **kwargs: object) -> object:
+        made.append(c.id)
+        return real(self, c, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(PagePlan, "outgoing", counted)
+    view = plan.outgoing_view(plan.order, lambda _: None, lambda _: None)
+    assert len(view) == len(THREAD) and made == []  # a target that asks for none costs none
+    first = view[0]
+    assert view[-len(THREAD)] is first and made == [plan.order[0].id]
+    assert [o.source.id for o in view] == [c.id for c in plan.order]
+    assert [o.source.id for o in view[1:3]] == [c.id for c in plan.order[1:3]]
+    assert sorted(made) == sorted(c.id for c in THREAD)  # each made once
+    with pytest.raises(IndexError):
+        view[len(THREAD)]

@@ -61,6 +61,17 @@ _TYPES: dict[str, Check] = {
 }
 
 
+_STRING_ONLY = frozenset({"minLength", "maxLength", "pattern"})
+# JSON types whose _TYPES test is isinstance of one Python type
+_ISINSTANCE: dict[str, type] = {
+    "string": str,
+    "boolean": bool,
+    "null": type(None),
+    "object": dict,
+    "array": list,
+}
+
+
 def _all_of(checks: list[Check]) -> Check:
     if not checks:
         return lambda v: True
@@ -109,6 +120,10 @@ class SchemaCompiler:
             # the shape of every id: fused, because it runs once per mapping
             least: int = schema["minLength"]
             checks.append(lambda v: isinstance(v, str) and len(v) >= least)
+        elif schema.get("type") == "string" and schema.keys() & _STRING_ONLY == {"pattern"}:
+            # the shape of every timestamp: fused too
+            search = re.compile(schema["pattern"]).search
+            checks.append(lambda v: isinstance(v, str) and search(v) is not None)
         else:
             checks.extend(self._type_keywords(schema))
         checks.extend(self._value_keywords(schema))
@@ -167,7 +182,16 @@ class SchemaCompiler:
 
     def _object(self, schema: JSONDoc) -> Check:
         required = frozenset(schema.get("required", ()))
-        properties = {key: self.compile(sub) for key, sub in schema.get("properties", {}).items()}
+        # a property that is only a type ({"type": ["string", "null"]}, or a $ref to one) is
+        # one isinstance test, made here rather than through a predicate call
+        typed: dict[str, tuple[type, ...]] = {}
+        properties: dict[str, Check] = {}
+        for key, sub in schema.get("properties", {}).items():
+            types = self._plain_types(sub)
+            if types is None:
+                properties[key] = self.compile(sub)
+            else:
+                typed[key] = types
         extra = schema.get("additionalProperties", True)
         closed = extra is False
         extra_check = None if isinstance(extra, bool) else self.compile(extra)
@@ -178,6 +202,11 @@ class SchemaCompiler:
             if not value.keys() >= required:
                 return False
             for key, item in value.items():
+                types = typed.get(key)
+                if types is not None:
+                    if not isinstance(item, types):
+                        return False
+                    continue
                 prop = properties.get(key)
                 if prop is not None:
                     if not prop(item):
@@ -187,6 +216,21 @@ class SchemaCompiler:
             return True
 
         return check
+
+    def _plain_types(self, schema: JSONDoc) -> tuple[type, ...] | None:
+        """The Python types of a schema that says nothing but its JSON type(s), whose test
+        is exactly isinstance (not number or integer: a bool is no number); else None."""
+        while set(schema) - _ANNOTATIONS == {"$ref"}:
+            ref: str = schema["$ref"]
+            if not ref.startswith("#/$defs/"):
+                return None
+            schema = self._defs[ref.removeprefix("#/$defs/")]
+        if set(schema) - _ANNOTATIONS != {"type"}:
+            return None
+        names = [schema["type"]] if isinstance(schema["type"], str) else schema["type"]
+        if not all(name in _ISINSTANCE for name in names):
+            return None
+        return tuple(_ISINSTANCE[name] for name in names)
 
 
 def explain(root: JSONDoc, instance: Any, definition: str) -> tuple[str, list[str | int]]:

@@ -142,12 +142,42 @@ def _linkified(line: str) -> str:
 
 def plain_to_html(text: str) -> str:
     """Plain text as safe HTML: escaped paragraphs, line breaks kept, bare URLs as links."""
+    if BARE_URL.search(text) is None:  # nearly always: no link, so no parser is needed
+        return _escaped_paragraphs(text)
+    return sanitize_html(_paragraphs(text, _linkified)) or "<p></p>"
+
+
+def _paragraphs(text: str, line_html: Callable[[str], str]) -> str:
+    """`text` as <p> paragraphs (a blank line between them), lines joined by <br>."""
     paragraphs = [p.strip("\n") for p in _PARAGRAPH_BREAK.split(text.strip()) if p.strip()]
-    html = "".join(
-        "<p>" + "<br>\n".join(_linkified(line) for line in p.split("\n")) + "</p>"
+    return "".join(
+        "<p>" + "<br>\n".join(line_html(line) for line in p.split("\n")) + "</p>"
         for p in paragraphs
     )
-    return sanitize_html(html) or "<p></p>"
+
+
+# text as the allowlist's serializer (html5ever's) writes it: quotes stay, U+00A0 is named
+_TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\xa0": "&nbsp;"})
+
+
+def _escaped_paragraphs(text: str) -> SanitizedHtml | str:
+    """What `sanitize_html` makes of the paragraphs of a text without links, made without
+    parsing: the only tags are our own <p> and <br>, which the allowlist keeps, and its
+    other changes are made here the same way: the result repaired as `_clean` repairs it
+    (clean_text), carriage returns read as line feeds (as every HTML parser reads them),
+    the text escaped as the serializer escapes it. tests/test_sanitize_once.py compares
+    the two on hostile text."""
+    if "\n" not in text and "\r" not in text:  # one line: one paragraph, or none
+        line = text.strip()
+        return (
+            SanitizedHtml(clean_text(f"<p>{line.translate(_TEXT_ESCAPES)}</p>"))
+            if line
+            else "<p></p>"
+        )
+    html = clean_text(_paragraphs(text, lambda line: line.translate(_TEXT_ESCAPES)))
+    if not html:
+        return "<p></p>"
+    return SanitizedHtml(html.replace("\r\n", "\n").replace("\r", "\n"))
 
 
 def emote_html(name: str, html: str) -> str:

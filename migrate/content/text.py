@@ -8,6 +8,8 @@ import re
 def clean_text(value: str) -> str:
     """Valid Unicode only: lone surrogates (legal in JSON, not in UTF-8) become U+FFFD, and
     NUL characters, which databases and XML refuse, are dropped."""
+    if value.isascii():  # no surrogate can be there (an O(1) test in CPython)
+        return value.replace("\x00", "")
     repaired = value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
     return repaired.replace("\x00", "")
 

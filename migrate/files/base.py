@@ -86,13 +86,20 @@ class PageAtomicFileTarget(DeltaFiles):
         require_file(self.store)
         # a reader (verify) writes nothing, ever: it leaves a torn tail to whoever appends
         self.read_only = read_only
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # the store: loading, commits (held during the fsync)
+        # what `create` touches, a few instructions at a time: the next id and the pages not
+        # yet committed. Under the store's lock every comment waited for other pages'
+        # commits, and the page threads convoyed on it (a thread switch per comment)
+        self._ids = threading.Lock()
         self._pages_read: dict[str, _Spans] | None = None  # committed, in commit order
         self._buffers: dict[str, tuple[Page, list[Record]]] = {}  # uncommitted, by page id
         self._first_free_id = 1
         self._seq = 0  # last batch number in the store
         self._size = 0  # bytes of whole batches in the store
         self._family: list[DeltaFiles] | None = None  # the output and its deltas
+        # the store was read whole (not merely begun: `_pages_read` fills while it is read);
+        # what is asked without the lock asks this first
+        self._loaded = False
         with contextlib.suppress(FileNotFoundError):  # a link is refused now, not at a commit
             os.close(open_nofollow(self.store, os.O_RDONLY))
 
@@ -102,6 +109,7 @@ class PageAtomicFileTarget(DeltaFiles):
             if self._pages_read is None:
                 self._pages_read = {}
                 self._load()
+                self._loaded = True
             return self._pages_read
 
     @property
@@ -112,7 +120,8 @@ class PageAtomicFileTarget(DeltaFiles):
     @_next_id.setter
     def _next_id(self, value: int) -> None:
         self._pages  # noqa: B018
-        self._first_free_id = value
+        with self._ids:
+            self._first_free_id = value
 
     # -- the store format (subclasses) --------------------------------------------------
 
@@ -141,10 +150,10 @@ class PageAtomicFileTarget(DeltaFiles):
         stored = self._pages_read.setdefault(str(batch.page["id"]), _Spans(batch.page))
         stored.page = batch.page
         stored.spans.append(span)
-        for comment in batch.comments:
-            number = str(comment["id"])
-            if number.isdigit():
-                self._first_free_id = max(self._first_free_id, int(number) + 1)
+        numbers = [int(n) for n in (str(c["id"]) for c in batch.comments) if n.isdigit()]
+        if numbers:
+            with self._ids:
+                self._first_free_id = max(self._first_free_id, max(numbers) + 1)
 
     def _comments(self, stored: _Spans) -> list[Record]:
         """A committed page's comments, read back from the store."""
@@ -159,6 +168,11 @@ class PageAtomicFileTarget(DeltaFiles):
     # -- the Target protocol ------------------------------------------------------------
 
     def check(self, outgoing: OutgoingComment) -> str | None:
+        return self.refusal(outgoing) or emptied_by_cleaning(outgoing)
+
+    def refusal(self, outgoing: OutgoingComment) -> str | None:
+        """Why the comment is refused by rule (`check` also asks whether cleaning empties
+        it, which its record would refuse too)."""
         # a page address goes into every file as a link: http(s) or a path, nothing else
         _, problem = page_link("", outgoing.page.key)
         if problem is not None:
@@ -167,23 +181,29 @@ class PageAtomicFileTarget(DeltaFiles):
         minimum = self.capabilities.min_text_length
         if minimum and len(outgoing.text.rstrip()) < minimum:
             return f"text is too short (minimum length: {minimum})"
-        return emptied_by_cleaning(outgoing)
+        return None
 
     def begin_page(self, page: Page) -> None:
-        with self._lock:
+        with self._ids:
             self._buffers[page.id] = (page, [])
 
     def create(self, outgoing: OutgoingComment) -> Created:
         problem = self.check(outgoing)  # the sender asks first; a caller of its own may not
         if problem is not None:
             raise CommentRefused(problem)
-        with self._lock:
+        if not self._loaded:
+            self._pages  # noqa: B018 (read the store first: its ids come before)
+        with self._ids:
+            target_id = str(self._first_free_id)
+            self._first_free_id += 1
+        # made outside any lock (and, with the check passed, never refused: no id is left
+        # unused)
+        record = self.record(target_id, outgoing)
+        with self._ids:
             page = outgoing.page
             if page.id not in self._buffers:  # create without begin_page: start the buffer
                 self._buffers[page.id] = (page, [])
-            target_id = str(self._next_id)
-            self._next_id += 1
-            self._buffers[page.id][1].append(self.record(target_id, outgoing))
+            self._buffers[page.id][1].append(record)
         return Created(target_id=target_id, parent_target_id=outgoing.parent_target_id)
 
     def record(self, target_id: str, outgoing: OutgoingComment) -> Record:
@@ -200,10 +220,14 @@ class PageAtomicFileTarget(DeltaFiles):
         members: list[DeltaFiles] = [*self.relatives(), self]
         for member in members:  # this file's own records win
             by_source.update(member.by_source(page.id))
+        if not by_source:  # a page new to the files: `pending` need not even be made
+            return {}
         return {o.source.id: by_source[o.source.id] for o in pending if o.source.id in by_source}
 
     def by_source(self, page_id: str) -> dict[str, str]:
         """Source id -> target id of the page's committed comments in this file."""
+        if self._loaded and page_id not in (self._pages_read or {}):
+            return {}  # without the store's lock, held during other pages' commits
         with self._lock:
             stored = self._pages.get(page_id)
             if stored is None:
@@ -218,7 +242,8 @@ class PageAtomicFileTarget(DeltaFiles):
     def finish_page(self, page: Page) -> None:
         self._writable()
         with self._lock:
-            _, comments = self._buffers.pop(page.id, (page, []))
+            with self._ids:
+                _, comments = self._buffers.pop(page.id, (page, []))
             if not comments:
                 return
             record = page_record(page)
@@ -234,7 +259,7 @@ class PageAtomicFileTarget(DeltaFiles):
             self.after_change(force=False)
 
     def abort_page(self, page: Page) -> None:
-        with self._lock:
+        with self._ids:
             self._buffers.pop(page.id, None)
 
     def list_page(self, page: Page) -> list[TargetComment]:

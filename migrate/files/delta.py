@@ -51,6 +51,9 @@ class DeltaFiles:
 
     def relatives(self) -> list[DeltaFiles]:
         """The output and its delta files, this one left out (read once, on first use)."""
+        family = self._family  # once read, without the store's lock (held during commits)
+        if family is not None:
+            return list(family)
         with self._lock:
             if self._family is None:
                 pattern = f"{self.output.stem}.{DELTA_PREFIX}*{self.output.suffix}"

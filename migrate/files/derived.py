@@ -124,9 +124,9 @@ class DerivedFileTarget(PageAtomicFileTarget):
     def identity(self) -> Mapping[str, str]:
         return {"output": str(self.output.resolve())}
 
-    def check(self, outgoing: OutgoingComment) -> str | None:
+    def refusal(self, outgoing: OutgoingComment) -> str | None:
         _, problem = page_link(self.site_url, outgoing.page.key)
-        return problem or super().check(outgoing)
+        return problem or super().refusal(outgoing)
 
     def record(self, target_id: str, outgoing: OutgoingComment) -> Record:
         record = super().record(target_id, outgoing)

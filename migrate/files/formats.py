@@ -15,6 +15,7 @@ The contract:
 
 from __future__ import annotations
 
+import functools
 import html
 import logging
 import re
@@ -122,6 +123,7 @@ def web_url(url: str | None, schemes: frozenset[str] = WEB_SCHEMES) -> str | Non
     return urllib.parse.quote(url, safe="/:?#[]@!$&'()*+,;=%~")
 
 
+@functools.lru_cache(maxsize=4096)  # asked for every comment of a page
 def page_link(site_url: str, uri: str) -> tuple[str | None, str | None]:
     """(link, None) for a page's link: `site_url + uri` (an http(s) URL), or the path alone
     when no site URL is configured; (None, reason) when the page cannot have one."""
@@ -172,6 +174,8 @@ _MD_CODE = re.compile(r"(```.*?```|~~~.*?~~~|`[^`\n]*`)", re.DOTALL)
 
 def markdown_links(text: str) -> list[tuple[str, str]]:
     """(label, url) of every Markdown link and image in `text`."""
+    if "](" not in text:  # nearly always: no link, and no need to scan for one
+        return []
     return [(m["label"], m["url"]) for m in _MD_LINK.finditer(text)]
 
 

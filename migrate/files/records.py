@@ -14,6 +14,7 @@ from typing import Any
 
 from migrate.abilities import CommentRefused
 from migrate.files.formats import (
+    NOT_XML,
     WEB_SCHEMES,
     sanitize_html,
     strip_unwritable,
@@ -32,9 +33,11 @@ _TAG = re.compile(r"<[^>]*>")
 
 def rfc3339(moment: datetime) -> str:
     """RFC 3339 in UTC with a Z, e.g. 2021-03-04T05:06:07Z (microseconds kept when present)."""
-    if moment.tzinfo is None:  # the model promises aware datetimes; naive ones are UTC
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if moment.tzinfo is not UTC:  # nearly always UTC already (sources convert)
+        if moment.tzinfo is None:  # the model promises aware datetimes; naive ones are UTC
+            moment = moment.replace(tzinfo=UTC)
+        moment = moment.astimezone(UTC)
+    return moment.isoformat().replace("+00:00", "Z")
 
 
 def parse_rfc3339(value: object) -> datetime | None:
@@ -66,23 +69,38 @@ def comment_record(target_id: str, outgoing: OutgoingComment) -> Record:
     Files are read by importers that trust them: characters XML cannot hold are removed, the
     HTML is sanitized again, and an avatar URL other than http(s)/mxc is dropped, each logged
     with the comment's id. Raises CommentRefused when the removal leaves the comment empty."""
-    reason = emptied_by_cleaning(outgoing)
-    if reason is not None:
-        raise CommentRefused(reason)
     record: Record = {"id": target_id, **comment_fields(outgoing)}
     removed: dict[str, list[str]] = {}
     author = record["author"]
-    for holder, key, where in (
-        (record, "text", "text"),
-        (record, "html", "html"),
-        (author, "name", "author name"),
-        (author, "source_id", "author id"),
-        (author, "avatar_url", "avatar URL"),
-    ):
+    held = (
+        record["text"],
+        record["html"],
+        author["name"],
+        author["source_id"],
+        author["avatar_url"],
+    )
+    # nearly always nothing to remove: one scan of them all, and no field stripped one by one
+    if NOT_XML.search("\n".join(v for v in held if isinstance(v, str))) is None:
+        checked: tuple[tuple[Record, str, str], ...] = ()
+    else:
+        checked = (
+            (record, "text", "text"),
+            (record, "html", "html"),
+            (author, "name", "author name"),
+            (author, "source_id", "author id"),
+            (author, "avatar_url", "avatar URL"),
+        )
+    for holder, key, where in checked:
         if isinstance(holder.get(key), str):
             holder[key], gone = strip_unwritable(holder[key])
             if gone:
                 removed[where] = gone
+    if "text" in removed or "html" in removed:
+        reason = _emptied(
+            record["text"], record["html"] or "", removed.get("text", []) + removed.get("html", [])
+        )
+        if reason is not None:
+            raise CommentRefused(reason)
     if record["html"]:
         record["html"] = sanitize_html(record["html"]) or None
     avatar = author.get("avatar_url")
@@ -113,13 +131,20 @@ def comment_record(target_id: str, outgoing: OutgoingComment) -> Record:
 def emptied_by_cleaning(outgoing: OutgoingComment) -> str | None:
     """Why a comment cannot be written to a file: nothing visible is left once the characters
     XML cannot hold are removed (None when something is, or when nothing was to begin with)."""
+    if NOT_XML.search(outgoing.text) is None and NOT_XML.search(outgoing.html or "") is None:
+        return None  # nearly always: nothing to remove
     text, removed = strip_unwritable(outgoing.text)
     html_content, removed_html = strip_unwritable(outgoing.html or "")
     if not removed and not removed_html:
         return None
+    return _emptied(text, html_content, removed + removed_html)
+
+
+def _emptied(text: str, html_content: str, removed: list[str]) -> str | None:
+    """Why a comment whose text and HTML lost `removed` is refused (None: something is left)."""
     if text.strip() or _visible_html(html_content):
         return None
-    gone = ", ".join(sorted(set(removed) | set(removed_html)))
+    gone = ", ".join(sorted(set(removed)))
     return f"nothing left once the characters a file cannot hold were removed ({gone})"
 
 
@@ -164,6 +189,11 @@ def target_comment(record: Mapping[str, Any]) -> TargetComment:
     )
 
 
+# one encoder for every line (json.dumps with options would make a new one each call);
+# records are trees of fresh dicts and lists, never cyclic: no bookkeeping of containers
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
+
+
 def dumps(obj: object) -> str:
     """One compact JSON line (non-ASCII kept readable)."""
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(obj)

@@ -109,25 +109,25 @@ class ChangeApplier:
         state = self.checkpoint.state
         media = set(extracted.media_comments)
         changes: list[Change] = []
-        for comment in extracted.comments:
-            target_id = ledger.target_id(comment.id)
-            if target_id is None:
-                continue
-            current, stored = revision(comment), state.get_revision(comment.id)
-            if stored == current:
-                continue
+        mapped = [(c, t) for c in extracted.comments if (t := ledger.target_id(c.id)) is not None]
+        stored_revisions = state.get_revisions(c.id for c, _ in mapped)  # one hold of the lock
+        for comment, target_id in mapped:
+            stored = stored_revisions.get(comment.id)
             if stored is None and not (comment.edited_at or comment.deleted or comment.id in media):
                 continue  # as first sent: nothing to record (a comment costs one call)
+            current = revision(comment)
+            if stored == current:
+                continue
             if comment.id in fresh:
                 self.checkpoint.set_revision(comment.id, current)
                 continue
             kind = _kind(comment, comment.id in media)
             changes.append(self._update(plan, comment, kind, ledger, target_id, current))
         for event in extracted.skipped:
-            target_id = ledger.target_id(event.event_id)
-            if target_id is None or state.get_revision(event.event_id) == GONE:
+            gone_id = ledger.target_id(event.event_id)
+            if gone_id is None or state.get_revision(event.event_id) == GONE:
                 continue
-            changes.append(self._delete(plan.page, event.event_id, target_id))
+            changes.append(self._delete(plan.page, event.event_id, gone_id))
         for change in changes:
             log.info(
                 "%s: %s of %s (target %s) %s%s",

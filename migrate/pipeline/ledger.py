@@ -86,6 +86,10 @@ class PageLedger:
             found = self.checkpoint.state.get_new_comment_id(source_id)
         return found
 
+    def _known(self, source_id: str) -> bool:
+        """Mapped or skipped on this page, from memory alone (call under the lock)."""
+        return source_id in self._held or source_id in self.mapped or source_id in self.skipped
+
     def skip_reason(self, source_id: str) -> str | None:
         with self._lock:
             return self.skipped.get(source_id)
@@ -97,7 +101,10 @@ class PageLedger:
 
     def is_done(self, source_id: str) -> bool:
         with self._lock:
-            return self.target_id(source_id) is not None or source_id in self.skipped
+            if self._known(source_id):
+                return True
+        # mapped under another page (a comment that moved)?
+        return self.checkpoint.state.get_new_comment_id(source_id) is not None
 
     def target_ids(self) -> set[str]:
         with self._lock:

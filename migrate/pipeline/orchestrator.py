@@ -29,8 +29,8 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 
 from migrate.abilities import PageError, ReconcilingTarget, Source, Target, target_notes
 from migrate.errors import ExitStatus, MigrateError
@@ -194,7 +194,7 @@ class Orchestrator:
         target = self.target
         if not isinstance(target, ReconcilingTarget):
             return
-        outgoing = [plan.outgoing(c, ledger.target_id, ledger.skip_reason) for c in pending]
+        outgoing = plan.outgoing_view(pending, ledger.target_id, ledger.skip_reason)
         with self.sends.slots:
             adopted = target.reconcile(page, outgoing, known_target_ids=ledger.target_ids())
         ledger.adopt(adopted)
@@ -318,17 +318,19 @@ class Orchestrator:
                 ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="page") as pool,
             ):
                 self.sends.executor = sender
-                futures: set[Future[PageResult]] = set()
-                pages_left = iter(todo)
-                self._fill(pool, futures, pages_left)
-                while futures:
-                    done, _ = wait(futures, timeout=0.2, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        futures.remove(future)
-                        results.append(future.result())
-                        self.reporter.page_done()
-                    if not self.stop.is_set():
-                        self._fill(pool, futures, pages_left)
+                take = _PageQueue(todo)
+                futures = [
+                    pool.submit(self._take_pages, take, results)
+                    for _ in range(min(self.workers, len(todo)))
+                ]
+                try:
+                    while wait(futures, timeout=1.0).not_done:
+                        pass
+                except BaseException:  # this thread interrupted: the pages in hand finish
+                    take.halted.set()
+                    raise
+                for future in futures:
+                    future.result()  # a page's error that is the run's (DiskFull, a bug)
         finally:
             self.sends.executor = None
             self.reporter.close()
@@ -343,15 +345,32 @@ class Orchestrator:
         summary.notes.extend(target_notes(self.target))
         return summary
 
-    def _fill(
-        self,
-        pool: ThreadPoolExecutor,
-        futures: set[Future[PageResult]],
-        queue: Iterator[Page],
-    ) -> None:
-        # keep only `workers` pages in flight, so an interrupt leaves the rest untouched
-        while len(futures) < self.workers:
-            page = next(queue, None)
+    def _take_pages(self, take: _PageQueue, results: list[PageResult]) -> None:
+        """One page thread: the next page, until none is left or the run stops. Each thread
+        takes its own (the run's thread waking once a page cost more than a page's commit);
+        `workers` threads hold one page each, so an interrupt leaves the rest untouched."""
+        while not (self.stop.is_set() or take.halted.is_set()):
+            page = take.next()
             if page is None:
                 return
-            futures.add(pool.submit(self._work, page))
+            try:
+                result = self._work(page)
+            except BaseException:
+                take.halted.set()  # the other threads finish their pages and take no more
+                raise
+            results.append(result)
+            self.reporter.page_done()
+
+
+class _PageQueue:
+    """The pages left to migrate, taken one at a time by the page threads."""
+
+    def __init__(self, pages: Sequence[Page]) -> None:
+        self._pages = iter(pages)
+        self._lock = threading.Lock()
+        # a page raised, or the run's thread did: no page is taken after it
+        self.halted = threading.Event()
+
+    def next(self) -> Page | None:
+        with self._lock:
+            return next(self._pages, None)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import html as html_lib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import overload
 
 from migrate.content import html_to_markdown, images_as_links, plain_to_html, sanitize_html
 from migrate.model import Capabilities, Comment, OutgoingComment, Page
@@ -85,6 +86,12 @@ class CommentTransformer:
     ) -> None:
         """Place `comment` and its unplaced ancestors, top-down, each from its parent's
         placement alone (iterative: chains can be tens of thousands deep)."""
+        if comment.id in memo:
+            return
+        parent = _source_parent(comment, by_id)
+        if parent is None or parent in memo:  # nearly always: parents are placed first
+            self._place_one(comment.id, parent, is_gone, memo)
+            return
         walk: list[str] = []
         in_walk: set[str] = set()
         current: str | None = comment.id
@@ -94,19 +101,28 @@ class CommentTransformer:
             parent = _source_parent(by_id[current], by_id)
             # a cycle ends the walk: its last member is treated as top level
             current = None if parent in in_walk else parent
-        max_depth = self.capabilities.max_depth
         for cid in reversed(walk):
-            parent = _source_parent(by_id[cid], by_id)
-            if parent is None or parent not in memo:  # top level, or the cycle's end
-                memo[cid] = (None, 0)
-                continue
-            depth = memo[parent][1]
-            if is_gone(parent) is None and (max_depth is None or depth < max_depth):
-                memo[cid] = (parent, depth + 1)
-            else:
-                # the parent cannot hold it: the nearest ancestor that can is where the
-                # parent itself went, at the same depth
-                memo[cid] = memo[parent]
+            self._place_one(cid, _source_parent(by_id[cid], by_id), is_gone, memo)
+
+    def _place_one(
+        self,
+        cid: str,
+        parent: str | None,
+        is_gone: SkippedLookup,
+        memo: dict[str, tuple[str | None, int]],
+    ) -> None:
+        """Place `cid` from its parent's placement (`parent`: its parent on the page)."""
+        if parent is None or parent not in memo:  # top level, or the cycle's end
+            memo[cid] = (None, 0)
+            return
+        depth = memo[parent][1]
+        max_depth = self.capabilities.max_depth
+        if is_gone(parent) is None and (max_depth is None or depth < max_depth):
+            memo[cid] = (parent, depth + 1)
+        else:
+            # the parent cannot hold it: the nearest ancestor that can is where the
+            # parent itself went, at the same depth
+            memo[cid] = memo[parent]
 
     def outgoing(
         self, comment: Comment, page: Page, placement: Placement, lookup: MappingLookup
@@ -165,6 +181,13 @@ class PagePlan:
         placement = self.transformer.placement(comment, self.by_id, is_gone, self._placed)
         return self.transformer.outgoing(comment, self.page, placement, lookup)
 
+    def outgoing_view(
+        self, comments: Sequence[Comment], lookup: MappingLookup, is_gone: SkippedLookup
+    ) -> Sequence[OutgoingComment]:
+        """`outgoing` of each of `comments`, each made when first asked for (a target that
+        finds nothing of the page to compare, a new file's, asks for none)."""
+        return _OutgoingView(self, comments, lookup, is_gone)
+
     def forget_placements(self) -> None:
         """A comment was refused: where its replies hang must be worked out again."""
         self._placed.clear()
@@ -174,6 +197,37 @@ class PagePlan:
 
     def max_depth(self) -> int:
         return max(self.depth.values(), default=-1)
+
+
+class _OutgoingView(Sequence[OutgoingComment]):
+    def __init__(
+        self,
+        plan: PagePlan,
+        comments: Sequence[Comment],
+        lookup: MappingLookup,
+        is_gone: SkippedLookup,
+    ) -> None:
+        self._plan, self._comments, self._lookup, self._is_gone = plan, comments, lookup, is_gone
+        self._made: dict[int, OutgoingComment] = {}
+
+    def __len__(self) -> int:
+        return len(self._comments)
+
+    @overload
+    def __getitem__(self, index: int) -> OutgoingComment: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[OutgoingComment]: ...
+
+    def __getitem__(self, index: int | slice) -> OutgoingComment | Sequence[OutgoingComment]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        position = range(len(self))[index]  # IndexError as a list's, negative indexes too
+        made = self._made.get(position)
+        if made is None:
+            comment = self._comments[position]
+            made = self._made[position] = self._plan.outgoing(comment, self._lookup, self._is_gone)
+        return made
 
 
 def moderation_refusal(comment: Comment, capabilities: Capabilities) -> str | None:

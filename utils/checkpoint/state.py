@@ -10,6 +10,7 @@ while others record.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, NotRequired, TypedDict, cast
 
@@ -238,6 +239,8 @@ class CheckpointState:
         return self.get_page_ids("in_progress")
 
     def get_new_comment_id(self, source_id: str) -> str | None:
+        if not self.mappings.may_hold(source_id):  # a new comment: no lock to wait for
+            return None
         with self.lock:
             found = self.mappings.find(source_id)
         return None if found is None else found[1]
@@ -247,9 +250,22 @@ class CheckpointState:
 
     def get_revision(self, source_id: str) -> str | None:
         """The digest of the comment's content as last sent, if one was recorded."""
+        if not self.mappings.may_hold(source_id):
+            return None
         with self.lock:
             found = self.mappings.find(source_id)
         return None if found is None else found[2]
+
+    def get_revisions(self, source_ids: Iterable[str]) -> dict[str, str | None]:
+        """`get_revision` of many comments (a page's) under one hold of the lock; ids
+        without a mapping are left out."""
+        found: dict[str, str | None] = {}
+        with self.lock:
+            for source_id in source_ids:
+                entry = self.mappings.find(source_id)
+                if entry is not None:
+                    found[source_id] = entry[2]
+        return found
 
     def get_id_mappings(self) -> dict[str, str]:
         """Every mapping (reads every page: for reports and small checkpoints)."""

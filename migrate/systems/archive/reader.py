@@ -257,7 +257,7 @@ class ArchiveSource:
             if record.get("page_id") != page.id or record["record"] not in ("comment", "skipped"):
                 raise self._error(line_no, f"{record['record']} record outside its page's block")
             if record["record"] == "comment":
-                comments.append(_with_html(record_comment(record)))
+                comments.append(record_comment(_with_html(record)))
             else:
                 skipped.append(SkippedEvent(record["event_id"], page.id, record["reason"]))
         return PageComments(
@@ -285,12 +285,13 @@ class ArchiveSource:
         """Nothing to release: each page's block is read with a file of its own."""
 
 
-def _with_html(comment: Comment) -> Comment:
-    """Every comment with an HTML form: an archive may hold none (older writers, or a
-    source that had only text); HTML targets take `html` as it is."""
-    if comment.html is not None:
-        return comment
-    return dataclasses.replace(comment, html=plain_to_html(comment.text))
+def _with_html(record: dict[str, Any]) -> dict[str, Any]:
+    """Every comment record with an HTML form (filled in before its Comment is made): an
+    archive may hold none (older writers, or a source that had only text); HTML targets
+    take `html` as it is."""
+    if record["html"] is None:
+        record["html"] = plain_to_html(record["text"])
+    return record
 
 
 def _repaired(value: Any) -> Any:

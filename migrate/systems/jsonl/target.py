@@ -40,6 +40,9 @@ DEFAULT_CAPABILITIES = Capabilities(
 )
 
 
+_FRAME = ("page", "batch", "batch_size")  # the keys a line adds to its comment's record
+
+
 class JsonlTarget(PageAtomicFileTarget):
     name = "jsonl"
 
@@ -84,8 +87,14 @@ class JsonlTarget(PageAtomicFileTarget):
 
     def encode_batch(self, seq: int, page: Record, comments: Sequence[Record]) -> list[str]:
         clean = writable_page(page)
+        # each line is dumps({"page": clean, **comment, "batch": seq, "batch_size": n}); the
+        # page and the batch are encoded once, the same around every comment's own keys
+        head = '{"page":' + dumps(clean) + ","
+        tail = f',"batch":{seq},"batch_size":{len(comments)}}}'
         return [
-            dumps({"page": clean, **comment, "batch": seq, "batch_size": len(comments)})
+            head + dumps(comment)[1:-1] + tail
+            if comment and comment.keys().isdisjoint(_FRAME)
+            else dumps({"page": clean, **comment, "batch": seq, "batch_size": len(comments)})
             for comment in comments
         ]
 
