@@ -46,7 +46,9 @@ def test_killed_runs_into_jsonl_leave_each_comment_once_under_its_parent(
             continue
         assert proc.returncode == 0, stderr
         break
-    assert kills >= 4, f"only {kills} runs were killed"
+    # how many runs a kill catches depends on the machine's speed: a quick machine finishes
+    # the rest within the next run's delay; two kills, one after a commit, are the point
+    assert kills >= 2, f"only {kills} runs were killed"
     assert sizes > 0, "no kill came after the first page's commit"
 
     records = [json.loads(line) for line in output.read_text("utf-8").splitlines()]
