@@ -95,32 +95,43 @@ class ExportSource:
         """Read the export once, spilling each record under its page's key."""
         spill = RecordSpill(self.system, self.path)
         keys: dict[str, str] = {}  # address -> page key: a page's address repeats
+        pages, fields, add = self._pages, self.fields, spill.add
         try:
             for number, (address, title, record) in enumerate(self.index(), start=1):
-                if not address or not address.strip():
-                    self.unplaced += 1
-                    log.warning(
-                        "%s: record %d (id %s) names no page; left out",
-                        self.path,
-                        number,
-                        self.record_id(record),
-                    )
+                if not address:
+                    self._unplaced(number, record)
                     continue
-                key = keys.get(address) or keys.setdefault(address, page_key(address))
-                info = self._pages.setdefault(key, _PageInfo(None, None))
+                key = keys.get(address)
+                if key is None:
+                    if not address.strip():
+                        self._unplaced(number, record)
+                        continue
+                    key = keys[address] = page_key(address)
+                info = pages.get(key)
+                if info is None:
+                    info = pages[key] = _PageInfo(None, None)
                 if info.url is None and address.startswith(("http://", "https://")):
                     info.url = address
                 if info.title is None and title:
                     info.title = clean_text(title)
-                if self.fields is not None:
-                    record = {k: v for k, v in record.items() if k in self.fields}
-                spill.add(key, record)
+                if fields is not None:  # only what `convert` reads is spilled
+                    record = {k: record[k] for k in fields if k in record}
+                add(key, record)
         except BaseException:
             spill.close()
             raise
         spill.finish()
         self._spill = spill
         return spill
+
+    def _unplaced(self, number: int, record: Record) -> None:
+        self.unplaced += 1
+        log.warning(
+            "%s: record %d (id %s) names no page; left out",
+            self.path,
+            number,
+            self.record_id(record),
+        )
 
     def pages(self) -> Iterator[Page]:
         spill = self._read()
