@@ -30,6 +30,16 @@ def archive(tmp_path: Path, site: dict[Page, list[Comment]]) -> Path:
     return make_archive(tmp_path / "site.archive.jsonl", site)
 
 
+@pytest.fixture
+def migrated_http(tmp_path: Path, archive: Path, contract_server: ContractServer) -> Path:
+    """The config of a finished run of the archive into the contract server."""
+    config = write_config(
+        tmp_path, archive=archive, target={"type": "http", "url": contract_server.url}
+    )
+    assert run_json(config)[0] == 0
+    return config
+
+
 def verify_json(config: Path) -> tuple[int, dict[str, Any]]:
     result = invoke("verify", "-c", str(config), "--json")
     return result.exit_code, json.loads(result.stdout)
@@ -54,14 +64,9 @@ def test_verify_after_a_clean_run_agrees(
 
 
 def test_verify_reports_missing_extra_wrong_parent_and_changed_text(
-    tmp_path: Path,
-    archive: Path,
-    contract_server: ContractServer,
+    migrated_http: Path, contract_server: ContractServer
 ) -> None:
-    config = write_config(
-        tmp_path, archive=archive, target={"type": "http", "url": contract_server.url}
-    )
-    assert run_json(config)[0] == 0
+    config = migrated_http
     held = contract_server.comments
     on_post0 = [c for c in held if c["page"]["id"] == "post0"]
     gone = on_post0[-1]  # a leaf: deleting it orphans nobody
@@ -86,16 +91,11 @@ def test_verify_reports_missing_extra_wrong_parent_and_changed_text(
 
 
 def test_a_visitors_comment_is_listed_and_a_second_copy_is_a_duplicate(
-    tmp_path: Path,
-    archive: Path,
-    contract_server: ContractServer,
+    migrated_http: Path, contract_server: ContractServer
 ) -> None:
     # after the switch visitors comment on the new site: verify names those comments and
     # leaves them, and still fails a page where a migrated comment shows twice
-    config = write_config(
-        tmp_path, archive=archive, target={"type": "http", "url": contract_server.url}
-    )
-    assert run_json(config)[0] == 0
+    config = migrated_http
     held = contract_server.comments
     first = next(c for c in held if c["page"]["id"] == "post0")
     visitor = {
