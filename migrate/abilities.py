@@ -112,6 +112,18 @@ class Target(Protocol):
     def close(self) -> None: ...
 
 
+class DurableEachComment:
+    """For a target that holds each comment once `create` returns (a server: HTTP, Isso,
+    Waline, GitHub): a page has nothing to commit at its end, nor to discard when it fails
+    (what was created is journaled, and a rerun adopts or rolls it back)."""
+
+    def finish_page(self, page: Page) -> None:
+        """Nothing to commit: every comment of the page is already held."""
+
+    def abort_page(self, page: Page) -> None:
+        """Nothing buffered to discard."""
+
+
 @runtime_checkable
 class ReconcilingTarget(Protocol):
     """A target that can find, on an interrupted page, the comments it already holds."""

@@ -30,7 +30,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from migrate.abilities import CheckFailed, PageError
+from migrate.abilities import CheckFailed, DurableEachComment, PageError
 from migrate.model import Capabilities, Created, OutgoingComment, Page, TargetComment
 from migrate.systems.github import giscus, queries
 from migrate.systems.github.api import DEFAULT_API_URL, GitHubGraphQL, GraphQLFailed
@@ -57,7 +57,7 @@ CAPABILITIES = Capabilities(
 )
 
 
-class GitHubTarget:
+class GitHubTarget(DurableEachComment):
     name = "github"
     capabilities = CAPABILITIES
     made_per_page = "discussion"  # one per page; rollback removes ours (remove_made)
@@ -197,12 +197,6 @@ class GitHubTarget:
             if source_id in wanted and source_id not in adopted and node["id"] not in known:
                 adopted[source_id] = node["id"]
         return adopted
-
-    def finish_page(self, page: Page) -> None:
-        pass
-
-    def abort_page(self, page: Page) -> None:
-        pass
 
     def list_page(self, page: Page) -> list[TargetComment]:
         found = self.discussions.discussion(page, create=False)

@@ -65,7 +65,13 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from migrate.abilities import BatchUnsupported, CheckFailed, CommentRefused, PageError
+from migrate.abilities import (
+    BatchUnsupported,
+    CheckFailed,
+    CommentRefused,
+    DurableEachComment,
+    PageError,
+)
 from migrate.errors import UnsupportedOperation
 from migrate.files.records import comment_fields, page_record, rfc3339
 from migrate.model import Capabilities, Created, OutgoingComment, Page, TargetComment
@@ -98,7 +104,7 @@ def comment_body(outgoing: OutgoingComment) -> dict[str, Any]:
 DEFAULT_TOKEN_ENV = "TARGET_TOKEN"  # noqa: S105
 
 
-class HttpTarget:
+class HttpTarget(DurableEachComment):
     name = "http"
     capabilities = Capabilities(
         max_depth=None,
@@ -262,12 +268,6 @@ class HttpTarget:
             if found is not None:
                 adopted[outgoing.source.id] = found
         return adopted
-
-    def finish_page(self, page: Page) -> None:
-        pass
-
-    def abort_page(self, page: Page) -> None:
-        pass
 
     def list_page(self, page: Page) -> list[TargetComment]:
         listed = self._list(page)

@@ -40,7 +40,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from migrate.abilities import CommentRefused, PageError
+from migrate.abilities import CommentRefused, DurableEachComment, PageError
 from migrate.errors import TargetError
 from migrate.model import Capabilities, CheckItem, Created, OutgoingComment, Page, TargetComment
 from migrate.plugins import TargetPlugin, retry_policy
@@ -115,7 +115,7 @@ def isso_capabilities(*, can_delete: bool, shows_images: bool = False) -> Capabi
     )
 
 
-class IssoTarget:
+class IssoTarget(DurableEachComment):
     name = "isso"
 
     def __init__(
@@ -283,12 +283,6 @@ class IssoTarget:
         adopted = match_pending(candidates, pending)
         self._remember(*adopted.values())
         return adopted
-
-    def finish_page(self, page: Page) -> None:
-        pass
-
-    def abort_page(self, page: Page) -> None:
-        pass
 
     def list_page(self, page: Page) -> list[TargetComment]:
         """The thread as Isso shows it (tombstones of deleted comments left out): the raw

@@ -29,7 +29,7 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from migrate.abilities import CheckFailed, CommentRefused, PageError
+from migrate.abilities import CheckFailed, CommentRefused, DurableEachComment, PageError
 from migrate.errors import TargetError
 from migrate.files.formats import web_url
 from migrate.model import Capabilities, Created, OutgoingComment, Page, TargetComment
@@ -62,7 +62,7 @@ class _AlreadyStored(Exception):
         self.found = found
 
 
-class WalineTarget:
+class WalineTarget(DurableEachComment):
     name = "waline"
     capabilities = CAPABILITIES
 
@@ -204,12 +204,6 @@ class WalineTarget:
         with self._lock:
             self._known.update(adopted.values())
         return adopted
-
-    def finish_page(self, page: Page) -> None:
-        pass
-
-    def abort_page(self, page: Page) -> None:
-        pass
 
     def list_page(self, page: Page) -> list[TargetComment]:
         """The page as the widget API serves it (read as the administrator, so comments
