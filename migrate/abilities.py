@@ -218,6 +218,22 @@ def target_notes(target: Target) -> list[str]:
     return notes
 
 
+@runtime_checkable
+class LocalOnly(Protocol):
+    """A source or a target that waits on no server: it reads or writes files on this
+    machine (an export, an archive, a database file, the file targets). A run between two of
+    them works its pages one after another: when nothing waits, pages side by side gain
+    nothing, and threads taking turns on the interpreter cost a tenth more CPU
+    (benchmarks/scale_bench.py). A source or target that fetches anything says False."""
+
+    local_only: bool
+
+
+def works_locally(source: object, target: object) -> bool:
+    """Does neither side of a run wait on a server (see `LocalOnly`)?"""
+    return all(isinstance(side, LocalOnly) and side.local_only for side in (source, target))
+
+
 class CheckFailed(Exception):
     """A preflight ability (a target's `probe()`) found a fault it can explain itself."""
 

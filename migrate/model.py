@@ -8,13 +8,45 @@ target must do, and may do, is in migrate/abilities.py.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 DELETED_TEXT = "[deleted]"
 
+_Frozen = TypeVar("_Frozen")
 
+
+def stored_directly(cls: type[_Frozen]) -> type[_Frozen]:
+    """A frozen dataclass made as quickly as a plain one: its `__init__` (the same
+    signature) stores each field in the instance's `__dict__`, where the one `dataclass`
+    writes calls `object.__setattr__` per field, three times slower. For the records made
+    once or more for every comment (Author, Comment, OutgoingComment, Created); the class
+    stays frozen, equal and hashable as before."""
+    params: list[str] = []
+    defaults: dict[str, object] = {}
+    keyword_only = False
+    for item in fields(cls):  # type: ignore[arg-type]
+        if item.default_factory is not MISSING or not item.init:
+            raise TypeError(f"{cls.__name__}.{item.name}: only plain fields and defaults")
+        if item.kw_only and not keyword_only:
+            params.append("*")
+            keyword_only = True
+        if item.default is MISSING:
+            params.append(item.name)
+        else:
+            params.append(f"{item.name}=_default_{item.name}")
+            defaults[f"_default_{item.name}"] = item.default
+    stores = "".join(f"    fields[{item.name!r}] = {item.name}\n" for item in fields(cls))  # type: ignore[arg-type]
+    source = f"def __init__(self, {', '.join(params)}):\n    fields = self.__dict__\n{stores}"
+    made: dict[str, Any] = {}
+    exec(source, defaults, made)  # noqa: S102 (made from the class's own field names)
+    made["__init__"].__qualname__ = f"{cls.__qualname__}.__init__"
+    setattr(cls, "__init__", made["__init__"])  # noqa: B010
+    return cls
+
+
+@stored_directly
 @dataclass(frozen=True)
 class Author:
     name: str
@@ -42,6 +74,7 @@ class Page:
 Status = Literal["approved", "pending", "spam"]
 
 
+@stored_directly
 @dataclass(frozen=True)
 class Comment:
     id: str  # the source system's id of the comment
@@ -122,6 +155,7 @@ class Capabilities:
     keeps_authors: bool = True
 
 
+@stored_directly
 @dataclass(frozen=True)
 class OutgoingComment:
     """A comment ready for one target: parent resolved, content chosen."""
@@ -135,6 +169,7 @@ class OutgoingComment:
     idempotency_key: str
 
 
+@stored_directly
 @dataclass(frozen=True)
 class Created:
     target_id: str

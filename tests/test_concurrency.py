@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from migrate import ArchiveSource, HttpTarget, Migration, RunOptions
+from migrate import ArchiveSource, HttpTarget, JsonlTarget, Migration, RunOptions
 from migrate.model import Comment, OutgoingComment, Page
 from migrate.pipeline.transform import send_order
 from tests.factories import comment, make_archive, page, threaded_site
@@ -222,3 +223,37 @@ def test_an_interrupt_finishes_what_is_in_flight_and_leaves_the_page_in_progress
         ).run(RunOptions(quiet=True))
         assert not again.failed_pages and not again.interrupted
         assert_http_target_holds(server, site)
+
+
+class _PageThreads(JsonlTarget):
+    """A JSONL target that notes which thread begins each page, and lingers there so that
+    pages side by side, if any, are taken by other threads meanwhile."""
+
+    def __init__(self, output: Path) -> None:
+        super().__init__(output)
+        self.threads: set[str] = set()
+
+    def begin_page(self, page: Page) -> None:
+        self.threads.add(threading.current_thread().name)
+        time.sleep(0.02)
+        super().begin_page(page)
+
+
+class _FromAServer(ArchiveSource):
+    """An archive read as a source that fetches over a network would be (not local)."""
+
+    local_only = False
+
+
+@pytest.mark.parametrize(("source", "threads"), [(ArchiveSource, 1), (_FromAServer, 4)])
+def test_a_run_between_local_files_works_one_page_at_a_time(
+    tmp_path: Path, source: type[ArchiveSource], threads: int
+) -> None:
+    # threads side by side only take turns on the interpreter when nothing waits on a
+    # server (about a tenth more CPU: benchmarks/scale_bench.py --floor-only)
+    archive = make_archive(tmp_path / "site.archive.jsonl", threaded_site(pages=12, per_page=3))
+    target = _PageThreads(tmp_path / "out.jsonl")
+    migration = Migration(source(archive), target, checkpoint=tmp_path / "cp.json", workers=4)
+    summary = migration.run(RunOptions(quiet=True))
+    assert summary.comments_imported == 36 and not summary.failed_pages
+    assert len(target.threads) == threads

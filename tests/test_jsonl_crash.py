@@ -1,5 +1,7 @@
 """SIGKILL at random instants of runs into a page-atomic file (JSONL), the benchmark's shape:
-many pages, four page threads, an archive source.
+many pages and an archive source, read as one page at a time (a run between local files) and
+as four page threads side by side (the archive read as a source that waits on a server is,
+such as Matrix into JSONL: the file target's commits from several threads).
 
 A page-atomic target journals a page's mappings once, after the page's commit, and marks the
 page complete without an fsync of its own; the window between the commit and the journal is
@@ -12,16 +14,34 @@ from __future__ import annotations
 import json
 import random
 import signal
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from migrate.model import Comment, Page
 from tests.factories import make_archive, threaded_site
-from tests.migration_helpers import invoke, start_run, write_config
+from tests.migration_helpers import invoke, start_run, subprocess_env, write_config
 from tests.test_crash import kill_later
 
+# a run through the API (as the CLI makes it), its source an archive that says it waits on
+# a server
+SIDE_BY_SIDE = """
+import sys
+from migrate import ArchiveSource, JsonlTarget, Migration, RunOptions
+class FromAServer(ArchiveSource):
+    local_only = False
+archive, output, checkpoint = sys.argv[1:]
+migration = Migration(FromAServer(archive), JsonlTarget(output), checkpoint=checkpoint, workers=4)
+summary = migration.run(RunOptions(quiet=True))
+sys.exit(1 if summary.failed_pages else 0)
+"""
 
+
+@pytest.mark.parametrize("side_by_side", [False, True], ids=["one-page-thread", "four"])
 def test_killed_runs_into_jsonl_leave_each_comment_once_under_its_parent(
-    tmp_path: Path,
+    tmp_path: Path, side_by_side: bool
 ) -> None:
     site: dict[Page, list[Comment]] = threaded_site(pages=300, per_page=100, depth=5)
     archive = make_archive(tmp_path / "site.archive.jsonl", site)
@@ -30,10 +50,20 @@ def test_killed_runs_into_jsonl_leave_each_comment_once_under_its_parent(
         tmp_path, archive=archive, target={"type": "jsonl", "output": str(output)},
         run={"workers": 4},
     )  # fmt: skip
+    checkpoint = tmp_path / "checkpoint.json"
     rng = random.Random(21)
     kills = sizes = 0
     for _ in range(40):
-        proc = start_run(config)
+        if side_by_side:
+            proc = subprocess.Popen(
+                [sys.executable, "-c", SIDE_BY_SIDE, str(archive), str(output), str(checkpoint)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=subprocess_env(),
+            )
+        else:
+            proc = start_run(config)
         timer = kill_later(proc.pid, rng.uniform(0.3, 1.5)) if kills < 6 else None
         _, stderr = proc.communicate(timeout=180)
         if timer is not None:
@@ -65,4 +95,4 @@ def test_killed_runs_into_jsonl_leave_each_comment_once_under_its_parent(
         parent = record["parent_id"]
         assert (source_of_target[parent] if parent else None) == comment.parent_id
         assert record["page"]["id"] == comment.page_id
-    assert invoke("checkpoint", "validate", str(tmp_path / "checkpoint.json")).exit_code == 0
+    assert invoke("checkpoint", "validate", str(checkpoint)).exit_code == 0

@@ -156,8 +156,11 @@ def _paragraphs(text: str, line_html: Callable[[str], str]) -> str:
     )
 
 
-# text as the allowlist's serializer (html5ever's) writes it: quotes stay, U+00A0 is named
-_TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\xa0": "&nbsp;"})
+def _escaped(line: str) -> str:
+    """Text as the allowlist's serializer (html5ever's) writes it: quotes stay, U+00A0 is
+    named (four C passes: str.translate with a mapping looks up every character)."""
+    escaped = line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return escaped.replace("\xa0", "&nbsp;")
 
 
 def _escaped_paragraphs(text: str) -> SanitizedHtml | str:
@@ -169,12 +172,8 @@ def _escaped_paragraphs(text: str) -> SanitizedHtml | str:
     the two on hostile text."""
     if "\n" not in text and "\r" not in text:  # one line: one paragraph, or none
         line = text.strip()
-        return (
-            SanitizedHtml(clean_text(f"<p>{line.translate(_TEXT_ESCAPES)}</p>"))
-            if line
-            else "<p></p>"
-        )
-    html = clean_text(_paragraphs(text, lambda line: line.translate(_TEXT_ESCAPES)))
+        return SanitizedHtml(clean_text(f"<p>{_escaped(line)}</p>")) if line else "<p></p>"
+    html = clean_text(_paragraphs(text, _escaped))
     if not html:
         return "<p></p>"
     return SanitizedHtml(html.replace("\r\n", "\n").replace("\r", "\n"))

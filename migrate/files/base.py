@@ -80,6 +80,7 @@ class PageAtomicFileTarget(DeltaFiles):
 
     # files hold comments and authors: private unless the configuration says otherwise
     file_mode = 0o600
+    local_only = True  # writes files on this machine only (migrate.abilities.LocalOnly)
 
     def __init__(self, store: Path, *, read_only: bool = False) -> None:
         self.store = Path(store)
@@ -144,12 +145,16 @@ class PageAtomicFileTarget(DeltaFiles):
             self._apply(batch, span)
             self._size = span[1]
 
-    def _apply(self, batch: Batch, span: tuple[int, int]) -> None:
+    def _apply(self, batch: Batch, span: tuple[int, int], *, ours: bool = False) -> None:
+        """Note a batch read from the store, or (`ours`) just committed, whose ids `create`
+        gave out and are below the next one already."""
         self._seq = max(self._seq, batch.seq)
         assert self._pages_read is not None
         stored = self._pages_read.setdefault(str(batch.page["id"]), _Spans(batch.page))
         stored.page = batch.page
         stored.spans.append(span)
+        if ours:
+            return
         numbers = [int(n) for n in (str(c["id"]) for c in batch.comments) if n.isdigit()]
         if numbers:
             with self._ids:
@@ -188,27 +193,29 @@ class PageAtomicFileTarget(DeltaFiles):
             self._buffers[page.id] = (page, [])
 
     def create(self, outgoing: OutgoingComment) -> Created:
-        problem = self.check(outgoing)  # the sender asks first; a caller of its own may not
+        # the sender asks `check` first; a caller of its own may not. The record refuses a
+        # comment that cleaning empties (as `check` does), so only the rules are asked again
+        problem = self.refusal(outgoing)
         if problem is not None:
             raise CommentRefused(problem)
         if not self._loaded:
             self._pages  # noqa: B018 (read the store first: its ids come before)
+        # made outside any lock, before its id: a refused comment leaves no id unused
+        record = self.record(outgoing)
         with self._ids:
             target_id = str(self._first_free_id)
             self._first_free_id += 1
-        # made outside any lock (and, with the check passed, never refused: no id is left
-        # unused)
-        record = self.record(target_id, outgoing)
-        with self._ids:
+            record["id"] = target_id  # the record's first key, made as None
             page = outgoing.page
             if page.id not in self._buffers:  # create without begin_page: start the buffer
                 self._buffers[page.id] = (page, [])
             self._buffers[page.id][1].append(record)
         return Created(target_id=target_id, parent_target_id=outgoing.parent_target_id)
 
-    def record(self, target_id: str, outgoing: OutgoingComment) -> Record:
-        """What the store keeps of one comment (a format may keep more)."""
-        return comment_record(target_id, outgoing)
+    def record(self, outgoing: OutgoingComment) -> Record:
+        """What the store keeps of one comment (a format may keep more), its id None.
+        Raises CommentRefused when cleaning leaves the comment empty."""
+        return comment_record(None, outgoing)
 
     def reconcile(
         self,
@@ -255,7 +262,7 @@ class PageAtomicFileTarget(DeltaFiles):
             append_durably(self.store, data, mode=self.file_mode)
             span = (self._size, self._size + len(data))
             self._size += len(data)
-            self._apply(Batch(seq, len(lines), record, list(comments), len(lines)), span)
+            self._apply(Batch(seq, len(lines), record, list(comments), len(lines)), span, ours=True)
             self.after_change(force=False)
 
     def abort_page(self, page: Page) -> None:

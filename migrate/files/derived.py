@@ -128,8 +128,8 @@ class DerivedFileTarget(PageAtomicFileTarget):
         _, problem = page_link(self.site_url, outgoing.page.key)
         return problem or super().refusal(outgoing)
 
-    def record(self, target_id: str, outgoing: OutgoingComment) -> Record:
-        record = super().record(target_id, outgoing)
+    def record(self, outgoing: OutgoingComment) -> Record:
+        record = super().record(outgoing)
         if self.detailed:
             record.update(comment_details(outgoing))
         return record

@@ -60,6 +60,7 @@ class ExportSource:
     `convert` (a record into a Comment, or raise Skip)."""
 
     system: str
+    local_only = True  # an export file on this machine (migrate.abilities.LocalOnly)
     # the fields `convert` reads; the rest is not spilled (None: the whole record)
     fields: frozenset[str] | None = None
 

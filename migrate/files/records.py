@@ -14,12 +14,12 @@ from typing import Any
 
 from migrate.abilities import CommentRefused
 from migrate.files.formats import (
-    NOT_XML,
     WEB_SCHEMES,
     sanitize_html,
     strip_unwritable,
     unsafe_links,
     web_url,
+    writable,
 )
 from migrate.model import OutgoingComment, Page, TargetComment
 
@@ -63,7 +63,7 @@ def page_record(page: Page) -> Record:
     return {"id": page.id, "uri": page.key, "title": page.title}
 
 
-def comment_record(target_id: str, outgoing: OutgoingComment) -> Record:
+def comment_record(target_id: str | None, outgoing: OutgoingComment) -> Record:
     """What a file target keeps of one comment (the JSONL record without its page).
 
     Files are read by importers that trust them: characters XML cannot hold are removed, the
@@ -72,15 +72,15 @@ def comment_record(target_id: str, outgoing: OutgoingComment) -> Record:
     record: Record = {"id": target_id, **comment_fields(outgoing)}
     removed: dict[str, list[str]] = {}
     author = record["author"]
-    held = (
-        record["text"],
-        record["html"],
-        author["name"],
-        author["source_id"],
-        author["avatar_url"],
-    )
-    # nearly always nothing to remove: one scan of them all, and no field stripped one by one
-    if NOT_XML.search("\n".join(v for v in held if isinstance(v, str))) is None:
+    html, avatar = record["html"], author["avatar_url"]
+    # nearly always nothing to remove: a test of each, and no field stripped one by one
+    if (
+        writable(record["text"])
+        and (html is None or writable(html))
+        and writable(author["name"])
+        and writable(author["source_id"])
+        and (avatar is None or writable(avatar))
+    ):
         checked: tuple[tuple[Record, str, str], ...] = ()
     else:
         checked = (
@@ -131,7 +131,7 @@ def comment_record(target_id: str, outgoing: OutgoingComment) -> Record:
 def emptied_by_cleaning(outgoing: OutgoingComment) -> str | None:
     """Why a comment cannot be written to a file: nothing visible is left once the characters
     XML cannot hold are removed (None when something is, or when nothing was to begin with)."""
-    if NOT_XML.search(outgoing.text) is None and NOT_XML.search(outgoing.html or "") is None:
+    if writable(outgoing.text) and (outgoing.html is None or writable(outgoing.html)):
         return None  # nearly always: nothing to remove
     text, removed = strip_unwritable(outgoing.text)
     html_content, removed_html = strip_unwritable(outgoing.html or "")

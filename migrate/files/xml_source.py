@@ -19,6 +19,7 @@ class SpilledExportSource:
     reason it does not migrate, in `read()`."""
 
     system: str
+    local_only = True  # an export file on this machine (migrate.abilities.LocalOnly)
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)

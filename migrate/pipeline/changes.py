@@ -110,7 +110,7 @@ class ChangeApplier:
         media = set(extracted.media_comments)
         changes: list[Change] = []
         mapped = [(c, t) for c in extracted.comments if (t := ledger.target_id(c.id)) is not None]
-        stored_revisions = state.get_revisions(c.id for c, _ in mapped)  # one hold of the lock
+        stored_revisions = state.get_revisions((c.id for c, _ in mapped), plan.page.id)
         for comment, target_id in mapped:
             stored = stored_revisions.get(comment.id)
             if stored is None and not (comment.edited_at or comment.deleted or comment.id in media):

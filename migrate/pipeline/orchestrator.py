@@ -13,12 +13,14 @@ SIGKILL at any instant: no comment twice, none lost, every reply under its paren
 4. A page is complete only when every comment of it is mapped or skipped with a reason.
 
 Concurrency: pages run on a pool of `workers` threads, and so do the sends of a page, so a
-page of a thousand comments is as fast as many small ones. `workers` bounds the target
-requests in flight over the whole run (one shared set of slots). A comment is sent once
-every ancestor of it is settled (mapped or skipped), so where it hangs is final when it is
-placed; a target that takes batches (migrate.abilities.BatchTarget) gets many such comments per
-request. Targets whose readers see arrival order (`ordered_per_page`) and page-atomic file
-targets get one comment of a page at a time, in send order. The sends are
+page of a thousand comments is as fast as many small ones; a run between local files, where
+nothing waits on a server, works one page at a time (migrate.abilities.LocalOnly).
+`workers` bounds the target requests in flight over the whole run (one shared set of
+slots). A comment is sent once every ancestor of it is settled (mapped or skipped), so where
+it hangs is final when it is placed; a target that takes batches
+(migrate.abilities.BatchTarget) gets many such comments per request. Targets whose readers
+see arrival order (`ordered_per_page`) and page-atomic file targets get one comment of a page
+at a time, in send order. The sends are
 migrate.pipeline.sender's, a sync's cursors and changes migrate.pipeline.sync's, and what a
 page produced and how it adds up to the run's summary migrate.pipeline.result's.
 """
@@ -32,7 +34,14 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 
-from migrate.abilities import PageError, ReconcilingTarget, Source, Target, target_notes
+from migrate.abilities import (
+    PageError,
+    ReconcilingTarget,
+    Source,
+    Target,
+    target_notes,
+    works_locally,
+)
 from migrate.errors import ExitStatus, MigrateError
 from migrate.model import Comment, Cursor, Page, PageComments, SkippedEvent
 from migrate.pipeline.changes import ChangeApplier, SyncSummary
@@ -75,6 +84,8 @@ class Orchestrator:
         self.target = target
         self.checkpoint = checkpoint
         self.workers = max(1, workers)
+        # pages side by side overlap the waits on servers; between local files there are none
+        self.page_threads = 1 if works_locally(source, target) else self.workers
         self.transformer = CommentTransformer(
             target.capabilities,
             system=source.system,
@@ -315,13 +326,13 @@ class Orchestrator:
         try:
             with (
                 ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="send") as sender,
-                ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="page") as pool,
+                ThreadPoolExecutor(self.page_threads, thread_name_prefix="page") as pool,
             ):
                 self.sends.executor = sender
                 take = _PageQueue(todo)
                 futures = [
                     pool.submit(self._take_pages, take, results)
-                    for _ in range(min(self.workers, len(todo)))
+                    for _ in range(min(self.page_threads, len(todo)))
                 ]
                 try:
                     while wait(futures, timeout=1.0).not_done:

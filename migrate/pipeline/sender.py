@@ -124,6 +124,72 @@ class PageSender:
         self.batches = (
             self.target if isinstance(self.target, BatchTarget) and not one_at_a_time else None
         )
+        self.halt = threading.Event()
+        self.failure: Exception | None = None
+
+    def send_all(self) -> None:
+        if self.limit == 1 and self.batches is None and self._parents_first():
+            self._send_in_order()
+        else:
+            self._send_as_ready()
+
+    # -- one at a time, in send order (the page's thread) ------------------------------------
+
+    def _parents_first(self) -> bool:
+        """Does every comment come after its parent in the send order? (Always, but for a
+        parent cycle in the source.) Then, sent one at a time in that order, a comment's
+        ancestors are all settled when its turn comes."""
+        by_id = self.plan.by_id
+        seen: set[str] = set()
+        for comment in self.plan.order:
+            parent = comment.parent_id
+            if (
+                parent is not None
+                and parent not in seen
+                and parent in by_id
+                and parent != comment.id
+            ):
+                return False
+            seen.add(comment.id)
+        return True
+
+    def _send_in_order(self) -> None:
+        """One request at a time (page-atomic or arrival-ordered targets): each comment in
+        send order, each outcome recorded as it comes back. The general schedule below
+        would reach the same order through its heap, queue and sets, at a cost per comment."""
+        ledger, target, slots = self.ledger, self.target, self.sends.slots
+        for comment in self.plan.order:
+            if ledger.is_done(comment.id):
+                continue
+            if self.stop.is_set():
+                raise PageInterrupted
+            outgoing = self._outgoing(comment)
+            reason = target.check(outgoing)  # rules first: a refusal costs no request
+            if reason is None:
+                try:
+                    with slots:
+                        created = target.create(outgoing)
+                except CommentRefused as refused:
+                    reason = refused.reason
+                else:
+                    ledger.record(comment.id, created.target_id)
+                    self._count(comment, created)
+                    continue
+            ledger.skip(comment, reason)
+            self.plan.forget_placements()  # its replies now hang elsewhere
+
+    def _count(self, comment: Comment, created: Created) -> None:
+        if created.already_existed:
+            self.result.adopted += 1
+            self.result.existed_ids.add(comment.id)
+        else:
+            self.result.imported += 1
+        self.reporter.comment_done()
+
+    # -- as each becomes ready, several in flight (the page's thread) ------------------------
+
+    def _send_as_ready(self) -> None:
+        plan, ledger = self.plan, self.ledger
         self.position = {c.id: i for i, c in enumerate(plan.order)}
         self.children: dict[str, list[str]] = {}
         for comment in plan.order:
@@ -137,12 +203,8 @@ class PageSender:
         self.clear: set[str] = set()
         self.ready: list[int] = []  # send-order positions of waiting comments, as a heap
         self.queued: set[str] = set()
-        self.halt = threading.Event()
         self.done: queue.SimpleQueue[_Sent] = queue.SimpleQueue()
         self.in_flight = 0
-        self.failure: Exception | None = None
-
-    def send_all(self) -> None:
         for cid in self.settled:
             if self._parent_clear(cid):
                 self._clear(cid)
@@ -158,7 +220,7 @@ class PageSender:
         if self.waiting:
             raise PageInterrupted
 
-    # -- what may go out (the page's thread) -------------------------------------------------
+    # -- the schedule of `_send_as_ready`: what may go out -----------------------------------
 
     def _parent_clear(self, cid: str) -> bool:
         """Is every ancestor of `cid` settled? (Its parent is clear, or it has none here.)"""
@@ -257,12 +319,7 @@ class PageSender:
                 self.waiting.add(comment.id)
                 self._consider(comment.id)
             elif isinstance(outcome, Created):
-                if outcome.already_existed:
-                    self.result.adopted += 1
-                    self.result.existed_ids.add(comment.id)
-                else:
-                    self.result.imported += 1
-                self.reporter.comment_done()
+                self._count(comment, outcome)
                 self._settle(comment.id)
             elif isinstance(outcome, CommentRefused):
                 self.plan.forget_placements()  # its replies now hang elsewhere

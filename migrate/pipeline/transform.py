@@ -14,6 +14,7 @@ made here and nowhere else:
 
 from __future__ import annotations
 
+import functools
 import html as html_lib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -171,9 +172,13 @@ class PagePlan:
         self.transformer = transformer
         self.page = page
         self.by_id = {c.id: c for c in comments}
-        self.depth = depths(comments)
         self.order = send_order(comments)
         self._placed: dict[str, tuple[str | None, int]] = {}
+
+    @functools.cached_property
+    def depth(self) -> dict[str, int]:
+        """Each comment's depth in its thread (for reports and verify: a run needs none)."""
+        return depths(self.order)
 
     def outgoing(
         self, comment: Comment, lookup: MappingLookup, is_gone: SkippedLookup

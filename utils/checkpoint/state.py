@@ -256,12 +256,20 @@ class CheckpointState:
             found = self.mappings.find(source_id)
         return None if found is None else found[2]
 
-    def get_revisions(self, source_ids: Iterable[str]) -> dict[str, str | None]:
+    def get_revisions(
+        self, source_ids: Iterable[str], page_id: str | None = None
+    ) -> dict[str, str | None]:
         """`get_revision` of many comments (a page's) under one hold of the lock; ids
-        without a mapping are left out."""
+        without a mapping are left out. `page_id`: the page most of them are mapped under,
+        whose mappings are looked in first (one dict look-up rather than a search)."""
         found: dict[str, str | None] = {}
         with self.lock:
+            here = self.mappings.page(page_id) if page_id is not None else {}
             for source_id in source_ids:
+                mapped_here = here.get(source_id)
+                if mapped_here is not None:
+                    found[source_id] = mapped_here[1]
+                    continue
                 entry = self.mappings.find(source_id)
                 if entry is not None:
                     found[source_id] = entry[2]

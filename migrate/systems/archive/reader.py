@@ -65,6 +65,8 @@ class _ArchivedPage:
 class ArchiveSource:
     """Reads an archive back; the whole file is validated when it is opened."""
 
+    local_only = True  # a file on this machine (migrate.abilities.LocalOnly)
+
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.system = ""

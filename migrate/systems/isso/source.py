@@ -39,6 +39,7 @@ _COMMENTS = (
 
 class IssoSource:
     system = "isso"
+    local_only = True  # its database file (migrate.abilities.LocalOnly)
 
     def __init__(self, db_path: Path) -> None:
         self.db_path = Path(db_path)
