@@ -8,7 +8,10 @@ held back until the target has committed the page (`commit`), since nothing of a
 uncommitted page exists after a crash.
 
 A page's comments may be in flight on several threads at once: every method is safe to call
-from any of them (one lock per ledger; the checkpoint manager has its own).
+from any of them (one lock per ledger for changes; the checkpoint manager has its own). The
+look-ups asked for every comment take no lock: each reads dicts that are only added to (a
+mapping moves from held to mapped by adding it before removing it), and a dict's look-up is
+atomic.
 """
 
 from __future__ import annotations
@@ -80,29 +83,26 @@ class PageLedger:
     # -- queries (memory only) ----------------------------------------------------------
 
     def target_id(self, source_id: str) -> str | None:
-        with self._lock:
-            found = self._held.get(source_id) or self.mapped.get(source_id)
+        found = self._held.get(source_id) or self.mapped.get(source_id)
         if found is None:  # recorded under another page (a comment that moved)
             found = self.checkpoint.state.get_new_comment_id(source_id)
         return found
 
     def _known(self, source_id: str) -> bool:
-        """Mapped or skipped on this page, from memory alone (call under the lock)."""
+        """Mapped or skipped on this page, from memory alone (held first: a commit adds a
+        held mapping to `mapped` before it leaves `_held`)."""
         return source_id in self._held or source_id in self.mapped or source_id in self.skipped
 
     def skip_reason(self, source_id: str) -> str | None:
-        with self._lock:
-            return self.skipped.get(source_id)
+        return self.skipped.get(source_id)
 
     def gone_reason(self, source_id: str) -> str | None:
         """Why the comment cannot hold replies in the target: skipped, or removed there."""
-        with self._lock:
-            return self.skipped.get(source_id) or self.removed.get(source_id)
+        return self.skipped.get(source_id) or self.removed.get(source_id)
 
     def is_done(self, source_id: str) -> bool:
-        with self._lock:
-            if self._known(source_id):
-                return True
+        if self._known(source_id):
+            return True
         # mapped under another page (a comment that moved)?
         return self.checkpoint.state.get_new_comment_id(source_id) is not None
 
