@@ -86,6 +86,8 @@ class Orchestrator:
         self.workers = max(1, workers)
         # pages side by side overlap the waits on servers; between local files there are none
         self.page_threads = 1 if works_locally(source, target) else self.workers
+        # asked once: isinstance with a runtime protocol looks up each of its members
+        self._reconciling = isinstance(target, ReconcilingTarget)
         self.transformer = CommentTransformer(
             target.capabilities,
             system=source.system,
@@ -203,7 +205,7 @@ class Orchestrator:
         result: PageResult,
     ) -> None:
         target = self.target
-        if not isinstance(target, ReconcilingTarget):
+        if not self._reconciling or not isinstance(target, ReconcilingTarget):
             return
         outgoing = plan.outgoing_view(pending, ledger.target_id, ledger.skip_reason)
         with self.sends.slots:
@@ -220,7 +222,7 @@ class Orchestrator:
         harmless, only for pages a crash or a failure interrupted. Elsewhere, always: a page
         without a status may still be in the target (a new checkpoint after --reset, or a
         status lost with a power cut), and one read per page costs little."""
-        if not isinstance(self.target, ReconcilingTarget):
+        if not self._reconciling:
             return False  # nothing to ask: its summary says it may repeat (crash_window)
         if self.target.capabilities.idempotency == "key":
             return prior in ("in_progress", "failed")

@@ -122,7 +122,7 @@ class PageSender:
         one_at_a_time = caps.ordered_per_page or caps.page_atomic
         self.limit = 1 if one_at_a_time else sends.workers
         self.batches = (
-            self.target if isinstance(self.target, BatchTarget) and not one_at_a_time else None
+            self.target if not one_at_a_time and isinstance(self.target, BatchTarget) else None
         )
         self.halt = threading.Event()
         self.failure: Exception | None = None
