@@ -88,7 +88,7 @@ class PageLedger:
             found = self.checkpoint.state.get_new_comment_id(source_id)
         return found
 
-    def _known(self, source_id: str) -> bool:
+    def known(self, source_id: str) -> bool:
         """Mapped or skipped on this page, from memory alone (held first: a commit adds a
         held mapping to `mapped` before it leaves `_held`)."""
         return source_id in self._held or source_id in self.mapped or source_id in self.skipped
@@ -101,7 +101,7 @@ class PageLedger:
         return self.skipped.get(source_id) or self.removed.get(source_id)
 
     def is_done(self, source_id: str) -> bool:
-        if self._known(source_id):
+        if self.known(source_id):
             return True
         # mapped under another page (a comment that moved)?
         return self.checkpoint.state.get_new_comment_id(source_id) is not None

@@ -150,6 +150,7 @@ class Orchestrator:
                     result,
                     reporter=self.reporter,
                     stop=self.stop,
+                    pending=pending,
                 ).send_all()
             self.target.finish_page(page)
             ledger.commit()

@@ -17,7 +17,7 @@ import logging
 import math
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -115,9 +115,12 @@ class PageSender:
         *,
         reporter: Reporter,
         stop: threading.Event,
+        pending: Sequence[Comment] | None = None,
     ) -> None:
         self.target, self.sends, self.reporter, self.stop = target, sends, reporter, stop
         self.plan, self.ledger, self.result = plan, ledger, result
+        # the page's comments not done when it started, in send order (None: all of them)
+        self.pending = pending
         caps = self.target.capabilities
         one_at_a_time = caps.ordered_per_page or caps.page_atomic
         self.limit = 1 if one_at_a_time else sends.workers
@@ -158,9 +161,11 @@ class PageSender:
         send order, each outcome recorded as it comes back. The general schedule below
         would reach the same order through its heap, queue and sets, at a cost per comment."""
         ledger, target, slots = self.ledger, self.target, self.sends.slots
-        for comment in self.plan.order:
-            if ledger.is_done(comment.id):
-                continue
+        if self.pending is None:
+            todo = [c for c in self.plan.order if not ledger.is_done(c.id)]
+        else:  # done since it started: adopted by reconcile, or skipped (both in memory)
+            todo = [c for c in self.pending if not ledger.known(c.id)]
+        for comment in todo:
             if self.stop.is_set():
                 raise PageInterrupted
             outgoing = self._outgoing(comment)
