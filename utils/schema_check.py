@@ -1,13 +1,23 @@
-"""JSON Schema, fast: the subset our shipped schemas use, compiled to plain predicates.
+"""JSON Schema, fast: the subset our shipped schemas use, compiled to plain Python functions.
 
 The schemas under */schemas/ stay the only definition of each file format. Hot paths (every
-checkpoint journal record, every archive line, a million mappings at load) check with the
-compiled predicates; only when one fails does jsonschema run, to say what is wrong and where.
+checkpoint journal record, every archive line, a million mappings at load) check with
+functions generated from them; only when one fails does jsonschema run, to say what is wrong
+and where.
+
+Each definition becomes the source of one straight-line function: each property read once
+and its keywords inlined as `if not ...: return False`, a missing required property caught as
+a KeyError, a closed object's keys counted; a $ref to an object is a call. Compiled once.
+`SchemaCompiler.source` is everything generated so far, and `inspect.getsource(check)` shows
+one function: read them when a verdict surprises.
 """
 
 from __future__ import annotations
 
+import ast
 import itertools
+import linecache
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -38,6 +48,7 @@ _KEYWORDS = frozenset(
         "maxLength",
     }
 )
+_OBJECT_KEYWORDS = frozenset({"required", "properties", "additionalProperties"})
 
 
 def is_integer(value: Any) -> bool:
@@ -50,187 +61,325 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-_TYPES: dict[str, Check] = {
-    "string": lambda v: isinstance(v, str),
-    "integer": is_integer,
-    "number": _is_number,
-    "boolean": lambda v: isinstance(v, bool),
-    "null": lambda v: v is None,
-    "object": lambda v: isinstance(v, dict),
-    "array": lambda v: isinstance(v, list),
+# jsonschema's test of each JSON type, on the value named {0}: a bool is no number, 1.0 is an
+# integer. An exact int is tried first, being what json.loads makes; a bool has two instances.
+_TYPE_TESTS = {
+    "string": "isinstance({0}, str)",
+    "integer": "(type({0}) is int or is_integer({0}))",
+    "number": "(type({0}) is int or _is_number({0}))",
+    "boolean": "({0} is True or {0} is False)",
+    "null": "{0} is None",
+    "object": "isinstance({0}, dict)",
+    "array": "isinstance({0}, list)",
 }
+_INDENT = "    "
 
 
-_STRING_ONLY = frozenset({"minLength", "maxLength", "pattern"})
-# JSON types whose _TYPES test is isinstance of one Python type
-_ISINSTANCE: dict[str, type] = {
-    "string": str,
-    "boolean": bool,
-    "null": type(None),
-    "object": dict,
-    "array": list,
-}
+def _same(one: str, other: str) -> bool:
+    """Whether two expressions parse to the same tree (for dropping needless parentheses)."""
+    try:
+        return ast.dump(ast.parse(one, mode="eval")) == ast.dump(ast.parse(other, mode="eval"))
+    except SyntaxError:
+        return False
 
 
-def _all_of(checks: list[Check]) -> Check:
-    if not checks:
-        return lambda v: True
-    if len(checks) == 1:
-        return checks[0]
-    if len(checks) == 2:
-        first, second = checks
-        return lambda v: first(v) and second(v)
-    return lambda v: all(check(v) for check in checks)
+def _group(expression: str) -> str:
+    """`expression` in parentheses, unless it already is one parenthesized group."""
+    grouped = expression.startswith("(") and _same(expression, expression[1:-1])
+    return expression if grouped else f"({expression})"
+
+
+def _negated(tests: list[str]) -> str:
+    """`not` all of `tests`, in parentheses unless they are one call or one group."""
+    both = " and ".join(tests)
+    call = isinstance(ast.parse(both, mode="eval").body, ast.Call | ast.Name)
+    return f"not {both}" if call else f"not {_group(both)}"
+
+
+def _literal(value: Any) -> str:
+    """`value` as Python source: only strings and numbers reach the generated code."""
+    if isinstance(value, str) or (_is_number(value) and math.isfinite(value)):
+        return repr(value)
+    raise ValueError(f"the checker supports string and number values only, not {value!r}")
+
+
+def _either(tests: list[str]) -> str:
+    """Any of `tests`, as one term of an `and`."""
+    return tests[0] if len(tests) == 1 else "(" + " or ".join(tests) + ")"
+
+
+class _Function:
+    """The source of one generated function: its constants, then its lines."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.constants: list[str] = []  # "name = source" lines, before the function
+        self.constant_names: dict[str, str] = {}  # a constant's source -> its name
+        self.variables = itertools.count(1)
+        self.reads_required = False  # reads a required property by subscript: catch KeyError
+
+    def variable(self) -> str:
+        return f"v{next(self.variables)}"
 
 
 class SchemaCompiler:
-    """Turns the subset of JSON Schema our schema uses into plain predicates.
+    """Turns the subset of JSON Schema our schemas use into generated Python functions.
 
     jsonschema needs ~30 us per journal record or archive line and minutes for a million
-    mappings; these predicates need about a microsecond. They are compiled from the shipped
-    schema, so it stays the only definition; an unsupported keyword is an error rather than
-    ignored, and tests check that both agree. jsonschema itself explains a failure.
+    mappings; a generated check needs about a microsecond for a whole comment line. They are
+    generated from the shipped schema, so it stays the only definition; an unsupported
+    keyword is an error rather than ignored, and tests check that both agree. jsonschema
+    itself explains a failure.
     """
 
     def __init__(self, root: JSONDoc) -> None:
         self._defs: JSONDoc = root.get("$defs", {})
-        self._compiled: dict[str, Check] = {}
+        self._functions: dict[str, str] = {}  # definition -> the name of its function
+        self._expanding: set[str] = set()  # definitions being inlined (stops a recursion)
+        self._numbers = itertools.count(1)
+        self._chunks: list[str] = []
+        self._namespace: dict[str, Any] = {
+            "re": re,
+            "is_integer": is_integer,
+            "_is_number": _is_number,
+            "_MISSING": object(),
+        }
+
+    @property
+    def source(self) -> str:
+        """The Python source of every function generated so far (for reading, not running)."""
+        return "\n\n".join(self._chunks)
 
     def definition(self, name: str) -> Check:
-        if name not in self._compiled:
-            self._compiled[name] = lambda v: False  # our schema has no recursion; never used
-            self._compiled[name] = self.compile(self._defs[name])
-        return self._compiled[name]
+        check: Check = self._namespace[self._function_of(name)]
+        return check
 
     def compile(self, schema: JSONDoc) -> Check:
+        name = f"check_schema_{next(self._numbers)}"
+        self._generate(name, schema)
+        check: Check = self._namespace[name]
+        return check
+
+    def _function_of(self, definition: str) -> str:
+        if definition not in self._functions:
+            schema = self._defs[definition]
+            name = "check_" + re.sub(r"\W", "_", definition)
+            if name in self._namespace or name in self._functions.values():
+                name += f"_{next(self._numbers)}"
+            # named before it is generated: a definition that refers to itself calls itself
+            self._functions[definition] = name
+            try:
+                self._generate(name, schema)
+            except BaseException:
+                del self._functions[definition]
+                raise
+        return self._functions[definition]
+
+    def _generate(self, name: str, schema: JSONDoc) -> None:
+        function = _Function(name)
+        body = [*self._checks(schema, "v", function), "return True"]
+        if function.reads_required:
+            body = ["try:", *[_INDENT + line for line in body], "except KeyError:"]
+            body += [_INDENT + "return False  # a required property is missing"]
+        lines = [*function.constants, f"def {name}(v):", *[_INDENT + line for line in body]]
+        text = "\n".join(lines) + "\n"
+        filename = f"<schema check {name} {id(self):x}>"
+        # so that tracebacks and inspect.getsource show the generated lines
+        linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
+        exec(compile(text, filename, "exec"), self._namespace)  # noqa: S102 - our own source
+        self._chunks.append(text)
+
+    def _constant(self, function: _Function, kind: str, source: str) -> str:
+        """The name of a value the function uses, defined in its own source (not shared: each
+        function's source is whole, and one that failed to generate leaves nothing behind)."""
+        if source not in function.constant_names:
+            function.constant_names[source] = name = f"_{kind}_{next(self._numbers)}"
+            function.constants.append(f"{name} = {source}")
+        return function.constant_names[source]
+
+    def _checks(self, schema: JSONDoc, value: str, function: _Function) -> list[str]:
+        """Lines that return False when the variable `value` does not match `schema`."""
+        lines: list[str] = []
+        known, tests = self._tests(schema, value, function)
+        if tests:
+            lines += [f"if {_negated(tests)}:", _INDENT + "return False"]
+        if _OBJECT_KEYWORDS & schema.keys():
+            block = self._object(schema, value, function)
+            if block:
+                # a subclass of dict is checked as the plain dict of its items(), as before
+                copy = f"{value} = dict({value}.items())  # a subclass: its own items"
+                block = [f"if type({value}) is not dict:", _INDENT + copy, *block]
+            lines += self._only_if(known == "object", f"isinstance({value}, dict)", block)
+        if "items" in schema:
+            item = function.variable()
+            body = self._checks(schema["items"], item, function)
+            block = [f"for {item} in {value}:", *[_INDENT + line for line in body]] if body else []
+            lines += self._only_if(known == "array", f"isinstance({value}, list)", block)
+        return lines
+
+    @staticmethod
+    def _only_if(known: bool, test: str, block: list[str]) -> list[str]:
+        """`block`, run only when `test` holds (object and array keywords pass other types)."""
+        if known or not block:
+            return block
+        return [f"if {test}:", *[_INDENT + line for line in block]]
+
+    def _expression(self, schema: JSONDoc, value: str, function: _Function) -> list[str] | None:
+        """The tests for `schema`, to be joined by `and`, or None when it needs statements."""
+        if isinstance(schema, dict) and (_OBJECT_KEYWORDS | {"items"}) & schema.keys():
+            return None
+        return self._tests(schema, value, function)[1]
+
+    def _tests(
+        self, schema: JSONDoc, value: str, function: _Function
+    ) -> tuple[str | None, list[str]]:
+        """The tests of every keyword but the object and array ones, to be joined by `and`,
+        and the JSON type `value` is known to have once they pass (None: not one type)."""
+        if not isinstance(schema, dict):
+            raise ValueError(f"the checker supports object schemas only, not {schema!r}")
         unknown = set(schema) - _KEYWORDS - _ANNOTATIONS
         if unknown:
             raise ValueError(f"schema keyword(s) {sorted(unknown)} not supported by the checker")
-        checks: list[Check] = []
+        tests: list[str] = []
         if "$ref" in schema:
-            ref: str = schema["$ref"]
-            if not ref.startswith("#/$defs/"):
-                raise ValueError(f"only local $defs references are supported, not {ref}")
-            checks.append(self.definition(ref.removeprefix("#/$defs/")))
-        if (
-            schema.get("type") == "string"
-            and "minLength" in schema
-            and not ({"maxLength", "pattern"} & schema.keys())
-        ):
-            # the shape of every id: fused, because it runs once per mapping
-            least: int = schema["minLength"]
-            checks.append(lambda v: isinstance(v, str) and len(v) >= least)
-        elif schema.get("type") == "string" and schema.keys() & _STRING_ONLY == {"pattern"}:
-            # the shape of every timestamp: fused too
-            search = re.compile(schema["pattern"]).search
-            checks.append(lambda v: isinstance(v, str) and search(v) is not None)
-        else:
-            checks.extend(self._type_keywords(schema))
-        checks.extend(self._value_keywords(schema))
-        if "anyOf" in schema:
-            options = [self.compile(option) for option in schema["anyOf"]]
-            checks.append(lambda v: any(option(v) for option in options))
-        if "oneOf" in schema:
-            exactly = [self.compile(option) for option in schema["oneOf"]]
-            checks.append(lambda v: sum(1 for option in exactly if option(v)) == 1)
-        if {"required", "properties", "additionalProperties"} & schema.keys():
-            checks.append(self._object(schema))
-        if "items" in schema:
-            item = self.compile(schema["items"])
-            checks.append(lambda v: not isinstance(v, list) or all(map(item, v)))
-        return _all_of(checks)
-
-    def _type_keywords(self, schema: JSONDoc) -> list[Check]:
-        checks: list[Check] = []
+            tests += self._reference(schema["$ref"], value, function)
+        known = None
         if "type" in schema:
             names = [schema["type"]] if isinstance(schema["type"], str) else schema["type"]
-            types = [_TYPES[name] for name in names]
-            checks.append(types[0] if len(types) == 1 else lambda v: any(t(v) for t in types))
-        if "minLength" in schema:
-            least: int = schema["minLength"]
-            checks.append(lambda v: not isinstance(v, str) or len(v) >= least)
-        if "maxLength" in schema:
-            most: int = schema["maxLength"]
-            checks.append(lambda v: not isinstance(v, str) or len(v) <= most)
-        if "pattern" in schema:
-            search = re.compile(schema["pattern"]).search
-            checks.append(lambda v: not isinstance(v, str) or search(v) is not None)
-        return checks
+            if not set(names) <= _TYPE_TESTS.keys():
+                raise ValueError(f"schema type(s) {names} not supported by the checker")
+            tests.append(_either([_TYPE_TESTS[name].format(value) for name in names]))
+            known = names[0] if len(names) == 1 else None
+        tests += self._string_tests(schema, value, function, known == "string")
+        tests += self._value_tests(schema, value, known)
+        for keyword in ("anyOf", "oneOf"):
+            if keyword in schema:
+                options = [self._option(option, value, function) for option in schema[keyword]]
+                if keyword == "anyOf":
+                    tests.append(_either(options) if options else "False")
+                elif len(options) == 2:  # exactly one of two: the tests give bools
+                    tests.append(f"{_group(options[0])} != {_group(options[1])}")
+                else:
+                    tests.append(f"[{', '.join(options)}].count(True) == 1")
+        return known, tests
 
-    def _value_keywords(self, schema: JSONDoc) -> list[Check]:
-        checks: list[Check] = []
-        if "const" in schema:
-            checks.append(self._const(schema["const"]))
-        if "enum" in schema:
-            values = schema["enum"]
-            if not all(isinstance(value, str) for value in values):
-                raise ValueError("the checker supports string enums only")
-            allowed = frozenset(values)
-            checks.append(lambda v: isinstance(v, str) and v in allowed)
-        if "minimum" in schema:
-            low = schema["minimum"]
-            checks.append(lambda v: not _is_number(v) or v >= low)
-        return checks
+    def _string_tests(
+        self, schema: JSONDoc, value: str, function: _Function, known: bool
+    ) -> list[str]:
+        """minLength, maxLength and pattern: they pass any value that is not a string."""
+        tests: list[str] = []
+        if "minLength" in schema:
+            tests.append(f"len({value}) >= {_literal(schema['minLength'])}")
+        if "maxLength" in schema:
+            tests.append(f"len({value}) <= {_literal(schema['maxLength'])}")
+        if "pattern" in schema:
+            search = f"re.compile({_literal(schema['pattern'])}).search"
+            tests.append(f"{self._constant(function, 'pattern', search)}({value}) is not None")
+        if known or not tests:
+            return tests
+        return [f"(not isinstance({value}, str) or {test})" for test in tests]
 
     @staticmethod
-    def _const(expected: Any) -> Check:
-        if isinstance(expected, str):
-            return lambda v: isinstance(v, str) and v == expected
-        if is_integer(expected):
-            return lambda v: _is_number(v) and v == expected
-        raise ValueError("the checker supports string and integer constants only")
-
-    def _object(self, schema: JSONDoc) -> Check:
-        required = frozenset(schema.get("required", ()))
-        # a property that is only a type ({"type": ["string", "null"]}, or a $ref to one) is
-        # one isinstance test, made here rather than through a predicate call
-        typed: dict[str, tuple[type, ...]] = {}
-        properties: dict[str, Check] = {}
-        for key, sub in schema.get("properties", {}).items():
-            types = self._plain_types(sub)
-            if types is None:
-                properties[key] = self.compile(sub)
+    def _value_tests(schema: JSONDoc, value: str, known: str | None) -> list[str]:
+        tests: list[str] = []
+        if "const" in schema:
+            expected = schema["const"]
+            if isinstance(expected, str):
+                test = "" if known == "string" else f"isinstance({value}, str) and "
+                tests.append(f"{test}{value} == {_literal(expected)}")
+            elif is_integer(expected):
+                test = "" if known in ("integer", "number") else f"_is_number({value}) and "
+                tests.append(f"{test}{value} == {_literal(expected)}")
             else:
-                typed[key] = types
+                raise ValueError("the checker supports string and integer constants only")
+        if "enum" in schema:
+            values = schema["enum"]
+            if not all(isinstance(item, str) for item in values):
+                raise ValueError("the checker supports string enums only")
+            # a set display of constants after `in` is compiled to one frozenset constant
+            allowed = "{" + ", ".join(_literal(item) for item in sorted(set(values))) + "}"
+            test = "" if known == "string" else f"isinstance({value}, str) and "
+            tests.append(f"{test}{value} in {allowed}" if values else "False")
+        if "minimum" in schema:
+            low = _literal(schema["minimum"])
+            if known in ("integer", "number"):
+                tests.append(f"{value} >= {low}")
+            else:
+                tests.append(f"(not _is_number({value}) or {value} >= {low})")
+        return tests
+
+    def _option(self, schema: JSONDoc, value: str, function: _Function) -> str:
+        """An expression for one option of anyOf/oneOf: inline, or a call to its own function."""
+        tests = self._expression(schema, value, function)
+        if tests is None:
+            name = f"{function.name}_option_{next(self._numbers)}"
+            self._generate(name, schema)
+            return f"{name}({value})"
+        return "True" if not tests else tests[0] if len(tests) == 1 else _group(" and ".join(tests))
+
+    def _reference(self, ref: str, value: str, function: _Function) -> list[str]:
+        """A definition's tests inlined when they are expressions; else a call to its function."""
+        if not ref.startswith("#/$defs/"):
+            raise ValueError(f"only local $defs references are supported, not {ref}")
+        name = ref.removeprefix("#/$defs/")
+        schema = self._defs[name]
+        if name not in self._expanding:
+            self._expanding.add(name)
+            try:
+                tests = self._expression(schema, value, function)
+            finally:
+                self._expanding.discard(name)
+            if tests is not None:
+                return tests
+        return [f"{self._function_of(name)}({value})"]
+
+    def _object(self, schema: JSONDoc, value: str, function: _Function) -> list[str]:
+        """required, properties, additionalProperties of a value known to be a plain dict.
+
+        A required property is read with `value[key]`: when it is missing, the KeyError ends
+        the function (see _generate). A closed object (additionalProperties false) is counted
+        rather than compared as a set: every required key is there, so it has no other key
+        when its length is theirs plus the optional ones read."""
+        lines: list[str] = []
+        required = list(dict.fromkeys(schema.get("required", [])))
+        properties: JSONDoc = schema.get("properties", {})
+        if not all(isinstance(key, str) for key in [*required, *properties]):
+            raise ValueError("the checker supports string property names only")
+        present: list[str] = []  # per optional property: a test that it is there
+        for key in required:
+            if key not in properties:
+                lines += [f"if {key!r} not in {value}:", _INDENT + "return False"]
+        for key, sub in properties.items():
+            item = function.variable()
+            body = self._checks(sub, item, function)
+            if key in required and body:
+                function.reads_required = True
+                lines += [f"{item} = {value}[{key!r}]", *body]
+            elif key in required:
+                lines += [f"if {key!r} not in {value}:", _INDENT + "return False"]
+            elif body:
+                lines.append(f"{item} = {value}.get({key!r}, _MISSING)")
+                lines += [f"if {item} is not _MISSING:", *[_INDENT + line for line in body]]
+                present.append(f"({item} is not _MISSING)")
+            else:
+                present.append(f"({key!r} in {value})")
         extra = schema.get("additionalProperties", True)
-        closed = extra is False
-        extra_check = None if isinstance(extra, bool) else self.compile(extra)
-
-        def check(value: Any) -> bool:
-            if not isinstance(value, dict):
-                return True
-            if not value.keys() >= required:
-                return False
-            for key, item in value.items():
-                types = typed.get(key)
-                if types is not None:
-                    if not isinstance(item, types):
-                        return False
-                    continue
-                prop = properties.get(key)
-                if prop is not None:
-                    if not prop(item):
-                        return False
-                elif closed or (extra_check is not None and not extra_check(item)):
-                    return False
-            return True
-
-        return check
-
-    def _plain_types(self, schema: JSONDoc) -> tuple[type, ...] | None:
-        """The Python types of a schema that says nothing but its JSON type(s), whose test
-        is exactly isinstance (not number or integer: a bool is no number); else None."""
-        while set(schema) - _ANNOTATIONS == {"$ref"}:
-            ref: str = schema["$ref"]
-            if not ref.startswith("#/$defs/"):
-                return None
-            schema = self._defs[ref.removeprefix("#/$defs/")]
-        if set(schema) - _ANNOTATIONS != {"type"}:
-            return None
-        names = [schema["type"]] if isinstance(schema["type"], str) else schema["type"]
-        if not all(name in _ISINSTANCE for name in names):
-            return None
-        return tuple(_ISINSTANCE[name] for name in names)
+        if extra is False:
+            count = " + ".join([str(len(properties.keys() & set(required))), *present])
+            lines += [f"if len({value}) != {count}:", _INDENT + "return False"]
+        elif extra is not True:
+            item = function.variable()
+            body = self._checks(extra, item, function)
+            if body and properties:
+                key = function.variable()
+                known = self._constant(function, "keys", f"frozenset({sorted(properties)!r})")
+                lines.append(f"for {key}, {item} in {value}.items():")
+                lines += [_INDENT + f"if {key} not in {known}:"]
+                lines += [_INDENT * 2 + line for line in body]
+            elif body:
+                lines.append(f"for {item} in {value}.values():")
+                lines += [_INDENT + line for line in body]
+        return lines
 
 
 def explain(root: JSONDoc, instance: Any, definition: str) -> tuple[str, list[str | int]]:
