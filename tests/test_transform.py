@@ -5,7 +5,10 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from migrate import threads
 from migrate.model import Capabilities, Comment
 from migrate.pipeline.transform import (
     CommentTransformer,
@@ -327,3 +330,25 @@ def test_the_outgoing_view_makes_each_comment_when_asked_and_once(
     assert sorted(made) == sorted(c.id for c in THREAD)  # each made once
     with pytest.raises(IndexError):
         view[len(THREAD)]
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 5), st.integers(-1, 12)),  # (minute, parent's index or none)
+        min_size=1,
+        max_size=12,
+    ),
+    st.booleans(),
+)
+def test_send_order_of_a_list_already_in_it_is_the_long_ways(
+    shape: list[tuple[int, int]], sort_first: bool
+) -> None:
+    # the quick path (the list's own order when it is oldest first, parents before replies)
+    # gives what the heap gives, on lists in that order and on lists that are not
+    cs = [
+        comment(f"c{i}", f"c{parent}" if parent >= 0 else None, minute=minute)
+        for i, (minute, parent) in enumerate(shape)
+    ]
+    if sort_first:
+        cs = threads._by_heap(cs, {c.id: c for c in cs})
+    assert ids(send_order(cs)) == ids(threads._by_heap(cs, {c.id: c for c in cs}))

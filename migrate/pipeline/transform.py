@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from typing import overload
 
 from migrate.content import html_to_markdown, images_as_links, plain_to_html, sanitize_html
-from migrate.model import Capabilities, Comment, OutgoingComment, Page
+from migrate.model import Capabilities, Comment, OutgoingComment, Page, stored_directly
 from migrate.threads import depths as depths
 from migrate.threads import send_order as send_order
 
@@ -31,6 +31,7 @@ MappingLookup = Callable[[str], str | None]
 SkippedLookup = Callable[[str], str | None]
 
 
+@stored_directly  # one for every comment sent
 @dataclass(frozen=True)
 class Placement:
     """Where a comment goes in a target that allows `max_depth` levels."""
