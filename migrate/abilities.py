@@ -9,7 +9,7 @@ as able to repeat comments sent just before a crash (see `crash_window`).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Protocol, runtime_checkable
 
 from migrate.model import (
@@ -216,6 +216,17 @@ def target_notes(target: Target) -> list[str]:
     if isinstance(target, AdvisingTarget):
         notes.extend(target.advice())
     return notes
+
+
+@runtime_checkable
+class CommitsLater(Protocol):
+    """A page-atomic target whose commit can go on while the next page is worked:
+    `commit_later(page)` writes the page now and makes it durable (its fsync) on a thread of
+    its own; the call it returns waits for that, raising what `finish_page` would have. Until
+    then nothing of the page goes into the checkpoint, and the target's next write waits for
+    it first (a failed fsync cuts the page off the end of the file)."""
+
+    def commit_later(self, page: Page) -> Callable[[], None]: ...
 
 
 @runtime_checkable

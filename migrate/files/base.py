@@ -20,7 +20,8 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +41,14 @@ from migrate.files.records import (
     target_comment,
 )
 from migrate.model import Capabilities, Created, OutgoingComment, Page, TargetComment
-from utils.fileio import append_durably, atomic_binary_writer, open_nofollow
+from utils.errors import TornAppend
+from utils.fileio import (
+    append_all,
+    append_durably,
+    atomic_binary_writer,
+    disk_full_as_error,
+    open_nofollow,
+)
 
 log = logging.getLogger("comment_migrate.targets")
 
@@ -58,6 +66,23 @@ def require_file(output: Path) -> None:
             f"[target] output {output} is a folder; name a file in it "
             f"(for example {output / 'comments.jsonl'})"
         )
+
+
+@dataclass
+class _Batch:
+    batch: Batch
+    data: bytes  # its lines, as appended
+
+
+@dataclass
+class _Pending:
+    """A batch `commit_later` appended, its fsync under way."""
+
+    batch: _Batch
+    fd: int
+    size: int  # of the store before it: where a failed fsync cuts it back to
+    fsync: Future[None]
+    error: Exception | None = None
 
 
 @dataclass
@@ -98,6 +123,8 @@ class PageAtomicFileTarget(DeltaFiles):
         self._seq = 0  # last batch number in the store
         self._size = 0  # bytes of whole batches in the store
         self._family: list[DeltaFiles] | None = None  # the output and its deltas
+        self._pending: _Pending | None = None  # written by commit_later, its fsync under way
+        self._fsyncs: ThreadPoolExecutor | None = None  # where that fsync runs
         # the store was read whole (not merely begun: `_pages_read` fills while it is read);
         # what is asked without the lock asks this first
         self._loaded = False
@@ -249,21 +276,87 @@ class PageAtomicFileTarget(DeltaFiles):
     def finish_page(self, page: Page) -> None:
         self._writable()
         with self._lock:
-            with self._ids:
-                _, comments = self._buffers.pop(page.id, (page, []))
-            if not comments:
-                return
-            record = page_record(page)
-            seq = self._seq + 1
-            lines = self.encode_batch(seq, record, comments)
-            # one write is the commit; a failed one is undone, never built upon
-            data = "".join(line + "\n" for line in lines).encode("utf-8")
-            self._pages  # noqa: B018 (a torn tail is cut before anything is added)
-            append_durably(self.store, data, mode=self.file_mode)
-            span = (self._size, self._size + len(data))
-            self._size += len(data)
-            self._apply(Batch(seq, len(lines), record, list(comments), len(lines)), span, ours=True)
-            self.after_change(force=False)
+            self._settle()
+            batch = self._batch(page)
+            if batch is not None:
+                # one write is the commit; a failed one is undone, never built upon
+                append_durably(self.store, batch.data, mode=self.file_mode)
+                self._committed(batch)
+
+    def commit_later(self, page: Page) -> Callable[[], None]:
+        """`finish_page` whose fsync goes on, on a thread of its own, while the caller works
+        on (migrate.abilities.CommitsLater); the call returned waits for it."""
+        self._writable()
+        with self._lock:
+            self._settle()
+            batch = self._batch(page)
+            if batch is None or not os.path.lexists(self.store):
+                if batch is not None:  # a new file: made with its folder's fsync, now
+                    append_durably(self.store, batch.data, mode=self.file_mode)
+                    self._committed(batch)
+                return lambda: None  # durable already
+            fd = open_nofollow(self.store, os.O_WRONLY | os.O_APPEND)
+            try:
+                size = os.fstat(fd).st_size
+                append_all(fd, batch.data, size=size, path=self.store)  # undone if it fails
+                if self._fsyncs is None:
+                    self._fsyncs = ThreadPoolExecutor(1, thread_name_prefix="fsync")
+                pending = self._pending = _Pending(
+                    batch, fd, size, self._fsyncs.submit(os.fsync, fd)
+                )
+            except BaseException:
+                os.close(fd)
+                raise
+
+        def durable() -> None:
+            with self._lock:
+                if self._pending is pending:  # else settled already (by the next commit)
+                    self._settle()
+            if pending.error is not None:
+                raise pending.error
+
+        return durable
+
+    def _batch(self, page: Page) -> _Batch | None:
+        """The page's buffered comments as the lines of the next batch (None: none)."""
+        with self._ids:
+            _, comments = self._buffers.pop(page.id, (page, []))
+        if not comments:
+            return None
+        record = page_record(page)
+        seq = self._seq + 1
+        lines = self.encode_batch(seq, record, comments)
+        self._pages  # noqa: B018 (a torn tail is cut before anything is added)
+        data = "".join(line + "\n" for line in lines).encode("utf-8")
+        return _Batch(Batch(seq, len(lines), record, list(comments), len(lines)), data)
+
+    def _committed(self, batch: _Batch) -> None:
+        span = (self._size, self._size + len(batch.data))
+        self._size += len(batch.data)
+        self._apply(batch.batch, span, ours=True)
+        self.after_change(force=False)
+
+    def _settle(self) -> None:
+        """The page `commit_later` wrote last is durable, or cut off the end of the file,
+        its error kept for its caller (call under the store's lock)."""
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        try:
+            with disk_full_as_error(self.store):
+                pending.fsync.result()
+        except Exception as failure:
+            try:
+                os.ftruncate(pending.fd, pending.size)
+            except OSError as exc:
+                pending.error = TornAppend(self.store, exc.strerror or str(exc))
+            else:
+                pending.error = failure
+                log.warning("%s: undid a failed append (%s)", self.store, failure)
+        else:
+            self._committed(pending.batch)
+        finally:
+            os.close(pending.fd)
 
     def abort_page(self, page: Page) -> None:
         with self._ids:
@@ -278,6 +371,7 @@ class PageAtomicFileTarget(DeltaFiles):
         """Remove one comment and rewrite the store atomically (durable when this returns)."""
         self._writable()
         with self._lock:
+            self._settle()
             stored = self._pages.get(page.id)
             if stored is None:
                 return False
@@ -291,6 +385,10 @@ class PageAtomicFileTarget(DeltaFiles):
 
     def close(self) -> None:
         with self._lock:
+            self._settle()
+            if self._fsyncs is not None:
+                self._fsyncs.shutdown()
+                self._fsyncs = None
             self.after_change(force=True)
 
     # -- helpers ------------------------------------------------------------------------

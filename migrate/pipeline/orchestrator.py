@@ -14,7 +14,9 @@ SIGKILL at any instant: no comment twice, none lost, every reply under its paren
 
 Concurrency: pages run on a pool of `workers` threads, and so do the sends of a page, so a
 page of a thousand comments is as fast as many small ones; a run between local files, where
-nothing waits on a server, works one page at a time (migrate.abilities.LocalOnly).
+nothing waits on a server, works one page at a time (migrate.abilities.LocalOnly), each
+page's fsync going on while the next page is worked (migrate.abilities.CommitsLater): its
+mappings and status reach the checkpoint once the fsync is done.
 `workers` bounds the target requests in flight over the whole run (one shared set of
 slots). A comment is sent once every ancestor of it is settled (mapped or skipped), so where
 it hangs is final when it is placed; a target that takes batches
@@ -28,6 +30,7 @@ page produced and how it adds up to the run's summary migrate.pipeline.result's.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import threading
 import time
@@ -35,6 +38,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 
 from migrate.abilities import (
+    CommitsLater,
     PageError,
     ReconcilingTarget,
     Source,
@@ -42,12 +46,12 @@ from migrate.abilities import (
     target_notes,
     works_locally,
 )
-from migrate.errors import ExitStatus, MigrateError
 from migrate.model import Comment, Cursor, Page, PageComments, SkippedEvent
 from migrate.pipeline.changes import ChangeApplier, SyncSummary
 from migrate.pipeline.ledger import PageLedger
 from migrate.pipeline.orphans import find_removed_parents
 from migrate.pipeline.result import PageResult, tally
+from migrate.pipeline.selection import PageQueue, select_pages
 from migrate.pipeline.sender import PageInterrupted, PageSender, SendPool
 from migrate.pipeline.sync import PageSync, Prefetched, apply_page_changes, extract
 from migrate.pipeline.transform import CommentTransformer, PagePlan, moderation_refusal
@@ -58,10 +62,6 @@ from utils.http import HttpError
 from utils.redact import redact
 
 log = logging.getLogger(__name__)
-
-
-class PageSelectionError(MigrateError):
-    exit_status = ExitStatus.USAGE
 
 
 class Orchestrator:
@@ -103,6 +103,10 @@ class Orchestrator:
         # the pages that linked the source's server
         self._sync = PageSync(source, checkpoint, self.migrate_page, copy_media=copy_media)
         self._work: Callable[[Page], PageResult] = self.migrate_page
+        # during a run with one page thread into a target that commits later: that target,
+        # and the end of the page written last, to run once the next page is worked
+        self._later: CommitsLater | None = None
+        self._held: Callable[[], PageResult] | None = None
 
     # -- one page ------------------------------------------------------------------------
 
@@ -152,34 +156,43 @@ class Orchestrator:
                     stop=self.stop,
                     pending=pending,
                 ).send_all()
+            if self._later is not None:  # its fsync goes on while the next page is worked
+                durable = self._later.commit_later(page)
+                self._held = functools.partial(
+                    self._commit, page, durable, ledger, plan, extracted, result, mapped_before,
+                    cursor,
+                )  # fmt: skip
+                return result
             self.target.finish_page(page)
+        except Exception as exc:
+            return self._failed(exc, page, ledger, result, comments)
+        assert extracted is not None  # set, or the page ended above
+        return self._commit(page, None, ledger, plan, extracted, result, mapped_before, cursor)
+
+    def _commit(
+        self,
+        page: Page,
+        durable: Callable[[], None] | None,
+        ledger: PageLedger,
+        plan: PagePlan,
+        extracted: PageComments,
+        result: PageResult,
+        mapped_before: set[str],
+        cursor: Cursor | None = None,
+    ) -> PageResult:
+        """The page is in the target (`durable`: waits until it is, for a commit made
+        later): its mappings, changes and status go to the checkpoint."""
+        comments = extracted.comments
+        try:
+            if durable is not None:
+                durable()
             ledger.commit()
             apply_page_changes(self.changes, plan, extracted, ledger, result, mapped_before)
-        except PageInterrupted:
-            self._abort(page, ledger)
-            result.status = "interrupted"
-            return result
-        except (HttpError, PageError) as exc:
-            return self._fail(
-                page, ledger, result, comments, exc.message, exc.retryable, type(exc).__name__
-            )
-        except DiskFull:  # no page can be written: stop the run, the rerun resumes
-            self._abort(page, ledger)
-            raise
-        except Exception as exc:  # a bug or a local fault must fail this page, not the run
-            log.debug("page %s failed", page.id, exc_info=True)
-            return self._fail(
-                page,
-                ledger,
-                result,
-                comments,
-                f"{type(exc).__name__}: {exc}",
-                False,
-                type(exc).__name__,
-            )
+        except Exception as exc:
+            return self._failed(exc, page, ledger, result, comments)
         result.skipped_comments = [r.to_dict() for r in ledger.refused]
         result.skipped = ledger.count_skipped(comments) + len(result.skipped_events)
-        cp.mark_page_complete(
+        self.checkpoint.mark_page_complete(
             page.id,
             extracted=len(comments),
             imported=ledger.count_mapped(comments),
@@ -190,8 +203,34 @@ class Orchestrator:
             durable=not self.target.capabilities.page_atomic,
         )
         if cursor is not None:
-            cp.set_page_cursor(page.id, cursor.token, ref=cursor.ref)
+            self.checkpoint.set_page_cursor(page.id, cursor.token, ref=cursor.ref)
         return result
+
+    def _failed(
+        self,
+        exc: Exception,
+        page: Page,
+        ledger: PageLedger,
+        result: PageResult,
+        comments: Sequence[Comment],
+    ) -> PageResult:
+        """What became of a page that raised `exc`: interrupted, or failed (a DiskFull stops
+        the run: no page can be written, the rerun resumes)."""
+        if isinstance(exc, PageInterrupted):
+            self._abort(page, ledger)
+            result.status = "interrupted"
+            return result
+        if isinstance(exc, HttpError | PageError):
+            return self._fail(
+                page, ledger, result, comments, exc.message, exc.retryable, type(exc).__name__
+            )
+        if isinstance(exc, DiskFull):
+            self._abort(page, ledger)
+            raise exc
+        # a bug or a local fault must fail this page, not the run
+        log.debug("page %s failed", page.id, exc_info=exc)
+        message = f"{type(exc).__name__}: {exc}"
+        return self._fail(page, ledger, result, comments, message, False, type(exc).__name__)
 
     def sync_page(self, page: Page) -> PageResult:
         """A sync's page, read only as far as needed (migrate.pipeline.sync)."""
@@ -281,26 +320,6 @@ class Orchestrator:
 
     # -- all pages -----------------------------------------------------------------------
 
-    def select_pages(
-        self, pages: Sequence[Page], *, page_ids: Sequence[str] = (), only_failed: bool = False
-    ) -> list[Page]:
-        selected = list(pages)
-        if page_ids:
-            wanted = set(page_ids)
-            selected = [p for p in selected if p.id in wanted]
-            missing = wanted - {p.id for p in selected}
-            if missing:
-                raise PageSelectionError(
-                    f"no such page in the source: {', '.join(sorted(missing))}"
-                )
-        if only_failed:  # failed, or interrupted by a crash or Ctrl-C
-            selected = [
-                p
-                for p in selected
-                if self.checkpoint.state.get_page_status(p.id) in ("failed", "in_progress")
-            ]
-        return selected
-
     def run(
         self,
         pages: Sequence[Page],
@@ -317,9 +336,11 @@ class Orchestrator:
             pages_total=len(pages), target=self.target.name
         )
         self._work = self.sync_page if sync else self.migrate_page
+        one_thread = self.page_threads == 1 and not sync
+        self._later = self.target if one_thread and isinstance(self.target, CommitsLater) else None
         cp.start_migration(len(pages))
         todo = []
-        for page in self.select_pages(pages, page_ids=page_ids, only_failed=only_failed):
+        for page in select_pages(pages, cp.state, page_ids=page_ids, only_failed=only_failed):
             if not sync and cp.should_skip_page(page.id):
                 summary.pages_skipped += 1
             else:
@@ -332,7 +353,7 @@ class Orchestrator:
                 ThreadPoolExecutor(self.page_threads, thread_name_prefix="page") as pool,
             ):
                 self.sends.executor = sender
-                take = _PageQueue(todo)
+                take = PageQueue(todo)
                 futures = [
                     pool.submit(self._take_pages, take, results)
                     for _ in range(min(self.page_threads, len(todo)))
@@ -347,6 +368,7 @@ class Orchestrator:
                     future.result()  # a page's error that is the run's (DiskFull, a bug)
         finally:
             self.sends.executor = None
+            self._later = None
             self.reporter.close()
             cp.save_checkpoint()
 
@@ -359,32 +381,27 @@ class Orchestrator:
         summary.notes.extend(target_notes(self.target))
         return summary
 
-    def _take_pages(self, take: _PageQueue, results: list[PageResult]) -> None:
+    def _take_pages(self, take: PageQueue, results: list[PageResult]) -> None:
         """One page thread: the next page, until none is left or the run stops. Each thread
         takes its own (the run's thread waking once a page cost more than a page's commit);
         `workers` threads hold one page each, so an interrupt leaves the rest untouched."""
-        while not (self.stop.is_set() or take.halted.is_set()):
-            page = take.next()
-            if page is None:
-                return
-            try:
-                result = self._work(page)
-            except BaseException:
-                take.halted.set()  # the other threads finish their pages and take no more
-                raise
-            results.append(result)
-            self.reporter.page_done()
-
-
-class _PageQueue:
-    """The pages left to migrate, taken one at a time by the page threads."""
-
-    def __init__(self, pages: Sequence[Page]) -> None:
-        self._pages = iter(pages)
-        self._lock = threading.Lock()
-        # a page raised, or the run's thread did: no page is taken after it
-        self.halted = threading.Event()
-
-    def next(self) -> Page | None:
-        with self._lock:
-            return next(self._pages, None)
+        try:
+            while not (self.stop.is_set() or take.halted.is_set()):
+                page = take.next()
+                if page is None:
+                    return
+                held, self._held = self._held, None
+                try:
+                    result = self._work(page)  # its commit waits for the page before's fsync
+                except BaseException:
+                    take.halted.set()  # the other threads finish their pages and take no more
+                    raise
+                finally:
+                    if held is not None:
+                        held()  # the page before is durable: into the checkpoint
+                results.append(result)
+                self.reporter.page_done()
+        finally:
+            held, self._held = self._held, None
+            if held is not None:
+                held()
