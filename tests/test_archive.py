@@ -391,3 +391,14 @@ def test_the_bundled_sample_has_html_for_every_comment() -> None:
     ]
     comments = [r for r in records if r["record"] == "comment"]
     assert comments and all(r["html"] for r in comments)
+
+
+def test_a_comment_dated_before_the_year_1000_comes_back_as_dated(tmp_path: Path) -> None:
+    # a source's bad clock can say so; the schema asks four digits of year, which %Y of the
+    # C library does not always write
+    old = datetime(999, 12, 31, 23, 59, 58, tzinfo=UTC)
+    pg = Page(id="p", key="/p/", title="p")
+    dated = Comment("$1", "p", None, Author("a", "@a"), "text", old)
+    path = tmp_path / "a.archive.jsonl"
+    write_archive(path, FakeSource({pg: PageComments(pg, [dated])}))
+    assert ArchiveSource(path).comments(pg).comments[0].created_at == old

@@ -48,7 +48,8 @@ def _checks() -> dict[str, Check]:
 def format_time(value: datetime) -> str:
     """RFC 3339 in UTC with a Z; microseconds only when there are some."""
     value = value.astimezone(UTC)
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    # four digits of year whatever the C library's %Y writes (glibc: "999" for 999)
+    text = f"{value.year:04d}-{value:%m-%dT%H:%M:%S}"
     return f"{text}.{value.microsecond:06d}Z" if value.microsecond else f"{text}Z"
 
 
