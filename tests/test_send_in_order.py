@@ -46,22 +46,22 @@ def test_a_refused_comments_reply_hangs_under_its_nearest_kept_ancestor(tmp_path
     assert by_source["$d"]["parent_id"] == by_source["$c"]["id"]
 
 
-def test_a_parent_cycle_from_the_source_fails_its_page_and_writes_none_of_it(
-    tmp_path: Path,
-) -> None:
+def test_a_parent_cycle_from_the_source_still_sends_every_comment_once(tmp_path: Path) -> None:
     # a plugin source may hand over a cycle (the built-in ones refuse it): the in-order path
-    # cannot take it (a comment comes before its parent); the general schedule fails the
-    # page, naming the comment, and the other pages are written
+    # cannot take it (a comment comes before its parent); the general schedule sends the
+    # cycle's first comment in send order at the top level, the others under it
     site = {
-        page("post1"): [comment("$x", "$y", minute=0), comment("$y", "$x", minute=1)],
-        page("post2"): [comment("$ok", page="post2")],
+        page("post1"): [
+            comment("$x", "$y", minute=0),
+            comment("$y", "$x", minute=1),
+            comment("$z", "$y", minute=2),
+        ]
     }
-    output = tmp_path / "out.jsonl"
-    migration = Migration(ListSource(site), JsonlTarget(output), checkpoint=tmp_path / "cp.json")
-    summary = migration.run(RunOptions(quiet=True))
-    assert summary.failed_pages == [{"page_id": "post1", "error": "parent $y of $x was not sent"}]
-    records = [json.loads(line) for line in output.read_text("utf-8").splitlines()]
-    assert [r["source"]["id"] for r in records] == ["$ok"]
+    records = run_into_jsonl(tmp_path, site)
+    ids = {r["source"]["id"]: r["id"] for r in records}
+    parents = {r["source"]["id"]: r["parent_id"] for r in records}
+    assert sorted(ids) == ["$x", "$y", "$z"]
+    assert parents == {"$x": None, "$y": ids["$x"], "$z": ids["$y"]}
 
 
 RECORDS = [

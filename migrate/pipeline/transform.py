@@ -101,7 +101,12 @@ class CommentTransformer:
             walk.append(current)
             in_walk.add(current)
             parent = _source_parent(by_id[current], by_id)
-            # a cycle ends the walk: its last member is treated as top level
+            # a cycle ends the walk: its last member is treated as top level, unless the
+            # cycle closes at `comment` itself, which goes first (the sender sends a cycle's
+            # first member in send order first) and so is the one at the top
+            if parent == comment.id:
+                memo[comment.id] = (None, 0)
+                walk.pop(0)
             current = None if parent in in_walk else parent
         for cid in reversed(walk):
             self._place_one(cid, _source_parent(by_id[cid], by_id), is_gone, memo)
