@@ -28,9 +28,8 @@ _ENTITY = re.compile(r"&(?:amp|lt|gt|quot|nbsp|#39);")
 _ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&nbsp;", "\xa0"), ("&#39;", "'"))
 _LINK = re.compile(r'a(?: href="([^"]*)")? rel="noopener noreferrer nofollow"')
 _INLINE = {"strong": "**", "b": "**", "em": "*", "i": "*", "code": "`"}
-# BeautifulSoup turns a text node of nothing but these into one space or one newline; the
-# regexes above do the same only without form feeds and carriage returns
-_UNREAD = re.compile(r"[\x0c\r]")
+# BeautifulSoup makes a text node of nothing but these one space, or one newline if it has one
+_ASCII_SPACES = " \n\t\x0c\r"
 
 # an element: (tag name, children, href of a link); a text node: its decoded text
 Element = tuple[str, list["Element | str"], "str | None"]
@@ -55,6 +54,8 @@ def _tree(html: str) -> Element | None:
             if part:
                 if "<" in part or ">" in part:
                     return None
+                if not part.strip(_ASCII_SPACES):
+                    part = "\n" if "\n" in part else " "
                 stack[-1][1].append(_decoded(part))
         elif part == "br":
             stack[-1][1].append(("br", [], None))
@@ -165,7 +166,5 @@ def _markdown(node: Element, noformat: bool) -> str:
 
 def simple_html_markdown(html: str) -> str | None:
     """What markdownify makes of `html` (sanitized), or None when `html` is not simple."""
-    if _UNREAD.search(html):
-        return None
     tree = _tree(html)
     return None if tree is None else _markdown(tree, False)
