@@ -134,21 +134,48 @@ def _subset(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
 
 
 SUBSET_INLINE = st.recursive(PLAIN_TEXT, _subset, max_leaves=8)
-SUBSET = st.lists(
-    st.tuples(SEPARATORS, st.one_of(SUBSET_INLINE, SUBSET_INLINE.map(lambda c: f"<p>{c}</p>"))),
-    max_size=5,
-).map(lambda blocks: "".join(separator + block for separator, block in blocks))
+SUBSET_BLOCK = st.one_of(SUBSET_INLINE, SUBSET_INLINE.map(lambda c: f"<p>{c}</p>"))
+SUBSET_BLOCKS = st.lists(st.tuples(SEPARATORS, SUBSET_BLOCK), max_size=4).map(
+    lambda blocks: "".join(separator + block for separator, block in blocks)
+)
+# quotes of paragraphs, text and quotes, as replies quote the comment they answer
+SUBSET = st.recursive(
+    SUBSET_BLOCKS,
+    lambda inner: st.lists(
+        st.one_of(inner, inner.map(lambda c: f"<blockquote>{c}</blockquote>")), max_size=3
+    ).map("".join),
+    max_leaves=4,
+)
 
 
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(SUBSET)
 def test_the_subset_is_always_taken_and_equal(html: str) -> None:
-    """Paragraphs, breaks, emphasis, code and links without a title: never left to
+    """Paragraphs, quotes, breaks, emphasis, code and links without a title: never left to
     markdownify (so the fast path cannot quietly stop being taken), and the same string."""
     clean = sanitize_html(html) or ""
     fast = simple_html_markdown(clean)
     assert fast is not None, clean
     assert fast == MARKDOWNIFY.convert(clean), clean
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        "a<br>\x0c<br>b",  # BeautifulSoup makes a text node of ASCII spaces one space
+        "<b>x</b> \x0c\n<i>y</i>",  # ... or one newline
+        "<p>x\x0c y</p>",  # but keeps a form feed among other text
+        '<a href="https://e.org/a_b">https://e.org/a\\_b</a>',  # autolink despite \_
+        '<a href="https://e.org/a_b"> https://e.org/a_b </a>!',  # autolink drops the spaces
+        "<blockquote> </blockquote>x<blockquote></blockquote>",  # an empty quote is a newline
+        "<p>a\u2003</p><b> b\u2003</b>\xa0<code>``c`</code>",  # Unicode spaces, backticks
+    ],
+)
+def test_rules_the_generator_rarely_meets(html: str) -> None:
+    clean = sanitize_html(html) or ""
+    fast = simple_html_markdown(clean)
+    assert fast is not None
+    assert fast == MARKDOWNIFY.convert(clean)
 
 
 TYPICAL = [
@@ -160,6 +187,7 @@ TYPICAL = [
     "<a href='https://example.org/x_y'>https://example.org/x_y</a></p>",
     "<p><b>Update:</b> it's <em>fixed</em>, use <code>pip install -U x</code></p>",
     "<p>#1 fan &gt; everyone else :)</p><p></p><p> </p>",
+    "<blockquote><p>You said it would be easy.</p></blockquote>\n<p>It wasn't.</p>",
 ]
 
 
@@ -182,7 +210,8 @@ def test_typical_comments_take_the_fast_path(html: str, monkeypatch: pytest.Monk
 @pytest.mark.parametrize(
     "html",
     [
-        "<blockquote>quoted</blockquote>",
+        "<ul><li>item</li></ul>",
+        "<p>a <del>struck</del></p>",
         "<p>a</p><ul><li>item</li></ul>",
         '<p><a href="https://example.org/" title="t">titled</a></p>',
         "<p><img src='https://example.org/i.png' alt='i'></p>",

@@ -3,9 +3,10 @@
 html.parser) makes of it, or None for anything this does not read the same way.
 
 What it reads: text with the entities the allowlist's serializer writes (&amp; &lt; &gt;
-&quot; &nbsp; &#39;), `<p>` (never nested), `<br>`, and inside or outside paragraphs
-`<strong>`/`<b>`, `<em>`/`<i>`, `<code>` and `<a href="..." rel="noopener noreferrer
-nofollow">` (the rel the allowlist adds; no title), nested in each other. Any other tag,
+&quot; &nbsp; &#39;), `<p>` and `<blockquote>` (a quote may hold paragraphs and quotes,
+nothing else holds either), `<br>`, and anywhere else `<strong>`/`<b>`, `<em>`/`<i>`,
+`<code>` and `<a href="..." rel="noopener noreferrer nofollow">` (the rel the allowlist
+adds; no title), nested in each other. Any other tag,
 attribute, entity, character reference or stray `<`/`>` gives None, and the caller asks
 markdownify. tests/test_markdown_fast.py compares the two on generated HTML.
 """
@@ -27,6 +28,10 @@ _TAG = re.compile(r"<([^<>]*)>")
 _ENTITY = re.compile(r"&(?:amp|lt|gt|quot|nbsp|#39);")
 _ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&quot;", '"'), ("&nbsp;", "\xa0"), ("&#39;", "'"))
 _LINK = re.compile(r'a(?: href="([^"]*)")? rel="noopener noreferrer nofollow"')
+# markdownify trims whitespace inside and beside these; only a quote holds them here
+_BLOCKS = ("p", "blockquote")
+_HOLDS_BLOCKS = ("[document]", "blockquote")
+_QUOTED_LINE = re.compile(r"^(.*)", re.MULTILINE)
 _INLINE = {"strong": "**", "b": "**", "em": "*", "i": "*", "code": "`"}
 # BeautifulSoup makes a text node of nothing but these one space, or one newline if it has one
 _ASCII_SPACES = " \n\t\x0c\r"
@@ -64,10 +69,10 @@ def _tree(html: str) -> Element | None:
                 return None
             closed = stack.pop()
             stack[-1][1].append(closed)
-        elif part == "p":
-            if len(stack) > 1:  # nested in anything: not what the allowlist writes
+        elif part in _BLOCKS:
+            if stack[-1][0] not in _HOLDS_BLOCKS:  # in a paragraph or inline: left alone
                 return None
-            stack.append(("p", [], None))
+            stack.append((part, [], None))
         elif part in _INLINE:
             stack.append((part, [], None))
         else:
@@ -78,12 +83,16 @@ def _tree(html: str) -> Element | None:
     return stack[0] if len(stack) == 1 else None
 
 
-def _is_p(node: Element | str | None) -> bool:
-    return type(node) is tuple and node[0] == "p"
+def _is_block(node: Element | str | None) -> bool:
+    return type(node) is tuple and node[0] in _BLOCKS
 
 
 def _text(
-    text: str, prev: Element | str | None, after: Element | str | None, in_p: bool, noformat: bool
+    text: str,
+    prev: Element | str | None,
+    after: Element | str | None,
+    in_block: bool,
+    noformat: bool,
 ) -> str:
     """markdownify's process_text: whitespace runs folded, `*` escaped, trimmed next to a
     paragraph's edge or beside one."""
@@ -93,9 +102,9 @@ def _text(
         text = _SPACE_RUN.sub(" ", text)
     if not noformat:
         text = text.replace("*", "\\*")
-    if _is_p(prev) or (in_p and prev is None):
+    if _is_block(prev) or (in_block and prev is None):
         text = text.lstrip(" \t\r\n")
-    if _is_p(after) or (in_p and after is None):
+    if _is_block(after) or (in_block and after is None):
         text = text.rstrip()  # all of Unicode's spaces, as markdownify strips here
     return text
 
@@ -121,7 +130,7 @@ def _chomped(text: str) -> tuple[str, str, str]:
 def _markdown(node: Element, noformat: bool) -> str:
     """markdownify's process_tag and the tag's convert_ function."""
     name, children, href = node
-    in_p = name == "p"
+    in_block = name in _BLOCKS
     inner_noformat = noformat or name == "code"
     strings: list[str] = []
     last = len(children) - 1
@@ -130,10 +139,12 @@ def _markdown(node: Element, noformat: bool) -> str:
         after = children[index + 1] if index < last else None
         if type(child) is str:
             if not child.strip() and (
-                (in_p and (prev is None or after is None)) or _is_p(prev) or _is_p(after)
+                (in_block and (prev is None or after is None))
+                or _is_block(prev)
+                or _is_block(after)
             ):
                 continue  # whitespace at a paragraph's edge or beside one
-            string = _text(child, prev, after, in_p, inner_noformat)
+            string = _text(child, prev, after, in_block, inner_noformat)
         else:
             string = _markdown(child, inner_noformat)  # type: ignore[arg-type]
         if string:
@@ -142,6 +153,13 @@ def _markdown(node: Element, noformat: bool) -> str:
     if name == "p":
         text = text.strip(" \t\r\n")
         return f"\n\n{text}\n\n" if text else ""
+    if name == "blockquote":
+        text = text.strip(" \t\r\n")
+        if not text:
+            return "\n"
+        return (
+            "\n" + _QUOTED_LINE.sub(lambda line: f"> {line[1]}" if line[1] else ">", text) + "\n\n"
+        )
     if name == "br":
         return "  \n"
     if name == "[document]":
