@@ -13,6 +13,7 @@ import urllib.parse
 from markdownify import MarkdownConverter
 
 from migrate.content.html import sanitize_html
+from migrate.content.markdown_fast import simple_html_markdown
 from migrate.content.matrix import IMAGE_MSGTYPE
 from migrate.content.text import BARE_URL, url_end
 
@@ -115,5 +116,8 @@ def html_to_markdown(html: str) -> str:
     """Sanitized HTML as Markdown that renders the same text, links, images and line breaks
     (for sources that keep only HTML, into targets that take Markdown)."""
     clean = sanitize_html(html) or ""  # the one allowlist, before converting
-    markdown = _TO_MARKDOWN.convert(clean)
+    # most comments are paragraphs of text: read without BeautifulSoup, to the same string
+    markdown = simple_html_markdown(clean)
+    if markdown is None:
+        markdown = _TO_MARKDOWN.convert(clean)
     return _BLANK_LINES.sub("\n\n", markdown).strip()
