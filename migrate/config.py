@@ -26,7 +26,7 @@ from utils.redact import InvalidSecret, read_token
 
 DEFAULT_CONFIG = "migration.toml"
 DEFAULT_CHECKPOINT = ".migration_checkpoint.json"
-DEFAULT_URI = "/{section_id}/"
+DEFAULT_URI = "/{page_id}/"
 
 
 @cache
@@ -145,7 +145,8 @@ def _problems(error: jsonschema.ValidationError, prefix: str) -> list[str]:
 
 _URI_TEMPLATE = {
     "type": "string",
-    "pattern": "\\{section_id\\}",
+    # one placeholder, the page's id ({section_id}: Cactus's name for it), no other braces
+    "pattern": "^[^{}]*\\{(page_id|section_id)\\}[^{}]*$",
     "examples": [DEFAULT_URI],
     "description": "a page's URI when the source gives none",
 }
@@ -286,7 +287,7 @@ prefix = "comments_"                # Cactus namespace prefix (self-hosters may 
 token_env = "MATRIX_ACCESS_TOKEN"   # unset or empty: read as a guest
 discover = "pages_file"             # "pages_file" | "admin" | "joined_rooms"
 pages_file = "pages.csv"            # columns: section_id[,uri[,title]]
-# uri_template = "/{section_id}/"   # page URI when the pages file gives none
+# uri_template = "/{page_id}/"      # page URI when the pages file gives none
 # path = "site.archive.jsonl"       # with type = "archive": made by `comment-migrate extract`
                                     # disqus, wordpress: the export, plain or gzip
 

@@ -25,7 +25,7 @@ from migrate.abilities import Source, Target
 from migrate.config import DEFAULT_CHECKPOINT, DEFAULT_URI, Config
 from migrate.identity import identity_digest, migration_identity
 from migrate.model import Page
-from migrate.pages import PageRule, keyed_source
+from migrate.pages import PageRule, keyed_source, templated_key
 from migrate.plugins import build_source
 from migrate.spec import TargetSpec
 
@@ -101,7 +101,7 @@ class Migration:
 
     def page_for(self, page_id: str) -> Page:
         """A page the source no longer lists: its id, and the uri the template gives."""
-        return Page(id=page_id, key=self.uri_template.format(section_id=page_id))
+        return Page(id=page_id, key=templated_key(self.uri_template, page_id))
 
     # -- verbs ------------------------------------------------------------------------------
 

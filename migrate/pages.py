@@ -51,6 +51,19 @@ def _normalise(part: str) -> str:
     return urllib.parse.quote(_ESCAPE.sub(decode, part), safe="%/:@!$&'()*+,;=?-._~")
 
 
+# a page's key from `uri_template` where the source gives no address: `{page_id}`, or
+# `{section_id}` (the name Cactus gives a page, kept for the configurations that use it)
+TEMPLATE_NAMES = ("{page_id}", "{section_id}")
+
+
+def templated_key(template: str, page_id: str) -> str:
+    """`template` with the page's id in place of its placeholder (config checks it has one,
+    and no other braces)."""
+    for name in TEMPLATE_NAMES:
+        template = template.replace(name, page_id)
+    return template
+
+
 def default_key(url: str) -> str:
     """The key of a page whose URL (absolute, or a path) is `url`."""
     parts = urllib.parse.urlsplit(url.strip())

@@ -9,6 +9,7 @@ import pytest
 from migrate.config import TEMPLATE, Config, load_config
 from migrate.errors import ConfigError
 from migrate.migration import Migration
+from migrate.pages import templated_key
 
 GOOD = """
 [source]
@@ -181,3 +182,31 @@ def test_every_problem_is_reported_at_once_with_the_near_key(tmp_path: Path) -> 
         "key target.ulr is not a known key (did you mean target.url?)",
         "key target.url is required",
     ]
+
+
+@pytest.mark.parametrize(
+    ("template", "key"),
+    [("/c/{page_id}/", "/c/post1/"), ("/{section_id}.html", "/post1.html"), (None, "/post1/")],
+)
+def test_a_pages_uri_template_names_the_page_by_page_id_or_section_id(
+    tmp_path: Path, template: str | None, key: str
+) -> None:
+    # {section_id} is Cactus's name for a page's id, kept for the configurations that use it
+    line = f'uri_template = "{template}"\n' if template else ""
+    config = load_config(
+        write(
+            tmp_path,
+            GOOD.replace('pages_file = "pages.csv"\n', f'pages_file = "pages.csv"\n{line}'),
+        )
+    )
+    assert templated_key(config.uri_template, "post1") == key
+
+
+@pytest.mark.parametrize("template", ["/posts/", "/{lang}/{page_id}/", "/{page_id}/{page_id}"])
+def test_a_uri_template_without_one_placeholder_is_refused(tmp_path: Path, template: str) -> None:
+    # another name would fail every page at its first use (it was a KeyError then)
+    text = GOOD.replace(
+        'pages_file = "pages.csv"\n', f'pages_file = "pages.csv"\nuri_template = "{template}"\n'
+    )
+    with pytest.raises(ConfigError, match=r"key source\.uri_template"):
+        load_config(write(tmp_path, text))

@@ -38,7 +38,7 @@ from migrate.content import html_to_markdown, plain_to_html, sanitize_html
 from migrate.files.xml_input import iter_records
 from migrate.files.xml_source import SpilledExportSource
 from migrate.model import DELETED_TEXT, Author, Comment, Page
-from migrate.pages import default_key
+from migrate.pages import default_key, templated_key
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +113,7 @@ class DisqusSource(SpilledExportSource):
 
     system = "disqus"
 
-    def __init__(self, path: Path, *, uri_template: str = "/{section_id}/") -> None:
+    def __init__(self, path: Path, *, uri_template: str = "/{page_id}/") -> None:
         self.uri_template = uri_template
         self.threads: dict[str, Thread] = {}
         self.unplaced: list[str] = []  # posts whose thread the export does not hold
@@ -176,7 +176,7 @@ class DisqusSource(SpilledExportSource):
             if thread.link:
                 key = default_key(thread.link)
             else:
-                key = self.uri_template.format(section_id=thread.identifier or thread_id)
+                key = templated_key(self.uri_template, thread.identifier or thread_id)
                 log.warning(
                     "%s: thread %s has no link; its page key is %s (change it in [pages] map)",
                     self.path,

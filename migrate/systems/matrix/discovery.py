@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from migrate.model import Page
+from migrate.pages import templated_key
 from migrate.systems.matrix.client import HomeserverClient, SourceUnavailable, quoted
 from utils.http import HttpError
 
@@ -46,7 +47,7 @@ class RoomNames:
     ) -> Page:
         return Page(
             id=section_id,
-            key=uri or self.uri_template.format(section_id=section_id),
+            key=uri or templated_key(self.uri_template, section_id),
             title=title or None,
             ref=room_id,
         )

@@ -47,7 +47,7 @@ class MatrixCommentExtractor:
         token_env: str | None = None,  # the variable the token came from, for messages
         discover: str = "pages_file",
         pages_file: Path | None = None,
-        uri_template: str = "/{section_id}/",
+        uri_template: str = "/{page_id}/",
         timeout: float = 30.0,
         policy: RetryPolicy | None = None,
         page_size: int = MAX_PAGE_SIZE,
