@@ -129,7 +129,6 @@ def web_url(url: str | None, schemes: frozenset[str] = WEB_SCHEMES) -> str | Non
     return urllib.parse.quote(url, safe="/:?#[]@!$&'()*+,;=%~")
 
 
-@functools.lru_cache(maxsize=4096)  # asked for every comment of a page
 @functools.lru_cache(maxsize=4096)  # asked for every comment of a page (the rules' check)
 def page_link(site_url: str, uri: str) -> tuple[str | None, str | None]:
     """(link, None) for a page's link: `site_url + uri` (an http(s) URL), or the path alone
