@@ -8,7 +8,8 @@ so all agree on what "parents first", an orphan, a cycle and a tombstone mean.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Sequence
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
 
 from migrate.abilities import PageError
 from migrate.model import Comment, Page, PageComments, SkippedEvent
@@ -65,16 +66,19 @@ def _in_send_order(comments: Sequence[Comment], by_id: dict[str, Comment]) -> bo
     and the order is the list's own."""
     if len(by_id) != len(comments):
         return False
+    oldest_first = all(a.created_at <= b.created_at for a, b in itertools.pairwise(comments))
+    return oldest_first and parents_first(comments, by_id)
+
+
+def parents_first(comments: Sequence[Comment], by_id: Mapping[str, Comment]) -> bool:
+    """Does every reply come after its parent (a parent on the page, not itself)? A send
+    order does, but for a parent cycle in the source."""
     seen: set[str] = set()
-    previous = None
     for comment in comments:
-        if previous is not None and comment.created_at < previous:
-            return False
         parent = comment.parent_id
         if parent is not None and parent not in seen and parent != comment.id and parent in by_id:
             return False
         seen.add(comment.id)
-        previous = comment.created_at
     return True
 
 

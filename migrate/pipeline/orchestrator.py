@@ -87,7 +87,7 @@ class Orchestrator:
         # pages side by side overlap the waits on servers; between local files there are none
         self.page_threads = 1 if works_locally(source, target) else self.workers
         # asked once: isinstance with a runtime protocol looks up each of its members
-        self._reconciling = isinstance(target, ReconcilingTarget)
+        self._reconciler = target if isinstance(target, ReconcilingTarget) else None
         self.transformer = CommentTransformer(
             target.capabilities,
             system=source.system,
@@ -244,8 +244,8 @@ class Orchestrator:
         ledger: PageLedger,
         result: PageResult,
     ) -> None:
-        target = self.target
-        if not self._reconciling or not isinstance(target, ReconcilingTarget):
+        target = self._reconciler
+        if target is None:
             return
         outgoing = plan.outgoing_view(pending, ledger.target_id, ledger.skip_reason)
         with self.sends.slots:
@@ -262,7 +262,7 @@ class Orchestrator:
         harmless, only for pages a crash or a failure interrupted. Elsewhere, always: a page
         without a status may still be in the target (a new checkpoint after --reset, or a
         status lost with a power cut), and one read per page costs little."""
-        if not self._reconciling:
+        if self._reconciler is None:
             return False  # nothing to ask: its summary says it may repeat (crash_window)
         if self.target.capabilities.idempotency == "key":
             return prior in ("in_progress", "failed")

@@ -27,6 +27,7 @@ from migrate.pipeline.ledger import PageLedger
 from migrate.pipeline.result import PageResult
 from migrate.pipeline.transform import PagePlan
 from migrate.reporter import Reporter
+from migrate.threads import parents_first
 
 log = logging.getLogger(__name__)
 
@@ -131,30 +132,17 @@ class PageSender:
         self.failure: Exception | None = None
 
     def send_all(self) -> None:
-        if self.limit == 1 and self.batches is None and self._parents_first():
+        # one at a time in send order: a comment's ancestors are all settled at its turn
+        if (
+            self.limit == 1
+            and self.batches is None
+            and parents_first(self.plan.order, self.plan.by_id)
+        ):
             self._send_in_order()
         else:
             self._send_as_ready()
 
     # -- one at a time, in send order (the page's thread) ------------------------------------
-
-    def _parents_first(self) -> bool:
-        """Does every comment come after its parent in the send order? (Always, but for a
-        parent cycle in the source.) Then, sent one at a time in that order, a comment's
-        ancestors are all settled when its turn comes."""
-        by_id = self.plan.by_id
-        seen: set[str] = set()
-        for comment in self.plan.order:
-            parent = comment.parent_id
-            if (
-                parent is not None
-                and parent not in seen
-                and parent in by_id
-                and parent != comment.id
-            ):
-                return False
-            seen.add(comment.id)
-        return True
 
     def _send_in_order(self) -> None:
         """One request at a time (page-atomic or arrival-ordered targets): each comment in
