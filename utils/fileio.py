@@ -187,12 +187,20 @@ def append_all(fd: int, data: bytes, *, size: int, path: Path, fsync: bool = Fal
             if fsync:
                 os.fsync(fd)
     except BaseException as failure:
-        try:
-            os.ftruncate(fd, size)
-        except OSError as exc:
-            raise TornAppend(Path(path), exc.strerror or str(exc)) from failure
-        log.warning("%s: undid a failed append (%s)", path, failure)
-        raise
+        raise undo_append(fd, size, path, failure)  # noqa: B904 (its cause is set there)
+
+
+def undo_append(fd: int, size: int, path: Path, failure: BaseException) -> BaseException:
+    """Cut `fd` back to `size` after an append failed with `failure`; what to raise: the
+    failure, or TornAppend (caused by it) when even the cut fails."""
+    try:
+        os.ftruncate(fd, size)
+    except OSError as exc:
+        torn = TornAppend(Path(path), exc.strerror or str(exc))
+        torn.__cause__ = failure
+        return torn
+    log.warning("%s: undid a failed append (%s)", path, failure)
+    return failure
 
 
 def append_durably(path: Path, data: bytes, mode: int = PRIVATE_MODE) -> None:

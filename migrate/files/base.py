@@ -41,13 +41,13 @@ from migrate.files.records import (
     target_comment,
 )
 from migrate.model import Capabilities, Created, OutgoingComment, Page, TargetComment
-from utils.errors import TornAppend
 from utils.fileio import (
     append_all,
     append_durably,
     atomic_binary_writer,
     disk_full_as_error,
     open_nofollow,
+    undo_append,
 )
 
 log = logging.getLogger("comment_migrate.targets")
@@ -82,7 +82,7 @@ class _Pending:
     fd: int
     size: int  # of the store before it: where a failed fsync cuts it back to
     fsync: Future[None]
-    error: Exception | None = None
+    error: BaseException | None = None
 
 
 @dataclass
@@ -288,13 +288,13 @@ class PageAtomicFileTarget(DeltaFiles):
         on (migrate.abilities.CommitsLater); the call returned waits for it."""
         self._writable()
         with self._lock:
+            if not os.path.lexists(self.store):  # a new file: made with its folder's fsync
+                self.finish_page(page)
+                return lambda: None  # durable already
             self._settle()
             batch = self._batch(page)
-            if batch is None or not os.path.lexists(self.store):
-                if batch is not None:  # a new file: made with its folder's fsync, now
-                    append_durably(self.store, batch.data, mode=self.file_mode)
-                    self._committed(batch)
-                return lambda: None  # durable already
+            if batch is None:
+                return lambda: None
             fd = open_nofollow(self.store, os.O_WRONLY | os.O_APPEND)
             try:
                 size = os.fstat(fd).st_size
@@ -346,13 +346,7 @@ class PageAtomicFileTarget(DeltaFiles):
             with disk_full_as_error(self.store):
                 pending.fsync.result()
         except Exception as failure:
-            try:
-                os.ftruncate(pending.fd, pending.size)
-            except OSError as exc:
-                pending.error = TornAppend(self.store, exc.strerror or str(exc))
-            else:
-                pending.error = failure
-                log.warning("%s: undid a failed append (%s)", self.store, failure)
+            pending.error = undo_append(pending.fd, pending.size, self.store, failure)
         else:
             self._committed(pending.batch)
         finally:
